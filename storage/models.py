@@ -1,0 +1,240 @@
+"""SQLModel tables: partners, the internal team, lead registrations, their history and the CRM outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Numeric, String, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC and always hands back an aware datetime, on SQLite (naive storage) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def ts_field(**kwargs) -> Any:
+    nullable = kwargs.pop("nullable", False)
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=kwargs.pop("index", False)), **kwargs)
+
+
+def json_field(default_factory) -> Any:
+    return Field(default_factory=default_factory, sa_column=Column(JSON, nullable=False))
+
+
+def money_field(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(Numeric(14, 2), nullable=nullable))
+
+
+class PartnerType(StrEnum):
+    referral = "referral"
+    reseller = "reseller"
+    agency = "agency"
+    msp = "msp"
+    technology = "technology"
+    distributor = "distributor"
+
+
+class PartnerTier(StrEnum):
+    registered = "registered"
+    silver = "silver"
+    gold = "gold"
+    platinum = "platinum"
+
+
+class PartnerStage(StrEnum):
+    prospect = "prospect"
+    recruited = "recruited"
+    onboarded = "onboarded"
+    activated = "activated"
+    producing = "producing"
+    strategic = "strategic"
+
+
+class Role(StrEnum):
+    ae = "ae"
+    partner_manager = "partner_manager"
+    admin = "admin"
+
+
+class RegistrationStatus(StrEnum):
+    received = "received"
+    under_review = "under_review"
+    approved = "approved"
+    rejected = "rejected"
+    expired = "expired"
+    won = "won"
+    lost = "lost"
+
+
+OPEN_STATUSES = (RegistrationStatus.received, RegistrationStatus.under_review)
+
+
+class ReviewKind(StrEnum):
+    """Who must act next on an open registration."""
+
+    ae = "ae"  # the routed AE accepts or rejects
+    conflict = "conflict"  # the partner manager clears or rejects a channel conflict
+
+
+class PricingModel(StrEnum):
+    one_time = "one_time"
+    subscription = "subscription"
+    usage_based = "usage_based"
+
+
+class AttributionType(StrEnum):
+    sourced = "partner_sourced"
+    influenced = "partner_influenced"
+    co_sell = "co_sell"
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    written = "written"
+    failed = "failed"
+
+
+class Partner(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
+    type: PartnerType
+    tier: PartnerTier = PartnerTier.registered
+    stage: PartnerStage = PartnerStage.prospect
+    domain: str | None = Field(default=None, max_length=253, index=True)
+    slack_team_id: str | None = Field(default=None, max_length=32, index=True)
+    slack_channel_id: str | None = Field(default=None, max_length=32, index=True)
+    manager_slack_id: str | None = Field(default=None, max_length=32)
+    desk_message_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = ts_field(default_factory=utcnow)
+    updated_at: datetime = ts_field(default_factory=utcnow)
+
+
+class PartnerContact(SQLModel, table=True):
+    __tablename__ = "partner_contact"
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    slack_user_id: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
+
+
+class TeamMember(SQLModel, table=True):
+    __tablename__ = "team_member"
+    id: int | None = Field(default=None, primary_key=True)
+    slack_user_id: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    role: Role
+    territories: list[str] = json_field(list)
+    product_lines: list[str] = json_field(list)
+    last_assigned_at: datetime | None = ts_field(default=None, nullable=True)
+
+
+class Registration(SQLModel, table=True):
+    """A partner's lead/deal registration and where it stands."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    submitted_by_slack_id: str = Field(max_length=32, index=True)
+    submitted_by_team_id: str | None = Field(default=None, max_length=32)
+
+    company: str = Field(max_length=200)
+    company_key: str = Field(max_length=200, index=True)
+    domain: str | None = Field(default=None, max_length=253, index=True)
+    contact_name: str = Field(max_length=200)
+    contact_email: str = Field(max_length=320)
+    region: str = Field(max_length=100)
+    product_line: str = Field(max_length=100)
+    estimated_value: Decimal = money_field(nullable=False)
+    currency: str = Field(max_length=3)
+    pricing_model: PricingModel
+    starting_monthly_usage: Decimal | None = money_field()
+    company_size: str = Field(max_length=32)
+    budget: str = Field(max_length=32)
+    timeline: str = Field(max_length=32)
+    attribution: AttributionType = AttributionType.sourced
+    notes: str = Field(default="", max_length=3000)
+
+    status: RegistrationStatus = Field(default=RegistrationStatus.received, index=True)
+    review_kind: ReviewKind | None = None
+    conflict_with: list[int] = json_field(list)
+    score: int | None = None
+    score_breakdown: dict[str, Any] = json_field(dict)
+    assigned_to_slack_id: str | None = Field(default=None, max_length=32, index=True)
+    routing_reason: str | None = Field(default=None, max_length=500)
+    decision_reason: str | None = Field(default=None, max_length=3000)
+
+    partner_channel_id: str | None = Field(default=None, max_length=32)
+    partner_thread_ts: str | None = Field(default=None, max_length=32)
+    review_channel_id: str | None = Field(default=None, max_length=32)
+    review_message_ts: str | None = Field(default=None, max_length=32)
+
+    created_at: datetime = ts_field(default_factory=utcnow, index=True)
+    updated_at: datetime = ts_field(default_factory=utcnow)
+    approved_at: datetime | None = ts_field(default=None, nullable=True)
+    protection_expires_at: datetime | None = ts_field(default=None, nullable=True)
+    closed_at: datetime | None = ts_field(default=None, nullable=True)
+
+    @property
+    def reference(self) -> str:
+        return f"REG-{self.id:05d}"
+
+
+class RegistrationEvent(SQLModel, table=True):
+    """One status change: who, when, from what to what, and why."""
+
+    __tablename__ = "registration_event"
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    from_status: RegistrationStatus | None = None
+    to_status: RegistrationStatus
+    actor_slack_id: str | None = Field(default=None, max_length=32)
+    reason: str | None = Field(default=None, max_length=3000)
+    at: datetime = ts_field(default_factory=utcnow)
+
+
+class CrmOutbox(SQLModel, table=True):
+    """A CRM write waiting to be sent, recorded in the same transaction as the change it reports."""
+
+    __tablename__ = "crm_outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    event: str = Field(max_length=32)  # submitted, approved, rejected, expired, won, lost, usage
+    payload: dict[str, Any] = json_field(dict)
+    urgent: bool = False
+    status: OutboxStatus = Field(default=OutboxStatus.pending, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = ts_field(default_factory=utcnow, index=True)
+    last_error: str | None = Field(default=None, max_length=3000)
+    created_at: datetime = ts_field(default_factory=utcnow)
+    written_at: datetime | None = ts_field(default=None, nullable=True)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Slack Events API deliveries already handled, so retries run once."""
+
+    __tablename__ = "processed_event"
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = ts_field(default_factory=utcnow)
