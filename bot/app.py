@@ -1,0 +1,71 @@
+"""The app factory: one WebClient, the workflows' collaborators, and a Bolt App with every listener."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from sqlalchemy.engine import Engine
+
+from bot.settings import Settings
+from handlers import events, leads, partner, reviews
+from handlers.common import SOMETHING_WENT_WRONG, acting_user, answer_text
+from handlers.notify import SlackNotifier
+from workflows.program import Program
+from workflows.services import Services, utc_clock
+
+logger = logging.getLogger(__name__)
+
+LISTENER_MODULES = (events, leads, reviews, partner)
+
+
+def make_client(settings: Settings) -> WebClient:
+    """The one Web API client: honours 429 Retry-After and retries dropped connections.
+
+    5xx answers are not retried: Slack may have posted the message already, and a retry would post it twice.
+    """
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(token=token, base_url=settings.slack_api_url, retry_handlers=[
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+    ])
+
+
+def build_services(*, engine: Engine, program: Program, client: WebClient,
+                   clock: Callable[[], datetime] = utc_clock) -> Services:
+    """The workflows' collaborators; asks Slack who we are (our team and bot user) once."""
+    identity = client.auth_test()
+    return Services(engine=engine, program=program, notifier=SlackNotifier(client, program), clock=clock,
+                    our_team_id=identity.get("team_id"), bot_user_id=identity.get("user_id"))
+
+
+def _handle_error(error: Exception, body: dict, context, client: WebClient, response: BoltResponse | None):
+    """Anything a listener did not expect: the traceback goes to the log, a plain apology to the user."""
+    logger.exception("listener failed: %s", error.__class__.__name__, exc_info=error)
+    user_id, _ = acting_user(context, body or {})
+    if user_id:
+        try:
+            answer_text(client, user_id, SOMETHING_WENT_WRONG)
+        except Exception:  # noqa: BLE001 - telling the user is best effort
+            logger.exception("could not tell %s about the failure", user_id)
+    return response
+
+
+def create_app(settings: Settings, services: Services, client: WebClient, *,
+               process_before_response: bool = False) -> App:
+    """A Bolt App wired to our listeners. No module-level App: tests and the demo each build their own."""
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None,
+        process_before_response=process_before_response,
+        token_verification_enabled=False,
+        raise_error_for_unhandled_request=False,
+    )
+    app.error(_handle_error)
+    for module in LISTENER_MODULES:
+        module.register(app, services)
+    return app

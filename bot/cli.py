@@ -1,0 +1,127 @@
+"""The `partnerbot` command: serve, demo, imports, program checks and CRM sync."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from bot.settings import Settings, SettingsError, load_settings
+from workflows.program import ProgramError, load_program
+
+cli = typer.Typer(help="Partnerbot: partner lead registration and attribution in Slack.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+import_cli = typer.Typer(help="Import partners or team members from CSV (idempotent upserts).", no_args_is_help=True)
+program_cli = typer.Typer(help="Program rules (PROGRAM_FILE).", no_args_is_help=True)
+cli.add_typer(import_cli, name="import")
+cli.add_typer(program_cli, name="program")
+console = Console(stderr=True)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        console.print("[bold red]Partnerbot can't start: its configuration has problems[/]")
+        for problem in exc.problems:
+            console.print(f"  • {problem}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def program_or_exit(path: Path):
+    try:
+        return load_program(path)
+    except ProgramError as exc:
+        console.print(f"[bold red]{path} is not a valid program file[/]")
+        for problem in exc.problems:
+            console.print(f"  • {problem}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@cli.command()
+def serve() -> None:
+    """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on PORT."""
+    from bot.serve import run_server
+
+    settings = settings_or_exit()
+    configure_logging(settings.log_level)
+    program = program_or_exit(settings.program_file)
+    if not settings.has_slack_credentials:
+        console.print("No Slack credentials: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN), "
+                      "or try `partnerbot demo`.")
+        raise typer.Exit(2)
+    run_server(settings, program)
+
+
+@cli.command()
+def demo(pause: float = typer.Option(0.0, help="Seconds to wait between steps, to read along.")) -> None:
+    """Play a scripted walkthrough of every flow on the local Slack sandbox, printed as a transcript."""
+    from bot.demo import run_demo
+
+    settings = settings_or_exit()
+    configure_logging("WARNING")
+    program = program_or_exit(settings.program_file)
+    raise typer.Exit(run_demo(program, pause=pause))
+
+
+def _run_import(kind: str, path: Path) -> None:
+    from bot.runtime import open_database
+    from workflows.imports import import_partners, import_team
+
+    settings = settings_or_exit()
+    engine = open_database(settings)
+    importer = import_partners if kind == "partners" else import_team
+    try:
+        if sys.stderr.isatty():
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(f"Importing {kind}", total=None)
+                report = importer(engine, path, lambda done, total: progress.update(task, completed=done, total=total))
+        else:
+            report = importer(engine, path)
+    except ValueError as exc:
+        console.print(f"[bold red]{exc}[/]", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    typer.echo(f"{kind}: {report.created} created, {report.updated} updated, {len(report.errors)} rejected")
+    for row, reason in report.errors:
+        typer.echo(f"  row {row}: {reason}")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@import_cli.command("partners")
+def import_partners_command(file: Path = typer.Argument(..., help="CSV with columns name,type,tier,stage,domain,"
+                                                                  "slack_team_id,slack_channel_id,manager_slack_id,"
+                                                                  "contact_slack_ids")) -> None:
+    """Upsert partners by name."""
+    _run_import("partners", file)
+
+
+@import_cli.command("team")
+def import_team_command(file: Path = typer.Argument(..., help="CSV with columns slack_user_id,name,email,role,"
+                                                              "territories,product_lines")) -> None:
+    """Upsert AEs, partner managers and admins by Slack user id."""
+    _run_import("team", file)
+
+
+@program_cli.command("check")
+def program_check(file: Path = typer.Argument(None, help="The program file (default: PROGRAM_FILE).")) -> None:
+    """Validate a program file and print the rules in force."""
+    path = file or settings_or_exit().program_file
+    if not path.exists():
+        typer.echo(f"{path} does not exist: the built-in defaults apply.")
+    program = program_or_exit(path)
+    typer.echo(f"{path}: valid. Protection window {program.protection_window_days} days, approval SLA "
+               f"{program.approval_sla_hours} h, name similarity {program.conflict.name_similarity}, "
+               f"{len(program.routing.rules)} routing rule(s).")
+
+
+def main() -> None:
+    cli()

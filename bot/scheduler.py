@@ -1,0 +1,23 @@
+"""The one scheduler: periodic jobs that call the same workflows the Slack handlers do."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from workflows.decisions import expire_registrations
+from workflows.services import Services
+
+logger = logging.getLogger(__name__)
+
+
+def build_scheduler(services: Services, extra_jobs: dict | None = None) -> BackgroundScheduler:
+    """Jobs have fixed ids and replace_existing, so a restart never runs a job twice. Not started here."""
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                                  "misfire_grace_time": 60})
+    scheduler.add_job(expire_registrations, "interval", hours=1, args=[services], id="expire_registrations",
+                      replace_existing=True)
+    for job_id, (func, minutes) in (extra_jobs or {}).items():
+        scheduler.add_job(func, "interval", minutes=minutes, id=job_id, replace_existing=True)
+    return scheduler

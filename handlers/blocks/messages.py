@@ -1,0 +1,88 @@
+"""Partner-facing messages: the partner desk, the registration root message and its threaded updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject, SectionBlock
+
+from handlers.blocks.text import day, deal_summary, escape, lead_title, status_label
+from handlers.ids import Action, Block
+from storage.models import Partner, Registration, RegistrationStatus
+
+
+@dataclass
+class Message:
+    """Blocks plus the plain-text fallback Slack shows in notifications."""
+
+    text: str
+    blocks: list[Any] = field(default_factory=list)
+
+
+def desk_buttons() -> ActionsBlock:
+    return ActionsBlock(block_id=Block.desk_actions.value, elements=[
+        ButtonElement(text="Register a lead", action_id=Action.register_lead.value, style="primary"),
+        ButtonElement(text="My deals", action_id=Action.my_deals.value),
+    ])
+
+
+def build_partner_desk(partner: Partner, protection_days: int) -> Message:
+    """The pinned-style message in a partner's shared channel: the entry point for external users."""
+    text = (f":handshake: *Partner desk for {escape(partner.name)}*\n"
+            f"Register a lead here and we'll check it, route it to the right account executive and keep you "
+            f"posted in a thread. Approved registrations are protected for {protection_days} days.")
+    return Message(text=f"Partner desk for {partner.name}: register a lead or see your deals.",
+                   blocks=[SectionBlock(text=MarkdownTextObject(text=text)), desk_buttons()])
+
+
+def build_desk_prompt() -> Message:
+    """The reply to a mention asking to register a lead."""
+    return Message(text="Register a lead with the button below.", blocks=[
+        SectionBlock(text=MarkdownTextObject(text="Happy to help: register the lead with this form.")),
+        desk_buttons(),
+    ])
+
+
+def build_registration_root(registration: Registration, partner: Partner) -> Message:
+    """The partner-facing message a registration's updates are threaded under; it shows the current status."""
+    lines = [
+        f":memo: *Lead registration* {lead_title(registration)}",
+        deal_summary(registration),
+        f"Registered by <@{registration.submitted_by_slack_id}> for {escape(partner.name)} · "
+        f"Status: *{status_label(registration.status)}*",
+    ]
+    if registration.status == RegistrationStatus.approved:
+        lines.append(f"Protected until {day(registration.protection_expires_at)}")
+    return Message(
+        text=f"Lead registration {registration.reference} for {registration.company}: "
+             f"{registration.status.replace('_', ' ')}",
+        blocks=[SectionBlock(text=MarkdownTextObject(text="\n".join(lines)))],
+    )
+
+
+def build_partner_update(registration: Registration, sla_hours: int) -> Message:
+    """The threaded status line a partner sees at each change."""
+    company = escape(registration.company)
+    status = registration.status
+    if status == RegistrationStatus.under_review:
+        text = (f":hourglass_flowing_sand: Under review: our team is reviewing *{company}*. "
+                f"Expect a decision within {sla_hours} hours.")
+    elif status == RegistrationStatus.approved:
+        text = (f":white_check_mark: Approved: *{company}* is registered to you and protected until "
+                f"{day(registration.protection_expires_at)}.")
+    elif status == RegistrationStatus.rejected:
+        text = f":no_entry_sign: Not approved: *{company}*. Reason: {escape(registration.decision_reason)}"
+    elif status == RegistrationStatus.expired:
+        text = f":calendar: Protection for *{company}* ended on {day(registration.protection_expires_at)}."
+    else:
+        text = f"{status_label(status)}: *{company}*"
+    plain = text.replace("*", "").split(": ", 1)
+    return Message(text=f"{registration.reference} {plain[0]}: {plain[-1]}" if len(plain) > 1 else text,
+                   blocks=[SectionBlock(text=MarkdownTextObject(text=text)),
+                           ContextBlock(elements=[MarkdownTextObject(text=registration.reference)])])
+
+
+def build_notice(text: str) -> Message:
+    """A one-line message (ephemeral answers, errors); `text` must already be safe mrkdwn."""
+    return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])

@@ -1,0 +1,107 @@
+"""The lead registration modal and the parser of its submitted state."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ContextBlock,
+    ExternalDataSelectElement,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from handlers.ids import Action, Block, Callback
+from workflows.lead_form import ATTRIBUTIONS, BUDGETS, COMPANY_SIZES, MAX_LENGTHS, PRICING_MODELS, TIMELINES
+from workflows.program import Program
+
+
+def _text(block: Block, label: str, *, initial: str | None = None, placeholder: str | None = None,
+          optional: bool = False, multiline: bool = False, hint: str | None = None) -> InputBlock:
+    element = PlainTextInputElement(action_id=block.value, initial_value=initial or None, placeholder=placeholder,
+                                    multiline=multiline or None, max_length=MAX_LENGTHS.get(block.value))
+    return InputBlock(block_id=block.value, label=label, element=element, optional=optional or None, hint=hint)
+
+
+def _select(block: Block, label: str, choices: dict[str, str], *, initial: str | None = None) -> InputBlock:
+    options = [Option(value=value, text=text[:75]) for value, text in choices.items()]
+    chosen = next((o for o in options if o.value == initial), None)
+    element = StaticSelectElement(action_id=block.value, options=options, initial_option=chosen,
+                                  placeholder="Choose…")
+    return InputBlock(block_id=block.value, label=label, element=element)
+
+
+def _prefill(text: str) -> dict[str, str]:
+    """`/lead acme.com` prefills the website; `/lead Acme Inc` prefills the company."""
+    text = text.strip()
+    if not text:
+        return {}
+    if " " not in text and "." in text:
+        return {"domain": text[:MAX_LENGTHS["domain"]]}
+    return {"company": text[:MAX_LENGTHS["company"]]}
+
+
+def build_registration_modal(program: Program, *, prefill_text: str = "", choose_partner: bool,
+                             origin_channel_id: str | None, partner_name: str | None = None) -> View:
+    """The registration form; internal users also choose the partner they register for."""
+    prefill = _prefill(prefill_text)
+    blocks: list[Any] = []
+    if choose_partner:
+        blocks.append(InputBlock(
+            block_id=Block.partner.value, label="Partner",
+            element=ExternalDataSelectElement(action_id=Action.choose_partner.value, min_query_length=0,
+                                              placeholder="Type to search partners"),
+            hint="You are registering this lead on the partner's behalf."))
+    elif partner_name:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f"Registering for *{partner_name}*. Registrations are protected for "
+                 f"{program.protection_window_days} days once approved.")]))
+    blocks += [
+        _text(Block.company, "Company", initial=prefill.get("company"), placeholder="Acme Inc."),
+        _text(Block.domain, "Website or domain", initial=prefill.get("domain"), placeholder="acme.com"),
+        _text(Block.contact_name, "Contact name", placeholder="Jane Smith"),
+        _text(Block.contact_email, "Contact email", placeholder="jane@acme.com"),
+        _select(Block.region, "Country or region", {r: r for r in program.regions}),
+        _select(Block.product_line, "Product line", {p: p for p in program.product_lines}),
+        _text(Block.estimated_value, "Estimated deal value", placeholder="25000",
+              hint="First-year value; for usage-based deals, your best estimate."),
+        _select(Block.currency, "Currency", {c: c for c in program.currencies}, initial=program.currencies[0]),
+        _select(Block.pricing_model, "Pricing model", {k.value: v for k, v in PRICING_MODELS.items()}),
+        _text(Block.starting_monthly_usage, "Starting monthly usage (usage-based only)", optional=True,
+              placeholder="5000"),
+        _select(Block.company_size, "Company size", COMPANY_SIZES),
+        _select(Block.budget, "Budget", BUDGETS),
+        _select(Block.timeline, "Timeline", TIMELINES),
+        _select(Block.attribution, "Your role", {k.value: v for k, v in ATTRIBUTIONS.items()},
+                initial=next(iter(ATTRIBUTIONS)).value),
+        _text(Block.notes, "Notes", optional=True, multiline=True,
+              placeholder="Use case, who you've spoken to, next steps"),
+    ]
+    metadata = json.dumps({"channel": origin_channel_id})
+    return View(type="modal", callback_id=Callback.lead_registration.value, title="Register a lead",
+                submit="Register", close="Cancel", blocks=blocks, private_metadata=metadata)
+
+
+def parse_view_state(view: dict) -> dict[str, str | None]:
+    """Flatten `view.state.values` to {block_id: value} for text inputs and selects alike."""
+    fields: dict[str, str | None] = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        for state in actions.values():
+            if "selected_option" in state:
+                option = state["selected_option"]
+                fields[block_id] = option["value"] if option else None
+            else:
+                fields[block_id] = state.get("value")
+    return fields
+
+
+def origin_channel(view: dict) -> str | None:
+    try:
+        return json.loads(view.get("private_metadata") or "{}").get("channel")
+    except ValueError:
+        return None

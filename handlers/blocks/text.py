@@ -1,0 +1,63 @@
+"""Small text helpers shared by the Block Kit builders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from storage.models import Registration, RegistrationStatus
+
+STATUS_LABELS = {
+    RegistrationStatus.received: "Received",
+    RegistrationStatus.under_review: "Under review",
+    RegistrationStatus.approved: "Approved",
+    RegistrationStatus.rejected: "Rejected",
+    RegistrationStatus.expired: "Expired",
+    RegistrationStatus.won: "Won",
+    RegistrationStatus.lost: "Lost",
+}
+STATUS_EMOJI = {
+    RegistrationStatus.received: ":inbox_tray:",
+    RegistrationStatus.under_review: ":hourglass_flowing_sand:",
+    RegistrationStatus.approved: ":white_check_mark:",
+    RegistrationStatus.rejected: ":no_entry_sign:",
+    RegistrationStatus.expired: ":calendar:",
+    RegistrationStatus.won: ":trophy:",
+    RegistrationStatus.lost: ":heavy_minus_sign:",
+}
+
+
+def escape(text: str | None) -> str:
+    """Escape user text for mrkdwn so `<!channel>` or `<@U123>` typed by a user stays plain text."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def money(value: Decimal | None, currency: str) -> str:
+    return "—" if value is None else f"{value:,.0f} {currency}"
+
+
+def day(when: datetime | None) -> str:
+    return "—" if when is None else f"{when:%-d %b %Y}"
+
+
+def status_label(status: RegistrationStatus) -> str:
+    return f"{STATUS_EMOJI[status]} {STATUS_LABELS[status]}"
+
+
+def lead_title(registration: Registration) -> str:
+    """`REG-00001 · Acme (acme.com)`, escaped."""
+    domain = f" ({escape(registration.domain)})" if registration.domain else ""
+    return f"{registration.reference} · *{escape(registration.company)}*{domain}"
+
+
+def deal_summary(registration: Registration) -> str:
+    pricing = registration.pricing_model.replace("_", "-")
+    usage = ""
+    if registration.starting_monthly_usage is not None:
+        usage = f", starting at {money(registration.starting_monthly_usage, registration.currency)}/month"
+    return (f"{escape(registration.product_line)} · {money(registration.estimated_value, registration.currency)}"
+            f" · {pricing}{usage} · {escape(registration.region)}")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

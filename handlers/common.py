@@ -1,0 +1,48 @@
+"""What every listener needs: who is acting, and how to answer them privately."""
+
+from __future__ import annotations
+
+from slack_bolt import BoltContext
+from slack_sdk import WebClient
+
+from handlers.blocks.messages import Message, build_notice
+from storage.actors import Actor
+from workflows.people import identify
+from workflows.services import Services
+
+UNKNOWN_USER = ("Hi! I don't know you yet, so I can't do that. If you work with us as a partner, ask your "
+                "partner manager to add you to the partner program.")
+SOMETHING_WENT_WRONG = ("Sorry, something went wrong on our side and that didn't go through. Nothing was saved "
+                        "half-way; please try again in a minute. The team has the details.")
+
+
+def acting_user(context: BoltContext, body: dict) -> tuple[str, str | None]:
+    """The acting user and *their* organisation (in a shared channel, not necessarily our team)."""
+    user = body.get("user") or {}
+    user_id = context.actor_user_id or context.user_id or user.get("id") or body.get("user_id")
+    team_id = context.actor_team_id or user.get("team_id") or body.get("user_team") or context.user_team_id
+    return user_id, team_id
+
+
+def actor_of(services: Services, context: BoltContext, body: dict) -> Actor:
+    user_id, team_id = acting_user(context, body)
+    return identify(services, user_id=user_id, team_id=team_id)
+
+
+def channel_of(body: dict) -> str | None:
+    channel = body.get("channel") or {}
+    return channel.get("id") if isinstance(channel, dict) else body.get("channel_id")
+
+
+def answer(client: WebClient, user_id: str, message: Message, *, channel_id: str | None = None,
+           thread_ts: str | None = None) -> None:
+    """Only this user sees it: ephemeral where there is a channel, otherwise a DM."""
+    if channel_id and not channel_id.startswith("D"):
+        client.chat_postEphemeral(channel=channel_id, user=user_id, text=message.text, blocks=message.blocks,
+                                  thread_ts=thread_ts)
+    else:
+        client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
+
+
+def answer_text(client: WebClient, user_id: str, text: str, *, channel_id: str | None = None) -> None:
+    answer(client, user_id, build_notice(text), channel_id=channel_id)

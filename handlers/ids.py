@@ -1,0 +1,54 @@
+"""Every id Slack sends back to us (commands, callbacks, actions, blocks), defined once."""
+
+from enum import StrEnum
+
+
+class Command(StrEnum):
+    lead = "/lead"
+    partner = "/partner"
+
+
+class Callback(StrEnum):
+    lead_registration = "lead_registration"
+    reject_reason = "reject_reason"
+    override_reason = "override_reason"
+
+
+class Action(StrEnum):
+    register_lead = "register_lead"
+    my_deals = "my_deals"
+    accept = "review_accept"
+    reject = "review_reject"
+    clear_conflict = "conflict_clear"
+    reject_conflict = "conflict_reject"
+    choose_partner = "partner"  # external select inside the registration modal
+
+
+class Block(StrEnum):
+    """Input blocks of our modals; the lead form's ids are the LeadInput field names they fill."""
+
+    company = "company"
+    domain = "domain"
+    contact_name = "contact_name"
+    contact_email = "contact_email"
+    region = "region"
+    product_line = "product_line"
+    estimated_value = "estimated_value"
+    currency = "currency"
+    pricing_model = "pricing_model"
+    starting_monthly_usage = "starting_monthly_usage"
+    company_size = "company_size"
+    budget = "budget"
+    timeline = "timeline"
+    attribution = "attribution"
+    notes = "notes"
+    partner = "partner"
+    reason = "reason"
+    review_actions = "review_actions"
+    desk_actions = "desk_actions"
+
+
+class Event(StrEnum):
+    app_mention = "app_mention"
+    member_joined_channel = "member_joined_channel"
+    app_home_opened = "app_home_opened"

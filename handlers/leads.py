@@ -1,0 +1,82 @@
+"""Lead registration listeners: `/lead`, the desk's Register button, the partner picker, the form submission."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import Option
+
+from handlers.blocks.registration import build_registration_modal, origin_channel, parse_view_state
+from handlers.blocks.text import escape
+from handlers.common import UNKNOWN_USER, actor_of, answer_text, channel_of
+from handlers.ids import Action, Block, Callback, Command
+from storage.actors import Actor
+from workflows.lead_form import LeadFormInvalid, validate_lead
+from workflows.people import partner_options
+from workflows.registrations import register_lead
+from workflows.services import Services, WorkflowError
+
+logger = logging.getLogger(__name__)
+
+
+def open_registration_modal(services: Services, client: WebClient, actor: Actor, *, trigger_id: str,
+                            channel_id: str | None, prefill_text: str = "") -> None:
+    """Open the form for a partner (their partner is implied) or an internal user (who picks the partner)."""
+    if not (actor.is_partner or actor.is_internal):
+        answer_text(client, actor.slack_user_id, UNKNOWN_USER, channel_id=channel_id)
+        return
+    view = build_registration_modal(services.program, prefill_text=prefill_text, choose_partner=actor.is_internal,
+                                    origin_channel_id=channel_id, partner_name=actor.partner_name)
+    client.views_open(trigger_id=trigger_id, view=view)
+
+
+def register(app: App, services: Services) -> None:
+    @app.command(Command.lead.value)
+    def handle_lead_command(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        """`/lead [company or domain]` opens the registration form, prefilled."""
+        ack()
+        open_registration_modal(services, client, actor_of(services, context, body), trigger_id=body["trigger_id"],
+                                channel_id=body.get("channel_id"), prefill_text=body.get("text", ""))
+
+    @app.action(Action.register_lead.value)
+    def handle_register_button(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        """The partner desk's Register a lead button: the entry point for external partner users."""
+        ack()
+        open_registration_modal(services, client, actor_of(services, context, body), trigger_id=body["trigger_id"],
+                                channel_id=channel_of(body))
+
+    @app.options(Action.choose_partner.value)
+    def handle_partner_options(ack: Ack, body: dict, context: BoltContext):
+        """Partners matching what an internal user typed in the form's partner picker."""
+        actor = actor_of(services, context, body)
+        options = [Option(value=str(pid), text=name[:75]) for pid, name in
+                   partner_options(services, actor, body.get("value", ""))]
+        ack(options=options)
+
+    @app.view(Callback.lead_registration.value)
+    def handle_lead_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
+        """Validate the form before acking (inline errors), then register, score, route and notify."""
+        fields = parse_view_state(view)
+        try:
+            lead = validate_lead(fields, services.program, needs_partner=Block.partner.value in fields)
+        except LeadFormInvalid as invalid:
+            ack(response_action="errors", errors=invalid.errors)
+            return
+        ack()
+        actor = actor_of(services, context, body)
+        if not (actor.is_partner or actor.is_internal):
+            answer_text(client, actor.slack_user_id, UNKNOWN_USER)
+            return
+        try:
+            outcome = register_lead(services, actor=actor, lead=lead)
+        except WorkflowError as refused:
+            answer_text(client, actor.slack_user_id, escape(str(refused)))
+            return
+        registration = outcome.registration
+        if actor.is_internal:
+            where = f" in <#{outcome.partner.slack_channel_id}>" if outcome.partner.slack_channel_id else ""
+            answer_text(client, actor.slack_user_id,
+                        f"Registered {registration.reference} *{escape(registration.company)}* for "
+                        f"{escape(outcome.partner.name)}; updates follow{where}.", channel_id=origin_channel(view))

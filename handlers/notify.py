@@ -1,0 +1,77 @@
+"""The Slack side of the workflows' Notifier: posts and updates messages through the Web API."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from slack_sdk import WebClient
+
+from handlers.blocks.messages import Message, build_partner_desk, build_partner_update, build_registration_root
+from handlers.blocks.review import build_review_request, build_review_settled
+from storage.models import Partner, Registration
+from workflows.program import Program
+from workflows.services import ConflictEvidence, MessageRef
+
+logger = logging.getLogger(__name__)
+
+
+def _never_raises(method):
+    """A notification that fails is logged with its traceback; the stored change it reports stands."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except Exception:  # noqa: BLE001
+            logger.exception("Slack notification %s failed", method.__name__)
+            return None
+
+    return wrapper
+
+
+class SlackNotifier:
+    def __init__(self, client: WebClient, program: Program):
+        self.client = client
+        self.program = program
+
+    def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> MessageRef:
+        response = self.client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks,
+                                                thread_ts=thread_ts, unfurl_links=False)
+        return MessageRef(response["channel"], response["ts"])
+
+    def update(self, channel: str, ts: str, message: Message) -> None:
+        self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+
+    @_never_raises
+    def registration_received(self, registration: Registration, partner: Partner) -> MessageRef | None:
+        channel = partner.slack_channel_id or registration.submitted_by_slack_id
+        return self.post(channel, build_registration_root(registration, partner))
+
+    @_never_raises
+    def partner_update(self, registration: Registration, partner: Partner, *, actor_slack_id: str | None) -> None:
+        if not registration.partner_thread_ts:
+            return
+        channel = registration.partner_channel_id
+        self.post(channel, build_partner_update(registration, self.program.approval_sla_hours),
+                  thread_ts=registration.partner_thread_ts)
+        self.update(channel, registration.partner_thread_ts, build_registration_root(registration, partner))
+
+    @_never_raises
+    def review_requested(self, registration: Registration, partner: Partner,
+                         conflicts: list[ConflictEvidence]) -> MessageRef | None:
+        return self.post(registration.assigned_to_slack_id, build_review_request(registration, partner, conflicts))
+
+    @_never_raises
+    def review_settled(self, registration: Registration, partner: Partner, *, actor_slack_id: str) -> None:
+        if registration.review_channel_id and registration.review_message_ts:
+            self.update(registration.review_channel_id, registration.review_message_ts,
+                        build_review_settled(registration, partner, actor_slack_id))
+
+    @_never_raises
+    def tell_user(self, slack_user_id: str, text: str) -> None:
+        self.client.chat_postMessage(channel=slack_user_id, text=text)
+
+    @_never_raises
+    def partner_desk(self, partner: Partner) -> MessageRef | None:
+        return self.post(partner.slack_channel_id, build_partner_desk(partner, self.program.protection_window_days))

@@ -1,0 +1,48 @@
+"""`/partner` (deals, help) and the desk's My deals button."""
+
+from __future__ import annotations
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+
+from handlers.blocks.lists import MAX_LISTED, build_deals_list, build_help
+from handlers.common import UNKNOWN_USER, actor_of, answer, answer_text, channel_of
+from handlers.ids import Action, Command
+from storage.actors import Actor
+from workflows.people import deals_for
+from workflows.services import Services
+
+SUBCOMMANDS = ("deals", "help")
+
+
+def show_deals(services: Services, client: WebClient, actor: Actor, channel_id: str | None) -> None:
+    if not (actor.is_partner or actor.is_internal):
+        answer_text(client, actor.slack_user_id, UNKNOWN_USER, channel_id=channel_id)
+        return
+    rows, total = deals_for(services, actor, limit=MAX_LISTED)
+    answer(client, actor.slack_user_id, build_deals_list(rows, total, actor), channel_id=channel_id)
+
+
+def register(app: App, services: Services) -> None:
+    @app.command(Command.partner.value)
+    def handle_partner_command(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        """`/partner deals` lists what the caller may see; `/partner` or `/partner help` says what they can do."""
+        ack()
+        actor = actor_of(services, context, body)
+        channel_id = body.get("channel_id")
+        words = body.get("text", "").split()
+        sub = words[0].lower() if words else "help"
+        if sub == "deals":
+            show_deals(services, client, actor, channel_id)
+        elif sub == "help":
+            answer(client, actor.slack_user_id, build_help(actor), channel_id=channel_id)
+        else:
+            answer_text(client, actor.slack_user_id,
+                        f"I don't know `/partner {sub[:30].replace('`', '')}`. Try `/partner help`.",
+                        channel_id=channel_id)
+
+    @app.action(Action.my_deals.value)
+    def handle_my_deals_button(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        """The desk's My deals button: the same list, for external users who can't run commands."""
+        ack()
+        show_deals(services, client, actor_of(services, context, body), channel_of(body))

@@ -1,0 +1,73 @@
+"""Who is acting: an internal team member, a partner's person, or someone the bot does not know."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlmodel import Session, select
+
+from storage.models import Partner, PartnerContact, PartnerType, Role, TeamMember
+
+
+class ActorKind(StrEnum):
+    internal = "internal"
+    partner = "partner"
+    unknown = "unknown"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person behind a Slack request, resolved against our own records (never the payload alone)."""
+
+    slack_user_id: str
+    team_id: str | None
+    kind: ActorKind
+    role: Role | None = None
+    partner_id: int | None = None
+    partner_type: PartnerType | None = None
+    partner_name: str | None = None
+    is_listed_contact: bool = False
+    name: str | None = None
+
+    @property
+    def is_internal(self) -> bool:
+        return self.kind is ActorKind.internal
+
+    @property
+    def is_partner(self) -> bool:
+        return self.kind is ActorKind.partner
+
+    @property
+    def runs_program(self) -> bool:
+        return self.role in (Role.partner_manager, Role.admin)
+
+
+def _partner_actor(user_id: str, team_id: str | None, partner: Partner, listed: bool) -> Actor:
+    return Actor(
+        slack_user_id=user_id,
+        team_id=team_id,
+        kind=ActorKind.partner,
+        partner_id=partner.id,
+        partner_type=partner.type,
+        partner_name=partner.name,
+        is_listed_contact=listed,
+    )
+
+
+def resolve_actor(session: Session, *, user_id: str, team_id: str | None, our_team_id: str | None) -> Actor:
+    """Internal member by user id; else a listed partner contact; else anyone from a partner's own Slack org."""
+    member = session.exec(select(TeamMember).where(TeamMember.slack_user_id == user_id)).first()
+    if member is not None:
+        return Actor(user_id, team_id, ActorKind.internal, role=member.role, name=member.name)
+    row = session.exec(
+        select(Partner).join(PartnerContact, PartnerContact.partner_id == Partner.id)
+        .where(PartnerContact.slack_user_id == user_id)
+    ).first()
+    if row is not None:
+        return _partner_actor(user_id, team_id, row, listed=True)
+    if team_id and team_id != our_team_id:
+        partner = session.exec(select(Partner).where(Partner.slack_team_id == team_id)).first()
+        if partner is not None:
+            return _partner_actor(user_id, team_id, partner, listed=False)
+    return Actor(user_id, team_id, ActorKind.unknown)

@@ -1,0 +1,155 @@
+"""Queries the workflows use. Every permission filter lives here, so no surface can forget it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, false, func, or_, true
+from sqlmodel import Session, select
+
+from storage.actors import Actor
+from storage.models import (
+    OPEN_STATUSES,
+    Partner,
+    PartnerType,
+    Registration,
+    RegistrationStatus,
+    ReviewKind,
+    Role,
+    TeamMember,
+)
+
+
+def _visible_to(actor: Actor):
+    """The WHERE clause of registrations an actor may see."""
+    if actor.is_internal:
+        if actor.role in (Role.partner_manager, Role.admin):
+            return true()
+        return Registration.assigned_to_slack_id == actor.slack_user_id
+    if actor.is_partner:
+        if actor.partner_type is PartnerType.referral:
+            return and_(Registration.partner_id == actor.partner_id,
+                        Registration.submitted_by_slack_id == actor.slack_user_id)
+        return Registration.partner_id == actor.partner_id
+    return false()
+
+
+def visible_registrations(session: Session, actor: Actor, *, limit: int = 20) -> list[tuple[Registration, Partner]]:
+    """What `/partner deals` shows this actor, newest first."""
+    query = (
+        select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id)
+        .where(_visible_to(actor))
+        .order_by(Registration.created_at.desc(), Registration.id.desc()).limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def count_visible_registrations(session: Session, actor: Actor) -> int:
+    return session.exec(select(func.count()).select_from(Registration).where(_visible_to(actor))).one()
+
+
+def home_registrations(session: Session, actor: Actor, *, limit: int = 30) -> list[tuple[Registration, Partner]]:
+    """Leads an internal user owns or must review (conflicts for program runners), newest first."""
+    if not actor.is_internal:
+        return []
+    mine = Registration.assigned_to_slack_id == actor.slack_user_id
+    if actor.runs_program:
+        mine = or_(mine, and_(Registration.status.in_(OPEN_STATUSES),
+                              Registration.review_kind == ReviewKind.conflict))
+    query = (
+        select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id).where(mine)
+        .order_by(Registration.created_at.desc(), Registration.id.desc()).limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def registration_for_decision(session: Session, registration_id: int, actor: Actor) -> Registration | None:
+    """The registration if this actor may decide it: the assigned reviewer, or a partner manager/admin.
+
+    Partners never decide, so a partner cannot approve its own lead. Locks the row where the database can.
+    """
+    if not actor.is_internal:
+        return None
+    may = Registration.assigned_to_slack_id == actor.slack_user_id
+    if actor.runs_program:
+        may = true()
+    query = select(Registration).where(Registration.id == registration_id, may).with_for_update()
+    return session.exec(query).first()
+
+
+def active_registrations_like(
+    session: Session, *, domain: str | None, key: str, now: datetime, window_days: int, exclude_id: int | None = None
+) -> list[Registration]:
+    """Registrations that still protect a company: approved and unexpired, or open and within the window."""
+    since = now - timedelta(days=window_days)
+    active = or_(
+        and_(Registration.status == RegistrationStatus.approved, Registration.protection_expires_at > now),
+        and_(Registration.status.in_(OPEN_STATUSES), Registration.created_at > since),
+    )
+    same = Registration.company_key == key
+    if domain:
+        same = or_(same, Registration.domain == domain)
+    query = select(Registration).where(active, same)
+    if exclude_id is not None:
+        query = query.where(Registration.id != exclude_id)
+    return list(session.exec(query.order_by(Registration.created_at)).all())
+
+
+def active_company_keys(session: Session, *, now: datetime, window_days: int) -> list[tuple[int, str]]:
+    """(id, company_key) of every protecting registration, for fuzzy name matching."""
+    since = now - timedelta(days=window_days)
+    active = or_(
+        and_(Registration.status == RegistrationStatus.approved, Registration.protection_expires_at > now),
+        and_(Registration.status.in_(OPEN_STATUSES), Registration.created_at > since),
+    )
+    return list(session.exec(select(Registration.id, Registration.company_key).where(active)).all())
+
+
+def registrations_by_ids(session: Session, ids: list[int]) -> list[tuple[Registration, Partner]]:
+    if not ids:
+        return []
+    query = (select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id)
+             .where(Registration.id.in_(ids)).order_by(Registration.created_at))
+    return list(session.exec(query).all())
+
+
+def account_executives(session: Session) -> list[TeamMember]:
+    return list(session.exec(select(TeamMember).where(TeamMember.role == Role.ae)).all())
+
+
+def program_runners(session: Session) -> list[TeamMember]:
+    """Partner managers first, then admins, in a stable order."""
+    rows = session.exec(select(TeamMember).where(TeamMember.role.in_((Role.partner_manager, Role.admin)))).all()
+    return sorted(rows, key=lambda m: (m.role != Role.partner_manager, m.slack_user_id))
+
+
+def partner_record(session: Session, partner_id: int) -> dict[str, int]:
+    """How this partner's past registrations ended: counts by final status."""
+    closed = (RegistrationStatus.won, RegistrationStatus.lost, RegistrationStatus.rejected)
+    rows = session.exec(
+        select(Registration.status, func.count()).where(Registration.partner_id == partner_id,
+                                                       Registration.status.in_(closed))
+        .group_by(Registration.status)
+    ).all()
+    return {str(status): count for status, count in rows}
+
+
+def partner_by_channel(session: Session, channel_id: str) -> Partner | None:
+    return session.exec(select(Partner).where(Partner.slack_channel_id == channel_id)).first()
+
+
+def partners_with_channels(session: Session) -> list[Partner]:
+    return list(session.exec(select(Partner).where(Partner.slack_channel_id.is_not(None))).all())
+
+
+def partner_choices(session: Session, *, name_contains: str = "", limit: int = 100) -> list[Partner]:
+    query = select(Partner).order_by(Partner.name).limit(limit)
+    if name_contains:
+        query = query.where(func.lower(Partner.name).contains(name_contains.lower()))
+    return list(session.exec(query).all())
+
+
+def registrations_due_to_expire(session: Session, now: datetime) -> list[Registration]:
+    query = select(Registration).where(Registration.status == RegistrationStatus.approved,
+                                       Registration.protection_expires_at <= now).with_for_update()
+    return list(session.exec(query).all())

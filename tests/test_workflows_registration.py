@@ -1,0 +1,223 @@
+"""Registration workflows on a real database with a fixed clock: conflicts, scoring, routing, decisions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.demo_data import import_demo_records
+from storage.models import CrmOutbox, Registration, RegistrationEvent, RegistrationStatus, ReviewKind, TeamMember
+from tests.support import RecordingNotifier, lead
+from workflows import registrations as registrations_module
+from workflows.decisions import Decision, decide_registration, expire_registrations
+from workflows.people import identify
+from workflows.program import Program
+from workflows.registrations import register_lead
+from workflows.services import NotAllowed, OverrideReasonNeeded, Services, WorkflowError
+
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(now):
+    return Clock(now)
+
+
+@pytest.fixture
+def services(engine, clock):
+    import_demo_records(engine)
+    return Services(engine=engine, program=Program(), notifier=RecordingNotifier(), clock=clock,
+                    our_team_id="T0OURS", bot_user_id="U0BOT")
+
+
+def who(services, user_id, team_id):
+    return identify(services, user_id=user_id, team_id=team_id)
+
+
+def dana(services):
+    return who(services, "U0DANA", "T0NORTH")
+
+
+def bob(services):
+    return who(services, "U0BOB", "T0GLOBEX")
+
+
+def test_clean_lead_is_scored_routed_and_queued_for_the_crm(services, engine):
+    outcome = register_lead(services, actor=dana(services), lead=lead())
+    reg = outcome.registration
+    assert reg.status == RegistrationStatus.under_review
+    assert reg.review_kind == ReviewKind.ae
+    assert reg.assigned_to_slack_id == "U0ALEX"  # EMEA + Platform, first in round-robin
+    assert "Territory and product line" in reg.routing_reason and "round-robin among 2" in reg.routing_reason
+    assert 0 <= reg.score <= 100 and set(reg.score_breakdown) == {"fit", "timing", "completeness", "partner_record"}
+    assert reg.score == sum(part["points"] for part in reg.score_breakdown.values())
+    with Session(engine) as session:
+        events = session.exec(select(RegistrationEvent.to_status).where(RegistrationEvent.registration_id == reg.id)
+                              .order_by(RegistrationEvent.id)).all()
+        outbox = session.exec(select(CrmOutbox.event).where(CrmOutbox.registration_id == reg.id)).all()
+    assert events == [RegistrationStatus.received, RegistrationStatus.under_review]
+    assert outbox == ["submitted"]
+    assert ("review", reg.id, "U0ALEX", []) in services.notifier.calls
+
+
+def test_round_robin_among_equal_aes_and_fallbacks(services):
+    first = register_lead(services, actor=dana(services), lead=lead()).registration
+    second = register_lead(services, actor=dana(services), lead=lead(company="Umbrella", domain="umbrella.com"))
+    third = register_lead(services, actor=dana(services), lead=lead(company="Hooli", domain="hooli.com"))
+    assert [first.assigned_to_slack_id, second.registration.assigned_to_slack_id,
+            third.registration.assigned_to_slack_id] == ["U0ALEX", "U0BEA", "U0ALEX"]
+    integrations = register_lead(services, actor=dana(services),
+                                 lead=lead(company="Stark", domain="stark.com", product_line="Integrations"))
+    assert integrations.registration.assigned_to_slack_id == "U0ALEX"
+    america = register_lead(services, actor=dana(services),
+                            lead=lead(company="Wayne", domain="wayne.com", region="North America"))
+    assert america.registration.assigned_to_slack_id == "U0CARL"
+    apac = register_lead(services, actor=dana(services), lead=lead(company="Tyrell", domain="tyrell.com", region="APAC"))
+    assert apac.registration.assigned_to_slack_id == "U0PRIYA"
+    assert "partner's manager" in apac.registration.routing_reason
+
+
+def test_deal_size_rule_sends_big_deals_to_named_aes(services):
+    program = Program.model_validate({"routing": {"exchange_rates": {"EUR": "1.1"}, "rules": [
+        {"name": "Enterprise", "min_value": 100000, "assign_to": ["U0CARL"]},
+        {"name": "Territory and product line"}]}})
+    services.program = program
+    big = register_lead(services, actor=dana(services), lead=lead(estimated_value=95000, currency="EUR"))
+    assert big.registration.assigned_to_slack_id == "U0CARL"
+    assert "Enterprise" in big.registration.routing_reason
+    small = register_lead(services, actor=dana(services), lead=lead(company="Small", domain="small.io",
+                                                                     estimated_value=1000))
+    assert small.registration.assigned_to_slack_id in ("U0ALEX", "U0BEA")
+
+
+def test_same_company_by_another_partner_is_a_conflict_for_the_manager(services):
+    first = register_lead(services, actor=dana(services), lead=lead()).registration
+    second = register_lead(services, actor=bob(services),
+                           lead=lead(company="ACME Incorporated", domain="https://www.Acme.com/pricing"))
+    reg = second.registration
+    assert reg.review_kind == ReviewKind.conflict
+    assert reg.assigned_to_slack_id == "U0PRIYA"
+    assert reg.conflict_with == [first.id]
+    assert [(c.registration.id, c.partner.name, c.match) for c in second.conflicts] == [
+        (first.id, "Northwind Consulting", "same domain")]
+
+
+def test_same_partner_again_and_similar_names_are_conflicts(services):
+    register_lead(services, actor=dana(services), lead=lead())
+    again = register_lead(services, actor=dana(services), lead=lead(company="Acme", domain="acme-corp.com"))
+    assert again.conflicts and again.conflicts[0].match == "same company name"
+    typo = register_lead(services, actor=bob(services), lead=lead(company="Acme Sofware", domain="acmesw.com"))
+    unrelated = register_lead(services, actor=bob(services), lead=lead(company="Acne Studios", domain="acne.se"))
+    assert register_lead(services, actor=bob(services),
+                         lead=lead(company="Acme Software", domain="acmesoft.io")).conflicts[0].match.startswith(
+        "similar company name")
+    assert typo.conflicts == [] or all(c.match for c in typo.conflicts)
+    assert unrelated.conflicts == []
+
+
+def test_registrations_outside_the_protection_window_do_not_conflict(services, clock):
+    register_lead(services, actor=dana(services), lead=lead())
+    clock.now += timedelta(days=91)
+    assert register_lead(services, actor=bob(services), lead=lead()).conflicts == []
+
+
+def test_ae_accepts_once_and_protection_starts(services, engine, clock):
+    reg = register_lead(services, actor=dana(services), lead=lead()).registration
+    alex = who(services, "U0ALEX", "T0OURS")
+    outcome = decide_registration(services, actor=alex, registration_id=reg.id, decision=Decision.approve)
+    assert outcome.changed and outcome.registration.status == RegistrationStatus.approved
+    assert outcome.registration.protection_expires_at == clock.now + timedelta(days=90)
+    again = decide_registration(services, actor=alex, registration_id=reg.id, decision=Decision.reject, reason="x")
+    assert not again.changed and "already approved" in again.message
+    with Session(engine) as session:
+        assert session.get(Registration, reg.id).status == RegistrationStatus.approved
+        events = session.exec(select(CrmOutbox.event).where(CrmOutbox.registration_id == reg.id)).all()
+    assert sorted(events) == ["approved", "submitted"]
+    assert ("partner_update", reg.id, "approved") in services.notifier.calls
+
+
+def test_partners_and_other_aes_cannot_decide(services):
+    reg = register_lead(services, actor=dana(services), lead=lead()).registration
+    with pytest.raises(NotAllowed, match="Partners can't approve"):
+        decide_registration(services, actor=dana(services), registration_id=reg.id, decision=Decision.approve)
+    with pytest.raises(NotAllowed, match="assigned reviewer"):
+        decide_registration(services, actor=who(services, "U0CARL", "T0OURS"), registration_id=reg.id,
+                            decision=Decision.approve)
+    outcome = decide_registration(services, actor=who(services, "U0PRIYA", "T0OURS"), registration_id=reg.id,
+                                  decision=Decision.approve)
+    assert outcome.changed
+
+
+def test_reject_needs_a_reason_and_is_recorded(services, engine):
+    reg = register_lead(services, actor=dana(services), lead=lead()).registration
+    alex = who(services, "U0ALEX", "T0OURS")
+    with pytest.raises(WorkflowError, match="reason"):
+        decide_registration(services, actor=alex, registration_id=reg.id, decision=Decision.reject, reason="  ")
+    outcome = decide_registration(services, actor=alex, registration_id=reg.id, decision=Decision.reject,
+                                  reason="Existing customer")
+    assert outcome.registration.status == RegistrationStatus.rejected
+    assert outcome.registration.decision_reason == "Existing customer"
+    with Session(engine) as session:
+        event = session.exec(select(RegistrationEvent).where(RegistrationEvent.to_status == RegistrationStatus.rejected)).one()
+    assert (event.actor_slack_id, event.reason) == ("U0ALEX", "Existing customer")
+
+
+def test_first_approved_wins_and_overrides_need_a_reason(services):
+    first = register_lead(services, actor=dana(services), lead=lead()).registration
+    decide_registration(services, actor=who(services, "U0ALEX", "T0OURS"), registration_id=first.id,
+                        decision=Decision.approve)
+    second = register_lead(services, actor=bob(services), lead=lead(company="ACME Incorporated")).registration
+    priya = who(services, "U0PRIYA", "T0OURS")
+    with pytest.raises(OverrideReasonNeeded) as needed:
+        decide_registration(services, actor=priya, registration_id=second.id, decision=Decision.approve)
+    assert needed.value.winner_ids == [first.id]
+    assert "Northwind Consulting's REG-" in str(needed.value)
+    cleared = decide_registration(services, actor=priya, registration_id=second.id, decision=Decision.approve,
+                                  reason="Different subsidiary, agreed with both partners")
+    assert cleared.registration.review_kind == ReviewKind.ae
+    assert cleared.registration.status == RegistrationStatus.under_review
+    assert cleared.registration.assigned_to_slack_id in ("U0ALEX", "U0BEA")
+
+
+def test_conflict_cleared_without_approved_rival_routes_to_an_ae(services):
+    register_lead(services, actor=dana(services), lead=lead())
+    second = register_lead(services, actor=bob(services), lead=lead()).registration
+    cleared = decide_registration(services, actor=who(services, "U0PRIYA", "T0OURS"), registration_id=second.id,
+                                  decision=Decision.approve)
+    assert cleared.changed and cleared.registration.review_kind == ReviewKind.ae
+
+
+def test_failure_mid_registration_leaves_nothing_behind(services, engine, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(registrations_module, "find_conflicts", broken)
+    with pytest.raises(RuntimeError):
+        register_lead(services, actor=dana(services), lead=lead())
+    with Session(engine) as session:
+        assert session.exec(select(Registration)).all() == []
+        assert session.exec(select(CrmOutbox)).all() == []
+        assert session.exec(select(RegistrationEvent)).all() == []
+        assert session.exec(select(TeamMember.last_assigned_at).where(TeamMember.slack_user_id == "U0ALEX")).one() is None
+    assert services.notifier.calls == []
+
+
+def test_approved_registrations_expire_after_the_window(services, clock, engine):
+    reg = register_lead(services, actor=dana(services), lead=lead()).registration
+    decide_registration(services, actor=who(services, "U0ALEX", "T0OURS"), registration_id=reg.id,
+                        decision=Decision.approve)
+    clock.now += timedelta(days=89)
+    assert expire_registrations(services) == 0
+    clock.now += timedelta(days=2)
+    assert expire_registrations(services) == 1
+    with Session(engine) as session:
+        assert session.get(Registration, reg.id).status == RegistrationStatus.expired
+        assert "expired" in session.exec(select(CrmOutbox.event)).all()

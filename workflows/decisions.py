@@ -1,0 +1,141 @@
+"""Deciding a registration: an AE accepts or rejects it; a partner manager clears or rejects a conflict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlmodel import Session
+
+from storage.actors import Actor
+from storage.db import transaction
+from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
+from storage.queries import registration_for_decision, registrations_due_to_expire
+from workflows.conflicts import approved_winners, find_conflicts
+from workflows.history import change_status
+from workflows.registrations import remember_messages, send_to_review
+from workflows.services import NotAllowed, NotFound, OverrideReasonNeeded, Services, WorkflowError
+
+MAX_REASON = 1000
+
+
+class Decision(StrEnum):
+    approve = "approve"
+    reject = "reject"
+
+
+@dataclass
+class DecisionOutcome:
+    registration: Registration
+    partner: Partner
+    changed: bool
+    message: str
+
+
+def _load_for(session: Session, registration_id: int, actor: Actor) -> Registration:
+    registration = registration_for_decision(session, registration_id, actor)
+    if registration is not None:
+        return registration
+    if session.get(Registration, registration_id) is None:
+        raise NotFound(f"Registration {registration_id} does not exist.")
+    if actor.is_partner:
+        raise NotAllowed("Partners can't approve or reject registrations, including their own.")
+    raise NotAllowed("Only the assigned reviewer or a partner manager can decide this registration.")
+
+
+def _clean_reason(reason: str | None, *, required: bool, what: str) -> str | None:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise WorkflowError(f"Give a reason for {what}.")
+    if len(reason) > MAX_REASON:
+        raise WorkflowError(f"Keep the reason under {MAX_REASON} characters.")
+    return reason or None
+
+
+def ensure_can_decide(services: Services, *, actor: Actor, registration_id: int) -> None:
+    """Raises unless this actor may still decide this registration (used before asking for a reason)."""
+    with transaction(services.engine) as session:
+        registration = _load_for(session, registration_id, actor)
+        if registration.status not in OPEN_STATUSES:
+            raise WorkflowError(f"{registration.reference} was already {registration.status.replace('_', ' ')}.")
+
+
+def decide_registration(
+    services: Services, *, actor: Actor, registration_id: int, decision: Decision, reason: str | None = None
+) -> DecisionOutcome:
+    """Apply a reviewer's decision once; a second click, or a decision on a closed registration, changes nothing."""
+    now = services.clock()
+    rerouted = False
+    with transaction(services.engine) as session:
+        registration = _load_for(session, registration_id, actor)
+        partner = session.get(Partner, registration.partner_id)
+        if registration.status not in OPEN_STATUSES:
+            return DecisionOutcome(registration, partner, False,
+                                   f"{registration.reference} was already {registration.status.replace('_', ' ')}.")
+        conflicts = find_conflicts(session, domain=registration.domain, key=registration.company_key,
+                                   program=services.program, now=now, exclude_id=registration.id)
+        winners = approved_winners(conflicts, registration.partner_id)
+
+        if decision is Decision.reject:
+            reason = _clean_reason(reason, required=True, what="rejecting")
+            registration.decision_reason = reason
+            change_status(session, registration, RegistrationStatus.rejected, actor_slack_id=actor.slack_user_id,
+                          now=now, reason=reason)
+            message = f"{registration.reference} rejected."
+        elif registration.review_kind is ReviewKind.conflict:
+            reason = _clean_reason(reason, required=False, what="overriding an approved registration")
+            if winners and reason is None:
+                first = winners[0]
+                raise OverrideReasonNeeded(
+                    f"{first.partner.name}'s {first.registration.reference} was approved first.",
+                    [w.registration.id for w in winners])
+            send_to_review(session, services, registration, partner, [], actor_slack_id=actor.slack_user_id,
+                           reason=f"conflict cleared by <@{actor.slack_user_id}>" + (f": {reason}" if reason else ""))
+            rerouted = True
+            message = f"Conflict cleared: {registration.reference} is routed to <@{registration.assigned_to_slack_id}>."
+        else:
+            if winners:
+                first = winners[0].registration
+                raise WorkflowError(
+                    f"{first.reference} for the same company was approved first; "
+                    "a partner manager must review this one as a conflict.")
+            registration.approved_at = now
+            registration.protection_expires_at = now + timedelta(days=services.program.protection_window_days)
+            change_status(session, registration, RegistrationStatus.approved, actor_slack_id=actor.slack_user_id,
+                          now=now, reason=_clean_reason(reason, required=False, what="approving"))
+            message = (f"{registration.reference} approved; protected until "
+                       f"{registration.protection_expires_at:%d %b %Y}.")
+        previous_review = (registration.review_channel_id, registration.review_message_ts)
+
+    _announce_decision(services, registration, partner, actor, previous_review, rerouted)
+    return DecisionOutcome(registration, partner, True, message)
+
+
+def _announce_decision(services: Services, registration: Registration, partner: Partner, actor: Actor,
+                       previous_review: tuple[str | None, str | None], rerouted: bool) -> None:
+    notifier = services.notifier
+    settled = Registration.model_validate(registration.model_dump())
+    settled.review_channel_id, settled.review_message_ts = previous_review
+    notifier.review_settled(settled, partner, actor_slack_id=actor.slack_user_id)
+    if not rerouted:
+        notifier.partner_update(registration, partner, actor_slack_id=actor.slack_user_id)
+        return
+    review = notifier.review_requested(registration, partner, [])
+    if review is not None:
+        registration.review_channel_id, registration.review_message_ts = review.channel_id, review.ts
+        remember_messages(services, registration)
+
+
+def expire_registrations(services: Services) -> int:
+    """Approved registrations whose protection window has ended become expired; partners are told."""
+    now = services.clock()
+    with transaction(services.engine) as session:
+        due = registrations_due_to_expire(session, now)
+        for registration in due:
+            change_status(session, registration, RegistrationStatus.expired, actor_slack_id=None, now=now,
+                          reason="protection window ended")
+        partners = {r.id: session.get(Partner, r.partner_id) for r in due}
+    for registration in due:
+        services.notifier.partner_update(registration, partners[registration.id], actor_slack_id=None)
+    return len(due)

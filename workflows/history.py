@@ -1,0 +1,39 @@
+"""Recording status changes: the history row and, in the same transaction, the CRM outbox write."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from storage.models import CrmOutbox, Registration, RegistrationEvent, RegistrationStatus
+
+# Status changes the CRM must hear about; "under review" is internal bookkeeping only.
+CRM_EVENTS = {
+    RegistrationStatus.received: "submitted",
+    RegistrationStatus.approved: "approved",
+    RegistrationStatus.rejected: "rejected",
+    RegistrationStatus.expired: "expired",
+    RegistrationStatus.won: "won",
+    RegistrationStatus.lost: "lost",
+}
+URGENT_CRM_EVENTS = {"approved", "won"}
+
+
+def change_status(
+    session: Session, registration: Registration, to: RegistrationStatus, *, actor_slack_id: str | None,
+    now: datetime, reason: str | None = None,
+) -> None:
+    """Move a registration to `to`, keeping who/when/why and queueing the CRM write when it matters."""
+    previous = None if registration.id is None else registration.status
+    registration.status = to
+    registration.updated_at = now
+    session.add(registration)
+    session.flush()
+    session.add(RegistrationEvent(registration_id=registration.id, from_status=previous, to_status=to,
+                                  actor_slack_id=actor_slack_id, reason=reason, at=now))
+    crm_event = CRM_EVENTS.get(to)
+    if crm_event and previous != to:
+        session.add(CrmOutbox(registration_id=registration.id, event=crm_event, urgent=crm_event in URGENT_CRM_EVENTS,
+                              payload={"status": to.value, "actor": actor_slack_id, "reason": reason},
+                              created_at=now, next_attempt_at=now))

@@ -1,0 +1,184 @@
+"""The lead registration form as typed input: choices, limits and validation with one message per field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from email_validator import EmailNotValidError, validate_email
+
+from storage.models import AttributionType, PricingModel
+from workflows.normalize import InvalidDomain, company_key, normalize_domain
+from workflows.program import Program
+
+COMPANY_SIZES = {
+    "1-10": "1–10 employees",
+    "11-50": "11–50 employees",
+    "51-200": "51–200 employees",
+    "201-1000": "201–1,000 employees",
+    "1001-5000": "1,001–5,000 employees",
+    "5000+": "More than 5,000 employees",
+}
+BUDGETS = {
+    "approved": "Budget approved",
+    "identified": "Budget identified, not yet approved",
+    "exploring": "Exploring, no budget yet",
+    "none": "No budget",
+}
+TIMELINES = {
+    "0-1m": "Within a month",
+    "1-3m": "1–3 months",
+    "3-6m": "3–6 months",
+    "6-12m": "6–12 months",
+    "12m+": "More than a year or unknown",
+}
+PRICING_MODELS = {
+    PricingModel.one_time: "One-time",
+    PricingModel.subscription: "Subscription",
+    PricingModel.usage_based: "Usage-based",
+}
+ATTRIBUTIONS = {
+    AttributionType.sourced: "I introduced this customer (partner-sourced)",
+    AttributionType.influenced: "I'm helping on a deal already in progress (partner-influenced)",
+}
+MAX_LENGTHS = {"company": 200, "contact_name": 200, "contact_email": 320, "domain": 253, "notes": 2900}
+MAX_AMOUNT = Decimal("1000000000")
+
+
+@dataclass(frozen=True)
+class LeadInput:
+    """A validated registration, ready to store."""
+
+    company: str
+    company_key: str
+    domain: str
+    contact_name: str
+    contact_email: str
+    region: str
+    product_line: str
+    estimated_value: Decimal
+    currency: str
+    pricing_model: PricingModel
+    starting_monthly_usage: Decimal | None
+    company_size: str
+    budget: str
+    timeline: str
+    attribution: AttributionType
+    notes: str
+    partner_id: int | None = None
+
+
+class LeadFormInvalid(ValueError):
+    """One message per field that needs fixing, keyed by form field name."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def _amount(raw: str | None, label: str, errors: dict[str, str], field: str) -> Decimal | None:
+    text = (raw or "").strip().replace(",", "").replace("_", "")
+    if not text:
+        errors[field] = f"Enter the {label}."
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        errors[field] = f"The {label} must be a number, e.g. 25000."
+        return None
+    if not value.is_finite() or value <= 0:
+        errors[field] = f"The {label} must be more than zero."
+    elif value >= MAX_AMOUNT:
+        errors[field] = f"The {label} looks too large; enter it in whole {label.split()[-1]} units below 1 billion."
+    elif value != value.quantize(Decimal("0.01")):
+        errors[field] = f"The {label} can have at most two decimal places."
+    else:
+        return value
+    return None
+
+
+def _choice(raw: str | None, allowed, label: str, errors: dict[str, str], field: str) -> str | None:
+    if not raw:
+        errors[field] = f"Choose the {label}."
+        return None
+    if raw not in allowed:
+        errors[field] = f"“{raw[:40]}” is not one of the {label} choices."
+        return None
+    return raw
+
+
+def validate_lead(fields: dict[str, str | None], program: Program, *, needs_partner: bool = False) -> LeadInput:
+    """Check a submitted form; raises LeadFormInvalid listing every field to fix."""
+    errors: dict[str, str] = {}
+    text = {k: (v or "").strip() for k, v in fields.items() if isinstance(v, str) or v is None}
+
+    for field, label in (("company", "company name"), ("contact_name", "contact's name")):
+        if not text.get(field):
+            errors[field] = f"Enter the {label}."
+    for field, limit in MAX_LENGTHS.items():
+        if len(text.get(field, "")) > limit:
+            errors[field] = f"Keep this under {limit} characters (it has {len(text[field])})."
+
+    domain = None
+    if "domain" not in errors:
+        try:
+            domain = normalize_domain(text.get("domain", ""))
+        except InvalidDomain as exc:
+            errors["domain"] = str(exc)
+
+    email = None
+    if "contact_email" not in errors:
+        try:
+            email = validate_email(text.get("contact_email", ""), check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            errors["contact_email"] = f"Enter a valid email address ({exc})."[:150]
+
+    region = _choice(text.get("region"), program.regions, "region", errors, "region")
+    product_line = _choice(text.get("product_line"), program.product_lines, "product line", errors, "product_line")
+    currency = _choice(text.get("currency"), program.currencies, "currency", errors, "currency")
+    size = _choice(text.get("company_size"), COMPANY_SIZES, "company size", errors, "company_size")
+    budget = _choice(text.get("budget"), BUDGETS, "budget", errors, "budget")
+    timeline = _choice(text.get("timeline"), TIMELINES, "timeline", errors, "timeline")
+    pricing = _choice(text.get("pricing_model"), [p.value for p in PricingModel], "pricing model", errors,
+                      "pricing_model")
+    attribution = text.get("attribution") or AttributionType.sourced.value
+    if attribution not in [a.value for a in ATTRIBUTIONS]:
+        errors["attribution"] = "Choose how you are involved in this deal."
+
+    value = _amount(text.get("estimated_value"), "estimated value", errors, "estimated_value")
+    usage = None
+    if pricing == PricingModel.usage_based:
+        usage = _amount(text.get("starting_monthly_usage"), "starting monthly usage", errors,
+                        "starting_monthly_usage")
+    elif text.get("starting_monthly_usage"):
+        errors["starting_monthly_usage"] = "Only usage-based deals have a starting monthly usage."
+
+    partner_id = None
+    if needs_partner:
+        raw_partner = text.get("partner", "")
+        if not raw_partner.isdigit():
+            errors["partner"] = "Choose the partner you are registering this lead for."
+        else:
+            partner_id = int(raw_partner)
+
+    if errors:
+        raise LeadFormInvalid(errors)
+    return LeadInput(
+        company=text["company"],
+        company_key=company_key(text["company"]),
+        domain=domain,
+        contact_name=text["contact_name"],
+        contact_email=email,
+        region=region,
+        product_line=product_line,
+        estimated_value=value,
+        currency=currency,
+        pricing_model=PricingModel(pricing),
+        starting_monthly_usage=usage,
+        company_size=size,
+        budget=budget,
+        timeline=timeline,
+        attribution=AttributionType(attribution),
+        notes=text.get("notes", ""),
+        partner_id=partner_id,
+    )

@@ -1,0 +1,84 @@
+"""Read-side use cases: who is asking, what they may see, and the partner desks in shared channels."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from storage.actors import Actor, resolve_actor
+from storage.db import transaction
+from storage.models import Partner, ProcessedEvent, Registration
+from storage.queries import (
+    count_visible_registrations,
+    home_registrations,
+    partner_by_channel,
+    partner_choices,
+    partners_with_channels,
+    visible_registrations,
+)
+from workflows.services import Services
+
+logger = logging.getLogger(__name__)
+
+
+def identify(services: Services, *, user_id: str, team_id: str | None) -> Actor:
+    with Session(services.engine) as session:
+        return resolve_actor(session, user_id=user_id, team_id=team_id, our_team_id=services.our_team_id)
+
+
+def deals_for(services: Services, actor: Actor, *, limit: int = 20) -> tuple[list[tuple[Registration, Partner]], int]:
+    with Session(services.engine) as session:
+        return visible_registrations(session, actor, limit=limit), count_visible_registrations(session, actor)
+
+
+def home_for(services: Services, actor: Actor) -> list[tuple[Registration, Partner]]:
+    with Session(services.engine) as session:
+        return home_registrations(session, actor)
+
+
+def partner_options(services: Services, actor: Actor, query: str) -> list[tuple[int, str]]:
+    """Partners an internal user may register for, filtered by the typed text; partners get none."""
+    if not actor.is_internal:
+        return []
+    with Session(services.engine) as session:
+        return [(p.id, p.name) for p in partner_choices(session, name_contains=query.strip())]
+
+
+def first_delivery(services: Services, event_id: str) -> bool:
+    """True the first time an Events API delivery is seen; retries of it return False."""
+    try:
+        with transaction(services.engine) as session:
+            session.add(ProcessedEvent(event_id=event_id, received_at=services.clock()))
+        return True
+    except IntegrityError:
+        return False
+
+
+def _post_desk(services: Services, session: Session, partner: Partner) -> bool:
+    ref = services.notifier.partner_desk(partner)
+    if ref is None:
+        return False
+    partner.desk_message_ts = ref.ts
+    session.add(partner)
+    return True
+
+
+def open_partner_desks(services: Services) -> int:
+    """At start-up: post the desk in every imported partner channel that does not have one yet."""
+    posted = 0
+    with transaction(services.engine) as session:
+        for partner in partners_with_channels(session):
+            if partner.desk_message_ts is None:
+                posted += _post_desk(services, session, partner)
+    return posted
+
+
+def open_desk_in_channel(services: Services, channel_id: str) -> bool:
+    """When the bot joins a channel: post the desk if the channel belongs to a partner and has none."""
+    with transaction(services.engine) as session:
+        partner = partner_by_channel(session, channel_id)
+        if partner is None or partner.desk_message_ts is not None:
+            return False
+        return _post_desk(services, session, partner)
