@@ -19,7 +19,7 @@ import_cli = typer.Typer(help="Import partners or team members from CSV (idempot
 program_cli = typer.Typer(help="Program rules (PROGRAM_FILE).", no_args_is_help=True)
 cli.add_typer(import_cli, name="import")
 cli.add_typer(program_cli, name="program")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def settings_or_exit() -> Settings:

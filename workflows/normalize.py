@@ -31,7 +31,7 @@ def normalize_domain(text: str) -> str:
         raise InvalidDomain("Enter the company's website or domain, e.g. acme.com")
     if "@" in raw and "/" not in raw:
         raw = raw.rsplit("@", 1)[1]
-    host = urlsplit(raw if "://" in raw else f"//{raw}").hostname or ""
+    host = (urlsplit(raw if "://" in raw else f"//{raw}").hostname or "").rstrip(".")
     try:
         host = host.encode("idna").decode("ascii")
     except UnicodeError:
@@ -46,7 +46,7 @@ def normalize_domain(text: str) -> str:
 def company_key(name: str) -> str:
     """`Acme Inc.` and `ACME Incorporated` both become `acme`: case, accents, punctuation, legal forms dropped."""
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
-    folded = folded.replace("&", " and ")
+    folded = folded.replace("&", " and ").replace(".", "")  # "S.A." is the legal form "sa"
     words = re.findall(r"[a-z0-9]+", folded)
     kept = [w for w in words if w not in LEGAL_SUFFIXES]
     return " ".join(kept or words)

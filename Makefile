@@ -1,0 +1,45 @@
+# Quick start: `make run` (the bot; the local sandbox demo when no Slack credentials are set) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bench install install-test clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Partnerbot needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# Real Slack when credentials are set (environment or .env), otherwise the scripted sandbox walkthrough.
+run: install
+	@if [ -n "$$SLACK_BOT_TOKEN" ] || grep -qs '^SLACK_BOT_TOKEN=.' .env; then \
+		$(BIN)/partnerbot serve; \
+	else \
+		echo "No Slack credentials set: playing the demo on the local Slack sandbox."; \
+		$(BIN)/partnerbot demo; \
+	fi
+
+# The whole suite on SQLite; again on PostgreSQL when PARTNERBOT_TEST_DATABASE_URL is set (.ci/run sets it).
+test: install-test
+	env -u PARTNERBOT_TEST_DATABASE_URL $(BIN)/pytest
+	@if [ -n "$$PARTNERBOT_TEST_DATABASE_URL" ]; then \
+		echo "== the same suite on PostgreSQL =="; \
+		$(BIN)/pytest; \
+	fi
+
+bench: install-test
+	$(BIN)/python bench/bench_ack.py
+	@if [ -f bench/bench_crm.py ]; then $(BIN)/python bench/bench_crm.py; fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache partnerbot.db

@@ -1,0 +1,110 @@
+"""Block Kit builders on their own: Slack's limits hold, user text is escaped, buttons carry the right ids."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from handlers.blocks.lists import build_deals_list, build_help
+from handlers.blocks.messages import build_partner_desk, build_partner_update, build_registration_root
+from handlers.blocks.registration import build_registration_modal, parse_view_state
+from handlers.blocks.review import build_review_request, build_review_settled
+from handlers.ids import Action, Block, Callback
+from storage.actors import Actor, ActorKind
+from storage.models import (
+    Partner,
+    PartnerType,
+    PricingModel,
+    Registration,
+    RegistrationStatus,
+    ReviewKind,
+    Role,
+)
+from workflows.program import Program
+from workflows.services import ConflictEvidence
+
+WHEN = datetime(2026, 11, 2, tzinfo=timezone.utc)
+NASTY = "<!channel> & <@U0EVIL> *bold*"
+
+
+def registration(**changes) -> Registration:
+    values = dict(id=7, partner_id=1, submitted_by_slack_id="U0DANA", company=NASTY, company_key="x",
+                  domain="acme.com", contact_name="Jane <b>", contact_email="jane@acme.com", region="EMEA",
+                  product_line="Platform", estimated_value=Decimal("50000"), currency="USD",
+                  pricing_model=PricingModel.usage_based, starting_monthly_usage=Decimal("5000"),
+                  company_size="51-200", budget="approved", timeline="0-1m", notes="Call <!here> now",
+                  status=RegistrationStatus.under_review, review_kind=ReviewKind.ae, score=72,
+                  score_breakdown={"fit": {"points": 30, "max": 35, "why": "size 51-200"}},
+                  assigned_to_slack_id="U0ALEX", routing_reason="rule <x>", created_at=WHEN, updated_at=WHEN)
+    values.update(changes)
+    return Registration(**values)
+
+
+PARTNER = Partner(id=1, name="North<wind>", type=PartnerType.reseller, slack_channel_id="C0NORTH")
+
+
+def rendered(message) -> str:
+    return str([b.to_dict() for b in message.blocks])
+
+
+def test_user_text_is_escaped_everywhere():
+    reg = registration()
+    for message in (build_registration_root(reg, PARTNER), build_review_request(reg, PARTNER, []),
+                    build_review_settled(reg.model_copy(update={"status": RegistrationStatus.rejected,
+                                                                "decision_reason": "<!everyone>"}), PARTNER, "U0ALEX"),
+                    build_partner_update(reg, 48), build_partner_desk(PARTNER, 90)):
+        text = rendered(message)
+        assert "<!channel>" not in text and "<!here>" not in text and "<!everyone>" not in text
+        assert "<@U0EVIL>" not in text and "North<wind>" not in text
+        assert message.text  # a plain fallback always goes with blocks
+
+
+def test_review_request_buttons_and_score():
+    message = build_review_request(registration(), PARTNER, [])
+    actions = message.blocks[-1].to_dict()
+    assert actions["block_id"] == Block.review_actions
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [(Action.accept, "7"), (Action.reject, "7")]
+    assert "Score 72/100" in rendered(message) and "Fit 30/35" in rendered(message)
+
+
+def test_conflict_review_shows_evidence_and_the_rule():
+    other = registration(id=3, company="Acme", status=RegistrationStatus.approved,
+                         protection_expires_at=datetime(2027, 1, 31, tzinfo=timezone.utc))
+    rival = Partner(id=2, name="Globex", type=PartnerType.referral)
+    conflict = registration(review_kind=ReviewKind.conflict, assigned_to_slack_id="U0PRIYA")
+    message = build_review_request(conflict, PARTNER, [ConflictEvidence(other, rival, "same domain")])
+    text = rendered(message)
+    assert "REG-00003" in text and "*Globex*" in text and "protected until 31 Jan 2027" in text
+    assert "same domain" in text and "approving this one is an override" in text
+    ids = [e["action_id"] for e in message.blocks[-1].to_dict()["elements"]]
+    assert ids == [Action.clear_conflict, Action.reject_conflict]
+
+
+def test_registration_modal_fits_slack_and_parses_back():
+    modal = build_registration_modal(Program(), prefill_text="https://acme.com", choose_partner=True,
+                                     origin_channel_id="C0NORTH").to_dict()
+    assert modal["callback_id"] == Callback.lead_registration and len(modal["title"]["text"]) <= 24
+    assert len(modal["blocks"]) <= 100
+    block_ids = [b["block_id"] for b in modal["blocks"]]
+    assert block_ids[0] == Block.partner and Block.company in block_ids
+    domain_block = next(b for b in modal["blocks"] if b["block_id"] == Block.domain)
+    assert domain_block["element"]["initial_value"] == "https://acme.com"
+    partner_view = build_registration_modal(Program(), prefill_text="Acme Inc", choose_partner=False,
+                                            origin_channel_id=None, partner_name="Northwind").to_dict()
+    assert Block.partner not in [b.get("block_id") for b in partner_view["blocks"]]
+    state = {"state": {"values": {"company": {"company": {"type": "plain_text_input", "value": "Acme"}},
+                                  "region": {"region": {"type": "static_select",
+                                                        "selected_option": {"value": "EMEA"}}},
+                                  "budget": {"budget": {"type": "static_select", "selected_option": None}}}}}
+    assert parse_view_state(state) == {"company": "Acme", "region": "EMEA", "budget": None}
+
+
+def test_lists_and_help_depend_on_who_asks():
+    partner = Actor("U0DANA", "T0NORTH", ActorKind.partner, partner_id=1, partner_type=PartnerType.reseller)
+    manager = Actor("U0PRIYA", "T0OURS", ActorKind.internal, role=Role.partner_manager)
+    rows = [(registration(id=i), PARTNER) for i in range(1, 31)]
+    listing = build_deals_list(rows, 30, manager)
+    assert len(listing.blocks) <= 50 and "Showing the newest 20 of 30" in rendered(listing)
+    assert "No registrations" in build_deals_list([], 0, partner).text
+    assert "partner desk" in rendered(build_help(partner)) and "conflicts" in rendered(build_help(manager))
+    assert "don't know you" in rendered(build_help(Actor("U1", None, ActorKind.unknown)))

@@ -1,0 +1,122 @@
+"""Pure rules: domain and name normalisation, the lead form's validation, scoring, the program file, settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+from tests.support import lead
+from workflows.lead_form import LeadFormInvalid, validate_lead
+from workflows.normalize import InvalidDomain, company_key, normalize_domain
+from workflows.program import Program, ProgramError, load_program, parse_program
+from workflows.scoring import score_lead
+
+GOOD_FORM = {
+    "company": "  Acme Inc. ", "domain": "https://www.Acme.com/x", "contact_name": "Jane Smith",
+    "contact_email": "Jane@Acme.com", "region": "EMEA", "product_line": "Platform", "estimated_value": "25,000",
+    "currency": "EUR", "pricing_model": "subscription", "starting_monthly_usage": None, "company_size": "51-200",
+    "budget": "identified", "timeline": "3-6m", "attribution": "partner_sourced", "notes": None,
+}
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("https://www.Acme.com/x", "acme.com"), ("acme.com", "acme.com"), ("eu.shop.acme.co.uk", "acme.co.uk"),
+    ("jane@acme.io", "acme.io"), ("ACME.COM.", "acme.com"), ("http://acme.com:8080/path?q=1", "acme.com"),
+])
+def test_domains_normalise_to_the_registrable_domain(raw, expected):
+    assert normalize_domain(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "acme", "http://localhost", "not a domain", "acme..com", "-acme.com"])
+def test_bad_domains_are_refused_with_a_reason(raw):
+    with pytest.raises(InvalidDomain):
+        normalize_domain(raw)
+
+
+def test_company_names_match_after_normalisation():
+    assert company_key("Acme Inc.") == company_key("ACME Incorporated") == company_key("acme, LLC") == "acme"
+    assert company_key("Société Générale S.A.") == "societe generale"
+    assert company_key("Smith & Sons Ltd") == company_key("smith and sons") == "smith and sons"
+    assert company_key("The Company") == "the company"  # nothing but legal words: keep them rather than ""
+
+
+def test_a_good_form_is_normalised():
+    parsed = validate_lead(GOOD_FORM, Program())
+    assert (parsed.company, parsed.company_key, parsed.domain) == ("Acme Inc.", "acme", "acme.com")
+    assert parsed.contact_email == "Jane@acme.com"
+    assert parsed.estimated_value == Decimal("25000")
+    assert parsed.partner_id is None
+
+
+def test_every_bad_field_gets_its_own_message():
+    form = dict(GOOD_FORM, company="", domain="nope", contact_email="jane@", estimated_value="-5",
+                currency="XXX", pricing_model="usage_based", starting_monthly_usage="abc", notes="x" * 3000)
+    with pytest.raises(LeadFormInvalid) as invalid:
+        validate_lead(form, Program())
+    errors = invalid.value.errors
+    assert set(errors) == {"company", "domain", "contact_email", "estimated_value", "currency",
+                           "starting_monthly_usage", "notes"}
+    assert errors["estimated_value"] == "The estimated value must be more than zero."
+    assert errors["starting_monthly_usage"] == "The starting monthly usage must be a number, e.g. 25000."
+    assert errors["notes"].startswith("Keep this under 2900 characters")
+    assert all(len(message) <= 150 for message in errors.values())
+
+
+def test_usage_rules_and_partner_choice():
+    with pytest.raises(LeadFormInvalid) as invalid:
+        validate_lead(dict(GOOD_FORM, pricing_model="usage_based"), Program())
+    assert invalid.value.errors == {"starting_monthly_usage": "Enter the starting monthly usage."}
+    with pytest.raises(LeadFormInvalid) as invalid:
+        validate_lead(dict(GOOD_FORM, starting_monthly_usage="5000"), Program())
+    assert "Only usage-based" in invalid.value.errors["starting_monthly_usage"]
+    usage = validate_lead(dict(GOOD_FORM, pricing_model="usage_based", starting_monthly_usage="5000"), Program())
+    assert usage.starting_monthly_usage == Decimal("5000")
+    with pytest.raises(LeadFormInvalid) as invalid:
+        validate_lead(GOOD_FORM, Program(), needs_partner=True)
+    assert set(invalid.value.errors) == {"partner"}
+    assert validate_lead(dict(GOOD_FORM, partner="7"), Program(), needs_partner=True).partner_id == 7
+
+
+def test_score_rewards_fit_timing_completeness_and_record():
+    weights = Program().scoring.weights
+    strong = score_lead(lead(), {"won": 3, "lost": 1}, weights)
+    weak = score_lead(lead(company_size="1-10", budget="none", timeline="12m+", notes="", contact_name="Jo",
+                           contact_email="jo@gmail.com"), {"lost": 4}, weights)
+    assert strong.total > 80 > 20 > weak.total
+    assert strong.breakdown["partner_record"] == {"points": 15, "max": 20, "why": "lead-to-close 75% (3 won of 4)"}
+    assert score_lead(lead(), {}, weights).breakdown["partner_record"]["points"] == 10  # no record: average
+
+
+def test_program_file_errors_name_the_line(tmp_path):
+    path = tmp_path / "program.yml"
+    path.write_text("protection_window_days: 90\nscoring:\n  weights:\n    fit: 90\nunknown_rule: 1\n")
+    with pytest.raises(ProgramError) as bad:
+        load_program(path)
+    assert "line 4: scoring.weights: weights must add up to 100, they add up to 155" in bad.value.problems
+    assert any(p.startswith("line 5: unknown_rule") for p in bad.value.problems)
+    with pytest.raises(ProgramError, match="line 2: not valid YAML"):
+        parse_program("a: 1\n  b: [\n", Path("x.yml"))
+    assert load_program(tmp_path / "absent.yml") == Program()
+    path.write_text("protection_window_days: 120\nrouting:\n  rules:\n    - name: Big\n      min_value: 100000\n"
+                    "      assign_to: [U0CARL]\n")
+    program = load_program(path)
+    assert program.protection_window_days == 120 and program.routing.rules[0].assign_to == ["U0CARL"]
+
+
+def test_settings_report_each_problem_without_secrets(monkeypatch):
+    secret = "xoxp-very-secret-value"
+    with pytest.raises(SettingsError) as bad:
+        load_settings(slack_bot_token=secret, slack_api_url="ftp://x", port=0, _env_file=None)
+    text = str(bad.value)
+    assert secret not in text
+    assert "SLACK_BOT_TOKEN: must be a bot token starting with xoxb-" in bad.value.problems
+    assert any(p.startswith("SLACK_API_URL") for p in bad.value.problems)
+    assert any(p.startswith("PORT") for p in bad.value.problems)
+    with pytest.raises(SettingsError, match="neither SLACK_SIGNING_SECRET"):
+        load_settings(slack_bot_token="xoxb-1", _env_file=None)
+    settings = load_settings(slack_bot_token="xoxb-1", slack_signing_secret="s3cret", _env_file=None)
+    assert settings.has_slack_credentials and not settings.socket_mode
+    assert "s3cret" not in repr(settings) and "xoxb-1" not in repr(settings)
