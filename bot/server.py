@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy.engine import Engine
+from waitress import wasyncore
 from waitress.server import create_server
 
 from storage.db import database_answers
@@ -42,8 +43,10 @@ class HttpServer:
     """waitress on a host and port (0 = any free port) in a background thread; `url` once started."""
 
     def __init__(self, wsgi: Callable, *, host: str = "127.0.0.1", port: int = 0, threads: int = 8):
-        self._server = create_server(wsgi, host=host, port=port, threads=threads, ident="partnerbot")
+        self._server = create_server(wsgi, host=host, port=port, threads=threads, ident="partnerbot",
+                                     clear_untrusted_proxy_headers=True)
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
@@ -54,14 +57,21 @@ class HttpServer:
         return f"http://{self._server.effective_host}:{self.port}"
 
     def start(self) -> "HttpServer":
-        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._server.run()
+        # waitress's own run() can block for a second after close() and race it (EBADF in a worker):
+        # serve in short rounds and close everything from this thread once asked to stop.
+        server = self._server
+        while not self._stopping.is_set():
+            wasyncore.loop(timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)
 
     def stop(self) -> None:
-        self._server.close()
+        self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+            self._thread = None

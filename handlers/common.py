@@ -17,10 +17,15 @@ SOMETHING_WENT_WRONG = ("Sorry, something went wrong on our side and that didn't
 
 
 def acting_user(context: BoltContext, body: dict) -> tuple[str, str | None]:
-    """The acting user and *their* organisation (in a shared channel, not necessarily our team)."""
-    user = body.get("user") or {}
-    user_id = context.actor_user_id or context.user_id or user.get("id") or body.get("user_id")
-    team_id = context.actor_team_id or user.get("team_id") or body.get("user_team") or context.user_team_id
+    """The acting user and *their* organisation (in a shared channel, not necessarily our team).
+
+    Interactions carry the clicker's home team in `user.team_id` while `team.id` (and so Bolt's
+    `actor_team_id`) is the workspace the message lives in; events carry it as `event.user_team`,
+    which Bolt exposes as `actor_team_id`.
+    """
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    user_id = user.get("id") or context.actor_user_id or context.user_id or body.get("user_id")
+    team_id = user.get("team_id") or context.actor_team_id or context.team_id
     return user_id, team_id
 
 

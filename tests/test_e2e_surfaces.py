@@ -1,0 +1,187 @@
+"""End to end: commands, deals lists, App Home, bad requests, retries, failures and the manifest."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import jsonschema
+import pytest
+import requests
+import yaml
+from sqlmodel import Session, select
+
+from bot.local import local_bot
+from bot.server import make_wsgi_app, HttpServer
+from handlers.ids import Command, Event
+from storage.db import make_engine
+from storage.models import Partner, ProcessedEvent, Registration
+from tests.e2e_support import GOOD_FORM, desk_message, dm_messages, register_via_desk, text_of
+from workflows import registrations as registrations_module
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.1.0.0.json"
+
+
+@pytest.fixture
+def bot(engine):
+    with local_bot(engine, process_before_response=True) as running:
+        running.driver.bot_joined("C0NORTH")
+        running.driver.bot_joined("C0GLOBEX")
+        yield running
+
+
+def count(engine, model) -> int:
+    with Session(engine) as session:
+        return len(session.exec(select(model)).all())
+
+
+def test_internal_user_registers_for_a_partner_with_the_picker(bot, engine):
+    sandbox, driver = bot.sandbox, bot.driver
+    assert driver.command("U0PRIYA", "/lead", "https://www.hooli.com/about").status == 200
+    modal = sandbox.open_modal("U0PRIYA")
+    domain = next(b for b in modal.blocks if b.get("block_id") == "domain")
+    assert domain["element"]["initial_value"] == "https://www.hooli.com/about"
+    options = driver.suggest("U0PRIYA", modal.id, "partner", "north").json["options"]
+    assert [(o["value"], o["text"]["text"]) for o in options] == [("1", "Northwind Consulting")]
+    assert driver.submit("U0PRIYA", modal.id, dict(GOOD_FORM, company="Hooli", domain="hooli.com",
+                                                   partner="1")).status == 200
+    with Session(engine) as session:
+        reg = session.exec(select(Registration)).one()
+        assert (reg.partner_id, reg.submitted_by_slack_id) == (1, "U0PRIYA")
+    assert any("Registered REG-00001" in text_of(m) for m in dm_messages(sandbox, "U0PRIYA"))
+    assert any(reg.reference in text_of(m) for m in sandbox.messages("C0NORTH"))  # the partner is told too
+
+
+def test_deals_lists_respect_who_asks(bot):
+    sandbox, driver = bot.sandbox, bot.driver
+    register_via_desk(bot, "U0BOB", "C0GLOBEX")
+    register_via_desk(bot, "U0BETH", "C0GLOBEX", {"company": "Umbrella", "domain": "umbrella.com"})
+    desk = desk_message(sandbox, "C0GLOBEX")
+    driver.click("U0BETH", "my_deals", message=("C0GLOBEX", desk.ts))
+    [beth_view] = sandbox.ephemerals("U0BETH")
+    assert "Umbrella" in text_of(beth_view) and "Acme" not in text_of(beth_view)  # referral: own leads only
+    driver.command("U0PRIYA", "/partner", "deals")
+    [priya_view] = sandbox.ephemerals("U0PRIYA") or dm_messages(sandbox, "U0PRIYA")[-1:]
+    assert "Umbrella" in text_of(priya_view) and "Acme" in text_of(priya_view)
+    driver.command("U0CARL", "/partner", "deals")
+    assert "No registrations" in text_of((sandbox.ephemerals("U0CARL") or dm_messages(sandbox, "U0CARL"))[-1])
+
+
+def test_help_and_unknown_users(bot):
+    sandbox, driver = bot.sandbox, bot.driver
+    driver.command("U0ALEX", "/partner", "")
+    assert "/lead [company or domain]" in text_of(dm_messages(sandbox, "U0ALEX")[-1])
+    driver.command("U0ALEX", "/partner", "frobnicate")
+    assert "I don't know `/partner frobnicate`" in text_of(dm_messages(sandbox, "U0ALEX")[-1])
+    sandbox.add_user("U0NEW", "T0OURS", "New Hire")
+    assert driver.command("U0NEW", "/lead", "acme.com").status == 200
+    assert sandbox.open_modal("U0NEW") is None
+    assert "I don't know you yet" in text_of(dm_messages(sandbox, "U0NEW")[-1])
+    driver.mention("U0DANA", "C0NORTH", "hello?")
+    reply = [m for m in sandbox.messages("C0NORTH") if m.thread_ts and "partner desk" in text_of(m)]
+    assert reply, "a mention without 'lead' gets the partner's help in the thread"
+
+
+def test_app_home_lists_the_users_leads(bot):
+    register_via_desk(bot, "U0DANA", "C0NORTH")
+    bot.driver.home_opened("U0ALEX")
+    home = bot.sandbox.home("U0ALEX")
+    assert "REG-00001" in str(home.blocks) and "Acme" in str(home.blocks)
+    bot.driver.home_opened("U0CARL")
+    assert "Nothing waiting for you" in str(bot.sandbox.home("U0CARL").blocks)
+
+
+def test_forged_and_stale_requests_get_401_and_change_nothing(bot, engine):
+    desk = desk_message(bot.sandbox, "C0NORTH")
+    assert bot.driver.click("U0DANA", "register_lead", message=("C0NORTH", desk.ts), forge=True).status == 401
+    assert bot.driver.command("U0ALEX", "/lead", "acme.com", stale=True).status == 401
+    assert bot.driver.mention("U0DANA", "C0NORTH", "lead", forge=True).status == 401
+    assert bot.sandbox.open_modal("U0DANA") is None and bot.sandbox.open_modal("U0ALEX") is None
+    assert count(engine, Registration) == 0
+
+
+def test_event_retries_are_processed_once(bot, engine):
+    before = len(bot.sandbox.messages("C0NORTH"))
+    first = bot.driver.mention("U0DANA", "C0NORTH", "register a lead please", event_id="Ev0RETRY1")
+    retry = bot.driver.event(first.payload["event"], event_id="Ev0RETRY1", retry_num=1)
+    assert first.status == retry.status == 200
+    assert retry.headers.get("x-slack-no-retry") == "1"
+    bot_replies = [m for m in bot.sandbox.messages("C0NORTH")[before:] if m.user == "U0BOT"]
+    assert len(bot_replies) == 1
+    assert count(engine, ProcessedEvent) >= 1
+
+
+def test_failure_after_ack_is_logged_and_the_user_told(engine, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(registrations_module, "find_conflicts", broken)
+    with local_bot(engine, process_before_response=False) as bot, caplog.at_level(logging.ERROR):
+        bot.driver.bot_joined("C0NORTH")
+        bot.sandbox.wait_for(lambda: bot.sandbox.messages("C0NORTH"))
+        desk = desk_message(bot.sandbox, "C0NORTH")
+        bot.driver.click("U0DANA", "register_lead", message=("C0NORTH", desk.ts))
+        modal = bot.sandbox.wait_for(lambda: bot.sandbox.open_modal("U0DANA"))
+        response = bot.driver.submit("U0DANA", modal.id, GOOD_FORM)
+        assert response.status == 200  # the form was valid, so it was acknowledged before the work
+        told = bot.sandbox.wait_for(lambda: [m for m in dm_messages(bot.sandbox, "U0DANA")
+                                             if "something went wrong" in text_of(m)])
+        assert told
+        token = bot.runtime.settings.slack_bot_token.get_secret_value()
+    assert count(engine, Registration) == 0
+    assert any(r.exc_info and "disk on fire" in str(r.exc_info[1]) for r in caplog.records)
+    assert token not in caplog.text
+
+
+def test_rate_limited_slack_is_retried(bot, engine):
+    bot.sandbox.fail("chat.postMessage", status=429, retry_after=1, times=1)
+    register_via_desk(bot, "U0DANA", "C0NORTH")
+    posts = [c for c in bot.sandbox.calls("chat.postMessage")]
+    assert any(c.status == 429 for c in posts)
+    reg_root = [m for m in bot.sandbox.messages("C0NORTH") if "REG-00001" in text_of(m) and not m.thread_ts]
+    assert len(reg_root) == 1  # posted once, after waiting out Retry-After
+
+
+def test_production_mode_acks_first_and_works_after(engine):
+    with local_bot(engine, process_before_response=False) as bot:
+        bot.driver.bot_joined("C0NORTH")
+        bot.sandbox.wait_for(lambda: bot.sandbox.messages("C0NORTH"))
+        desk = desk_message(bot.sandbox, "C0NORTH")
+        bot.driver.click("U0DANA", "register_lead", message=("C0NORTH", desk.ts))
+        modal = bot.sandbox.wait_for(lambda: bot.sandbox.open_modal("U0DANA"))
+        response = bot.driver.submit("U0DANA", modal.id, GOOD_FORM)
+        assert response.status == 200 and response.elapsed < 3
+        review = bot.sandbox.wait_for(lambda: dm_messages(bot.sandbox, "U0ALEX"))
+        assert "Acme" in text_of(review[0])
+
+
+def test_healthz_answers_only_while_the_database_does(engine, tmp_path):
+    healthy = HttpServer(make_wsgi_app(None, engine)).start()
+    broken_engine = make_engine(f"sqlite:///{tmp_path}/missing-dir/x.db")
+    broken = HttpServer(make_wsgi_app(None, broken_engine)).start()
+    try:
+        assert requests.get(healthy.url + "/healthz", timeout=5).status_code == 200
+        assert requests.get(broken.url + "/healthz", timeout=5).status_code == 503
+        assert requests.post(healthy.url + "/other", timeout=5).status_code == 404
+    finally:
+        healthy.stop()
+        broken.stop()
+
+
+def test_manifest_is_valid_and_matches_the_listeners(bot):
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    if SCHEMA.exists():
+        jsonschema.validate(manifest, json.loads(SCHEMA.read_text()))
+    commands = {c["command"] for c in manifest["features"]["slash_commands"]}
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert commands == {c.value for c in Command}
+    assert events == {e.value for e in Event}
+    for command in commands:  # every command in the manifest has a listener (Bolt answers 404 otherwise)
+        assert bot.driver.command("U0ALEX", command, "help").status == 200
+    assert bot.driver.mention("U0ALEX", "C0NORTH", "help").status == 200
+    assert bot.driver.home_opened("U0ALEX").status == 200
+    assert bot.driver.bot_joined("C0NORTH").status == 200
+    unknown = bot.driver.command("U0ALEX", "/not-ours", "")
+    assert unknown.status == 404  # and nothing answers what the manifest does not declare
