@@ -60,8 +60,9 @@ def populate_sandbox(sandbox) -> None:
     """Give the local Slack sandbox the same people and Slack Connect channels."""
     for team_id, name, domain in PARTNER_TEAMS:
         sandbox.add_team(team_id, name, domain)
-    for user_id, name, email, *_ in TEAM:
-        sandbox.add_user(user_id, OUR_TEAM[0], name, email=email)
+    titles = {"ae": "AE", "partner_manager": "Partner manager", "admin": "Admin"}
+    for user_id, name, email, role, *_ in TEAM:
+        sandbox.add_user(user_id, OUR_TEAM[0], name, email=email, title=titles[role])
     for user_id, team_id, name, email in PARTNER_PEOPLE:
         sandbox.add_user(user_id, team_id, name, email=email)
     for channel_id, name, members in CHANNELS:

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from handlers.blocks.messages import Message, build_partner_desk, build_partner_update, build_registration_root
 from handlers.blocks.review import build_review_request, build_review_settled
-from storage.models import Partner, Registration
+from storage.models import Partner, Registration, RegistrationStatus
 from workflows.program import Program
 from workflows.services import ConflictEvidence, MessageRef
 
@@ -46,7 +46,9 @@ class SlackNotifier:
     @_never_raises
     def registration_received(self, registration: Registration, partner: Partner) -> MessageRef | None:
         channel = partner.slack_channel_id or registration.submitted_by_slack_id
-        return self.post(channel, build_registration_root(registration, partner))
+        # The root announces receipt; the review that follows is the first threaded update.
+        received = registration.model_copy(update={"status": RegistrationStatus.received})
+        return self.post(channel, build_registration_root(received, partner))
 
     @_never_raises
     def partner_update(self, registration: Registration, partner: Partner, *, actor_slack_id: str | None) -> None:

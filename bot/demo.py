@@ -1,0 +1,107 @@
+"""`partnerbot demo`: every flow, played on the local Slack sandbox and printed as a transcript."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from sqlmodel import Session, select
+
+from bot.local import LocalBot, local_bot
+from storage.db import create_schema, make_engine
+from storage.models import Registration
+from workflows.program import Program
+
+PARTNER_FORM = {
+    "company": "Acme Inc.", "domain": "https://www.acme.com/pricing", "contact_name": "Jane Smith",
+    "contact_email": "jane@acme.com", "region": "EMEA", "product_line": "Platform", "estimated_value": "48,000",
+    "currency": "USD", "pricing_model": "usage_based", "starting_monthly_usage": "4000",
+    "company_size": "201-1000", "budget": "approved", "timeline": "1-3m", "attribution": "partner_sourced",
+    "notes": "CFO is sponsoring; they are comparing us with two others.",
+}
+
+
+class Walkthrough:
+    """Runs one scripted step at a time and prints what happened in Slack since the last step."""
+
+    def __init__(self, bot: LocalBot, console: Console, pause: float):
+        self.bot, self.console, self.pause = bot, console, pause
+        self.transcript = bot.sandbox.transcript()
+
+    def step(self, title: str, action: Callable[[], object]) -> None:
+        self.console.rule(f"[bold]{title}")
+        action()
+        for line in self.transcript.new_lines():
+            self.console.print(line, markup=False, highlight=False)
+        if self.pause:
+            time.sleep(self.pause)
+
+    def submit_form(self, user_id: str, values: dict) -> None:
+        modal = self.bot.sandbox.open_modal(user_id)
+        self.bot.driver.submit(user_id, modal.id, values)
+
+    def click_in(self, user_id: str, channel_id: str, action_id: str) -> None:
+        message = next(m for m in reversed(self.bot.sandbox.messages(channel_id))
+                       if any(b.action_id == action_id for b in self.bot.sandbox.buttons(m)))
+        self.bot.driver.click(user_id, action_id, message=(channel_id, message.ts))
+
+    def click_in_dm(self, user_id: str, action_id: str) -> None:
+        self.click_in(user_id, self.bot.sandbox.dm_channel(user_id), action_id)
+
+
+def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
+    """The script: desk, registration with a typo fixed, routing, AE accept, a conflict, lists, home."""
+    w = Walkthrough(bot, console, pause)
+    driver = bot.driver
+    w.step("Partnerbot is added to the Slack Connect channel shared with Northwind",
+           lambda: driver.bot_joined("C0NORTH"))
+    w.step("…and to the one shared with Globex", lambda: driver.bot_joined("C0GLOBEX"))
+    w.step("Dana (Northwind, external) clicks Register a lead on the partner desk",
+           lambda: w.click_in("U0DANA", "C0NORTH", "register_lead"))
+    w.step("Dana submits the form with a typo in the email: Slack shows the error inline",
+           lambda: w.submit_form("U0DANA", dict(PARTNER_FORM, contact_email="jane@acme")))
+    w.step("Dana fixes it and submits: the lead is checked, scored and routed to an AE",
+           lambda: w.submit_form("U0DANA", PARTNER_FORM))
+    w.step("Alex (AE) accepts the lead: the partner is told in the thread and protection starts",
+           lambda: w.click_in_dm("U0ALEX", "review_accept"))
+    w.step("Bob (Globex, external) asks the bot for help registering a lead",
+           lambda: driver.mention("U0BOB", "C0GLOBEX", "I want to register a lead"))
+    w.step("Bob registers ACME Incorporated (acme.com) too",
+           lambda: (w.click_in("U0BOB", "C0GLOBEX", "register_lead"),
+                    w.submit_form("U0BOB", dict(PARTNER_FORM, company="ACME Incorporated", domain="acme.com",
+                                                contact_email="cto@acme.com", pricing_model="subscription",
+                                                starting_monthly_usage=""))))
+    w.step("Priya (partner manager) rejects the conflicting registration with a reason",
+           lambda: (w.click_in_dm("U0PRIYA", "conflict_reject"),
+                    w.submit_form("U0PRIYA", {"reason": "Northwind registered Acme first and it is approved."})))
+    w.step("Dana clicks My deals", lambda: w.click_in("U0DANA", "C0NORTH", "my_deals"))
+    w.step("Alex opens Partnerbot's App Home", lambda: driver.home_opened("U0ALEX"))
+    w.step("Priya asks what she can do", lambda: driver.command("U0PRIYA", "/partner", "help"))
+
+
+def summarise(bot: LocalBot, console: Console) -> None:
+    console.rule("[bold]Stored")
+    with Session(bot.engine) as session:
+        for reg in session.exec(select(Registration).order_by(Registration.id)).all():
+            console.print(f"{reg.reference} {reg.company} ({reg.domain}): {reg.status.value}, score {reg.score}, "
+                          f"assigned to {reg.assigned_to_slack_id}", markup=False, highlight=False)
+
+
+def run_demo(program: Program, *, pause: float = 0.0, console: Console | None = None,
+             database_url: str | None = None) -> int:
+    """Play the walkthrough against a fresh database (a temporary SQLite file unless one is given)."""
+    console = console or Console(soft_wrap=True)
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(database_url or f"sqlite:///{Path(folder) / 'demo.db'}")
+        create_schema(engine)
+        console.print("[bold]Partnerbot demo[/]: the real app, served over HTTP on loopback, talking to a local "
+                      "Slack sandbox.\nEvery line below is a Slack request the sandbox delivered or a Web API "
+                      "call the bot made.")
+        with local_bot(engine, program, process_before_response=True) as bot:
+            play(bot, console, pause)
+            summarise(bot, console)
+        engine.dispose()
+    return 0

@@ -1,0 +1,37 @@
+"""`partnerbot demo` (what `make run` plays without credentials) shows every flow end to end."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from bot.demo import run_demo
+from workflows.program import Program
+
+
+def test_demo_walkthrough_shows_every_step(database_url):
+    out = io.StringIO()
+    assert run_demo(Program(), console=Console(file=out, width=200, soft_wrap=True), database_url=database_url) == 0
+    text = out.getvalue()
+    expected_in_order = [
+        "Partner desk for Northwind Consulting",
+        "errors: contact_email",  # bad input shown inline
+        "REG-00001 · *Acme Inc.* (acme.com)",  # registered
+        "Under review",  # the partner is told
+        "*Score ",  # scored, for the AE
+        "Routed to you: rule “Territory and product line”",  # routed
+        "Alex Rivera (AE) clicked [Accept]",
+        "Approved: *Acme Inc.* is registered to you",  # the partner is told in the thread
+        "*Channel conflict* on a new registration by *Globex Referrals*",  # the second partner is flagged
+        "REG-00001 Acme Inc. (acme.com) by *Northwind Consulting*",
+        "Not approved: *ACME Incorporated*",
+        "Registrations you can see",
+        "Home tab for Alex Rivera",
+        "REG-00001 Acme Inc. (acme.com): approved",
+    ]
+    position = 0
+    for snippet in expected_in_order:
+        found = text.find(snippet, position)
+        assert found >= 0, f"demo transcript lacks {snippet!r} after position {position}"
+        position = found
