@@ -108,3 +108,14 @@ def test_lists_and_help_depend_on_who_asks():
     assert "No registrations" in build_deals_list([], 0, partner).text
     assert "partner desk" in rendered(build_help(partner)) and "conflicts" in rendered(build_help(manager))
     assert "don't know you" in rendered(build_help(Actor("U1", None, ActorKind.unknown)))
+
+
+def test_many_conflicts_still_fit_one_message():
+    rival = Partner(id=2, name="Globex", type=PartnerType.referral)
+    evidence = [ConflictEvidence(registration(id=i, company="Acme " + "x" * 150, notes=""), rival, "same domain")
+                for i in range(1, 40)]
+    conflict = registration(review_kind=ReviewKind.conflict)
+    message = build_review_request(conflict, PARTNER, evidence)
+    for block in message.blocks:
+        block.to_dict()  # slack_sdk raises if a text is over Slack's limits
+    assert "…and 31 more" in rendered(message)

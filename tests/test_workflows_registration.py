@@ -221,3 +221,9 @@ def test_approved_registrations_expire_after_the_window(services, clock, engine)
     with Session(engine) as session:
         assert session.get(Registration, reg.id).status == RegistrationStatus.expired
         assert "expired" in session.exec(select(CrmOutbox.event)).all()
+
+
+def test_names_differing_only_in_numbers_are_different_companies(services):
+    register_lead(services, actor=dana(services), lead=lead(company="Studio 12 Design", domain="studio12.com"))
+    other = register_lead(services, actor=bob(services), lead=lead(company="Studio 13 Design", domain="studio13.com"))
+    assert other.conflicts == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from rapidfuzz import fuzz, process
@@ -24,10 +25,15 @@ def find_conflicts(
     keys = {rid: k for rid, k in active_company_keys(session, now=now, window_days=window)
             if rid not in matched and rid != exclude_id}
     cutoff = program.conflict.name_similarity * 100
-    for _key, similarity, rid in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=20):
-        matched[rid] = f"similar company name ({similarity:.0f}% alike)"
+    for other, similarity, rid in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=20):
+        if _numbers(other) == _numbers(key):  # "Studio 1" and "Studio 2" are different companies
+            matched[rid] = f"similar company name ({similarity:.0f}% alike)"
     return [ConflictEvidence(registration=r, partner=p, match=matched[r.id])
             for r, p in registrations_by_ids(session, list(matched))]
+
+
+def _numbers(key: str) -> list[str]:
+    return re.findall(r"\d+", key)
 
 
 def approved_winners(conflicts: list[ConflictEvidence], partner_id: int) -> list[ConflictEvidence]:

@@ -43,9 +43,12 @@ def _score_block(registration: Registration) -> SectionBlock:
         text=f"*Score {registration.score}/100*\n" + "\n".join(f"• {p}" for p in parts)))
 
 
+MAX_EVIDENCE = 8  # keeps the section under Slack's 3,000 characters
+
+
 def _evidence_lines(conflicts: list[ConflictEvidence], partner: Partner) -> str:
     lines = []
-    for item in conflicts:
+    for item in conflicts[:MAX_EVIDENCE]:
         other = item.registration
         who = "the same partner" if item.partner.id == partner.id else f"*{escape(item.partner.name)}*"
         protected = f", protected until {day(other.protection_expires_at)}" \
@@ -53,7 +56,9 @@ def _evidence_lines(conflicts: list[ConflictEvidence], partner: Partner) -> str:
         lines.append(f"• {other.reference} {escape(other.company)} ({escape(other.domain)}) by {who} "
                      f"on {day(other.created_at)} via <@{other.submitted_by_slack_id}>: "
                      f"{status_label(other.status)}{protected}. _{item.match}_")
-    return "\n".join(lines)
+    if len(conflicts) > MAX_EVIDENCE:
+        lines.append(f"…and {len(conflicts) - MAX_EVIDENCE} more; see `/partner deals`.")
+    return clip("\n".join(lines), 2900)
 
 
 def build_review_request(registration: Registration, partner: Partner, conflicts: list[ConflictEvidence]) -> Message:

@@ -1,0 +1,168 @@
+"""The Web API emulator: a threaded HTTP server on 127.0.0.1 that answers slack_sdk.WebClient like Slack."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from bot.sandbox import api_chat, api_directory, api_views
+from bot.sandbox.api_common import ApiError
+from bot.sandbox.method_data import KNOWN_METHODS
+from bot.sandbox.state import State
+
+logger = logging.getLogger(__name__)
+
+HANDLERS = {**api_chat.HANDLERS, **api_views.HANDLERS, **api_directory.HANDLERS}
+JSON_ARGS = ("blocks", "view", "attachments")
+
+
+def parse_args(query: str, body: bytes, content_type: str) -> dict:
+    """Merge query-string and body arguments the way Slack reads them (JSON or form-encoded)."""
+    args: dict = dict(parse_qsl(query, keep_blank_values=True))
+    if body:
+        if content_type.startswith("application/json"):
+            loaded = json.loads(body.decode("utf-8"))
+            if isinstance(loaded, dict):
+                args.update(loaded)
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            args.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    for name in JSON_ARGS:
+        # Form callers send these as JSON strings; decode them so records and handlers see objects.
+        if isinstance(args.get(name), str):
+            try:
+                args[name] = json.loads(args[name])
+            except ValueError:
+                pass
+    return args
+
+
+def answer(state: State, method: str, args: dict, token: str | None) -> tuple[int, dict, dict]:
+    """(HTTP status, extra headers, JSON body) for one Web API call; records it."""
+    started = time.perf_counter()
+    status, headers, body = _answer(state, method, args, token)
+    state.record_call(method, args, body, status, time.perf_counter() - started)
+    return status, headers, body
+
+
+def _answer(state: State, method: str, args: dict, token: str | None) -> tuple[int, dict, dict]:
+    if method not in KNOWN_METHODS:
+        return 404, {}, {"ok": False, "error": "unknown_method", "req_method": method}
+    fault = state.take_fault(method)
+    if fault is not None:
+        if fault["status"] == 429:
+            return 429, {"Retry-After": str(fault["retry_after"])}, {"ok": False, "error": "ratelimited"}
+        return fault["status"], {}, {"ok": False, "error": fault["error"]}
+    if not token:
+        return 200, {}, {"ok": False, "error": "not_authed"}
+    if token != state.bot_token:
+        return 200, {}, {"ok": False, "error": "invalid_auth"}
+    handler = HANDLERS.get(method)
+    if handler is None:
+        return 200, {}, {"ok": False, "error": "not_emulated", "req_method": method}
+    try:
+        return 200, {}, {"ok": True, **handler(state, args)}
+    except ApiError as error:
+        return 200, {}, {"ok": False, "error": error.code, **error.extra}
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server_version = "PartnerbotSandbox/1"
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this, Nagle + delayed ACK adds ~40 ms.
+    disable_nagle_algorithm = True
+    state: State
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+        self._handle()
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._handle()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return  # keep test output clean; every call is recorded in state instead
+
+    def _handle(self) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        content_type = (self.headers.get("Content-Type") or "").lower()
+        try:
+            args = parse_args(url.query, raw, content_type)
+        except ValueError:
+            self._send(400, {}, {"ok": False, "error": "invalid_json"})
+            return
+        try:
+            if url.path.startswith("/api/"):
+                auth = self.headers.get("Authorization") or ""
+                token = auth[7:].strip() if auth.startswith("Bearer ") else args.pop("token", None)
+                args.pop("token", None)
+                self._send(*answer(self.state, url.path[len("/api/"):], args, token))
+            elif url.path.startswith("/response/"):
+                self._send(*self._response_url(url.path[len("/response/"):], args))
+            else:
+                self._send(404, {}, {"ok": False, "error": "not_found"})
+        except Exception:  # a sandbox bug must surface in the test, not hang the client
+            logger.exception("sandbox failed on %s", self.path)
+            self._send(500, {}, {"ok": False, "error": "sandbox_error"})
+
+    def _response_url(self, token: str, body: dict) -> tuple[int, dict, dict]:
+        try:
+            api_chat.response_url(self.state, token, body)
+            status, result = 200, {"ok": True}
+        except ApiError as error:
+            status, result = 404 if error.code == "expired_url" else 400, {"ok": False, "error": error.code}
+        context = self.state.response_urls.get(token, {})
+        self.state.record_call("response_url", {**body, "_context": context}, result, status)
+        return status, {}, result
+
+    def _send(self, status: int, headers: dict, body: dict) -> None:
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+class WebApiServer:
+    """Owns the HTTP server thread; `url` is the base (`http://127.0.0.1:PORT/`)."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("sandbox not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        handler = type("BoundHandler", (_RequestHandler,), {"state": self.state})
+        self._server = _Server((host, port), handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-sandbox", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
