@@ -120,3 +120,9 @@ def test_settings_report_each_problem_without_secrets(monkeypatch):
     settings = load_settings(slack_bot_token="xoxb-1", slack_signing_secret="s3cret", _env_file=None)
     assert settings.has_slack_credentials and not settings.socket_mode
     assert "s3cret" not in repr(settings) and "xoxb-1" not in repr(settings)
+
+
+def test_the_example_program_file_is_valid():
+    program = load_program(Path(__file__).resolve().parents[1] / "program.example.yml")
+    assert program.routing.rules[0].name == "Enterprise deals"
+    assert program.scoring.weights == Program().scoring.weights
