@@ -125,3 +125,5 @@ def program_check(file: Path = typer.Argument(None, help="The program file (defa
 
 def main() -> None:
     cli()
+if __name__ == "__main__":
+    main()

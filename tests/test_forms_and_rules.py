@@ -126,3 +126,18 @@ def test_the_example_program_file_is_valid():
     program = load_program(Path(__file__).resolve().parents[1] / "program.example.yml")
     assert program.routing.rules[0].name == "Enterprise deals"
     assert program.scoring.weights == Program().scoring.weights
+
+
+def test_program_check_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+
+    bad = tmp_path / "bad.yml"
+    bad.write_text("protection_window_days: 90\napproval_sla_hours: -1\n")
+    result = CliRunner().invoke(cli, ["program", "check", str(bad)])
+    assert result.exit_code == 2
+    assert "line 2: approval_sla_hours: Input should be greater than or equal to 1" in result.output
+    good = CliRunner().invoke(cli, ["program", "check", str(Path(__file__).resolve().parents[1] /
+                                                          "program.example.yml")])
+    assert good.exit_code == 0 and "valid" in good.output and "2 routing rule(s)" in good.output

@@ -1,0 +1,65 @@
+"""`partnerbot serve` as a real process: HTTP on PORT, partner desks at start-up, /healthz, signed requests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+from bot.demo_data import BOT_USER, OUR_TEAM, import_demo_records, populate_sandbox
+from bot.sandbox import Sandbox
+from tests.e2e_support import text_of
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_runs_http_mode_against_the_configured_slack(engine, database_url, tmp_path):
+    import_demo_records(engine)
+    secret, token, port = "test-signing-secret", "xoxb-serve-test", free_port()
+    with Sandbox(secret, token, team_id=OUR_TEAM[0], team_name=OUR_TEAM[1], bot_user_id=BOT_USER) as sandbox:
+        populate_sandbox(sandbox)
+        env = dict(os.environ, SLACK_BOT_TOKEN=token, SLACK_SIGNING_SECRET=secret, SLACK_API_URL=sandbox.api_url,
+                   DATABASE_URL=database_url, PORT=str(port), PROGRAM_FILE=str(tmp_path / "none.yml"),
+                   LOG_LEVEL="INFO")
+        env.pop("SLACK_APP_TOKEN", None)
+        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            else:
+                raise AssertionError("serve did not answer /healthz in time")
+            desks = [m for m in sandbox.messages("C0NORTH") if "Partner desk" in text_of(m)]
+            assert len(desks) == 1  # posted at start-up for the imported partner channel
+            driver = sandbox.driver(base + "/slack/events")
+            assert driver.command("U0ALEX", "/lead", "acme.com").status == 200
+            assert sandbox.wait_for(lambda: sandbox.open_modal("U0ALEX")) is not None
+            assert driver.command("U0ALEX", "/lead", "acme.com", forge=True).status == 401
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=10)
+    assert token not in output and secret not in output
+    assert "serving Slack requests on port" in output
+
+
+def test_serve_refuses_bad_configuration_clearly(tmp_path):
+    env = dict(os.environ, SLACK_BOT_TOKEN="xoxp-wrong-kind-of-token", PORT="0")
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN: must be a bot token starting with xoxb-" in result.stderr
+    assert "PORT" in result.stderr and "xoxp-wrong-kind-of-token" not in result.stderr + result.stdout
