@@ -7,6 +7,7 @@ import logging
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from workflows.decisions import expire_registrations
+from workflows.reminders import remind_overdue_reviews
 from workflows.services import Services
 
 logger = logging.getLogger(__name__)
@@ -17,6 +18,8 @@ def build_scheduler(services: Services, extra_jobs: dict | None = None) -> Backg
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                   "misfire_grace_time": 60})
     scheduler.add_job(expire_registrations, "interval", hours=1, args=[services], id="expire_registrations",
+                      replace_existing=True)
+    scheduler.add_job(remind_overdue_reviews, "interval", minutes=15, args=[services], id="remind_overdue_reviews",
                       replace_existing=True)
     for job_id, (func, minutes) in (extra_jobs or {}).items():
         scheduler.add_job(func, "interval", minutes=minutes, id=job_id, replace_existing=True)

@@ -8,7 +8,7 @@ import logging
 from slack_sdk import WebClient
 
 from handlers.blocks.messages import Message, build_partner_desk, build_partner_update, build_registration_root
-from handlers.blocks.review import build_review_request, build_review_settled
+from handlers.blocks.review import build_review_reminder, build_review_request, build_review_settled
 from storage.models import Partner, Registration, RegistrationStatus
 from workflows.program import Program
 from workflows.services import ConflictEvidence, MessageRef
@@ -77,3 +77,9 @@ class SlackNotifier:
     @_never_raises
     def partner_desk(self, partner: Partner) -> MessageRef | None:
         return self.post(partner.slack_channel_id, build_partner_desk(partner, self.program.protection_window_days))
+
+    @_never_raises
+    def review_overdue(self, registration: Registration, partner: Partner, *, recipient: str,
+                       hours_waiting: int) -> None:
+        self.post(recipient, build_review_reminder(registration, partner, hours_waiting,
+                                                   self.program.approval_sla_hours))

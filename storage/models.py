@@ -238,3 +238,11 @@ class ProcessedEvent(SQLModel, table=True):
     __tablename__ = "processed_event"
     event_id: str = Field(primary_key=True, max_length=64)
     received_at: datetime = ts_field(default_factory=utcnow)
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder already sent; the unique key (what, to whom, which period) stops a double run sending twice."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
+    sent_at: datetime = ts_field(default_factory=utcnow)

@@ -153,3 +153,11 @@ def registrations_due_to_expire(session: Session, now: datetime) -> list[Registr
     query = select(Registration).where(Registration.status == RegistrationStatus.approved,
                                        Registration.protection_expires_at <= now).with_for_update()
     return list(session.exec(query).all())
+
+
+def reviews_waiting_since(session: Session, before: datetime) -> list[tuple[Registration, Partner]]:
+    """Open registrations under review whose last change is older than `before`, oldest first."""
+    query = (select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id)
+             .where(Registration.status == RegistrationStatus.under_review, Registration.updated_at <= before)
+             .order_by(Registration.updated_at))
+    return list(session.exec(query).all())

@@ -40,6 +40,9 @@ class RecordingNotifier:
     def tell_user(self, slack_user_id, text):
         self.calls.append(("tell", slack_user_id, text))
 
+    def review_overdue(self, registration, partner, *, recipient, hours_waiting):
+        self.calls.append(("overdue", registration.id, recipient, hours_waiting))
+
     def partner_desk(self, partner):
         self.calls.append(("desk", partner.id))
         return self._ref(partner.slack_channel_id)

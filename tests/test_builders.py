@@ -8,7 +8,7 @@ from decimal import Decimal
 from handlers.blocks.lists import build_deals_list, build_help
 from handlers.blocks.messages import build_partner_desk, build_partner_update, build_registration_root
 from handlers.blocks.registration import build_registration_modal, parse_view_state
-from handlers.blocks.review import build_review_request, build_review_settled
+from handlers.blocks.review import build_review_reminder, build_review_request, build_review_settled
 from handlers.ids import Action, Block, Callback
 from storage.actors import Actor, ActorKind
 from storage.models import (
@@ -52,7 +52,8 @@ def test_user_text_is_escaped_everywhere():
     for message in (build_registration_root(reg, PARTNER), build_review_request(reg, PARTNER, []),
                     build_review_settled(reg.model_copy(update={"status": RegistrationStatus.rejected,
                                                                 "decision_reason": "<!everyone>"}), PARTNER, "U0ALEX"),
-                    build_partner_update(reg, 48), build_partner_desk(PARTNER, 90)):
+                    build_partner_update(reg, 48), build_partner_desk(PARTNER, 90),
+                    build_review_reminder(reg, PARTNER, 50, 48)):
         text = rendered(message)
         assert "<!channel>" not in text and "<!here>" not in text and "<!everyone>" not in text
         assert "<@U0EVIL>" not in text and "North<wind>" not in text

@@ -227,3 +227,31 @@ def test_names_differing_only_in_numbers_are_different_companies(services):
     register_lead(services, actor=dana(services), lead=lead(company="Studio 12 Design", domain="studio12.com"))
     other = register_lead(services, actor=bob(services), lead=lead(company="Studio 13 Design", domain="studio13.com"))
     assert other.conflicts == []
+
+
+def test_overdue_reviews_are_reminded_once_per_period(services, clock):
+    from workflows.reminders import remind_overdue_reviews
+
+    reg = register_lead(services, actor=dana(services), lead=lead()).registration
+    clock.now += timedelta(hours=47)
+    assert remind_overdue_reviews(services) == 0
+    clock.now += timedelta(hours=2)
+    assert remind_overdue_reviews(services) == 1
+    assert remind_overdue_reviews(services) == 0  # a second run in the same period sends nothing
+    clock.now += timedelta(hours=48)
+    assert remind_overdue_reviews(services) == 2  # second period: the partner's manager is told too
+    overdue = [c for c in services.notifier.calls if c[0] == "overdue"]
+    assert overdue == [("overdue", reg.id, "U0ALEX", 49), ("overdue", reg.id, "U0ALEX", 97),
+                       ("overdue", reg.id, "U0PRIYA", 97)]
+    decide_registration(services, actor=who(services, "U0ALEX", "T0OURS"), registration_id=reg.id,
+                        decision=Decision.approve)
+    clock.now += timedelta(hours=48)
+    assert remind_overdue_reviews(services) == 0
+
+
+def test_scheduler_jobs_have_fixed_ids(services):
+    from bot.scheduler import build_scheduler
+
+    scheduler = build_scheduler(services, extra_jobs={"crm_drain": (lambda: None, 1)})
+    assert sorted(job.id for job in scheduler.get_jobs()) == ["crm_drain", "expire_registrations",
+                                                              "remind_overdue_reviews"]

@@ -45,6 +45,9 @@ class Notifier(Protocol):
 
     def partner_desk(self, partner: Partner) -> MessageRef | None: ...
 
+    def review_overdue(self, registration: Registration, partner: Partner, *, recipient: str,
+                       hours_waiting: int) -> None: ...
+
 
 class WorkflowError(Exception):
     """A rule said no; the message is safe to show the user as it is."""

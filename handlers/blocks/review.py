@@ -108,3 +108,12 @@ def build_reason_modal(callback: Callback, registration_id: int, *, title: str, 
                                element=PlainTextInputElement(action_id=Block.reason.value, multiline=True,
                                                              max_length=1000)),
                 ])
+
+
+def build_review_reminder(registration: Registration, partner: Partner, hours_waiting: int, sla_hours: int) -> Message:
+    """The approval-SLA reminder: what is waiting, how long, and who must decide."""
+    text = (f":alarm_clock: {lead_title(registration)} from *{escape(partner.name)}* has waited "
+            f"{hours_waiting} hours for a decision; partners are promised one within {sla_hours} hours. "
+            f"It is with <@{registration.assigned_to_slack_id}>.")
+    return Message(text=f"{registration.reference} is waiting for a decision",
+                   blocks=[SectionBlock(text=MarkdownTextObject(text=text))])

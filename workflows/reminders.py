@@ -1,0 +1,44 @@
+"""Approval SLA: remind the reviewer of a registration waiting longer than the program allows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from storage.db import transaction
+from storage.models import Reminder
+from storage.queries import reviews_waiting_since
+from workflows.services import Services
+
+
+def _claim(services: Services, key: str) -> bool:
+    """Record the reminder before sending it: a second run (or scheduler) finds the key taken."""
+    try:
+        with transaction(services.engine) as session:
+            session.add(Reminder(key=key, sent_at=services.clock()))
+        return True
+    except IntegrityError:
+        return False
+
+
+def remind_overdue_reviews(services: Services) -> int:
+    """Once per SLA period overdue: the reviewer is reminded; from the second period, the partner's manager too."""
+    now = services.clock()
+    sla = timedelta(hours=services.program.approval_sla_hours)
+    with Session(services.engine) as session:
+        overdue = reviews_waiting_since(session, now - sla)
+    sent = 0
+    for registration, partner in overdue:
+        periods = int((now - registration.updated_at) / sla)
+        hours = int((now - registration.updated_at).total_seconds() // 3600)
+        recipients = [registration.assigned_to_slack_id]
+        if periods >= 2 and partner.manager_slack_id:
+            recipients.append(partner.manager_slack_id)
+        for recipient in dict.fromkeys(r for r in recipients if r):
+            if not _claim(services, f"review-sla:{registration.id}:{recipient}:{registration.updated_at:%Y%m%d%H%M%S}:{periods}"):
+                continue
+            services.notifier.review_overdue(registration, partner, recipient=recipient, hours_waiting=hours)
+            sent += 1
+    return sent
