@@ -39,7 +39,7 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python bench/bench_ack.py
-	@if [ -f bench/bench_crm.py ]; then $(BIN)/python bench/bench_crm.py; fi
+	$(BIN)/python bench/bench_crm.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache partnerbot.db

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from bot.cli_crm import crm_app
 from bot.settings import Settings, SettingsError, load_settings
 from workflows.program import ProgramError, load_program
 
@@ -19,6 +20,7 @@ import_cli = typer.Typer(help="Import partners or team members from CSV (idempot
 program_cli = typer.Typer(help="Program rules (PROGRAM_FILE).", no_args_is_help=True)
 cli.add_typer(import_cli, name="import")
 cli.add_typer(program_cli, name="program")
+cli.add_typer(crm_app, name="crm")
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -58,7 +60,28 @@ def serve() -> None:
         console.print("No Slack credentials: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN), "
                       "or try `partnerbot demo`.")
         raise typer.Exit(2)
+    salesforce_or_exit(settings)
     run_server(settings, program)
+
+
+def salesforce_or_exit(settings: Settings) -> None:
+    """With Salesforce settings, they must be complete and must log in; without them the local mirror is used."""
+    from storage.crm.client import CrmAuthError, CrmConfigError, auth_mode, check_salesforce_settings, \
+        verify_salesforce
+
+    if auth_mode(settings) is None:
+        console.print("No Salesforce settings: CRM writes are kept in the local mirror (`partnerbot crm status`).")
+        return
+    problems = check_salesforce_settings(settings)
+    try:
+        if problems:
+            raise CrmConfigError(problems)
+        verify_salesforce(settings)
+    except (CrmConfigError, CrmAuthError) as exc:
+        console.print("[bold red]Partnerbot can't start: Salesforce is misconfigured[/]")
+        for line in getattr(exc, "problems", None) or [str(exc)]:
+            console.print(f"  • {line}", markup=False)
+        raise typer.Exit(2) from None
 
 
 @cli.command()

@@ -11,6 +11,8 @@ from rich.console import Console
 from sqlmodel import Session, select
 
 from bot.local import LocalBot, local_bot
+from storage.crm.status import mirror_of
+from storage.crm.writer import drain_outbox
 from storage.db import create_schema, make_engine
 from storage.models import Registration
 from workflows.program import Program
@@ -22,6 +24,11 @@ PARTNER_FORM = {
     "company_size": "201-1000", "budget": "approved", "timeline": "1-3m", "attribution": "partner_sourced",
     "notes": "CFO is sponsoring; they are comparing us with two others.",
 }
+
+
+MIRROR_FIELDS = ("Name", "Company", "LeadSource", "Partner_Account__r", "Attribution_Type__c",
+                 "Registration_Status__c", "Product_Line__c", "Pricing_Model__c", "Signing_Monthly_Revenue__c",
+                 "Current_Monthly_Revenue__c", "Revenue_Growth__c", "Role", "Month__c", "Amount__c", "Amount")
 
 
 class Walkthrough:
@@ -80,14 +87,25 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
     w.step("Dana clicks My deals", lambda: w.click_in("U0DANA", "C0NORTH", "my_deals"))
     w.step("Alex opens Partnerbot's App Home", lambda: driver.home_opened("U0ALEX"))
     w.step("Priya asks what she can do", lambda: driver.command("U0PRIYA", "/partner", "help"))
+    month = bot.services.clock().strftime("%Y-%m")
+    w.step("Acme's usage grew from 4,000 to 15,000 USD a month: Priya records it",
+           lambda: driver.command("U0PRIYA", "/partner", f"usage REG-00001 {month} 15000"))
 
 
 def summarise(bot: LocalBot, console: Console) -> None:
     console.rule("[bold]Stored")
     with Session(bot.engine) as session:
-        for reg in session.exec(select(Registration).order_by(Registration.id)).all():
-            console.print(f"{reg.reference} {reg.company} ({reg.domain}): {reg.status.value}, score {reg.score}, "
-                          f"assigned to {reg.assigned_to_slack_id}", markup=False, highlight=False)
+        registrations = session.exec(select(Registration).order_by(Registration.id)).all()
+    for reg in registrations:
+        console.print(f"{reg.reference} {reg.company} ({reg.domain}): {reg.status.value}, score {reg.score}, "
+                      f"assigned to {reg.assigned_to_slack_id}", markup=False, highlight=False)
+    console.rule("[bold]CRM sync (no Salesforce settings, so into the local CRM mirror)")
+    report = drain_outbox(bot.engine, bot.runtime.settings, notify=lambda text: console.print(text, markup=False))
+    console.print(f"{report.mirrored} CRM writes mirrored; they stay queued for Salesforce until it is connected.")
+    for reg in registrations:
+        for record in mirror_of(bot.engine, reg.id):
+            shown = {k: v for k, v in record.field_values.items() if k in MIRROR_FIELDS}
+            console.print(f"{record.sobject} {record.external_key}: {shown}", markup=False, highlight=False)
 
 
 def run_demo(program: Program, *, pause: float = 0.0, console: Console | None = None,

@@ -8,7 +8,7 @@ from bot.runtime import build_runtime
 from bot.scheduler import build_scheduler
 from bot.server import HttpServer, make_wsgi_app
 from bot.settings import Settings
-from workflows.people import open_partner_desks
+from workflows.people import open_partner_desks, tell_program_runners
 from workflows.program import Program
 
 logger = logging.getLogger(__name__)
@@ -38,5 +38,10 @@ def run_server(settings: Settings, program: Program) -> None:
 
 
 def crm_jobs(runtime) -> dict:
-    """The CRM outbox drain, every minute (wired once the CRM writer exists)."""
-    return {}
+    """The CRM outbox drain, every minute; what partner managers must hear goes to them in Slack."""
+    from storage.crm.writer import drain_outbox
+
+    def drain() -> None:
+        drain_outbox(runtime.engine, runtime.settings, notify=lambda text: tell_program_runners(runtime.services, text))
+
+    return {"crm_drain": (drain, 1)}

@@ -7,7 +7,14 @@ import logging
 
 from slack_sdk import WebClient
 
-from handlers.blocks.messages import Message, build_partner_desk, build_partner_update, build_registration_root
+from handlers.blocks.messages import (
+    Message,
+    build_notice,
+    build_partner_desk,
+    build_partner_update,
+    build_registration_root,
+)
+from handlers.blocks.text import escape
 from handlers.blocks.review import build_review_reminder, build_review_request, build_review_settled
 from storage.models import Partner, Registration, RegistrationStatus
 from workflows.program import Program
@@ -72,7 +79,8 @@ class SlackNotifier:
 
     @_never_raises
     def tell_user(self, slack_user_id: str, text: str) -> None:
-        self.client.chat_postMessage(channel=slack_user_id, text=text)
+        """Plain text (escaped, so it can carry names and Salesforce's messages safely)."""
+        self.post(slack_user_id, build_notice(escape(text)))
 
     @_never_raises
     def partner_desk(self, partner: Partner) -> MessageRef | None:

@@ -6,13 +6,14 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from handlers.blocks.lists import MAX_LISTED, build_deals_list, build_help
+from handlers.blocks.text import escape
 from handlers.common import UNKNOWN_USER, actor_of, answer, answer_text, channel_of
 from handlers.ids import Action, Command
 from storage.actors import Actor
 from workflows.people import deals_for
-from workflows.services import Services
+from workflows.revenue import record_usage_as
+from workflows.services import Services, WorkflowError
 
-SUBCOMMANDS = ("deals", "help")
 
 
 def show_deals(services: Services, client: WebClient, actor: Actor, channel_id: str | None) -> None:
@@ -26,7 +27,7 @@ def show_deals(services: Services, client: WebClient, actor: Actor, channel_id: 
 def register(app: App, services: Services) -> None:
     @app.command(Command.partner.value)
     def handle_partner_command(ack: Ack, body: dict, context: BoltContext, client: WebClient):
-        """`/partner deals` lists what the caller may see; `/partner` or `/partner help` says what they can do."""
+        """`/partner deals` lists what the caller may see; `usage` records revenue; `help` says what they can do."""
         ack()
         actor = actor_of(services, context, body)
         channel_id = body.get("channel_id")
@@ -34,6 +35,12 @@ def register(app: App, services: Services) -> None:
         sub = words[0].lower() if words else "help"
         if sub == "deals":
             show_deals(services, client, actor, channel_id)
+        elif sub == "usage":
+            try:
+                text = escape(record_usage_as(services, actor, words[1:]))
+            except WorkflowError as refused:
+                text = escape(str(refused))
+            answer_text(client, actor.slack_user_id, text, channel_id=channel_id)
         elif sub == "help":
             answer(client, actor.slack_user_id, build_help(actor), channel_id=channel_id)
         else:

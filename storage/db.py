@@ -9,7 +9,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
-from storage import models  # noqa: F401  (registers the tables)
+from storage import crm, models  # noqa: F401  (registers the tables)
 
 
 def make_engine(url: str) -> Engine:

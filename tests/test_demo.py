@@ -28,7 +28,13 @@ def test_demo_walkthrough_shows_every_step(database_url):
         "Not approved: *ACME Incorporated*",
         "Registrations you can see",
         "Home tab for Alex Rivera",
+        "Recorded 15,000.00 USD for ",
         "REG-00001 Acme Inc. (acme.com): approved",
+        "into the local CRM mirror",
+        "Opportunity REG-00001: {'Partner_Account__r': {'Partnerbot_Partner_Key__c': 'northwind.io'}, "
+        "'Attribution_Type__c': 'partner_sourced', 'Registration_Status__c': 'approved'",
+        "'Current_Monthly_Revenue__c': 15000.0, 'Revenue_Growth__c': 275.0}",
+        "Partner REG-00001: {'Role': 'Reseller'}",
     ]
     position = 0
     for snippet in expected_in_order:

@@ -16,7 +16,7 @@ from bot.local import local_bot
 from bot.server import make_wsgi_app, HttpServer
 from handlers.ids import Command, Event
 from storage.db import make_engine
-from storage.models import Partner, ProcessedEvent, Registration
+from storage.models import ProcessedEvent, Registration
 from tests.e2e_support import GOOD_FORM, desk_message, dm_messages, register_via_desk, text_of
 from workflows import registrations as registrations_module
 
@@ -185,3 +185,19 @@ def test_manifest_is_valid_and_matches_the_listeners(bot):
     assert bot.driver.bot_joined("C0NORTH").status == 200
     unknown = bot.driver.command("U0ALEX", "/not-ours", "")
     assert unknown.status == 404  # and nothing answers what the manifest does not declare
+
+
+def test_partner_usage_is_for_partner_managers_only(bot, engine):
+    from storage.crm.models import UsageRevenue
+
+    register_via_desk(bot, "U0DANA", "C0NORTH", {"pricing_model": "usage_based", "starting_monthly_usage": "5000"})
+    [review] = dm_messages(bot.sandbox, "U0ALEX")
+    bot.driver.click("U0ALEX", "review_accept", message=(review.channel, review.ts))
+    bot.driver.command("U0ALEX", "/partner", "usage REG-00001 2026-10 15000")
+    assert "Only partner managers and admins" in text_of(dm_messages(bot.sandbox, "U0ALEX")[-1])
+    bot.driver.command("U0PRIYA", "/partner", "usage REG-00001 2026-13 15000")
+    assert "2026-13" in text_of(dm_messages(bot.sandbox, "U0PRIYA")[-1])
+    bot.driver.command("U0PRIYA", "/partner", "usage REG-00001 2026-10 15000")
+    assert "Recorded 15,000.00 USD for 2026-10 on REG-00001" in text_of(dm_messages(bot.sandbox, "U0PRIYA")[-1])
+    with Session(engine) as session:
+        assert [(u.month, int(u.amount)) for u in session.exec(select(UsageRevenue)).all()] == [("2026-10", 15000)]

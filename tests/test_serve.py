@@ -63,3 +63,20 @@ def test_serve_refuses_bad_configuration_clearly(tmp_path):
     assert result.returncode == 2
     assert "SLACK_BOT_TOKEN: must be a bot token starting with xoxb-" in result.stderr
     assert "PORT" in result.stderr and "xoxp-wrong-kind-of-token" not in result.stderr + result.stdout
+
+
+def test_serve_refuses_incomplete_or_refused_salesforce_credentials(tmp_path):
+    base = dict(os.environ, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s", PORT=str(free_port()),
+                DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    incomplete = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], capture_output=True, text=True,
+                                env=dict(base, SALESFORCE_INSTANCE_URL="https://example.my.salesforce.com"),
+                                cwd=tmp_path, timeout=60)
+    assert incomplete.returncode == 2
+    assert "SALESFORCE_ACCESS_TOKEN" in incomplete.stderr
+    secret = "00Dsecret-token-value"
+    refused = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], capture_output=True, text=True,
+                             env=dict(base, SALESFORCE_INSTANCE_URL=f"https://127.0.0.1:{free_port()}",
+                                      SALESFORCE_ACCESS_TOKEN=secret), cwd=tmp_path, timeout=60)
+    assert refused.returncode == 2
+    assert "Salesforce is misconfigured" in refused.stderr
+    assert secret not in refused.stderr + refused.stdout

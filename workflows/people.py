@@ -15,6 +15,7 @@ from storage.queries import (
     home_registrations,
     partner_by_channel,
     partner_choices,
+    program_runners,
     partners_with_channels,
     visible_registrations,
 )
@@ -82,3 +83,13 @@ def open_desk_in_channel(services: Services, channel_id: str) -> bool:
         if partner is None or partner.desk_message_ts is not None:
             return False
         return _post_desk(services, session, partner)
+
+
+def tell_program_runners(services: Services, text: str) -> int:
+    """A plain-text notice (CRM failures, API limits) to every partner manager, else to the admins."""
+    with Session(services.engine) as session:
+        runners = program_runners(session)
+    managers = [m for m in runners if m.role == "partner_manager"] or runners
+    for member in managers:
+        services.notifier.tell_user(member.slack_user_id, text)
+    return len(managers)

@@ -61,6 +61,7 @@ def build_help(actor: Actor) -> Message:
                   "• Accept or reject leads routed to you from the message I send you; your App Home lists them."]
         if actor.runs_program:
             lines.append("• You review channel conflicts and see every registration.")
+            lines.append("• `/partner usage REG-00042 2026-10 15000`: record a month of revenue on a usage-based deal.")
     else:
         lines.append("I don't know you yet: ask your partner manager to add you to the partner program.")
     return Message(text="What Partnerbot can do for you", blocks=[SectionBlock(text=MarkdownTextObject(text="\n".join(lines)))])

@@ -1,0 +1,166 @@
+"""Sending one chunk of wanted records to Salesforce: accounts found or created, upserts batched, partners once."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from simple_salesforce.exceptions import SalesforceError
+
+from storage.crm.api import COLLECTION_LIMIT, Batch, CrmApi, RecordResult, _errors_text
+from storage.crm.mapping import ACCOUNT, ACCOUNT_KEY_FIELD, EXTERNAL_ID_FIELD, OPPORTUNITY, PARTNER
+from storage.crm.mirror import ORDER, Wanted
+
+
+def _soql_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def soql_quote(value: str) -> str:
+    return f"'{_soql_escape(value)}'"
+
+
+def _like_contains(value: str) -> str:
+    """A LIKE pattern matching `value` anywhere, its own % and _ taken literally."""
+    escaped = _soql_escape(value).replace("%", "\\%").replace("_", "\\_")
+    return f"'%{escaped}%'"
+
+
+def _in_list(values) -> str:
+    return "(" + ", ".join(soql_quote(v) for v in values) + ")"
+
+
+def website_domain(website: str | None) -> str:
+    """`https://www.Acme.com/about` -> `acme.com`, to match an existing Account to a partner's domain."""
+    host = re.sub(r"^[a-z]+://", "", (website or "").strip().lower()).split("/")[0].split(":")[0]
+    return host.removeprefix("www.")
+
+
+def _up_to_date(item: Wanted) -> bool:
+    record = item.record
+    return bool(record and record.salesforce_id and record.synced_version == record.version)
+
+
+def _apply(items: list[Wanted], results: list[RecordResult], now: datetime) -> None:
+    for index, item in enumerate(items):
+        result = results[index] if index < len(results) else RecordResult(False, error="no answer", transient=True)
+        if result.ok:
+            item.record.salesforce_id = result.salesforce_id or item.record.salesforce_id
+            item.record.synced_at, item.record.synced_version = now, item.record.version
+            item.created = result.created
+        else:
+            item.group.fail(f"{item.sobject} {item.key}: {result.error}", transient=result.transient)
+
+
+def _refuse(items: list[Wanted], exc: SalesforceError) -> None:
+    text, transient = _errors_text(exc.content)
+    for item in items:
+        item.group.fail(f"{item.sobject} {item.key}: {text or exc.status}", transient=transient)
+
+
+def _chunks(items: list[Wanted]) -> list[list[Wanted]]:
+    return [items[i : i + COLLECTION_LIMIT] for i in range(0, len(items), COLLECTION_LIMIT)]
+
+
+def _find_accounts(api: CrmApi, accounts: list[Wanted], now: datetime) -> list[tuple[Batch, list[Wanted]]]:
+    """Link partners to Accounts that already exist (by our key, else by website); batches for the rest."""
+    keys = [a.key for a in accounts]
+    soql = f"SELECT Id, Website, {ACCOUNT_KEY_FIELD} FROM Account WHERE {ACCOUNT_KEY_FIELD} IN {_in_list(keys)}"
+    for domain in (k for k in keys if "." in k):
+        # Websites are typed by people (https://www.acme.com/, acme.com): match loosely, check exactly below.
+        soql += f" OR Website LIKE {_like_contains(domain)}"
+    found = sorted(api.query_all(soql), key=lambda r: r["Id"])  # oldest Id first when several match
+    by_key = {r.get(ACCOUNT_KEY_FIELD): r["Id"] for r in found if r.get(ACCOUNT_KEY_FIELD)}
+    by_site: dict[str, str] = {}
+    for r in found:
+        by_site.setdefault(website_domain(r.get("Website")), r["Id"])
+    stamp, stamp_items, create, create_items = [], [], [], []
+    for item in accounts:
+        if item.key in by_key:
+            item.record.salesforce_id, item.record.synced_at = by_key[item.key], now
+            item.record.synced_version = item.record.version  # an existing Account is left as people keep it
+        elif item.key in by_site:
+            # Found by domain: mark it as this partner's Account, leave everything else as people set it.
+            stamp.append({"Id": by_site[item.key], ACCOUNT_KEY_FIELD: item.key})
+            stamp_items.append(item)
+        else:
+            create.append(item.fields)
+            create_items.append(item)
+    batches = []
+    if stamp:
+        batches.append((Batch(ACCOUNT, stamp, update=True), stamp_items))
+    if create:
+        batches.append((Batch(ACCOUNT, create, external_field=ACCOUNT_KEY_FIELD), create_items))
+    return batches
+
+
+def _write_partners(api: CrmApi, wanted: list[Wanted], now: datetime) -> None:
+    """Create each Opportunity's Partner record once: look first unless its Opportunity was just created."""
+    by_key = {(w.sobject, w.key): w for w in wanted}
+    todo = []
+    for item in wanted:
+        if item.sobject != PARTNER or item.record.salesforce_id or not item.group.ok:
+            continue
+        opportunity = by_key.get((OPPORTUNITY, item.key))
+        account = by_key.get((ACCOUNT, item.fields["AccountTo"][ACCOUNT_KEY_FIELD]))
+        opp_id = opportunity.record.salesforce_id if opportunity else None
+        account_id = account.record.salesforce_id if account else None
+        if not opp_id or not account_id:
+            item.group.fail(f"Partner {item.key}: Opportunity or partner Account not in Salesforce yet", transient=True)
+            continue
+        todo.append((item, opp_id, account_id, opportunity.created is not True))
+    uncertain = [(item, opp_id, account_id) for item, opp_id, account_id, unsure in todo if unsure]
+    existing: set[tuple[str, str]] = set()
+    existing_ids: dict[tuple[str, str], str] = {}
+    for start in range(0, len(uncertain), COLLECTION_LIMIT):
+        opp_ids = [opp_id for _, opp_id, _ in uncertain[start : start + COLLECTION_LIMIT]]
+        soql = f"SELECT Id, OpportunityId, AccountToId FROM Partner WHERE OpportunityId IN {_in_list(opp_ids)}"
+        for row in api.query_all(soql):
+            pair = (row["OpportunityId"], row["AccountToId"])
+            existing.add(pair)
+            existing_ids[pair] = row["Id"]
+    create: list[dict] = []
+    create_items: list[Wanted] = []
+    for item, opp_id, account_id, _ in todo:
+        if (opp_id, account_id) in existing:
+            item.record.salesforce_id, item.record.synced_at = existing_ids[(opp_id, account_id)], now
+            item.record.synced_version = item.record.version
+            continue
+        create.append(
+            {
+                "OpportunityId": opp_id,
+                "AccountToId": account_id,
+                "Role": item.fields["Role"],
+                "IsPrimary": item.fields["IsPrimary"],
+            }
+        )
+        create_items.append(item)
+    for start in range(0, len(create), COLLECTION_LIMIT):
+        batch = Batch(PARTNER, create[start : start + COLLECTION_LIMIT])
+        api.write([batch])
+        _apply(create_items[start : start + COLLECTION_LIMIT], batch.results, now)
+
+
+def push_wanted(api: CrmApi, wanted: list[Wanted], now: datetime) -> None:
+    """Write one chunk's records in dependency order; failures land on their groups, outages raise."""
+    accounts = [w for w in wanted if w.sobject == ACCOUNT and not w.record.salesforce_id]
+    planned: list[tuple[Batch, list[Wanted]]] = []
+    if accounts:
+        try:
+            planned = _find_accounts(api, accounts, now)
+        except SalesforceError as exc:
+            _refuse(accounts, exc)
+    for sobject in ORDER:
+        if sobject in (ACCOUNT, PARTNER):
+            continue
+        items = [w for w in wanted if w.sobject == sobject and not _up_to_date(w)]
+        for part in _chunks(items):
+            planned.append((Batch(sobject, [w.fields for w in part], external_field=EXTERNAL_ID_FIELD), part))
+    if planned:
+        api.write([batch for batch, _ in planned])
+        for batch, items in planned:
+            _apply(items, batch.results, now)
+    try:
+        _write_partners(api, wanted, now)
+    except SalesforceError as exc:
+        _refuse([w for w in wanted if w.sobject == PARTNER], exc)
