@@ -26,7 +26,7 @@ PARTNER_FORM = {
 }
 
 
-MIRROR_FIELDS = ("Name", "Company", "LeadSource", "Partner_Account__r", "Attribution_Type__c",
+MIRROR_FIELDS = ("Name", "Company", "LeadSource", "StageName", "Partner_Account__r", "Attribution_Type__c",
                  "Registration_Status__c", "Product_Line__c", "Pricing_Model__c", "Signing_Monthly_Revenue__c",
                  "Current_Monthly_Revenue__c", "Revenue_Growth__c", "Role", "Month__c", "Amount__c", "Amount")
 
@@ -90,6 +90,8 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
     month = bot.services.clock().strftime("%Y-%m")
     w.step("Acme's usage grew from 4,000 to 15,000 USD a month: Priya records it",
            lambda: driver.command("U0PRIYA", "/partner", f"usage REG-00001 {month} 15000"))
+    w.step("Alex marks the Acme deal won: Northwind hears it in the thread",
+           lambda: w.click_in_dm("U0ALEX", "deal_won"))
 
 
 def summarise(bot: LocalBot, console: Console) -> None:

@@ -21,6 +21,8 @@ class Action(StrEnum):
     reject = "review_reject"
     clear_conflict = "conflict_clear"
     reject_conflict = "conflict_reject"
+    mark_won = "deal_won"
+    mark_lost = "deal_lost"
     choose_partner = "partner"  # external select inside the registration modal
 
 

@@ -11,7 +11,7 @@ from handlers.blocks.text import escape
 from handlers.common import actor_of, answer_text, channel_of
 from handlers.ids import Action, Block, Callback
 from storage.actors import Actor
-from workflows.decisions import Decision, decide_registration, ensure_can_decide
+from workflows.decisions import Decision, close_deal, decide_registration, ensure_can_decide
 from workflows.services import OverrideReasonNeeded, Services, WorkflowError
 
 
@@ -67,6 +67,26 @@ def register(app: App, services: Services) -> None:
     app.action(Action.clear_conflict.value)(approve)
     app.action(Action.reject.value)(ask_reject_reason)
     app.action(Action.reject_conflict.value)(ask_reject_reason)
+
+    def close(won: bool):
+        def handle_close(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+            """Mark won / Mark lost on an approved registration's review message."""
+            ack()
+            registration_id = _registration_id(body)
+            if registration_id is None:
+                return
+            actor = actor_of(services, context, body)
+            try:
+                outcome = close_deal(services, actor=actor, registration_id=registration_id, won=won)
+            except WorkflowError as refused:
+                answer_text(client, actor.slack_user_id, escape(str(refused)), channel_id=channel_of(body))
+                return
+            if not outcome.changed:
+                answer_text(client, actor.slack_user_id, outcome.message, channel_id=channel_of(body))
+        return handle_close
+
+    app.action(Action.mark_won.value)(close(True))
+    app.action(Action.mark_lost.value)(close(False))
 
     def on_reason(decision: Decision):
         def handle_reason_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):

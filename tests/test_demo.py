@@ -29,10 +29,11 @@ def test_demo_walkthrough_shows_every_step(database_url):
         "Registrations you can see",
         "Home tab for Alex Rivera",
         "Recorded 15,000.00 USD for ",
-        "REG-00001 Acme Inc. (acme.com): approved",
+        "Won: *Acme Inc.* closed as a won deal",
+        "REG-00001 Acme Inc. (acme.com): won",
         "into the local CRM mirror",
         "Opportunity REG-00001: {'Partner_Account__r': {'Partnerbot_Partner_Key__c': 'northwind.io'}, "
-        "'Attribution_Type__c': 'partner_sourced', 'Registration_Status__c': 'approved'",
+        "'Attribution_Type__c': 'partner_sourced', 'Registration_Status__c': 'won'",
         "'Current_Monthly_Revenue__c': 15000.0, 'Revenue_Growth__c': 275.0}",
         "Partner REG-00001: {'Role': 'Reseller'}",
     ]

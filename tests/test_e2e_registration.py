@@ -59,7 +59,8 @@ def test_external_partner_registers_and_the_ae_accepts(bot, engine):
     [reg] = registrations(engine)
     assert reg.status == RegistrationStatus.approved and reg.protection_expires_at is not None
     [review] = dm_messages(sandbox, "U0ALEX")
-    assert sandbox.buttons(review) == [] and "Approved by <@U0ALEX>" in text_of(review)
+    assert "Approved by <@U0ALEX>" in text_of(review)
+    assert [b.action_id for b in sandbox.buttons(review)] == ["deal_won", "deal_lost"]  # no second Accept
     thread = sandbox.messages("C0NORTH", thread_ts=root.ts)
     assert any("Approved" in text_of(m) and "protected until" in text_of(m) for m in thread)
     with Session(engine) as session:
@@ -152,3 +153,20 @@ def test_override_of_an_approved_conflict_asks_for_a_reason(bot, engine):
     assert second.review_kind == "ae" and second.status == RegistrationStatus.under_review
     ae_dm = dm_messages(sandbox, second.assigned_to_slack_id)
     assert any(second.reference in text_of(m) and sandbox.buttons(m) for m in ae_dm)
+
+
+def test_the_ae_marks_the_deal_won_and_the_partner_hears_it(bot, engine):
+    sandbox, driver = bot.sandbox, bot.driver
+    register_via_desk(bot, "U0DANA", "C0NORTH")
+    [review] = dm_messages(sandbox, "U0ALEX")
+    driver.click("U0ALEX", "review_accept", message=(review.channel, review.ts))
+    [review] = dm_messages(sandbox, "U0ALEX")
+    assert [b.action_id for b in sandbox.buttons(review)] == ["deal_won", "deal_lost"]
+    driver.click("U0ALEX", "deal_won", message=(review.channel, review.ts))
+    [reg] = registrations(engine)
+    assert reg.status == RegistrationStatus.won and reg.closed_at is not None
+    assert any("Won: *Acme Inc.*" in text_of(m) for m in sandbox.messages("C0NORTH", thread_ts=reg.partner_thread_ts))
+    [review] = dm_messages(sandbox, "U0ALEX")
+    assert sandbox.buttons(review) == [] and "Won by <@U0ALEX>" in text_of(review)
+    with Session(engine) as session:
+        assert sorted(session.exec(select(CrmOutbox.event)).all()) == ["approved", "submitted", "won"]

@@ -255,3 +255,20 @@ def test_scheduler_jobs_have_fixed_ids(services):
     scheduler = build_scheduler(services, extra_jobs={"crm_drain": (lambda: None, 1)})
     assert sorted(job.id for job in scheduler.get_jobs()) == ["crm_drain", "expire_registrations",
                                                               "remind_overdue_reviews"]
+
+
+def test_won_and_lost_only_after_approval_and_feed_the_partner_record(services):
+    from workflows.decisions import close_deal
+    from storage.queries import partner_record
+
+    alex = who(services, "U0ALEX", "T0OURS")
+    reg = register_lead(services, actor=dana(services), lead=lead()).registration
+    early = close_deal(services, actor=alex, registration_id=reg.id, won=True)
+    assert not early.changed and "only approved registrations" in early.message
+    decide_registration(services, actor=alex, registration_id=reg.id, decision=Decision.approve)
+    with pytest.raises(NotAllowed):
+        close_deal(services, actor=dana(services), registration_id=reg.id, won=True)
+    assert close_deal(services, actor=alex, registration_id=reg.id, won=False).registration.status == "lost"
+    assert not close_deal(services, actor=alex, registration_id=reg.id, won=True).changed
+    with Session(services.engine) as session:
+        assert partner_record(session, reg.partner_id) == {"lost": 1}

@@ -127,6 +127,24 @@ def _announce_decision(services: Services, registration: Registration, partner: 
         remember_messages(services, registration)
 
 
+def close_deal(services: Services, *, actor: Actor, registration_id: int, won: bool) -> DecisionOutcome:
+    """An approved registration's deal is won or lost: the partner is told and the CRM updated, once."""
+    now = services.clock()
+    with transaction(services.engine) as session:
+        registration = _load_for(session, registration_id, actor)
+        partner = session.get(Partner, registration.partner_id)
+        if registration.status != RegistrationStatus.approved:
+            return DecisionOutcome(registration, partner, False,
+                                   f"{registration.reference} is {registration.status.replace('_', ' ')}: only "
+                                   "approved registrations can be marked won or lost.")
+        registration.closed_at = now
+        change_status(session, registration, RegistrationStatus.won if won else RegistrationStatus.lost,
+                      actor_slack_id=actor.slack_user_id, now=now)
+        review = (registration.review_channel_id, registration.review_message_ts)
+    _announce_decision(services, registration, partner, actor, review, rerouted=False)
+    return DecisionOutcome(registration, partner, True, f"{registration.reference} marked {registration.status}.")
+
+
 def expire_registrations(services: Services) -> int:
     """Approved registrations whose protection window has ended become expired; partners are told."""
     now = services.clock()

@@ -73,6 +73,10 @@ def build_partner_update(registration: Registration, sla_hours: int) -> Message:
                 f"{day(registration.protection_expires_at)}.")
     elif status == RegistrationStatus.rejected:
         text = f":no_entry_sign: Not approved: *{company}*. Reason: {escape(registration.decision_reason)}"
+    elif status == RegistrationStatus.won:
+        text = f":trophy: Won: *{company}* closed as a won deal, attributed to you. Thank you!"
+    elif status == RegistrationStatus.lost:
+        text = f":heavy_minus_sign: Closed lost: *{company}* did not go ahead this time."
     elif status == RegistrationStatus.expired:
         text = f":calendar: Protection for *{company}* ended on {day(registration.protection_expires_at)}."
     else:

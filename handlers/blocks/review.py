@@ -95,9 +95,15 @@ def build_review_settled(registration: Registration, partner: Partner, actor_sla
         outcome = f"{status_label(registration.status)} by <@{actor_slack_id}>"
         if registration.decision_reason:
             outcome += f": {escape(registration.decision_reason)}"
+    blocks = [*_lead_details(registration, partner), ContextBlock(elements=[MarkdownTextObject(text=outcome)])]
+    if registration.status == RegistrationStatus.approved:
+        value = str(registration.id)
+        blocks.append(ActionsBlock(block_id=Block.review_actions.value, elements=[
+            ButtonElement(text="Mark won", action_id=Action.mark_won.value, value=value, style="primary"),
+            ButtonElement(text="Mark lost", action_id=Action.mark_lost.value, value=value),
+        ]))
     return Message(text=f"{registration.reference} {registration.company}: {registration.status.replace('_', ' ')}",
-                   blocks=[*_lead_details(registration, partner),
-                           ContextBlock(elements=[MarkdownTextObject(text=outcome)])])
+                   blocks=blocks)
 
 
 def build_reason_modal(callback: Callback, registration_id: int, *, title: str, prompt: str) -> View:
