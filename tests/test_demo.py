@@ -34,7 +34,7 @@ def test_demo_walkthrough_shows_every_step(database_url):
         "into the local CRM mirror",
         "Opportunity REG-00001: {'Partner_Account__r': {'Partnerbot_Partner_Key__c': 'northwind.io'}, "
         "'Attribution_Type__c': 'partner_sourced', 'Registration_Status__c': 'won'",
-        "'Current_Monthly_Revenue__c': 15000.0, 'Revenue_Growth__c': 275.0}",
+        "'Current_Monthly_Revenue__c': 15000.0, 'Revenue_Growth__c': 275.0, 'StageName': 'Closed Won'}",
         "Partner REG-00001: {'Role': 'Reseller'}",
     ]
     position = 0
