@@ -45,8 +45,15 @@ def database_answers(engine: Engine) -> bool:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back (leaving nothing half-written) on error."""
+    """A write transaction that commits on success and rolls back (leaving nothing half-written) on error.
+
+    On SQLite it starts with BEGIN IMMEDIATE: writers queue for the lock up front instead of reading a
+    snapshot that another writer may change before they write (a double click would otherwise apply twice).
+    PostgreSQL locks rows (`with_for_update`) or takes advisory locks where the workflows need it.
+    """
     with Session(engine, expire_on_commit=False) as session:
+        if engine.dialect.name == "sqlite":
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         try:
             yield session
             session.commit()

@@ -77,6 +77,19 @@ def registration_for_decision(session: Session, registration_id: int, actor: Act
     return session.exec(query).first()
 
 
+REGISTRATION_LOCK = 7_202_611  # any constant: the advisory lock that serialises conflict checks
+
+
+def serialize_conflict_checks(session: Session) -> None:
+    """Two registrations of one company at the same moment must see each other: check them one at a time.
+
+    SQLite write transactions are already serial (BEGIN IMMEDIATE); PostgreSQL takes a transaction-scoped
+    advisory lock, released at commit or rollback.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(select(func.pg_advisory_xact_lock(REGISTRATION_LOCK))).one()
+
+
 def active_registrations_like(
     session: Session, *, domain: str | None, key: str, now: datetime, window_days: int, exclude_id: int | None = None
 ) -> list[Registration]:

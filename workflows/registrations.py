@@ -10,7 +10,7 @@ from sqlmodel import Session
 from storage.actors import Actor
 from storage.db import transaction
 from storage.models import Partner, Registration, RegistrationStatus, ReviewKind
-from storage.queries import partner_record, program_runners
+from storage.queries import partner_record, program_runners, serialize_conflict_checks
 from workflows.conflicts import find_conflicts
 from workflows.history import change_status
 from workflows.lead_form import LeadInput
@@ -76,6 +76,7 @@ def register_lead(services: Services, *, actor: Actor, lead: LeadInput) -> Regis
     """Store a registration with its score, conflicts and reviewer in one transaction, then notify."""
     now = services.clock()
     with transaction(services.engine) as session:
+        serialize_conflict_checks(session)
         partner = _registering_partner(session, actor, lead)
         fields = {k: v for k, v in lead.__dict__.items() if k != "partner_id"}
         registration = Registration(**fields, partner_id=partner.id, submitted_by_slack_id=actor.slack_user_id,
