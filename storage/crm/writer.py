@@ -165,11 +165,16 @@ def _drain(
             if mirror_mode:
                 mark_mirrored(session, groups, now)
                 report.mirrored += rows
-            else:
-                try:
-                    push_wanted(api, wanted, now)
-                except CrmTransientError as exc:
-                    stop = exc
+            session.commit()
+        if not mirror_mode:
+            # Salesforce is called with no transaction open: on SQLite an open write would hold the database
+            # lock for as long as Salesforce takes, and Slack requests would miss their 3-second ack.
+            try:
+                push_wanted(api, wanted, now)
+            except CrmTransientError as exc:
+                stop = exc
+            with Session(engine, expire_on_commit=False) as session:
+                session.add_all(w.record for w in wanted)  # the Salesforce ids and versions push_wanted set
                 for group in groups:
                     if stop is not None:
                         group.fail(str(stop), transient=True)
@@ -186,7 +191,7 @@ def _drain(
                     # Only credential problems are told: they need a person; outages and limits pass by themselves.
                     told = notify if stop is not None and stop.auth else None
                     note_error(state, str(stop) if stop else refused[-1].errors[0], now, notify=told)
-            session.commit()
+                session.commit()
         if refused:
             safe_notify(notify, failure_text(refused))
         if on_progress:

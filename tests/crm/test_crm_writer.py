@@ -60,6 +60,10 @@ def test_approval_lands_as_lead_opportunity_and_partner_once(engine, now, fake, 
     # Usage (first drain only), Account look-up, Account+Lead+Opportunity in one Composite call, the Partner.
     assert fake.calls == ["GET limits/", "GET query/", "POST composite", "POST sobjects/Partner/"]
     assert all(row.status == OutboxStatus.written for row in outbox(engine))
+    # What Salesforce answered is stored: ids, and that each record is up to date there.
+    stored = {(r.sobject, r.salesforce_id, r.synced_version == r.version) for r in mirror_of(engine, ref)}
+    assert stored == {("Account", account["Id"], True), ("Lead", lead["Id"], True),
+                      ("Opportunity", opp["Id"], True), ("Partner", partner["Id"], True)}
 
     # A second drain, and a later status change, never duplicate anything.
     assert drain_outbox(engine, sf_settings, notify=notes.append, now=now).considered == 0
