@@ -45,7 +45,7 @@ def register(app: App, services: Services) -> None:
             answer(client, actor.slack_user_id, build_help(actor), channel_id=channel_id)
         else:
             answer_text(client, actor.slack_user_id,
-                        f"I don't know `/partner {sub[:30].replace('`', '')}`. Try `/partner help`.",
+                        f"I don't know `/partner {escape(sub[:30].replace('`', ''))}`. Try `/partner help`.",
                         channel_id=channel_id)
 
     @app.action(Action.my_deals.value)

@@ -185,6 +185,7 @@ class Registration(SQLModel, table=True):
     assigned_to_slack_id: str | None = Field(default=None, max_length=32, index=True)
     routing_reason: str | None = Field(default=None, max_length=500)
     decision_reason: str | None = Field(default=None, max_length=3000)
+    override_reason: str | None = Field(default=None, max_length=3000)  # approved over an approved conflict
 
     partner_channel_id: str | None = Field(default=None, max_length=32)
     partner_thread_ts: str | None = Field(default=None, max_length=32)

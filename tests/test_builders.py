@@ -120,3 +120,26 @@ def test_many_conflicts_still_fit_one_message():
     for block in message.blocks:
         block.to_dict()  # slack_sdk raises if a text is over Slack's limits
     assert "…and 31 more" in rendered(message)
+
+
+def test_longest_escape_heavy_input_still_fits_slack():
+    """Escaping grows `&`, `<`, `>` up to five-fold; every message must still be accepted by Slack."""
+    worst = registration(company="&<>" * 66, contact_name="<" * 200, domain="a" * 60 + ".com",
+                         notes="R&D <" * 725, decision_reason="&" * 1000, routing_reason=">" * 500,
+                         status=RegistrationStatus.rejected)
+    partner = Partner(id=1, name="&" * 200, type=PartnerType.reseller)
+    rival = ConflictEvidence(registration(id=2, company="<" * 200, status=RegistrationStatus.approved,
+                                          protection_expires_at=WHEN), partner, "same domain")
+    messages = [build_registration_root(worst, partner), build_partner_update(worst, 48),
+                build_review_request(worst.model_copy(update={"status": RegistrationStatus.under_review}), partner,
+                                     []),
+                build_review_request(worst.model_copy(update={"review_kind": ReviewKind.conflict}), partner,
+                                     [rival] * 8),
+                build_review_settled(worst, partner, "U0ALEX"), build_review_reminder(worst, partner, 50, 48),
+                build_partner_desk(partner, 90),
+                build_deals_list([(worst, partner)] * 20, 20, Actor("U0P", "T0", ActorKind.internal,
+                                                                  role=Role.admin))]
+    for message in messages:
+        for block in message.blocks:
+            block.to_dict()  # slack_sdk raises SlackObjectFormationError past Slack's limits
+        assert len(message.blocks) <= 50

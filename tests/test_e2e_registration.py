@@ -152,7 +152,10 @@ def test_override_of_an_approved_conflict_asks_for_a_reason(bot, engine):
     _, second = registrations(engine)
     assert second.review_kind == "ae" and second.status == RegistrationStatus.under_review
     ae_dm = dm_messages(sandbox, second.assigned_to_slack_id)
-    assert any(second.reference in text_of(m) and sandbox.buttons(m) for m in ae_dm)
+    [review] = [m for m in ae_dm if second.reference in text_of(m) and sandbox.buttons(m)]
+    driver.click(second.assigned_to_slack_id, "review_accept", message=(review.channel, review.ts))
+    _, second = registrations(engine)
+    assert second.status == RegistrationStatus.approved and second.attribution == "co_sell"
 
 
 def test_the_ae_marks_the_deal_won_and_the_partner_hears_it(bot, engine):

@@ -185,6 +185,10 @@ def test_first_approved_wins_and_overrides_need_a_reason(services):
     assert cleared.registration.review_kind == ReviewKind.ae
     assert cleared.registration.status == RegistrationStatus.under_review
     assert cleared.registration.assigned_to_slack_id in ("U0ALEX", "U0BEA")
+    assert cleared.registration.attribution == "co_sell"
+    ae = who(services, cleared.registration.assigned_to_slack_id, "T0OURS")
+    accepted = decide_registration(services, actor=ae, registration_id=second.id, decision=Decision.approve)
+    assert accepted.changed and accepted.registration.status == RegistrationStatus.approved
 
 
 def test_conflict_cleared_without_approved_rival_routes_to_an_ae(services):

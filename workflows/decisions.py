@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from storage.actors import Actor
 from storage.db import transaction
-from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
+from storage.models import OPEN_STATUSES, AttributionType, Partner, Registration, RegistrationStatus, ReviewKind
 from storage.queries import registration_for_decision, registrations_due_to_expire
 from workflows.conflicts import approved_winners, find_conflicts
 from workflows.history import change_status
@@ -90,12 +90,18 @@ def decide_registration(
                 raise OverrideReasonNeeded(
                     f"{first.partner.name}'s {first.registration.reference} was approved first.",
                     [w.registration.id for w in winners])
+            if winners:
+                # An override: both partners are protected, so the deal is a co-sell and the AE can accept it.
+                registration.override_reason = reason
+                registration.attribution = AttributionType.co_sell
             send_to_review(session, services, registration, partner, [], actor_slack_id=actor.slack_user_id,
-                           reason=f"conflict cleared by <@{actor.slack_user_id}>" + (f": {reason}" if reason else ""))
+                           reason=f"conflict cleared by {actor.slack_user_id}" + (f": {reason}" if reason else ""))
+            if registration.assigned_to_slack_id is None:
+                raise WorkflowError("Nobody can take this lead: import AEs or a partner manager first.")
             rerouted = True
             message = f"Conflict cleared: {registration.reference} is routed to <@{registration.assigned_to_slack_id}>."
         else:
-            if winners:
+            if winners and not registration.override_reason:
                 first = winners[0].registration
                 raise WorkflowError(
                     f"{first.reference} for the same company was approved first; "

@@ -6,7 +6,7 @@ from slack_sdk.models.blocks import ContextBlock, DividerBlock, HeaderBlock, Mar
 from slack_sdk.models.views import View
 
 from handlers.blocks.messages import Message
-from handlers.blocks.text import day, deal_summary, lead_title, status_label
+from handlers.blocks.text import day, deal_summary, escape, lead_title, section, status_label
 from storage.actors import Actor
 from storage.models import Partner, Registration, ReviewKind
 
@@ -14,13 +14,13 @@ MAX_LISTED = 20  # two blocks each keeps a message under Slack's 50-block limit
 
 
 def _row(registration: Registration, partner: Partner, *, show_partner: bool) -> SectionBlock:
-    who = f" · {partner.name}" if show_partner else ""
+    who = f" · {escape(partner.name)}" if show_partner else ""
     waiting = ""
     if registration.review_kind == ReviewKind.conflict and registration.status.value == "under_review":
         waiting = " · _conflict review_"
-    return SectionBlock(text=MarkdownTextObject(text=(
+    return section((
         f"{lead_title(registration)}{who}\n{deal_summary(registration)}\n"
-        f"{status_label(registration.status)}{waiting} · registered {day(registration.created_at)}")))
+        f"{status_label(registration.status)}{waiting} · registered {day(registration.created_at)}"))
 
 
 def build_deals_list(rows: list[tuple[Registration, Partner]], total: int, actor: Actor) -> Message:
@@ -29,7 +29,7 @@ def build_deals_list(rows: list[tuple[Registration, Partner]], total: int, actor
         return Message(text="No registrations to show yet.", blocks=[SectionBlock(text=MarkdownTextObject(
             text="No registrations to show yet. Use *Register a lead* to add one."))])
     shown = rows[:MAX_LISTED]
-    blocks: list = [SectionBlock(text=MarkdownTextObject(text=f"*Registrations you can see* ({total})"))]
+    blocks: list = [section(f"*Registrations you can see* ({total})")]
     for registration, partner in shown:
         blocks += [_row(registration, partner, show_partner=actor.is_internal), DividerBlock()]
     if total > len(shown):
@@ -42,7 +42,7 @@ def build_home(rows: list[tuple[Registration, Partner]], actor: Actor) -> View:
     blocks: list = [HeaderBlock(text="Partner leads"),
                     ContextBlock(elements=[MarkdownTextObject(text="Leads you own or must review, newest first.")])]
     if not rows:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text="Nothing waiting for you.")))
+        blocks.append(section("Nothing waiting for you."))
     for registration, partner in rows[:45]:
         blocks += [_row(registration, partner, show_partner=True), DividerBlock()]
     return View(type="home", blocks=blocks)
@@ -64,4 +64,4 @@ def build_help(actor: Actor) -> Message:
             lines.append("• `/partner usage REG-00042 2026-10 15000`: record a month of revenue on a usage-based deal.")
     else:
         lines.append("I don't know you yet: ask your partner manager to add you to the partner program.")
-    return Message(text="What Partnerbot can do for you", blocks=[SectionBlock(text=MarkdownTextObject(text="\n".join(lines)))])
+    return Message(text="What Partnerbot can do for you", blocks=[section("\n".join(lines))])

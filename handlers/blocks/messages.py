@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject
 
-from handlers.blocks.text import day, deal_summary, escape, lead_title, status_label
+from handlers.blocks.text import clip, day, deal_summary, escape, lead_title, section, status_label
 from handlers.ids import Action, Block
 from storage.models import Partner, Registration, RegistrationStatus
 
@@ -32,14 +32,14 @@ def build_partner_desk(partner: Partner, protection_days: int) -> Message:
     text = (f":handshake: *Partner desk for {escape(partner.name)}*\n"
             f"Register a lead here and we'll check it, route it to the right account executive and keep you "
             f"posted in a thread. Approved registrations are protected for {protection_days} days.")
-    return Message(text=f"Partner desk for {partner.name}: register a lead or see your deals.",
-                   blocks=[SectionBlock(text=MarkdownTextObject(text=text)), desk_buttons()])
+    return Message(text=f"Partner desk for {escape(partner.name)}: register a lead or see your deals.",
+                   blocks=[section(text), desk_buttons()])
 
 
 def build_desk_prompt() -> Message:
     """The reply to a mention asking to register a lead."""
     return Message(text="Register a lead with the button below.", blocks=[
-        SectionBlock(text=MarkdownTextObject(text="Happy to help: register the lead with this form.")),
+        section("Happy to help: register the lead with this form."),
         desk_buttons(),
     ])
 
@@ -55,9 +55,9 @@ def build_registration_root(registration: Registration, partner: Partner) -> Mes
     if registration.status == RegistrationStatus.approved:
         lines.append(f"Protected until {day(registration.protection_expires_at)}")
     return Message(
-        text=f"Lead registration {registration.reference} for {registration.company}: "
+        text=f"Lead registration {registration.reference} for {escape(registration.company)}: "
              f"{registration.status.replace('_', ' ')}",
-        blocks=[SectionBlock(text=MarkdownTextObject(text="\n".join(lines)))],
+        blocks=[section("\n".join(lines))],
     )
 
 
@@ -72,7 +72,7 @@ def build_partner_update(registration: Registration, sla_hours: int) -> Message:
         text = (f":white_check_mark: Approved: *{company}* is registered to you and protected until "
                 f"{day(registration.protection_expires_at)}.")
     elif status == RegistrationStatus.rejected:
-        text = f":no_entry_sign: Not approved: *{company}*. Reason: {escape(registration.decision_reason)}"
+        text = f":no_entry_sign: Not approved: *{company}*. Reason: {clip(escape(registration.decision_reason), 2000)}"
     elif status == RegistrationStatus.won:
         text = f":trophy: Won: *{company}* closed as a won deal, attributed to you. Thank you!"
     elif status == RegistrationStatus.lost:
@@ -83,10 +83,10 @@ def build_partner_update(registration: Registration, sla_hours: int) -> Message:
         text = f"{status_label(status)}: *{company}*"
     plain = text.replace("*", "").split(": ", 1)
     return Message(text=f"{registration.reference} {plain[0]}: {plain[-1]}" if len(plain) > 1 else text,
-                   blocks=[SectionBlock(text=MarkdownTextObject(text=text)),
+                   blocks=[section(text),
                            ContextBlock(elements=[MarkdownTextObject(text=registration.reference)])])
 
 
 def build_notice(text: str) -> Message:
     """A one-line message (ephemeral answers, errors); `text` must already be safe mrkdwn."""
-    return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
+    return Message(text=text, blocks=[section(text)])

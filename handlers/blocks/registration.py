@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from handlers.blocks.text import escape
 from handlers.ids import Action, Block, Callback
 from workflows.lead_form import ATTRIBUTIONS, BUDGETS, COMPANY_SIZES, MAX_LENGTHS, PRICING_MODELS, TIMELINES
 from workflows.program import Program
@@ -59,7 +60,7 @@ def build_registration_modal(program: Program, *, prefill_text: str = "", choose
             hint="You are registering this lead on the partner's behalf."))
     elif partner_name:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
-            text=f"Registering for *{partner_name}*. Registrations are protected for "
+            text=f"Registering for *{escape(partner_name)}*. Registrations are protected for "
                  f"{program.protection_window_days} days once approved.")]))
     blocks += [
         _text(Block.company, "Company", initial=prefill.get("company"), placeholder="Acme Inc."),

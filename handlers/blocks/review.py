@@ -10,12 +10,11 @@ from slack_sdk.models.blocks import (
     InputBlock,
     MarkdownTextObject,
     PlainTextInputElement,
-    SectionBlock,
 )
 from slack_sdk.models.views import View
 
 from handlers.blocks.messages import Message
-from handlers.blocks.text import clip, day, deal_summary, escape, lead_title, status_label
+from handlers.blocks.text import clip, day, deal_summary, escape, lead_title, section, status_label
 from handlers.ids import Action, Block, Callback
 from storage.models import Partner, Registration, RegistrationStatus, ReviewKind
 from workflows.services import ConflictEvidence
@@ -27,20 +26,19 @@ BREAKDOWN_LABELS = {"fit": "Fit", "timing": "Timing", "completeness": "Completen
 def _lead_details(registration: Registration, partner: Partner) -> list:
     contact = f"{escape(registration.contact_name)} <mailto:{escape(registration.contact_email)}|" \
               f"{escape(registration.contact_email)}>"
-    notes = f"\n>{escape(clip(registration.notes, 1500))}" if registration.notes else ""
+    notes = f"\n>{clip(escape(registration.notes), 1200)}" if registration.notes else ""
     return [
-        SectionBlock(text=MarkdownTextObject(text=(
+        section((
             f"{lead_title(registration)}\n{deal_summary(registration)}\n"
             f"Partner: *{escape(partner.name)}* ({partner.type}, {partner.tier}) · "
-            f"{registration.attribution.replace('_', '-')}\nContact: {contact}{notes}"))),
+            f"{registration.attribution.replace('_', '-')}\nContact: {contact}{notes}")),
     ]
 
 
-def _score_block(registration: Registration) -> SectionBlock:
+def _score_block(registration: Registration):
     parts = [f"{BREAKDOWN_LABELS.get(name, name)} {item['points']}/{item['max']} ({escape(item['why'])})"
              for name, item in registration.score_breakdown.items()]
-    return SectionBlock(text=MarkdownTextObject(
-        text=f"*Score {registration.score}/100*\n" + "\n".join(f"• {p}" for p in parts)))
+    return section(f"*Score {registration.score}/100*\n" + "\n".join(f"• {p}" for p in parts))
 
 
 MAX_EVIDENCE = 8  # keeps the section under Slack's 3,000 characters
@@ -69,19 +67,20 @@ def build_review_request(registration: Registration, partner: Partner, conflicts
         approved = any(c.registration.status == RegistrationStatus.approved for c in conflicts)
         rule = ("First approved registration wins: approving this one is an override and needs a reason."
                 if approved else "No registration is approved yet: the first one approved wins.")
-        middle = [SectionBlock(text=MarkdownTextObject(text=f"*Already registered:*\n{_evidence_lines(conflicts, partner)}")),
+        middle = [section(f"*Already registered:*\n{_evidence_lines(conflicts, partner)}"),
                   ContextBlock(elements=[MarkdownTextObject(text=rule)])]
         buttons = [ButtonElement(text="Approve", action_id=Action.clear_conflict.value, value=value, style="primary"),
                    ButtonElement(text="Reject", action_id=Action.reject_conflict.value, value=value, style="danger")]
-        fallback = f"Channel conflict: {registration.company} registered by {partner.name} needs your review"
+        fallback = f"Channel conflict: {escape(registration.company)} registered by {escape(partner.name)} needs review"
     else:
         heading = f":inbox_tray: *New partner lead for you* from *{escape(partner.name)}*"
         middle = [_score_block(registration),
                   ContextBlock(elements=[MarkdownTextObject(text=f"Routed to you: {escape(registration.routing_reason)}")])]
         buttons = [ButtonElement(text="Accept", action_id=Action.accept.value, value=value, style="primary"),
                    ButtonElement(text="Reject", action_id=Action.reject.value, value=value, style="danger")]
-        fallback = f"New partner lead {registration.company} from {partner.name} (score {registration.score})"
-    blocks = [SectionBlock(text=MarkdownTextObject(text=heading)), *_lead_details(registration, partner),
+        fallback = (f"New partner lead {escape(registration.company)} from {escape(partner.name)} "
+                    f"(score {registration.score})")
+    blocks = [section(heading), *_lead_details(registration, partner),
               DividerBlock(), *middle, ActionsBlock(block_id=Block.review_actions.value, elements=buttons)]
     return Message(text=fallback, blocks=blocks)
 
@@ -94,7 +93,7 @@ def build_review_settled(registration: Registration, partner: Partner, actor_sla
     else:
         outcome = f"{status_label(registration.status)} by <@{actor_slack_id}>"
         if registration.decision_reason:
-            outcome += f": {escape(registration.decision_reason)}"
+            outcome += f": {clip(escape(registration.decision_reason), 2000)}"
     blocks = [*_lead_details(registration, partner), ContextBlock(elements=[MarkdownTextObject(text=outcome)])]
     if registration.status == RegistrationStatus.approved:
         value = str(registration.id)
@@ -102,7 +101,8 @@ def build_review_settled(registration: Registration, partner: Partner, actor_sla
             ButtonElement(text="Mark won", action_id=Action.mark_won.value, value=value, style="primary"),
             ButtonElement(text="Mark lost", action_id=Action.mark_lost.value, value=value),
         ]))
-    return Message(text=f"{registration.reference} {registration.company}: {registration.status.replace('_', ' ')}",
+    return Message(text=f"{registration.reference} {escape(registration.company)}: "
+                        f"{registration.status.replace('_', ' ')}",
                    blocks=blocks)
 
 
@@ -122,4 +122,4 @@ def build_review_reminder(registration: Registration, partner: Partner, hours_wa
             f"{hours_waiting} hours for a decision; partners are promised one within {sla_hours} hours. "
             f"It is with <@{registration.assigned_to_slack_id}>.")
     return Message(text=f"{registration.reference} is waiting for a decision",
-                   blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
+                   blocks=[section(text)])

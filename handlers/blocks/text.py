@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
+
 from storage.models import Registration, RegistrationStatus
 
 STATUS_LABELS = {
@@ -61,3 +63,11 @@ def deal_summary(registration: Registration) -> str:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+SECTION_LIMIT = 3000
+
+
+def section(text: str) -> SectionBlock:
+    """A mrkdwn section, cut to Slack's 3,000 characters: escaped user text can grow up to five-fold."""
+    return SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_LIMIT)))
