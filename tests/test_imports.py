@@ -81,3 +81,18 @@ def test_cli_imports_report_rows_and_exit_codes(database_url, tmp_path, monkeypa
     missing = runner.invoke(cli, ["import", "team", str(write(tmp_path, "t.csv", "slack_user_id,name\nU1,A\n"))])
     assert missing.exit_code == 2
     assert "missing column(s) email, role, territories, product_lines" in missing.output
+
+
+def test_moving_a_partner_to_a_new_channel_gives_it_a_new_desk(engine, tmp_path):
+    import_partners(engine, write(tmp_path, "p.csv", PARTNERS_CSV))
+    with Session(engine) as session:
+        northwind = session.exec(select(Partner).where(Partner.name == "Northwind")).one()
+        northwind.desk_message_ts = "1700000000.000100"
+        session.add(northwind)
+        session.commit()
+    import_partners(engine, write(tmp_path, "same.csv", PARTNERS_CSV))
+    with Session(engine) as session:
+        assert session.exec(select(Partner.desk_message_ts).where(Partner.name == "Northwind")).one() is not None
+    import_partners(engine, write(tmp_path, "moved.csv", PARTNERS_CSV.replace("C0NORTH", "C0NORTH2")))
+    with Session(engine) as session:
+        assert session.exec(select(Partner.desk_message_ts).where(Partner.name == "Northwind")).one() is None

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, EmailStr, Field, ValidationError, field_validator
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, delete, select
 
 from storage.db import transaction
@@ -119,6 +120,8 @@ def _upsert_partner(session: Session, row: PartnerRow) -> bool:
     if created:
         partner = Partner(**values)
     else:
+        if partner.slack_channel_id != row.slack_channel_id:
+            partner.desk_message_ts = None  # a new channel gets its own partner desk
         for key, value in values.items():
             setattr(partner, key, value)
     session.add(partner)
@@ -177,6 +180,9 @@ def _run_import(engine: Engine, path: Path, columns: list[str], model: type[Base
             continue
         except ValueError as exc:
             report.errors.append((number, str(exc)))
+            continue
+        except SQLAlchemyError as exc:  # e.g. a value the database refuses: this row only
+            report.errors.append((number, f"the database refused it ({exc.__class__.__name__})"))
             continue
         if created:
             report.created += 1

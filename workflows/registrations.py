@@ -88,7 +88,10 @@ def register_lead(services: Services, *, actor: Actor, lead: LeadInput) -> Regis
         conflicts = find_conflicts(session, domain=lead.domain, key=lead.company_key, program=services.program,
                                    now=now, exclude_id=registration.id)
         send_to_review(session, services, registration, partner, conflicts, actor_slack_id=actor.slack_user_id)
-    announce_registration(services, registration, partner, conflicts)
+    try:
+        announce_registration(services, registration, partner, conflicts)
+    except Exception:  # noqa: BLE001 - the registration is stored; a retry by the user would duplicate it
+        logger.exception("registration %s is stored but announcing it failed", registration.reference)
     return RegistrationOutcome(registration, partner, conflicts)
 
 

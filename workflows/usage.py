@@ -39,8 +39,8 @@ class UsageImportReport:
 def parse_registration_id(text: str | int) -> int:
     """`42`, `REG-00042` or `reg-42` -> 42."""
     cleaned = str(text).strip().upper().removeprefix("REG-")
-    if not cleaned.isdigit():
-        raise UsageError(f"registration id {str(text)!r} is not a number or REG-00042")
+    if not (cleaned.isascii() and cleaned.isdecimal()) or not 0 < int(cleaned) < 2**31:
+        raise UsageError(f"registration id {str(text)[:40]!r} is not a number or REG-00042")
     return int(cleaned)
 
 

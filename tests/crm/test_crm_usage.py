@@ -108,3 +108,12 @@ def test_csv_import_reports_bad_rows_and_is_idempotent(engine, now, deals):
 def test_csv_with_a_wrong_header_is_refused_at_row_one(engine, now):
     report = import_usage_csv(engine, "id,month,value\n1,2026-10,5\n", actor_slack_id="U", now=now)
     assert report.errors == [(1, "header must be registration_id,month,amount (got id,month,value)")]
+
+
+def test_registration_ids_out_of_range_are_refused_clearly():
+    from workflows.usage import UsageError, parse_registration_id
+
+    assert parse_registration_id("REG-00042") == parse_registration_id(" 42 ") == 42
+    for bad in ("REG-99999999999", "²", "0", "-1", "REG-"):
+        with pytest.raises(UsageError, match="is not a number or REG-00042"):
+            parse_registration_id(bad)
