@@ -98,6 +98,8 @@ class FakeOrg:
     def _save(self, sobject: str, fields: dict, record_id: str | None = None) -> tuple[str, bool]:
         fields = self._resolve(sobject, fields)
         existing = self.objects[sobject].get(record_id, {}) if record_id else {}
+        if sobject == "Lead" and existing.get("IsConverted"):
+            raise RecordError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
         merged = existing | fields
         missing = [f for f in REQUIRED.get(sobject, ()) if merged.get(f) in (None, "")]
         if missing:

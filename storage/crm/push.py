@@ -8,7 +8,9 @@ from datetime import datetime
 from simple_salesforce.exceptions import SalesforceError
 
 from storage.crm.api import COLLECTION_LIMIT, Batch, CrmApi, RecordResult, _errors_text
-from storage.crm.mapping import ACCOUNT, ACCOUNT_KEY_FIELD, EXTERNAL_ID_FIELD, OPPORTUNITY, PARTNER
+from storage.crm.mapping import ACCOUNT, ACCOUNT_KEY_FIELD, EXTERNAL_ID_FIELD, LEAD, OPPORTUNITY, PARTNER
+
+CONVERTED_LEAD = "CANNOT_UPDATE_CONVERTED_LEAD"
 from storage.crm.mirror import ORDER, Wanted
 
 
@@ -44,7 +46,9 @@ def _up_to_date(item: Wanted) -> bool:
 def _apply(items: list[Wanted], results: list[RecordResult], now: datetime) -> None:
     for index, item in enumerate(items):
         result = results[index] if index < len(results) else RecordResult(False, error="no answer", transient=True)
-        if result.ok:
+        converted = item.sobject == LEAD and CONVERTED_LEAD in (result.error or "")
+        if result.ok or converted:
+            # A Lead sales has converted is closed to updates; the Opportunity carries the attribution on.
             item.record.salesforce_id = result.salesforce_id or item.record.salesforce_id
             item.record.synced_at, item.record.synced_version = now, item.record.version
             item.created = result.created

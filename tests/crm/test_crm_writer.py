@@ -307,3 +307,22 @@ def test_a_second_drain_at_the_same_time_waits(engine, now, sf_settings, notes):
     finally:
         release_lease(engine, "someone-else")
     assert drain_outbox(engine, sf_settings, notify=notes.append, now=now).stopped is None
+
+
+def test_a_lead_sales_converted_does_not_block_the_deals_later_changes(engine, now, fake, sf_settings, notes):
+    [ref] = approved_deals(engine, now, 1)
+    drain_outbox(engine, sf_settings, notify=notes.append, now=now)
+    [lead] = fake.by_external_id("Lead", ref)
+    lead["IsConverted"] = True  # sales converted the Lead; Salesforce now refuses updates to it
+    with Session(engine) as session:
+        from storage.models import Registration
+
+        reg = session.get(Registration, session.exec(select(CrmOutbox.registration_id).limit(1)).one())
+        reg.status, reg.closed_at = RegistrationStatus.won, now
+        session.add(reg)
+        queue(session, reg, "won", now)
+        session.commit()
+    report = drain_outbox(engine, sf_settings, notify=notes.append, now=now)
+    assert (report.written, report.failed) == (1, 0) and not notes
+    assert [o["StageName"] for o in fake.records("Opportunity")] == ["Closed Won"]
+    assert lead["Registration_Status__c"] == "approved"  # the converted Lead was left as it was
