@@ -77,6 +77,7 @@ def registration_for_decision(session: Session, registration_id: int, actor: Act
     return session.exec(query).first()
 
 
+MAX_CONFLICTS = 20
 REGISTRATION_LOCK = 7_202_611  # any constant: the advisory lock that serialises conflict checks
 
 
@@ -105,7 +106,9 @@ def active_registrations_like(
     query = select(Registration).where(active, same)
     if exclude_id is not None:
         query = query.where(Registration.id != exclude_id)
-    return list(session.exec(query.order_by(Registration.created_at)).all())
+    # The earliest few are the evidence that matters (first approved wins); a company registered hundreds
+    # of times must not make every new registration load all of them.
+    return list(session.exec(query.order_by(Registration.created_at, Registration.id).limit(MAX_CONFLICTS)).all())
 
 
 def active_company_keys(session: Session, *, now: datetime, window_days: int) -> list[tuple[int, str]]:

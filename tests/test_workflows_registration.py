@@ -276,3 +276,14 @@ def test_won_and_lost_only_after_approval_and_feed_the_partner_record(services):
     assert not close_deal(services, actor=alex, registration_id=reg.id, won=True).changed
     with Session(services.engine) as session:
         assert partner_record(session, reg.partner_id) == {"lost": 1}
+
+
+def test_a_much_registered_company_loads_only_the_earliest_conflicts(services):
+    from storage.queries import MAX_CONFLICTS
+
+    first = register_lead(services, actor=dana(services), lead=lead()).registration
+    for n in range(MAX_CONFLICTS + 3):
+        register_lead(services, actor=bob(services), lead=lead(company=f"Acme Division {n}"))
+    latest = register_lead(services, actor=bob(services), lead=lead(company="Acme Holdings"))
+    assert len(latest.conflicts) <= 2 * MAX_CONFLICTS
+    assert latest.conflicts[0].registration.id == first.id  # the earliest registration is always shown

@@ -1,0 +1,28 @@
+"""The benchmark's floor: a Bolt app whose listeners only ack, served exactly like Partnerbot (waitress).
+
+Run as a process: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and PORT as for `partnerbot serve`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.server import HttpServer, make_wsgi_app
+from handlers.ids import Callback, Command
+from storage.db import make_engine
+
+
+def main() -> None:
+    client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
+    app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], token_verification_enabled=False)
+    app.command(Command.lead.value)(lambda ack: ack())
+    app.view(Callback.lead_registration.value)(lambda ack: ack())
+    wsgi = make_wsgi_app(app, make_engine("sqlite://"))
+    HttpServer(wsgi, host="127.0.0.1", port=int(os.environ["PORT"])).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
