@@ -11,7 +11,7 @@ from handlers.blocks.lists import build_help, build_home
 from handlers.blocks.messages import build_desk_prompt
 from handlers.common import actor_of
 from handlers.ids import Event
-from workflows.people import first_delivery, home_for, open_desk_in_channel
+from workflows.people import channel_id_changed, first_delivery, home_for, open_desk_in_channel
 from workflows.services import Services
 
 LEAD_WORDS = re.compile(r"\b(lead|leads|register|registration|deal)\b", re.IGNORECASE)
@@ -42,6 +42,11 @@ def register(app: App, services: Services) -> None:
         """When the bot itself joins a partner's channel, it posts the partner desk there."""
         if event.get("user") == services.bot_user_id:
             open_desk_in_channel(services, event["channel"])
+
+    @app.event(Event.channel_id_changed.value)
+    def handle_channel_id_changed(event: dict):
+        """A channel shared with a partner can get a new id: keep the partner and its threads attached."""
+        channel_id_changed(services, event["old_channel_id"], event["new_channel_id"])
 
     @app.event(Event.app_home_opened.value)
     def handle_home_opened(event: dict, body: dict, context: BoltContext, client: WebClient):

@@ -54,3 +54,4 @@ class Event(StrEnum):
     app_mention = "app_mention"
     member_joined_channel = "member_joined_channel"
     app_home_opened = "app_home_opened"
+    channel_id_changed = "channel_id_changed"

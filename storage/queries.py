@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, false, func, or_, true
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
 from storage.actors import Actor
 from storage.models import (
@@ -177,3 +177,12 @@ def reviews_waiting_since(session: Session, before: datetime) -> list[tuple[Regi
              .where(Registration.status == RegistrationStatus.under_review, Registration.updated_at <= before)
              .order_by(Registration.updated_at))
     return list(session.exec(query).all())
+
+
+def move_channel_references(session: Session, old_channel_id: str, new_channel_id: str) -> int:
+    """Point everything stored at a channel to its new id; returns how many partners moved."""
+    moved = session.exec(update(Partner).where(Partner.slack_channel_id == old_channel_id)
+                         .values(slack_channel_id=new_channel_id)).rowcount
+    session.exec(update(Registration).where(Registration.partner_channel_id == old_channel_id)
+                 .values(partner_channel_id=new_channel_id))
+    return moved

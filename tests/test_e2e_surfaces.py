@@ -202,3 +202,16 @@ def test_partner_usage_is_for_partner_managers_only(bot, engine):
     assert "Recorded 15,000.00 USD for 2026-10 on REG-00001" in text_of(dm_messages(bot.sandbox, "U0PRIYA")[-1])
     with Session(engine) as session:
         assert [(u.month, int(u.amount)) for u in session.exec(select(UsageRevenue)).all()] == [("2026-10", 15000)]
+
+
+def test_a_channel_that_changes_id_keeps_its_partner_and_threads(bot, engine):
+    register_via_desk(bot, "U0DANA", "C0NORTH")
+    response = bot.driver.event({"type": "channel_id_changed", "old_channel_id": "C0NORTH",
+                                 "new_channel_id": "C0NORTH2"})
+    assert response.status == 200
+    with Session(engine) as session:
+        from storage.models import Partner
+
+        northwind = session.exec(select(Partner).where(Partner.name == "Northwind Consulting")).one()
+        [reg] = session.exec(select(Registration)).all()
+    assert (northwind.slack_channel_id, reg.partner_channel_id) == ("C0NORTH2", "C0NORTH2")

@@ -14,6 +14,7 @@ from storage.queries import (
     count_visible_registrations,
     home_registrations,
     partner_by_channel,
+    move_channel_references,
     partner_choices,
     program_runners,
     partners_with_channels,
@@ -93,3 +94,9 @@ def tell_program_runners(services: Services, text: str) -> int:
     for member in managers:
         services.notifier.tell_user(member.slack_user_id, text)
     return len(managers)
+
+
+def channel_id_changed(services: Services, old_channel_id: str, new_channel_id: str) -> int:
+    """Slack gives a channel a new id when it is shared; partners and their threads follow it."""
+    with transaction(services.engine) as session:
+        return move_channel_references(session, old_channel_id, new_channel_id)
