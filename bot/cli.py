@@ -8,9 +8,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 
 from bot.cli_crm import crm_app
+from bot.progress import with_progress
 from bot.settings import Settings, SettingsError, load_settings
 from workflows.program import ProgramError, load_program
 
@@ -103,12 +103,7 @@ def _run_import(kind: str, path: Path) -> None:
     engine = open_database(settings)
     importer = import_partners if kind == "partners" else import_team
     try:
-        if sys.stderr.isatty():
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task(f"Importing {kind}", total=None)
-                report = importer(engine, path, lambda done, total: progress.update(task, completed=done, total=total))
-        else:
-            report = importer(engine, path)
+        report = with_progress(console, f"Importing {kind}", lambda on_progress: importer(engine, path, on_progress))
     except ValueError as exc:
         console.print(f"[bold red]{exc}[/]", markup=True, highlight=False)
         raise typer.Exit(2) from None

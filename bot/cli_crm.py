@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from bot.progress import with_progress
 from bot.settings import SettingsError, load_settings
 from storage.crm.client import check_salesforce_settings
 from storage.crm.status import crm_status, mirror_of, parse_reference, retry_failed
@@ -50,18 +49,8 @@ def _notify(text: str) -> None:
 def sync(limit: int = typer.Option(20_000, help="Most outbox rows to send in this run.")) -> None:
     """Send pending CRM writes now (to Salesforce, or to the local mirror without Salesforce settings)."""
     settings, engine = _setup()
-    if sys.stdout.isatty():
-        with Progress(TextColumn("Syncing CRM"), BarColumn(), MofNCompleteColumn(), console=console) as progress:
-            task = progress.add_task("sync", total=None)
-            report = drain_outbox(
-                engine,
-                settings,
-                notify=_notify,
-                batch_limit=limit,
-                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
-    else:
-        report = drain_outbox(engine, settings, notify=_notify, batch_limit=limit)
+    report = with_progress(console, "Syncing CRM", lambda on_progress: drain_outbox(
+        engine, settings, notify=_notify, batch_limit=limit, on_progress=on_progress))
     target = "Salesforce" if report.mode == "salesforce" else "the local mirror (Salesforce not configured)"
     console.print(
         f"Sent to {target}: {report.written or report.mirrored} written, {report.failed} refused, "
@@ -147,18 +136,8 @@ def import_usage(
 ) -> None:
     """Import monthly revenue of usage-based deals; bad rows are listed, good rows are imported."""
     _, engine = _setup()
-    if sys.stdout.isatty():
-        with Progress(TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), console=console) as progress:
-            task = progress.add_task("import", total=None)
-            report = import_usage_csv(
-                engine,
-                file,
-                actor_slack_id=actor,
-                now=utcnow(),
-                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
-    else:
-        report = import_usage_csv(engine, file, actor_slack_id=actor, now=utcnow())
+    report = with_progress(console, "Importing usage", lambda on_progress: import_usage_csv(
+        engine, file, actor_slack_id=actor, now=utcnow(), on_progress=on_progress))
     console.print(
         f"Imported {report.imported} row(s), {report.unchanged} already up to date, {len(report.errors)} refused."
     )

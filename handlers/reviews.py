@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
@@ -38,30 +40,37 @@ def _decide(services: Services, client: WebClient, actor: Actor, registration_id
         answer_text(client, actor.slack_user_id, outcome.message, channel_id=channel_id)
 
 
+def _for_clicked_registration(services: Services, body: dict, context: BoltContext, client: WebClient,
+                              work: Callable[[Actor, int], None]) -> None:
+    """Every review button: which registration, who clicked, and a refusal told only to them."""
+    registration_id = _registration_id(body)
+    if registration_id is None:
+        return
+    actor = actor_of(services, context, body)
+    try:
+        work(actor, registration_id)
+    except WorkflowError as refused:
+        answer_text(client, actor.slack_user_id, escape(str(refused)), channel_id=channel_of(body))
+
+
 def register(app: App, services: Services) -> None:
     def approve(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         """Accept (AE) or clear a conflict (partner manager); the workflow checks who clicked."""
         ack()
-        registration_id = _registration_id(body)
-        if registration_id is not None:
-            _decide(services, client, actor_of(services, context, body), registration_id, Decision.approve,
-                    trigger_id=body.get("trigger_id"), channel_id=channel_of(body))
+        _for_clicked_registration(services, body, context, client, lambda actor, registration_id: _decide(
+            services, client, actor, registration_id, Decision.approve, trigger_id=body.get("trigger_id"),
+            channel_id=channel_of(body)))
 
     def ask_reject_reason(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         """Reject asks for a reason first, but only of someone allowed to decide."""
         ack()
-        registration_id = _registration_id(body)
-        if registration_id is None:
-            return
-        actor = actor_of(services, context, body)
-        try:
+
+        def ask(actor: Actor, registration_id: int) -> None:
             ensure_can_decide(services, actor=actor, registration_id=registration_id)
-        except WorkflowError as refused:
-            answer_text(client, actor.slack_user_id, escape(str(refused)), channel_id=channel_of(body))
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=build_reason_modal(
-            Callback.reject_reason, registration_id, title="Reject registration",
-            prompt="Why is it rejected? The partner will see this."))
+            client.views_open(trigger_id=body["trigger_id"], view=build_reason_modal(
+                Callback.reject_reason, registration_id, title="Reject registration",
+                prompt="Why is it rejected? The partner will see this."))
+        _for_clicked_registration(services, body, context, client, ask)
 
     app.action(Action.accept.value)(approve)
     app.action(Action.clear_conflict.value)(approve)
@@ -72,17 +81,12 @@ def register(app: App, services: Services) -> None:
         def handle_close(ack: Ack, body: dict, context: BoltContext, client: WebClient):
             """Mark won / Mark lost on an approved registration's review message."""
             ack()
-            registration_id = _registration_id(body)
-            if registration_id is None:
-                return
-            actor = actor_of(services, context, body)
-            try:
+
+            def mark(actor: Actor, registration_id: int) -> None:
                 outcome = close_deal(services, actor=actor, registration_id=registration_id, won=won)
-            except WorkflowError as refused:
-                answer_text(client, actor.slack_user_id, escape(str(refused)), channel_id=channel_of(body))
-                return
-            if not outcome.changed:
-                answer_text(client, actor.slack_user_id, outcome.message, channel_id=channel_of(body))
+                if not outcome.changed:
+                    answer_text(client, actor.slack_user_id, outcome.message, channel_id=channel_of(body))
+            _for_clicked_registration(services, body, context, client, mark)
         return handle_close
 
     app.action(Action.mark_won.value)(close(True))

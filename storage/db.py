@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, create_engine
 
 from storage import crm, models  # noqa: F401  (registers the tables)
@@ -60,3 +61,13 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_once(engine: Engine, row: SQLModel) -> bool:
+    """Insert a row whose unique key marks something done; False when it was already there."""
+    try:
+        with transaction(engine) as session:
+            session.add(row)
+        return True
+    except IntegrityError:
+        return False

@@ -32,3 +32,15 @@ def engine(database_url):
 @pytest.fixture
 def now() -> datetime:
     return FIXED_NOW
+
+
+@pytest.fixture
+def bot(engine):
+    """The bot on loopback with the demo people, in the two partner channels; listeners finish before the ack
+    response so tests can assert on their effects (test_e2e_surfaces also runs the production mode)."""
+    from bot.local import local_bot
+
+    with local_bot(engine, process_before_response=True) as running:
+        running.driver.bot_joined("C0NORTH")
+        running.driver.bot_joined("C0GLOBEX")
+        yield running

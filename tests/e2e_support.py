@@ -43,3 +43,13 @@ def register_via_desk(bot, user_id: str, channel_id: str, form: dict | None = No
 
 def dm_messages(sandbox, user_id: str):
     return sandbox.messages(sandbox.dm_channel(user_id))
+
+
+def submit_form_in_production_mode(bot, user_id: str = "U0DANA", channel_id: str = "C0NORTH"):
+    """With work after the ack (as in production), wait for each step before the next; returns the ack."""
+    bot.driver.bot_joined(channel_id)
+    bot.sandbox.wait_for(lambda: bot.sandbox.messages(channel_id))
+    desk = desk_message(bot.sandbox, channel_id)
+    bot.driver.click(user_id, "register_lead", message=(channel_id, desk.ts))
+    modal = bot.sandbox.wait_for(lambda: bot.sandbox.open_modal(user_id))
+    return bot.driver.submit(user_id, modal.id, GOOD_FORM)

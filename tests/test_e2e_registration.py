@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlmodel import Session, select
 
-from bot.local import local_bot
 from storage.models import CrmOutbox, Registration, RegistrationStatus
 from tests.e2e_support import GOOD_FORM, desk_message, dm_messages, register_via_desk, text_of
-
-
-@pytest.fixture
-def bot(engine):
-    with local_bot(engine, process_before_response=True) as running:
-        running.driver.bot_joined("C0NORTH")
-        running.driver.bot_joined("C0GLOBEX")
-        yield running
 
 
 def registrations(engine):

@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 
 import jsonschema
-import pytest
 import requests
 import yaml
 from sqlmodel import Session, select
@@ -17,19 +16,18 @@ from bot.server import make_wsgi_app, HttpServer
 from handlers.ids import Command, Event
 from storage.db import make_engine
 from storage.models import ProcessedEvent, Registration
-from tests.e2e_support import GOOD_FORM, desk_message, dm_messages, register_via_desk, text_of
+from tests.e2e_support import (
+    GOOD_FORM,
+    desk_message,
+    dm_messages,
+    register_via_desk,
+    submit_form_in_production_mode,
+    text_of,
+)
 from workflows import registrations as registrations_module
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.1.0.0.json"
-
-
-@pytest.fixture
-def bot(engine):
-    with local_bot(engine, process_before_response=True) as running:
-        running.driver.bot_joined("C0NORTH")
-        running.driver.bot_joined("C0GLOBEX")
-        yield running
 
 
 def count(engine, model) -> int:
@@ -120,12 +118,7 @@ def test_failure_after_ack_is_logged_and_the_user_told(engine, monkeypatch, capl
 
     monkeypatch.setattr(registrations_module, "find_conflicts", broken)
     with local_bot(engine, process_before_response=False) as bot, caplog.at_level(logging.ERROR):
-        bot.driver.bot_joined("C0NORTH")
-        bot.sandbox.wait_for(lambda: bot.sandbox.messages("C0NORTH"))
-        desk = desk_message(bot.sandbox, "C0NORTH")
-        bot.driver.click("U0DANA", "register_lead", message=("C0NORTH", desk.ts))
-        modal = bot.sandbox.wait_for(lambda: bot.sandbox.open_modal("U0DANA"))
-        response = bot.driver.submit("U0DANA", modal.id, GOOD_FORM)
+        response = submit_form_in_production_mode(bot)
         assert response.status == 200  # the form was valid, so it was acknowledged before the work
         told = bot.sandbox.wait_for(lambda: [m for m in dm_messages(bot.sandbox, "U0DANA")
                                              if "something went wrong" in text_of(m)])
@@ -147,12 +140,7 @@ def test_rate_limited_slack_is_retried(bot, engine):
 
 def test_production_mode_acks_first_and_works_after(engine):
     with local_bot(engine, process_before_response=False) as bot:
-        bot.driver.bot_joined("C0NORTH")
-        bot.sandbox.wait_for(lambda: bot.sandbox.messages("C0NORTH"))
-        desk = desk_message(bot.sandbox, "C0NORTH")
-        bot.driver.click("U0DANA", "register_lead", message=("C0NORTH", desk.ts))
-        modal = bot.sandbox.wait_for(lambda: bot.sandbox.open_modal("U0DANA"))
-        response = bot.driver.submit("U0DANA", modal.id, GOOD_FORM)
+        response = submit_form_in_production_mode(bot)
         assert response.status == 200 and response.elapsed < 3
         review = bot.sandbox.wait_for(lambda: dm_messages(bot.sandbox, "U0ALEX"))
         assert "Acme" in text_of(review[0])

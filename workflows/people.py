@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage.actors import Actor, resolve_actor
-from storage.db import transaction
+from storage.db import insert_once, transaction
 from storage.models import Partner, ProcessedEvent, Registration
 from storage.queries import (
     count_visible_registrations,
@@ -50,12 +49,7 @@ def partner_options(services: Services, actor: Actor, query: str) -> list[tuple[
 
 def first_delivery(services: Services, event_id: str) -> bool:
     """True the first time an Events API delivery is seen; retries of it return False."""
-    try:
-        with transaction(services.engine) as session:
-            session.add(ProcessedEvent(event_id=event_id, received_at=services.clock()))
-        return True
-    except IntegrityError:
-        return False
+    return insert_once(services.engine, ProcessedEvent(event_id=event_id, received_at=services.clock()))
 
 
 def _post_desk(services: Services, session: Session, partner: Partner) -> bool:

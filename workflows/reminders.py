@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from storage.db import transaction
+from storage.db import insert_once
 from storage.models import Reminder
 from storage.queries import reviews_waiting_since
 from workflows.services import Services
@@ -15,12 +14,7 @@ from workflows.services import Services
 
 def _claim(services: Services, key: str) -> bool:
     """Record the reminder before sending it: a second run (or scheduler) finds the key taken."""
-    try:
-        with transaction(services.engine) as session:
-            session.add(Reminder(key=key, sent_at=services.clock()))
-        return True
-    except IntegrityError:
-        return False
+    return insert_once(services.engine, Reminder(key=key, sent_at=services.clock()))
 
 
 def remind_overdue_reviews(services: Services) -> int:
