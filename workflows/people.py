@@ -52,32 +52,32 @@ def first_delivery(services: Services, event_id: str) -> bool:
     return insert_once(services.engine, ProcessedEvent(event_id=event_id, received_at=services.clock()))
 
 
-def _post_desk(services: Services, session: Session, partner: Partner) -> bool:
+def _open_desk(services: Services, partner: Partner) -> bool:
+    """Post the desk with no transaction open (Slack can be slow), then remember where it is."""
     ref = services.notifier.partner_desk(partner)
     if ref is None:
         return False
-    partner.desk_message_ts = ref.ts
-    session.add(partner)
+    with transaction(services.engine) as session:
+        stored = session.get(Partner, partner.id)
+        if stored is not None and stored.desk_message_ts is None:
+            stored.desk_message_ts = ref.ts
     return True
 
 
 def open_partner_desks(services: Services) -> int:
     """At start-up: post the desk in every imported partner channel that does not have one yet."""
-    posted = 0
-    with transaction(services.engine) as session:
-        for partner in partners_with_channels(session):
-            if partner.desk_message_ts is None:
-                posted += _post_desk(services, session, partner)
-    return posted
+    with Session(services.engine) as session:
+        waiting = [p for p in partners_with_channels(session) if p.desk_message_ts is None]
+    return sum(_open_desk(services, partner) for partner in waiting)
 
 
 def open_desk_in_channel(services: Services, channel_id: str) -> bool:
     """When the bot joins a channel: post the desk if the channel belongs to a partner and has none."""
-    with transaction(services.engine) as session:
+    with Session(services.engine) as session:
         partner = partner_by_channel(session, channel_id)
-        if partner is None or partner.desk_message_ts is not None:
-            return False
-        return _post_desk(services, session, partner)
+    if partner is None or partner.desk_message_ts is not None:
+        return False
+    return _open_desk(services, partner)
 
 
 def tell_program_runners(services: Services, text: str) -> int:
