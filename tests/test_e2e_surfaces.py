@@ -203,3 +203,18 @@ def test_a_channel_that_changes_id_keeps_its_partner_and_threads(bot, engine):
         northwind = session.exec(select(Partner).where(Partner.name == "Northwind Consulting")).one()
         [reg] = session.exec(select(Registration)).all()
     assert (northwind.slack_channel_id, reg.partner_channel_id) == ("C0NORTH2", "C0NORTH2")
+
+
+def test_the_scheduled_crm_drain_mirrors_and_managers_hear_crm_problems(bot, engine):
+    from bot.serve import crm_jobs
+    from storage.crm.status import mirror_of
+    from workflows.people import tell_program_runners
+
+    register_via_desk(bot, "U0DANA", "C0NORTH")
+    drain, every_minutes = crm_jobs(bot.runtime)["crm_drain"]
+    assert every_minutes == 1
+    drain()
+    assert [r.sobject for r in mirror_of(engine, 1)] == ["Account", "Lead"]
+    assert tell_program_runners(bot.services, "REG-00001 refused: <!channel> Amount too low") == 1
+    [notice] = dm_messages(bot.sandbox, "U0PRIYA")
+    assert "&lt;!channel&gt; Amount too low" in text_of(notice)  # Salesforce's words, escaped
