@@ -158,8 +158,9 @@ def partners_with_channels(session: Session) -> list[Partner]:
     return list(session.exec(select(Partner).where(Partner.slack_channel_id.is_not(None))).all())
 
 
-def partner_choices(session: Session, *, name_contains: str = "", limit: int = 100) -> list[Partner]:
-    query = select(Partner).order_by(Partner.name).limit(limit)
+def partner_choices(session: Session, actor: Actor, *, name_contains: str = "", limit: int = 100) -> list[Partner]:
+    """Partners this actor may register on behalf of: any, for our own team; none, for partners."""
+    query = select(Partner).where(true() if actor.is_internal else false()).order_by(Partner.name).limit(limit)
     if name_contains:
         query = query.where(func.lower(Partner.name).contains(name_contains.lower()))
     return list(session.exec(query).all())
