@@ -10,7 +10,7 @@ from bot.demo import run_demo
 from workflows.program import Program
 
 
-def test_demo_walkthrough_shows_every_step(database_url):
+def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a freshly reset database
     out = io.StringIO()
     assert run_demo(Program(), console=Console(file=out, width=200, soft_wrap=True), database_url=database_url) == 0
     text = out.getvalue()
