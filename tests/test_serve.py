@@ -21,6 +21,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_healthy(base: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError("serve did not answer /healthz in time")
+
+
 def test_serve_runs_http_mode_against_the_configured_slack(engine, database_url, tmp_path):
     import_demo_records(engine)
     secret, token, port = "test-signing-secret", "xoxb-serve-test", free_port()
@@ -34,15 +45,7 @@ def test_serve_runs_http_mode_against_the_configured_slack(engine, database_url,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                try:
-                    if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-            else:
-                raise AssertionError("serve did not answer /healthz in time")
+            wait_until_healthy(base)
             desks = [m for m in sandbox.messages("C0NORTH") if "Partner desk" in text_of(m)]
             assert len(desks) == 1  # posted at start-up for the imported partner channel
             driver = sandbox.driver(base + "/slack/events")
@@ -80,3 +83,29 @@ def test_serve_refuses_incomplete_or_refused_salesforce_credentials(tmp_path):
     assert refused.returncode == 2
     assert "Salesforce is misconfigured" in refused.stderr
     assert secret not in refused.stderr + refused.stdout
+
+
+def test_serve_in_socket_mode_takes_commands_over_the_websocket(engine, database_url, tmp_path):
+    import_demo_records(engine)
+    secret, token, app_token, port = "unused-in-socket-mode", "xoxb-socket-test", "xapp-1-socket-test", free_port()
+    with Sandbox(secret, token, team_id=OUR_TEAM[0], team_name=OUR_TEAM[1], bot_user_id=BOT_USER) as sandbox:
+        populate_sandbox(sandbox)
+        sandbox.enable_socket_mode(app_token)
+        env = dict(os.environ, SLACK_BOT_TOKEN=token, SLACK_APP_TOKEN=app_token, SLACK_API_URL=sandbox.api_url,
+                   DATABASE_URL=database_url, PORT=str(port), PROGRAM_FILE=str(tmp_path / "none.yml"))
+        env.pop("SLACK_SIGNING_SECRET", None)
+        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            connected = sandbox.wait_for(lambda: sandbox.state.socket_mode.connected(), timeout=20)
+            assert connected, "the app never opened its Socket Mode connection"
+            wait_until_healthy(f"http://127.0.0.1:{port}")
+            ack = sandbox.driver("http://unused").socket_command("U0ALEX", "/lead", "acme.com")
+            assert "envelope_id" in ack
+            modal = sandbox.wait_for(lambda: sandbox.open_modal("U0ALEX"))
+            assert modal.callback_id == "lead_registration"
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=10)
+    assert app_token not in output and token not in output
+    assert "connected over Socket Mode" in output

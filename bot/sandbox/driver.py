@@ -130,6 +130,20 @@ class Driver:
                                   response.status, seq=seq)
         return response
 
+    def socket_command(self, user_id: str, command: str, text: str = "", *,
+                       channel_id: str | None = None) -> dict:
+        """The same slash command delivered over Socket Mode; returns the app's acknowledgement envelope."""
+        self._user(user_id)
+        if self.state.socket_mode is None:
+            raise SandboxError("enable_socket_mode() first")
+        channel = self._channel_for(user_id, channel_id)
+        form = payloads.command_form(self.state, user_id, command, text, channel,
+                                     self.state.issue_trigger(user_id), self._response_url(channel.id, user_id))
+        ack = self.state.socket_mode.send("slash_commands", form)
+        self.state.record_inbound("command", user_id, channel.id, {"command": command, "text": text}, 200,
+                                  seq=self.state.next_seq())
+        return ack
+
     # interactivity ---------------------------------------------------------------------------------
     def click(self, user_id: str, action_id: str, *, message: tuple[str, str] | None = None,
               view_id: str | None = None, value: str | None = None, selected: Any = None,

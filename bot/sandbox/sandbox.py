@@ -47,7 +47,18 @@ class Sandbox:
             self._started = True
         return self
 
+    def enable_socket_mode(self, app_token: str) -> None:
+        """Answer `apps.connections.open` for this app-level token with a local WebSocket URL."""
+        from bot.sandbox.socket_mode import SocketModeServer
+
+        if self.state.socket_mode is None:
+            self.state.socket_mode = SocketModeServer()
+        self.state.socket_mode_token = app_token
+
     def stop(self) -> None:
+        if self.state.socket_mode is not None:
+            self.state.socket_mode.stop()
+            self.state.socket_mode = None
         if self._started:
             self._server.stop()
             self._started = False

@@ -126,6 +126,8 @@ class State:
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_token = bot_token
+        self.socket_mode = None  # a SocketModeServer once enabled
+        self.socket_mode_token: str | None = None
         self.bot_id = "B0" + bot_user_id[2:] if len(bot_user_id) > 2 else "B0BOT"
         self.app_id = "A0PARTNERBOT"
         self.teams: dict[str, Team] = {}

@@ -58,6 +58,10 @@ def _answer(state: State, method: str, args: dict, token: str | None) -> tuple[i
         return fault["status"], {}, {"ok": False, "error": fault["error"]}
     if not token:
         return 200, {}, {"ok": False, "error": "not_authed"}
+    if method == "apps.connections.open":  # Socket Mode: an app-level token, not the bot token
+        if state.socket_mode is None or token != state.socket_mode_token:
+            return 200, {}, {"ok": False, "error": "invalid_auth"}
+        return 200, {}, {"ok": True, "url": state.socket_mode.url}
     if token != state.bot_token:
         return 200, {}, {"ok": False, "error": "invalid_auth"}
     handler = HANDLERS.get(method)
