@@ -6,6 +6,7 @@ Run as a process: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and PORT 
 from __future__ import annotations
 
 import os
+import sys
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -16,6 +17,7 @@ from storage.db import make_engine
 
 
 def main() -> None:
+    sys.setswitchinterval(0.001)  # the same setting `partnerbot serve` uses, so the comparison is fair
     client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
     app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], token_verification_enabled=False)
     app.command(Command.lead.value)(lambda ack: ack())

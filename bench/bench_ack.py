@@ -46,9 +46,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(command: list[str], env: dict, port: int) -> subprocess.Popen:
-    """Start an app process and wait until it answers on its port."""
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start(command: list[str], env: dict, port: int, log: Path) -> subprocess.Popen:
+    """Start an app process (its output to a file, never a pipe nobody reads) and wait until it answers."""
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -56,7 +56,7 @@ def start(command: list[str], env: dict, port: int) -> subprocess.Popen:
             return process
         except requests.ConnectionError:
             if process.poll() is not None:
-                raise SystemExit(f"{command} exited: {process.stderr.read().decode()[-2000:]}")
+                raise SystemExit(f"{command} exited: {log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.1)
     process.kill()
     raise SystemExit(f"{command} did not start")
@@ -85,9 +85,9 @@ def measure(requests_per_series: int, rate: float) -> dict[tuple[str, str], list
         base_env.pop("SLACK_APP_TOKEN", None)
         processes = [
             start([sys.executable, "-m", "bot.cli", "serve"], dict(base_env, PORT=str(ports["partnerbot"])),
-                  ports["partnerbot"]),
+                  ports["partnerbot"], Path(folder) / "partnerbot.log"),
             start([sys.executable, str(ROOT / "bench" / "bare_app.py")], dict(base_env, PORT=str(ports["bare bolt"])),
-                  ports["bare bolt"]),
+                  ports["bare bolt"], Path(folder) / "bare.log"),
         ]
         try:
             drivers = {name: sandbox.driver(f"http://127.0.0.1:{port}/slack/events") for name, port in ports.items()}

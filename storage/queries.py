@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, false, func, or_, true
+from sqlalchemy import and_, case, false, func, or_, true
 from sqlmodel import Session, select, update
 
 from storage.actors import Actor
@@ -106,9 +106,11 @@ def active_registrations_like(
     query = select(Registration).where(active, same)
     if exclude_id is not None:
         query = query.where(Registration.id != exclude_id)
-    # The earliest few are the evidence that matters (first approved wins); a company registered hundreds
-    # of times must not make every new registration load all of them.
-    return list(session.exec(query.order_by(Registration.created_at, Registration.id).limit(MAX_CONFLICTS)).all())
+    # Approved ones, then the earliest, are the evidence that matters (first approved wins); a company
+    # registered hundreds of times must not make every new registration load all of them.
+    approved_first = case((Registration.status == RegistrationStatus.approved, 0), else_=1)
+    return list(session.exec(query.order_by(approved_first, Registration.created_at, Registration.id)
+                             .limit(MAX_CONFLICTS)).all())
 
 
 def active_company_keys(session: Session, *, now: datetime, window_days: int) -> list[tuple[int, str]]:
@@ -187,3 +189,18 @@ def move_channel_references(session: Session, old_channel_id: str, new_channel_i
     session.exec(update(Registration).where(Registration.partner_channel_id == old_channel_id)
                  .values(partner_channel_id=new_channel_id))
     return moved
+
+
+DESK_BEING_POSTED = "posting"
+
+
+def claim_partner_desk(session: Session, partner_id: int) -> bool:
+    """Mark a partner's desk as being posted; False when it exists or someone else is posting it."""
+    return session.exec(update(Partner).where(Partner.id == partner_id, Partner.desk_message_ts.is_(None))
+                        .values(desk_message_ts=DESK_BEING_POSTED)).rowcount == 1
+
+
+def settle_partner_desk(session: Session, partner_id: int, ts: str | None) -> None:
+    """Record the posted desk's ts, or release the claim (None) so the next chance posts it."""
+    session.exec(update(Partner).where(Partner.id == partner_id, Partner.desk_message_ts == DESK_BEING_POSTED)
+                 .values(desk_message_ts=ts))

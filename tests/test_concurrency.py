@@ -74,3 +74,33 @@ def test_simultaneous_clicks_apply_once(services, engine):
     with Session(engine) as session:
         events = session.exec(select(CrmOutbox.event).where(CrmOutbox.registration_id == registration.id)).all()
     assert sorted(events) in (["approved", "submitted"], ["rejected", "submitted"])
+
+
+def test_two_rival_registrations_cannot_both_be_approved_at_once(services, engine, monkeypatch):
+    from workflows import decisions
+
+    # Hold each approval right after its conflict check, so that without serialisation both would pass it.
+    meet = threading.Barrier(2, timeout=2)
+
+    def find_conflicts_then_wait(*args, **kwargs):
+        found = real_find_conflicts(*args, **kwargs)
+        try:
+            meet.wait()
+        except threading.BrokenBarrierError:
+            pass  # serialised: the other approval is still waiting for the lock
+        return found
+
+    real_find_conflicts = decisions.find_conflicts
+    identify_ = lambda user, team: identify(services, user_id=user, team_id=team)  # noqa: E731
+    first = register_lead(services, actor=identify_("U0DANA", "T0NORTH"), lead=lead()).registration
+    second = register_lead(services, actor=identify_("U0BOB", "T0GLOBEX"), lead=lead()).registration
+    manager = identify_("U0PRIYA", "T0OURS")
+    second = decide_registration(services, actor=manager, registration_id=second.id,
+                                 decision=Decision.approve).registration  # cleared: nobody approved yet
+    approvals = [(identify_(r.assigned_to_slack_id, "T0OURS"), r.id) for r in (first, second)]
+    monkeypatch.setattr(decisions, "find_conflicts", find_conflicts_then_wait)
+    run_together([lambda a=a, r=r: decide_registration(services, actor=a, registration_id=r,
+                                                       decision=Decision.approve) for a, r in approvals])
+    with Session(engine) as session:
+        statuses = sorted(r.status for r in session.exec(select(Registration)).all())
+    assert statuses == ["approved", "under_review"]  # first approved wins; the other goes back for review

@@ -287,3 +287,32 @@ def test_a_much_registered_company_loads_only_the_earliest_conflicts(services):
     latest = register_lead(services, actor=bob(services), lead=lead(company="Acme Holdings"))
     assert len(latest.conflicts) <= 2 * MAX_CONFLICTS
     assert latest.conflicts[0].registration.id == first.id  # the earliest registration is always shown
+
+
+def test_an_override_makes_every_registration_involved_a_co_sell(services, engine):
+    first = register_lead(services, actor=dana(services), lead=lead()).registration
+    decide_registration(services, actor=who(services, "U0ALEX", "T0OURS"), registration_id=first.id,
+                        decision=Decision.approve)
+    second = register_lead(services, actor=bob(services), lead=lead()).registration
+    decide_registration(services, actor=who(services, "U0PRIYA", "T0OURS"), registration_id=second.id,
+                        decision=Decision.approve, reason="Both partners bring different teams")
+    with Session(engine) as session:
+        assert session.get(Registration, first.id).attribution == "co_sell"
+        assert session.exec(select(CrmOutbox.event).where(CrmOutbox.registration_id == first.id)
+                            .order_by(CrmOutbox.id)).all() == ["submitted", "approved", "attribution"]
+    assert ("partner_update", first.id, "approved") in services.notifier.calls  # Northwind is told
+
+
+def test_a_rival_approved_meanwhile_sends_a_cleared_conflict_back_to_the_manager(services):
+    first = register_lead(services, actor=dana(services), lead=lead()).registration
+    second = register_lead(services, actor=bob(services), lead=lead()).registration
+    priya = who(services, "U0PRIYA", "T0OURS")
+    cleared = decide_registration(services, actor=priya, registration_id=second.id, decision=Decision.approve)
+    assert cleared.registration.review_kind == ReviewKind.ae
+    decide_registration(services, actor=who(services, first.assigned_to_slack_id, "T0OURS"),
+                        registration_id=first.id, decision=Decision.approve)
+    ae = who(services, cleared.registration.assigned_to_slack_id, "T0OURS")
+    back = decide_registration(services, actor=ae, registration_id=second.id, decision=Decision.approve)
+    assert back.changed and "went to the partner manager" in back.message
+    assert (back.registration.review_kind, back.registration.assigned_to_slack_id) == (ReviewKind.conflict, "U0PRIYA")
+    assert back.registration.status == RegistrationStatus.under_review

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
@@ -11,11 +11,11 @@ from sqlmodel import Session
 from storage.actors import Actor
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, AttributionType, Partner, Registration, RegistrationStatus, ReviewKind
-from storage.queries import registration_for_decision, registrations_due_to_expire
+from storage.queries import registration_for_decision, registrations_due_to_expire, serialize_conflict_checks
 from workflows.conflicts import approved_winners, find_conflicts
-from workflows.history import change_status
+from workflows.history import change_status, record_attribution_change
 from workflows.registrations import remember_messages, send_to_review
-from workflows.services import NotAllowed, NotFound, OverrideReasonNeeded, Services, WorkflowError
+from workflows.services import ConflictEvidence, NotAllowed, NotFound, OverrideReasonNeeded, Services, WorkflowError
 
 MAX_REASON = 1000
 
@@ -54,11 +54,24 @@ def _clean_reason(reason: str | None, *, required: bool, what: str) -> str | Non
 
 
 def ensure_can_decide(services: Services, *, actor: Actor, registration_id: int) -> None:
-    """Raises unless this actor may still decide this registration (used before asking for a reason)."""
-    with transaction(services.engine) as session:
+    """Raises unless this actor may still decide this registration (before asking for a reason).
+
+    A plain read, not a write transaction: it must not queue behind writers while a trigger_id ages.
+    """
+    with Session(services.engine) as session:
         registration = _load_for(session, registration_id, actor)
         if registration.status not in OPEN_STATUSES:
             raise WorkflowError(f"{registration.reference} was already {registration.status.replace('_', ' ')}.")
+
+
+def _make_co_sell(session: Session, winners: list[ConflictEvidence], registration: Registration, now) -> None:
+    """An override protects both partners: every registration involved becomes a co-sell, in the CRM too."""
+    registration.attribution = AttributionType.co_sell
+    for winner in winners:
+        if winner.registration.attribution != AttributionType.co_sell:
+            winner.registration.attribution = AttributionType.co_sell
+            session.add(winner.registration)
+            record_attribution_change(session, winner.registration, now=now)
 
 
 def decide_registration(
@@ -66,8 +79,10 @@ def decide_registration(
 ) -> DecisionOutcome:
     """Apply a reviewer's decision once; a second click, or a decision on a closed registration, changes nothing."""
     now = services.clock()
-    rerouted = False
+    announce = Announcement()
     with transaction(services.engine) as session:
+        # Decisions and registrations check conflicts one at a time: two rival approvals must see each other.
+        serialize_conflict_checks(session)
         registration = _load_for(session, registration_id, actor)
         partner = session.get(Partner, registration.partner_id)
         if registration.status not in OPEN_STATUSES:
@@ -76,6 +91,7 @@ def decide_registration(
         conflicts = find_conflicts(session, domain=registration.domain, key=registration.company_key,
                                    program=services.program, now=now, exclude_id=registration.id)
         winners = approved_winners(conflicts, registration.partner_id)
+        announce.previous_review = (registration.review_channel_id, registration.review_message_ts)
 
         if decision is Decision.reject:
             reason = _clean_reason(reason, required=True, what="rejecting")
@@ -91,43 +107,55 @@ def decide_registration(
                     f"{first.partner.name}'s {first.registration.reference} was approved first.",
                     [w.registration.id for w in winners])
             if winners:
-                # An override: both partners are protected, so the deal is a co-sell and the AE can accept it.
                 registration.override_reason = reason
-                registration.attribution = AttributionType.co_sell
+                _make_co_sell(session, winners, registration, now)
+                announce.co_sell = [(w.registration, w.partner) for w in winners]
             send_to_review(session, services, registration, partner, [], actor_slack_id=actor.slack_user_id,
                            reason=f"conflict cleared by {actor.slack_user_id}" + (f": {reason}" if reason else ""))
             if registration.assigned_to_slack_id is None:
                 raise WorkflowError("Nobody can take this lead: import AEs or a partner manager first.")
-            rerouted = True
+            announce.review_conflicts = []
             message = f"Conflict cleared: {registration.reference} is routed to <@{registration.assigned_to_slack_id}>."
+        elif winners and not registration.override_reason:
+            # A rival was approved after this one was routed: first approved wins, so it goes back for review.
+            send_to_review(session, services, registration, partner, conflicts, actor_slack_id=actor.slack_user_id,
+                           reason=f"{winners[0].registration.reference} was approved first")
+            announce.review_conflicts = conflicts
+            message = (f"{winners[0].registration.reference} for the same company was approved first, so "
+                       f"{registration.reference} went to the partner manager as a conflict.")
         else:
-            if winners and not registration.override_reason:
-                first = winners[0].registration
-                raise WorkflowError(
-                    f"{first.reference} for the same company was approved first; "
-                    "a partner manager must review this one as a conflict.")
             registration.approved_at = now
             registration.protection_expires_at = now + timedelta(days=services.program.protection_window_days)
             change_status(session, registration, RegistrationStatus.approved, actor_slack_id=actor.slack_user_id,
                           now=now, reason=_clean_reason(reason, required=False, what="approving"))
             message = (f"{registration.reference} approved; protected until "
                        f"{registration.protection_expires_at:%d %b %Y}.")
-        previous_review = (registration.review_channel_id, registration.review_message_ts)
 
-    _announce_decision(services, registration, partner, actor, previous_review, rerouted)
+    _announce_decision(services, registration, partner, actor, announce)
     return DecisionOutcome(registration, partner, True, message)
 
 
+@dataclass
+class Announcement:
+    """What a decision must tell people once it is committed."""
+
+    previous_review: tuple[str | None, str | None] = (None, None)
+    review_conflicts: list[ConflictEvidence] | None = None  # set when the registration goes to a new reviewer
+    co_sell: list[tuple[Registration, Partner]] = field(default_factory=list)
+
+
 def _announce_decision(services: Services, registration: Registration, partner: Partner, actor: Actor,
-                       previous_review: tuple[str | None, str | None], rerouted: bool) -> None:
+                       announce: Announcement) -> None:
     notifier = services.notifier
     settled = Registration.model_validate(registration.model_dump())
-    settled.review_channel_id, settled.review_message_ts = previous_review
+    settled.review_channel_id, settled.review_message_ts = announce.previous_review
     notifier.review_settled(settled, partner, actor_slack_id=actor.slack_user_id)
-    if not rerouted:
+    for other, other_partner in announce.co_sell:
+        notifier.partner_update(other, other_partner, actor_slack_id=actor.slack_user_id)
+    if announce.review_conflicts is None:
         notifier.partner_update(registration, partner, actor_slack_id=actor.slack_user_id)
         return
-    review = notifier.review_requested(registration, partner, [])
+    review = notifier.review_requested(registration, partner, announce.review_conflicts)
     if review is not None:
         registration.review_channel_id, registration.review_message_ts = review.channel_id, review.ts
         remember_messages(services, registration)
@@ -147,7 +175,7 @@ def close_deal(services: Services, *, actor: Actor, registration_id: int, won: b
         change_status(session, registration, RegistrationStatus.won if won else RegistrationStatus.lost,
                       actor_slack_id=actor.slack_user_id, now=now)
         review = (registration.review_channel_id, registration.review_message_ts)
-    _announce_decision(services, registration, partner, actor, review, rerouted=False)
+    _announce_decision(services, registration, partner, actor, Announcement(previous_review=review))
     return DecisionOutcome(registration, partner, True, f"{registration.reference} marked {registration.status}.")
 
 

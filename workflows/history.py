@@ -37,3 +37,10 @@ def change_status(
         session.add(CrmOutbox(registration_id=registration.id, event=crm_event, urgent=crm_event in URGENT_CRM_EVENTS,
                               payload={"status": to.value, "actor": actor_slack_id, "reason": reason},
                               created_at=now, next_attempt_at=now))
+
+
+def record_attribution_change(session: Session, registration: Registration, *, now: datetime) -> None:
+    """The attribution type changed (an override made it a co-sell): the CRM must hear it."""
+    session.add(CrmOutbox(registration_id=registration.id, event="attribution", urgent=False,
+                          payload={"attribution": registration.attribution.value}, created_at=now,
+                          next_attempt_at=now))

@@ -13,9 +13,11 @@ from storage.queries import (
     count_visible_registrations,
     home_registrations,
     partner_by_channel,
+    claim_partner_desk,
     move_channel_references,
     partner_choices,
     program_runners,
+    settle_partner_desk,
     partners_with_channels,
     visible_registrations,
 )
@@ -51,15 +53,17 @@ def first_delivery(services: Services, event_id: str) -> bool:
 
 
 def _open_desk(services: Services, partner: Partner) -> bool:
-    """Post the desk with no transaction open (Slack can be slow), then remember where it is."""
-    ref = services.notifier.partner_desk(partner)
-    if ref is None:
-        return False
+    """Claim the desk, post it with no transaction open (Slack can be slow), then record where it is.
+
+    The claim means start-up and a join event (or two replicas) never both post a desk.
+    """
     with transaction(services.engine) as session:
-        stored = session.get(Partner, partner.id)
-        if stored is not None and stored.desk_message_ts is None:
-            stored.desk_message_ts = ref.ts
-    return True
+        if not claim_partner_desk(session, partner.id):
+            return False
+    ref = services.notifier.partner_desk(partner)
+    with transaction(services.engine) as session:
+        settle_partner_desk(session, partner.id, ref.ts if ref else None)
+    return ref is not None
 
 
 def open_partner_desks(services: Services) -> int:

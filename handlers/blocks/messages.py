@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, M
 
 from handlers.blocks.text import clip, day, deal_summary, escape, lead_title, section, status_label
 from handlers.ids import Action, Block
-from storage.models import Partner, Registration, RegistrationStatus
+from storage.models import AttributionType, Partner, Registration, RegistrationStatus
 
 
 @dataclass
@@ -68,6 +68,9 @@ def build_partner_update(registration: Registration, sla_hours: int) -> Message:
     if status == RegistrationStatus.under_review:
         text = (f":hourglass_flowing_sand: Under review: our team is reviewing *{company}*. "
                 f"Expect a decision within {sla_hours} hours.")
+    elif status == RegistrationStatus.approved and registration.attribution == AttributionType.co_sell:
+        text = (f":handshake: Co-sell: *{company}* is registered to you and protected until "
+                f"{day(registration.protection_expires_at)}; another partner works this account with us too.")
     elif status == RegistrationStatus.approved:
         text = (f":white_check_mark: Approved: *{company}* is registered to you and protected until "
                 f"{day(registration.protection_expires_at)}.")

@@ -173,6 +173,7 @@ def _drain(
                 push_wanted(api, wanted, now)
             except CrmTransientError as exc:
                 stop = exc
+            notices: list[str] = []  # told after the commit, so no Slack call waits inside the transaction
             with Session(engine, expire_on_commit=False) as session:
                 session.add_all(w.record for w in wanted)  # the Salesforce ids and versions push_wanted set
                 for group in groups:
@@ -186,12 +187,14 @@ def _drain(
                 usage = api.usage
                 if stop is not None and stop.limit_exceeded and usage:
                     usage = (usage[1], usage[1])  # the org is out of calls whatever the last header said
-                urgent_only = note_usage(state, usage, threshold, notify, now) or urgent_only
+                urgent_only = note_usage(state, usage, threshold, notices.append, now) or urgent_only
                 if stop is not None or refused:
                     # Only credential problems are told: they need a person; outages and limits pass by themselves.
-                    told = notify if stop is not None and stop.auth else None
+                    told = notices.append if stop is not None and stop.auth else None
                     note_error(state, str(stop) if stop else refused[-1].errors[0], now, notify=told)
                 session.commit()
+            for text in notices:
+                safe_notify(notify, text)
         if refused:
             safe_notify(notify, failure_text(refused))
         if on_progress:
