@@ -21,6 +21,8 @@ program_cli = typer.Typer(help="Program rules (PROGRAM_FILE).", no_args_is_help=
 cli.add_typer(import_cli, name="import")
 cli.add_typer(program_cli, name="program")
 cli.add_typer(crm_app, name="crm")
+db_cli = typer.Typer(help="The database schema (Alembic migrations; `serve` upgrades on start).", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -139,6 +141,28 @@ def program_check(file: Path = typer.Argument(None, help="The program file (defa
     typer.echo(f"{path}: valid. Protection window {program.protection_window_days} days, approval SLA "
                f"{program.approval_sla_hours} h, name similarity {program.conflict.name_similarity}, "
                f"{len(program.routing.rules)} routing rule(s).")
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Bring DATABASE_URL to the current schema."""
+    from bot.runtime import open_database
+
+    open_database(settings_or_exit())
+    typer.echo("The database is at the current schema.")
+
+
+@db_cli.command("revision")
+def db_revision(message: str = typer.Argument(..., help="What the schema change is, e.g. 'partner region'.")) -> None:
+    """For developers: write a migration for the models' changes (compared with DATABASE_URL at head)."""
+    from alembic import command
+
+    from storage.db import alembic_config, create_schema, make_engine
+
+    engine = make_engine(settings_or_exit().database_url)
+    create_schema(engine)
+    with engine.begin() as connection:
+        command.revision(alembic_config(connection), message=message, autogenerate=True)
 
 
 def main() -> None:

@@ -24,6 +24,8 @@ def engine(database_url):
     eng = make_engine(database_url)
     if TEST_DATABASE_URL:
         SQLModel.metadata.drop_all(eng)
+        with eng.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     create_schema(eng)
     yield eng
     eng.dispose()
