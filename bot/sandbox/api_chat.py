@@ -56,14 +56,20 @@ def post_message(state: State, args: dict) -> dict:
     return {"channel": channel.id, "ts": message.ts, "message": message_dict(state, message)}
 
 
-def update(state: State, args: dict) -> dict:
+def _own_message(state: State, args: dict, refusal: str):
+    """The bot's own message named by `channel` and `ts` (Slack refuses to edit anyone else's)."""
     channel = channel_arg(state, args)
     ts = require(args, "ts", "message_not_found")
     message = state.find_message(channel.id, ts)
     if message is None:
         raise ApiError("message_not_found")
     if message.user != state.bot_user_id:
-        raise ApiError("cant_update_message")
+        raise ApiError(refusal)
+    return channel, ts, message
+
+
+def update(state: State, args: dict) -> dict:
+    channel, ts, message = _own_message(state, args, "cant_update_message")
     has_text, has_blocks = args.get("text") is not None, args.get("blocks") is not None
     text, blocks = _content(args, required=False)
     if not has_text and not has_blocks:
@@ -100,13 +106,7 @@ def get_permalink(state: State, args: dict) -> dict:
 
 
 def delete(state: State, args: dict) -> dict:
-    channel = channel_arg(state, args)
-    ts = require(args, "ts", "message_not_found")
-    message = state.find_message(channel.id, ts)
-    if message is None:
-        raise ApiError("message_not_found")
-    if message.user != state.bot_user_id:
-        raise ApiError("cant_delete_message")
+    channel, ts, message = _own_message(state, args, "cant_delete_message")
     with state.lock:
         state.messages[channel.id].remove(message)
     return {"channel": channel.id, "ts": ts}
