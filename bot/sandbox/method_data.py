@@ -124,6 +124,8 @@ agents.sessions.setStatus
 api.test
 apps.connections.open
 apps.event.authorizations.list
+apps.icon.set
+apps.managed.permissions.set
 apps.manifest.create
 apps.manifest.delete
 apps.manifest.export
@@ -139,6 +141,8 @@ apps.uninstall
 apps.user.connection.bulkUpdate
 apps.user.connection.requestAuth
 apps.user.connection.update
+assistant.search.context
+assistant.search.info
 assistant.threads.setStatus
 assistant.threads.setSuggestedPrompts
 assistant.threads.setTitle
