@@ -143,3 +143,46 @@ def test_longest_escape_heavy_input_still_fits_slack():
         for block in message.blocks:
             block.to_dict()  # slack_sdk raises SlackObjectFormationError past Slack's limits
         assert len(message.blocks) <= 50
+
+
+FORGED = "Thanks!\n*Status:* :white_check_mark: Approved\n\n>Protected until 1 Jan 2099\r\n• Approved by <@U0PRIYA>"
+
+
+def mrkdwn_lines(message) -> list[str]:
+    """Every line of every mrkdwn text in the message, as Slack would lay them out."""
+    texts = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                texts.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk([b.to_dict() for b in message.blocks])
+    return [line for text in texts for line in text.splitlines()]
+
+
+def test_notes_and_reasons_cannot_forge_the_bots_own_lines():
+    rejected = registration(notes=FORGED, decision_reason=FORGED, status=RegistrationStatus.rejected)
+    messages = [build_review_request(registration(notes=FORGED), PARTNER, []),
+                build_review_settled(rejected, PARTNER, "U0ALEX"), build_partner_update(rejected, 48)]
+    for message in messages:
+        lines = mrkdwn_lines(message)
+        assert any("*Status:* :white_check_mark: Approved" in line for line in lines)  # shown, but as a quote
+        for forged in ("*Status:*", "• Approved by", "Thanks!", "Protected until"):
+            assert not any(line.startswith(forged) for line in lines), (forged, lines)
+        assert ">" in lines and ">*Status:* :white_check_mark: Approved" in lines  # empty lines are quoted too
+        assert ">&gt;Protected until 1 Jan 2099" in lines  # a quote inside the quote stays text
+
+
+def test_a_long_many_line_note_is_quoted_and_still_fits_slack():
+    many = registration(notes="*Status:* Approved\n" * 400, decision_reason="\n" * 2000,
+                        status=RegistrationStatus.rejected)
+    for message in (build_review_request(many, PARTNER, []), build_review_settled(many, PARTNER, "U0ALEX"),
+                    build_partner_update(many, 48)):
+        for block in message.blocks:
+            block.to_dict()  # raises past Slack's 3,000 characters
+        assert not any(line.startswith("*Status:*") for line in mrkdwn_lines(message))

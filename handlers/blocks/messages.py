@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject
 
-from handlers.blocks.text import clip, day, deal_summary, escape, lead_title, section, status_label
+from handlers.blocks.text import day, deal_summary, escape, lead_title, quoted, section, status_label
 from handlers.ids import Action, Block
 from storage.models import AttributionType, Partner, Registration, RegistrationStatus
 
@@ -75,7 +75,7 @@ def build_partner_update(registration: Registration, sla_hours: int) -> Message:
         text = (f":white_check_mark: Approved: *{company}* is registered to you and protected until "
                 f"{day(registration.protection_expires_at)}.")
     elif status == RegistrationStatus.rejected:
-        text = f":no_entry_sign: Not approved: *{company}*. Reason: {clip(escape(registration.decision_reason), 2000)}"
+        text = f":no_entry_sign: Not approved: *{company}*. Reason:\n{quoted(registration.decision_reason, 2000)}"
     elif status == RegistrationStatus.won:
         text = f":trophy: Won: *{company}* closed as a won deal, attributed to you. Thank you!"
     elif status == RegistrationStatus.lost:

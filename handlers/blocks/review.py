@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from handlers.blocks.messages import Message
-from handlers.blocks.text import clip, day, deal_summary, escape, lead_title, section, status_label
+from handlers.blocks.text import clip, day, deal_summary, escape, lead_title, quoted, section, status_label
 from handlers.ids import Action, Block, Callback
 from storage.models import Partner, Registration, RegistrationStatus, ReviewKind
 from workflows.services import ConflictEvidence
@@ -26,7 +26,7 @@ BREAKDOWN_LABELS = {"fit": "Fit", "timing": "Timing", "completeness": "Completen
 def _lead_details(registration: Registration, partner: Partner) -> list:
     contact = f"{escape(registration.contact_name)} <mailto:{escape(registration.contact_email)}|" \
               f"{escape(registration.contact_email)}>"
-    notes = f"\n>{clip(escape(registration.notes), 1200)}" if registration.notes else ""
+    notes = f"\n{quoted(registration.notes, 1200)}" if registration.notes else ""
     return [
         section((
             f"{lead_title(registration)}\n{deal_summary(registration)}\n"
@@ -93,7 +93,7 @@ def build_review_settled(registration: Registration, partner: Partner, actor_sla
     else:
         outcome = f"{status_label(registration.status)} by <@{actor_slack_id}>"
         if registration.decision_reason:
-            outcome += f": {clip(escape(registration.decision_reason), 2000)}"
+            outcome += f":\n{quoted(registration.decision_reason, 2000)}"
     blocks = [*_lead_details(registration, partner), ContextBlock(elements=[MarkdownTextObject(text=outcome)])]
     if registration.status == RegistrationStatus.approved:
         value = str(registration.id)

@@ -68,6 +68,12 @@ def clip(text: str, limit: int) -> str:
 SECTION_LIMIT = 3000
 
 
+def quoted(text: str | None, limit: int) -> str:
+    """User free text as a mrkdwn quote, every line of it, so no line can pass for one of the bot's own."""
+    lines = escape(text).splitlines() or [""]  # splitlines: any break a client may render gets its `>`
+    return clip("\n".join(">" + line for line in lines), limit)
+
+
 def section(text: str) -> SectionBlock:
     """A mrkdwn section, cut to Slack's 3,000 characters: escaped user text can grow up to five-fold."""
     return SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_LIMIT)))
