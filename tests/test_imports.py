@@ -7,9 +7,13 @@ from pathlib import Path
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from bot.cli import cli
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.cli_import import import_cli
 from storage.models import Partner, PartnerContact, PartnerStage, TeamMember
 from workflows.imports import import_partners, import_team
+from workflows.program import Program
 
 PARTNERS_CSV = """name,type,tier,stage,domain,slack_team_id,slack_channel_id,manager_slack_id,contact_slack_ids
 Northwind,Reseller,gold,producing,https://www.northwind.io,T0NORTH,C0NORTH,U0PM1,U0DANA;U0ERIK
@@ -20,13 +24,26 @@ Thief,agency,gold,producing,,,,,U0DANA
 """
 
 
+TEAM_CSV = """slack_user_id,name,email,role,territories,product_lines
+U0PM1,Pat,,partner_manager,,
+U0ADMIN,Sam,,admin,,
+U0ALEX,Alex,,ae,EMEA,Platform
+"""
+
+
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def test_partner_import_keeps_good_rows_and_explains_bad_ones(engine, tmp_path):
+@pytest.fixture
+def team(engine, tmp_path):
+    """Partner managers must be in the team before partners name them."""
+    assert not import_team(engine, write(tmp_path, "team.csv", TEAM_CSV)).errors
+
+
+def test_partner_import_keeps_good_rows_and_explains_bad_ones(engine, team, tmp_path):
     report = import_partners(engine, write(tmp_path, "p.csv", PARTNERS_CSV))
     assert (report.created, report.updated) == (2, 0)
     assert [row for row, _ in report.errors] == [3, 5, 6]
@@ -43,7 +60,7 @@ def test_partner_import_keeps_good_rows_and_explains_bad_ones(engine, tmp_path):
         assert sorted(contacts.all()) == ["U0DANA", "U0ERIK"]
 
 
-def test_partner_import_is_an_idempotent_upsert(engine, tmp_path):
+def test_partner_import_is_an_idempotent_upsert(engine, team, tmp_path):
     import_partners(engine, write(tmp_path, "p.csv", PARTNERS_CSV))
     changed = PARTNERS_CSV.replace("gold,producing,https://www.northwind.io", "platinum,strategic,northwind.io") \
                           .replace("U0DANA;U0ERIK", "U0DANA")
@@ -70,20 +87,29 @@ def test_team_import(engine, tmp_path):
         assert (alex.role, alex.territories, alex.product_lines) == ("ae", ["EMEA", "APAC"], ["Platform"])
 
 
-def test_cli_imports_report_rows_and_exit_codes(database_url, tmp_path, monkeypatch):
+def test_cli_imports_report_rows_warnings_database_and_exit_codes(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    result = runner.invoke(cli, ["import", "partners", str(write(tmp_path, "p.csv", PARTNERS_CSV))])
+    team_csv = TEAM_CSV + "U0BEA,Bea,,ae,EMEA,Platfrom\n"
+    team_result = runner.invoke(import_cli, ["team", str(write(tmp_path, "t.csv", team_csv))])
+    assert team_result.exit_code == 0, team_result.output
+    assert "team: 4 created, 0 updated, 0 rejected, 1 warning(s)" in team_result.output
+    assert "row 5 (imported, warning): product_lines: “Platfrom” is not a product line in the program file; " \
+           "did you mean “Platform”?" in team_result.output
+    assert f"database: {make_url(database_url).render_as_string(hide_password=True)}" in team_result.output
+    result = runner.invoke(import_cli, ["partners", str(write(tmp_path, "p.csv", PARTNERS_CSV))])
     assert result.exit_code == 1
     assert "partners: 2 created, 0 updated, 3 rejected" in result.output
     assert "row 6: contact_slack_ids: U0DANA is already a contact of another partner" in result.output
-    missing = runner.invoke(cli, ["import", "team", str(write(tmp_path, "t.csv", "slack_user_id,name\nU1,A\n"))])
+    missing = runner.invoke(import_cli, ["team", str(write(tmp_path, "t.csv", "slack_user_id,name\nU1,A\n"))])
     assert missing.exit_code == 2
     assert "missing column(s) email, role, territories, product_lines" in missing.output
+    unreadable = runner.invoke(import_cli, ["partners", str(tmp_path / "nowhere.csv")])
+    assert unreadable.exit_code == 2 and "Cannot read" in unreadable.output
 
 
-def test_moving_a_partner_to_a_new_channel_gives_it_a_new_desk(engine, tmp_path):
+def test_moving_a_partner_to_a_new_channel_gives_it_a_new_desk(engine, team, tmp_path):
     import_partners(engine, write(tmp_path, "p.csv", PARTNERS_CSV))
     with Session(engine) as session:
         northwind = session.exec(select(Partner).where(Partner.name == "Northwind")).one()
@@ -96,3 +122,95 @@ def test_moving_a_partner_to_a_new_channel_gives_it_a_new_desk(engine, tmp_path)
     import_partners(engine, write(tmp_path, "moved.csv", PARTNERS_CSV.replace("C0NORTH", "C0NORTH2")))
     with Session(engine) as session:
         assert session.exec(select(Partner.desk_message_ts).where(Partner.name == "Northwind")).one() is None
+
+
+HEADER = "name,type,tier,stage,domain,slack_team_id,slack_channel_id,manager_slack_id,contact_slack_ids\n"
+
+
+def test_a_partner_cannot_take_another_partners_channel(engine, team, tmp_path):
+    import_partners(engine, write(tmp_path, "first.csv", HEADER + "Northwind,reseller,gold,producing,,,C0NORTH,,\n"))
+    report = import_partners(engine, write(tmp_path, "p.csv", HEADER +
+                                           "Globex,referral,gold,producing,,,C0GLOBEX,,\n"
+                                           "Initech,agency,gold,producing,,,C0NORTH,,\n"
+                                           "Hooli,agency,gold,producing,,,C0GLOBEX,,\n"
+                                           "Northwind,reseller,gold,producing,,,C0NORTH,,\n"))
+    assert report.errors == [
+        (3, "slack_channel_id: C0NORTH is already the channel of Northwind; "
+            "partners in one channel would see each other's deals"),
+        (4, "slack_channel_id: C0GLOBEX is already the channel of Globex (row 2); "
+            "partners in one channel would see each other's deals"),
+    ]
+    assert (report.created, report.updated) == (1, 1)  # Northwind keeps its own channel on a re-import
+    with Session(engine) as session:
+        assert set(session.exec(select(Partner.name)).all()) == {"Northwind", "Globex"}
+
+
+def test_a_partner_manager_must_be_a_partner_manager_or_admin_of_our_team(engine, team, tmp_path):
+    report = import_partners(engine, write(tmp_path, "p.csv", HEADER +
+                                           "Northwind,reseller,gold,producing,,,,U0PM1,\n"
+                                           "Globex,referral,gold,producing,,,,U0ADMIN,\n"
+                                           "Initech,agency,gold,producing,,,,U0ALEX,\n"
+                                           "Hooli,agency,gold,producing,,,,U0NOBODY,\n"))
+    assert report.created == 2
+    assert report.errors == [(4, "manager_slack_id: U0ALEX is an AE, not a partner manager or admin"),
+                             (5, "manager_slack_id: U0NOBODY is not in the team; import the team first")]
+
+
+def test_our_own_people_cannot_be_partner_contacts(engine, team, tmp_path):
+    report = import_partners(engine, write(tmp_path, "p.csv", HEADER +
+                                           "Northwind,reseller,gold,producing,,,C0NORTH,U0ALEX,U0DANA;U0ALEX;U0PM1\n"))
+    assert report.created == 0
+    assert report.errors == [(2, "manager_slack_id: U0ALEX is an AE, not a partner manager or admin; "
+                                 "contact_slack_ids: U0ALEX is one of our team (ae), not a partner contact; "
+                                 "contact_slack_ids: U0PM1 is one of our team (partner_manager), not a partner contact")]
+    with Session(engine) as session:  # nothing half-written: no partner, no contacts
+        assert session.exec(select(Partner)).all() == [] and session.exec(select(PartnerContact)).all() == []
+
+
+def test_the_same_key_twice_in_a_file_is_imported_with_a_warning_naming_the_winner(engine, team, tmp_path):
+    report = import_partners(engine, write(tmp_path, "p.csv", HEADER +
+                                           "Northwind,reseller,gold,producing,,,C0NORTH,,\n"
+                                           "Globex,referral,gold,producing,,,,,\n"
+                                           "Northwind,reseller,platinum,strategic,,,C0NORTH,,\n"))
+    assert (report.created, report.updated, report.errors) == (2, 1, [])
+    assert report.warnings == [(4, "name: “Northwind” is also on row 2; row 4 won (the last one)")]
+    with Session(engine) as session:
+        assert session.exec(select(Partner.tier).where(Partner.name == "Northwind")).one() == "platinum"
+    team_report = import_team(engine, write(tmp_path, "t.csv", TEAM_CSV + "U0PM1,Pat Again,,admin,,\n"))
+    assert team_report.warnings == [(5, "slack_user_id: “U0PM1” is also on row 2; row 5 won (the last one)")]
+
+
+def test_territories_and_product_lines_the_program_lacks_are_imported_with_the_closest_match(engine, tmp_path):
+    program = Program(regions=("EMEA", "North America"), product_lines=("Platform", "Analytics"))
+    report = import_team(engine, write(tmp_path, "t.csv", "slack_user_id,name,email,role,territories,product_lines\n"
+                                                          "U0ALEX,Alex,,ae,EMEA;emea;Mars,Platfrom;Analytics\n"),
+                         program=program)
+    assert (report.created, report.errors) == (1, [])
+    assert report.warnings == [
+        (2, "product_lines: “Platfrom” is not a product line in the program file; did you mean “Platform”?"),
+        (2, "territories: “Mars” is not a region in the program file (EMEA, North America)"),
+        (2, "territories: “emea” is not a region in the program file; did you mean “EMEA”?"),
+    ]
+
+
+def test_the_report_names_the_database_without_its_password(engine, tmp_path):
+    report = import_team(engine, write(tmp_path, "t.csv", TEAM_CSV))
+    assert report.database == engine.url.render_as_string(hide_password=True)
+    assert engine.url.password is None or str(engine.url.password) not in report.database
+
+
+def test_an_over_long_field_is_a_row_error_not_a_crash(engine, team, tmp_path):
+    import csv
+
+    limit = csv.field_size_limit()
+    text = HEADER + f"Northwind,reseller,gold,producing,,,,,{'U' * (limit + 1)}\n" + \
+        "Globex,referral,gold,producing,,,,,\n"
+    report = import_partners(engine, write(tmp_path, "p.csv", text))
+    assert report.errors == [(2, f"field longer than {limit} characters")]
+    assert report.created == 1  # the next row still imports
+
+
+def test_progress_is_reported_per_row(engine, team, tmp_path):
+    seen = []
+    import_partners(engine, write(tmp_path, "p.csv", PARTNERS_CSV), lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
