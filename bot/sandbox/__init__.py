@@ -27,8 +27,10 @@ Driver (each call returns `Response(status, headers, text, json, elapsed, payloa
 
 Inspection: `calls(method)`, `messages(channel, thread_ts=)`, `ephemerals(user)`, `views(user)`, `view(id)`,
 `open_modal(user)`, `home(user)`, `buttons(message_or_view)`, `wait_for(predicate, timeout=5)`,
-`issue_trigger(user, age=)`, `fail(method, status=429|500, error=..., retry_after=1, times=1)`, `reset()`,
-`transcript().new_lines()`.
+`issue_trigger(user, age=)`, `fail(method, status=429|500, error=..., retry_after=1, times=1, after_effect=False,
+delay=None)`, `fail_randomly(method, rate, kinds=("429", "500", "timeout"), seed=None, timeout_delay=2.0)`,
+`stop_failing(method=None)`, `set_scopes(scopes)` (default: manifest.yml's bot scopes), `reset()`,
+`transcript().new_lines()`. Each `Call` carries the injected `fault` (kind, after_effect, delay) if any.
 
 Fidelity notes: external users (another team, in an `is_ext_shared` channel) cannot run slash commands
 (`SandboxError`, as Slack never delivers them); their clicks carry `team.id` = our team and `user.team_id`

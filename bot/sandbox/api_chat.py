@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 from bot.sandbox import blockkit
 from bot.sandbox.api_common import (
@@ -18,6 +19,7 @@ from bot.sandbox.api_common import (
 from bot.sandbox.state import Ephemeral, Message, State
 
 MAX_TEXT = 40000
+EVENT_TYPE = re.compile(r"[a-zA-Z0-9_]{1,255}")
 
 
 def _content(args: dict, *, required: bool = True) -> tuple[str, list[dict]]:
@@ -35,9 +37,23 @@ def _content(args: dict, *, required: bool = True) -> tuple[str, list[dict]]:
     return ("" if text is None else str(text)), blockkit.assign_ids(blocks or [])
 
 
+def _metadata(args: dict) -> dict | None:
+    """The `metadata` argument (an object, or a JSON string from form callers) checked as Slack checks it."""
+    if args.get("metadata") in (None, ""):
+        return None
+    metadata = json_arg(args, "metadata")
+    if not isinstance(metadata, dict):
+        raise ApiError("invalid_metadata_format")
+    event_type, payload = metadata.get("event_type"), metadata.get("event_payload")
+    if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type) or not isinstance(payload, dict):
+        raise ApiError("invalid_metadata_schema")
+    return {"event_type": event_type, "event_payload": copy.deepcopy(payload)}
+
+
 def post_message(state: State, args: dict) -> dict:
     channel = channel_arg(state, args)
     text, blocks = _content(args)
+    metadata = _metadata(args)
     if state.bot_user_id not in channel.members:
         raise ApiError("not_in_channel")
     thread_ts = args.get("thread_ts") or None
@@ -50,10 +66,11 @@ def post_message(state: State, args: dict) -> dict:
         thread_ts=str(thread_ts) if thread_ts else None,
         bot_id=state.bot_id,
         reply_broadcast=flag(args, "reply_broadcast"),
+        metadata=metadata,
     )
     with state.lock:
         state.messages.setdefault(channel.id, []).append(message)
-    return {"channel": channel.id, "ts": message.ts, "message": message_dict(state, message)}
+    return {"channel": channel.id, "ts": message.ts, "message": message_dict(state, message, metadata=True)}
 
 
 def _own_message(state: State, args: dict, refusal: str):

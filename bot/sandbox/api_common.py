@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from typing import Any
@@ -29,7 +30,7 @@ def json_arg(args: dict, name: str) -> Any:
         try:
             return json.loads(value)
         except ValueError:
-            raise ApiError(f"invalid_{name}_format" if name == "blocks" else "invalid_arguments") from None
+            raise ApiError(f"invalid_{name}_format" if name in ("blocks", "metadata") else "invalid_arguments") from None
     return value
 
 
@@ -45,17 +46,20 @@ def require(args: dict, name: str, error: str = "invalid_arguments") -> str:
     return str(value)
 
 
-def channel_arg(state: State, args: dict, name: str = "channel") -> Channel:
-    """The channel an argument names; Slack answers `channel_not_found` for missing or unknown ids."""
-    value = args.get(name)
-    channel = state.resolve_channel(str(value)) if value else None
-    if channel is None:
+def channel_arg(state: State, args: dict, name: str = "channel", *, allow_user: bool = True) -> Channel:
+    """The channel an argument names; Slack answers `channel_not_found` for missing or unknown ids.
+
+    A user id means the bot's DM only where Slack accepts one (chat.postMessage does, history does not)."""
+    value = str(args.get(name) or "")
+    channel = state.resolve_channel(value) if value and (allow_user or value in state.channels) else None
+    # A private channel the bot is not in is invisible to it, so Slack cannot tell it from a missing one.
+    if channel is None or (channel.is_private and state.bot_user_id not in channel.members):
         raise ApiError("channel_not_found")
     return channel
 
 
-def message_dict(state: State, message: Message) -> dict:
-    """A message object as chat.* methods and interaction payloads show it."""
+def message_dict(state: State, message: Message, *, metadata: bool = False) -> dict:
+    """A message object as chat.* methods and interaction payloads show it (`metadata` when asked for)."""
     data: dict[str, Any] = {
         "type": "message",
         "user": message.user,
@@ -70,6 +74,8 @@ def message_dict(state: State, message: Message) -> dict:
         data["thread_ts"] = message.thread_ts
     if message.edited:
         data["edited"] = {"user": message.user, "ts": message.ts}
+    if metadata and message.metadata is not None:
+        data["metadata"] = copy.deepcopy(message.metadata)
     return data
 
 

@@ -6,9 +6,10 @@ import copy
 import time
 from typing import Any, Callable, Iterable
 
-from bot.sandbox import blockkit
+from bot.sandbox import blockkit, faults
 from bot.sandbox.driver import Driver
 from bot.sandbox.method_data import KNOWN_METHODS
+from bot.sandbox.scopes import manifest_scopes
 from bot.sandbox.state import (
     TRIGGER_TTL_SECONDS,
     Call,
@@ -30,12 +31,14 @@ class Sandbox:
 
     def __init__(self, signing_secret: str, bot_token: str, *, team_id: str = "T0OURS",
                  team_name: str = "Acme Software", bot_user_id: str = "U0BOT",
-                 trigger_ttl: float = TRIGGER_TTL_SECONDS) -> None:
+                 trigger_ttl: float = TRIGGER_TTL_SECONDS, scopes: Iterable[str] | None = None) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         # trigger_ttl is Slack's 3 s; tests may shorten it to check expiry without waiting.
         self.state = State(team_id=team_id, team_name=team_name, bot_user_id=bot_user_id, bot_token=bot_token,
                            trigger_ttl=trigger_ttl)
+        # By default the bot has what manifest.yml asks for, so a missing scope fails here as it would live.
+        self.set_scopes(manifest_scopes() if scopes is None else scopes)
         self._server = WebApiServer(self.state)
         self._started = False
 
@@ -86,8 +89,21 @@ class Sandbox:
     def bot_user_id(self) -> str:
         return self.state.bot_user_id
 
+    @property
+    def scopes(self) -> list[str]:
+        with self.state.lock:
+            return list(self.state.scopes)
+
+    def set_scopes(self, scopes: Iterable[str]) -> None:
+        """Grant exactly these bot scopes (sent in `x-oauth-scopes`; others answer `missing_scope`)."""
+        if isinstance(scopes, str):
+            raise SandboxError("set_scopes() takes a list of scopes, not one string")
+        granted = list(dict.fromkeys(scopes))
+        with self.state.lock:
+            self.state.scopes = granted
+
     def reset(self) -> None:
-        """Forget calls, messages, views and pending faults; keep teams, users and channels."""
+        """Forget calls, messages, views and faults (random ones too); keep the directory and scopes."""
         self.state.reset()
 
     # directory -------------------------------------------------------------------------------------
@@ -109,7 +125,7 @@ class Sandbox:
         return user
 
     def add_channel(self, channel_id: str, name: str, members: Iterable[str] = (), is_ext_shared: bool = False,
-                    *, bot_member: bool = True) -> Channel:
+                    *, bot_member: bool = True, is_private: bool = False) -> Channel:
         """Add a channel; the bot is a member unless bot_member=False (then use driver.bot_joined)."""
         members = list(members)
         unknown = [m for m in members if m not in self.state.users]
@@ -120,7 +136,7 @@ class Sandbox:
         member_list = list(dict.fromkeys(members))
         if bot_member and self.bot_user_id not in member_list:
             member_list.append(self.bot_user_id)
-        channel = Channel(channel_id, name, member_list, is_ext_shared)
+        channel = Channel(channel_id, name, member_list, is_ext_shared, is_private=is_private)
         with self.state.lock:
             self.state.channels[channel_id] = channel
         return channel
@@ -131,16 +147,40 @@ class Sandbox:
 
     # faults ----------------------------------------------------------------------------------------
     def fail(self, method: str, status: int | None = None, *, error: str | None = None,
-             retry_after: int = 1, times: int = 1) -> None:
-        """Make the next `times` calls of `method` fail: HTTP 429 (with Retry-After), 5xx, or ok:false `error`."""
+             retry_after: int = 1, times: int = 1, after_effect: bool = False, delay: float | None = None) -> None:
+        """Make the next `times` calls of `method` fail: HTTP 429 (with Retry-After), 5xx, or ok:false `error`.
+
+        after_effect=True: the call takes effect first, so the caller cannot know it did. delay=seconds: the
+        answer is held that long (a timeout for a shorter WebClient timeout); it is then status/error if
+        given, else the real answer (after_effect) or HTTP 504 `request_timeout` (nothing done)."""
+        self._check_method(method)
+        try:
+            fault = faults.scripted(status, error, retry_after=retry_after, after_effect=after_effect, delay=delay)
+        except ValueError as problem:
+            raise SandboxError(str(problem)) from None
+        self.state.faults.add(method, fault, times)
+
+    def fail_randomly(self, method: str, rate: float, kinds: Iterable[str] = ("429", "500", "timeout"), *,
+                      seed: int | None = None, timeout_delay: float = 2.0, retry_after: int = 1) -> None:
+        """Fail that fraction of `method` calls with one of `kinds` until stop_failing(); for benchmarks.
+
+        Kinds: "429", "500", "502", "503", "504", "internal_error" (ok:false) and "timeout" (held
+        `timeout_delay` s). All but 429 land before or after the effect at random. A seed repeats the draws."""
+        self._check_method(method)
+        try:
+            self.state.faults.fail_randomly(method, rate, tuple(kinds), seed=seed, timeout_delay=timeout_delay,
+                                            retry_after=retry_after)
+        except ValueError as problem:
+            raise SandboxError(str(problem)) from None
+
+    def stop_failing(self, method: str | None = None) -> None:
+        """Drop pending and random faults of one method (all methods when None)."""
+        self.state.faults.stop(method)
+
+    @staticmethod
+    def _check_method(method: str) -> None:
         if method not in KNOWN_METHODS:
             raise SandboxError(f"{method!r} is not a Slack Web API method")
-        if status is None and error is None:
-            raise SandboxError("fail() needs status= or error=")
-        fault = {"status": status or 200, "error": error or ("ratelimited" if status == 429 else "internal_error"),
-                 "retry_after": retry_after, "times": times}
-        with self.state.lock:
-            self.state.faults.setdefault(method, []).append(fault)
 
     # what happened ---------------------------------------------------------------------------------
     def calls(self, method: str | None = None) -> list[Call]:

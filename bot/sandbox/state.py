@@ -9,6 +9,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from bot.sandbox.faults import Fault, FaultBook
+
 TRIGGER_TTL_SECONDS = 3.0
 
 
@@ -43,6 +45,7 @@ class Channel:
     is_ext_shared: bool = False
     is_im: bool = False
     user: str | None = None  # the other party of a DM
+    is_private: bool = False
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Message:
     bot_id: str | None = None
     edited: bool = False
     reply_broadcast: bool = False
+    metadata: dict | None = None  # {"event_type": ..., "event_payload": {...}} as chat.postMessage got it
 
 
 @dataclass
@@ -97,6 +101,7 @@ class Call:
     status: int
     time: float
     duration: float = 0.0  # seconds the emulator spent answering (for latency benchmarks)
+    fault: Fault | None = None  # the injected fault (kind, after_effect, delay), if this call got one
 
     @property
     def ok(self) -> bool:
@@ -143,7 +148,8 @@ class State:
         self.response_urls: dict[str, dict] = {}
         self.calls: list[Call] = []
         self.inbound: list[Inbound] = []
-        self.faults: dict[str, list[dict]] = {}
+        self.faults = FaultBook()
+        self.scopes: list[str] = []  # granted bot scopes, sent back in x-oauth-scopes
         self._seq = 0
         self.generation = 0  # bumped by reset() so incremental readers start over
         self._ts_base = int(time.time()) * 1_000_000
@@ -228,9 +234,10 @@ class State:
         return bool(user and user.team_id != self.team_id)
 
     # recording ------------------------------------------------------------------------------------
-    def record_call(self, method: str, args: dict, response: dict, status: int, duration: float = 0.0) -> Call:
+    def record_call(self, method: str, args: dict, response: dict, status: int, duration: float = 0.0,
+                    fault: Fault | None = None) -> Call:
         call = Call(self.next_seq(), method, copy.deepcopy(args), copy.deepcopy(response), status, time.time(),
-                    duration)
+                    duration, fault)
         with self.lock:
             self.calls.append(call)
         return call
@@ -241,17 +248,6 @@ class State:
         entry = Inbound(seq or self.next_seq(), kind, user, channel, copy.deepcopy(detail), status, time.time())
         with self.lock:
             self.inbound.append(entry)
-
-    def take_fault(self, method: str) -> dict | None:
-        with self.lock:
-            pending = self.faults.get(method)
-            if not pending:
-                return None
-            fault = pending[0]
-            fault["times"] -= 1
-            if fault["times"] <= 0:
-                pending.pop(0)
-            return fault
 
     def reset(self) -> None:
         """Forget traffic, messages and views; keep the directory."""

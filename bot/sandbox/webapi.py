@@ -9,15 +9,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from bot.sandbox import api_chat, api_directory, api_views
+from bot.sandbox import api_chat, api_directory, api_history, api_views, scopes
 from bot.sandbox.api_common import ApiError
 from bot.sandbox.method_data import KNOWN_METHODS
 from bot.sandbox.state import State
 
 logger = logging.getLogger(__name__)
 
-HANDLERS = {**api_chat.HANDLERS, **api_views.HANDLERS, **api_directory.HANDLERS}
-JSON_ARGS = ("blocks", "view", "attachments")
+HANDLERS = {**api_chat.HANDLERS, **api_views.HANDLERS, **api_directory.HANDLERS, **api_history.HANDLERS}
+JSON_ARGS = ("blocks", "view", "attachments", "metadata")
 
 
 def parse_args(query: str, body: bytes, content_type: str) -> dict:
@@ -40,22 +40,27 @@ def parse_args(query: str, body: bytes, content_type: str) -> dict:
     return args
 
 
-def answer(state: State, method: str, args: dict, token: str | None) -> tuple[int, dict, dict]:
-    """(HTTP status, extra headers, JSON body) for one Web API call; records it."""
+def answer(state: State, method: str, args: dict, token: str | None) -> tuple[int, dict, dict, float]:
+    """(HTTP status, extra headers, JSON body, seconds to hold the answer) for one Web API call; records it.
+
+    The call is recorded before any hold, so a test sees what happened while the caller is still waiting."""
     started = time.perf_counter()
-    status, headers, body = _answer(state, method, args, token)
-    state.record_call(method, args, body, status, time.perf_counter() - started)
-    return status, headers, body
+    fault = state.faults.take(method) if method in KNOWN_METHODS else None
+    if fault is not None and not fault.after_effect:
+        status, headers, body = fault.answer()
+    else:
+        status, headers, body = _answer(state, method, args, token)
+        if fault is not None and fault.error is not None:
+            # The call took effect, then the answer was lost: the caller cannot tell it from a refusal.
+            status, headers, body = fault.answer()
+    hold = fault.delay if fault is not None else 0.0
+    state.record_call(method, args, body, status, time.perf_counter() - started + hold, fault)
+    return status, headers, body, hold
 
 
 def _answer(state: State, method: str, args: dict, token: str | None) -> tuple[int, dict, dict]:
     if method not in KNOWN_METHODS:
         return 404, {}, {"ok": False, "error": "unknown_method", "req_method": method}
-    fault = state.take_fault(method)
-    if fault is not None:
-        if fault["status"] == 429:
-            return 429, {"Retry-After": str(fault["retry_after"])}, {"ok": False, "error": "ratelimited"}
-        return fault["status"], {}, {"ok": False, "error": fault["error"]}
     if not token:
         return 200, {}, {"ok": False, "error": "not_authed"}
     if method == "apps.connections.open":  # Socket Mode: an app-level token, not the bot token
@@ -64,13 +69,19 @@ def _answer(state: State, method: str, args: dict, token: str | None) -> tuple[i
         return 200, {}, {"ok": True, "url": state.socket_mode.url}
     if token != state.bot_token:
         return 200, {}, {"ok": False, "error": "invalid_auth"}
+    with state.lock:
+        headers = {"x-oauth-scopes": ",".join(state.scopes)}
+    accepted = scopes.accepted_scopes(method)
+    if accepted:
+        headers["x-accepted-oauth-scopes"] = ",".join(accepted)
     handler = HANDLERS.get(method)
     if handler is None:
-        return 200, {}, {"ok": False, "error": "not_emulated", "req_method": method}
+        return 200, headers, {"ok": False, "error": "not_emulated", "req_method": method}
     try:
-        return 200, {}, {"ok": True, **handler(state, args)}
+        scopes.check_scope(state, method, args)
+        return 200, headers, {"ok": True, **handler(state, args)}
     except ApiError as error:
-        return 200, {}, {"ok": False, "error": error.code, **error.extra}
+        return 200, headers, {"ok": False, "error": error.code, **error.extra}
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -104,7 +115,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 auth = self.headers.get("Authorization") or ""
                 token = auth[7:].strip() if auth.startswith("Bearer ") else args.pop("token", None)
                 args.pop("token", None)
-                self._send(*answer(self.state, url.path[len("/api/"):], args, token))
+                status, headers, body, hold = answer(self.state, url.path[len("/api/"):], args, token)
+                if hold:
+                    self.server.closing.wait(hold)  # returns at once when the sandbox stops
+                self._send(status, headers, body)
             elif url.path.startswith("/response/"):
                 self._send(*self._response_url(url.path[len("/response/"):], args))
             else:
@@ -125,18 +139,25 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, headers: dict, body: dict) -> None:
         data = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the caller gave up waiting (a timeout fault): nobody to answer
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.closing = threading.Event()
 
 
 class WebApiServer:
@@ -164,6 +185,7 @@ class WebApiServer:
 
     def stop(self) -> None:
         if self._server is not None:
+            self._server.closing.set()
             self._server.shutdown()
             self._server.server_close()
             self._server = None

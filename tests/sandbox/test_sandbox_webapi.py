@@ -60,6 +60,7 @@ def test_posting_to_a_user_id_opens_a_stable_dm(client, sandbox):
     opened = client.conversations_open(users=ALEX)["channel"]["id"]
     assert first.startswith("D") and first == opened == sandbox.dm_channel(ALEX)
     assert client.conversations_open(users=SAM)["channel"]["id"] != first
+    sandbox.set_scopes([*sandbox.scopes, "im:read"])  # reading a DM's details needs im:read
     assert client.conversations_info(channel=first)["channel"]["is_im"] is True
 
 
@@ -93,6 +94,15 @@ def test_bot_must_be_in_the_channel(client, sandbox):
     sandbox.add_channel("C0QUIET", "quiet", [ALEX], bot_member=False)
     assert error_of(lambda: client.chat_postMessage(channel="C0QUIET", text="x")) == "not_in_channel"
     assert client.conversations_info(channel="C0QUIET")["channel"]["is_member"] is False
+
+
+def test_private_channels_are_invisible_to_a_bot_outside_them(client, sandbox):
+    sandbox.add_channel("C0DESK", "deal-desk", [ALEX], is_private=True)
+    sandbox.add_channel("C0HIDDEN", "hidden", [ALEX], is_private=True, bot_member=False)
+    desk = client.conversations_info(channel="C0DESK")["channel"]
+    assert (desk["is_private"], desk["is_channel"], desk["is_group"], desk["is_member"]) == (True, True, False, True)
+    assert error_of(lambda: client.conversations_info(channel="C0HIDDEN")) == "channel_not_found"
+    assert error_of(lambda: client.chat_postMessage(channel="C0HIDDEN", text="x")) == "channel_not_found"
 
 
 def test_update_changes_the_stored_message(client, sandbox):
