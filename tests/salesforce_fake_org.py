@@ -12,8 +12,10 @@ from collections import defaultdict
 from urllib.parse import parse_qs, unquote, urlsplit
 
 try:  # imported as a top-level module by pytest, as part of `tests` by the benchmark
+    from salesforce_fake_describe import deployed_fields, describe
     from salesforce_fake_soql import run_query
 except ImportError:
+    from tests.salesforce_fake_describe import deployed_fields, describe
     from tests.salesforce_fake_soql import run_query
 
 EXTERNAL_IDS = {
@@ -54,6 +56,7 @@ class FakeOrg:
         self.api_limit, self.api_used = api_limit, 0
         self.objects: dict[str, dict[str, dict]] = defaultdict(dict)
         self.validation_rules: list = []
+        self.fields = deployed_fields()  # what describe shows; tests remove one to play an undeployed field
         self.lock = threading.RLock()
         self._ids = itertools.count(1)
         self._index: dict[tuple[str, str], dict] = defaultdict(dict)
@@ -256,6 +259,8 @@ class FakeOrg:
             if method == "PATCH" and len(rest) == 1 and rest[0] in self.objects[sobject]:
                 self._save(sobject, body, rest[0])
                 return 204, None
+            if method == "GET" and rest == ["describe"]:
+                return 200, describe(sobject, self.fields[sobject])
             if method == "GET" and rest:
                 found = [rest[0]] if len(rest) == 1 else self._find(sobject, rest[0], rest[1])
                 if found and found[0] in self.objects[sobject]:
