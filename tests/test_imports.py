@@ -162,7 +162,8 @@ def test_our_own_people_cannot_be_partner_contacts(engine, team, tmp_path):
     assert report.created == 0
     assert report.errors == [(2, "manager_slack_id: U0ALEX is an AE, not a partner manager or admin; "
                                  "contact_slack_ids: U0ALEX is one of our team (ae), not a partner contact; "
-                                 "contact_slack_ids: U0PM1 is one of our team (partner_manager), not a partner contact")]
+                                 "contact_slack_ids: U0PM1 is one of our team (partner_manager), "
+                                 "not a partner contact")]
     with Session(engine) as session:  # nothing half-written: no partner, no contacts
         assert session.exec(select(Partner)).all() == [] and session.exec(select(PartnerContact)).all() == []
 

@@ -244,7 +244,8 @@ def _duplicate_warnings(batch: _Batch, column: str) -> list[tuple[int, str]]:
     for key, rows in batch.imported.items():
         if len(rows) > 1:
             earlier = ("row " if len(rows) == 2 else "rows ") + ", ".join(str(r) for r in rows[:-1])
-            warnings.append((rows[-1], f"{column}: “{key}” is also on {earlier}; row {rows[-1]} won (the last one)"))
+            won = f"row {rows[-1]} won (the last one)"
+            warnings.append((rows[-1], f"{column}: “{key}” is also on {earlier}; {won}"))
     return warnings
 
 
