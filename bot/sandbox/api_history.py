@@ -77,15 +77,20 @@ def _is_reply(message: Message) -> bool:
     return message.thread_ts is not None and message.thread_ts != message.ts
 
 
-def _replies(state: State, channel_id: str, parent_ts: str) -> list[Message]:
-    return sorted((m for m in state.messages.get(channel_id, []) if _is_reply(m) and m.thread_ts == parent_ts),
-                  key=lambda m: Decimal(m.ts))
+def _threads(state: State, channel_id: str) -> dict[str, list[Message]]:
+    """Replies of a channel by parent ts, oldest first (built once per call: channels can be long)."""
+    threads: dict[str, list[Message]] = {}
+    for message in sorted(state.messages.get(channel_id, []), key=lambda m: Decimal(m.ts)):
+        if _is_reply(message):
+            threads.setdefault(message.thread_ts or "", []).append(message)
+    return threads
 
 
-def thread_message_dict(state: State, message: Message, *, metadata: bool = False) -> dict:
+def thread_message_dict(state: State, message: Message, threads: dict[str, list[Message]], *,
+                        metadata: bool = False) -> dict:
     """A message as history and replies show it: with thread counters on parents and links on replies."""
     data = message_dict(state, message, metadata=metadata)
-    replies = [] if _is_reply(message) else _replies(state, message.channel, message.ts)
+    replies = [] if _is_reply(message) else threads.get(message.ts, [])
     if replies:
         users = list(dict.fromkeys(m.user for m in replies))
         data.update(thread_ts=message.ts, reply_count=len(replies), reply_users_count=len(users),
@@ -97,7 +102,7 @@ def thread_message_dict(state: State, message: Message, *, metadata: bool = Fals
         if message.reply_broadcast:
             data["subtype"] = "thread_broadcast"
             if parent is not None:
-                data["root"] = thread_message_dict(state, parent, metadata=metadata)
+                data["root"] = thread_message_dict(state, parent, threads, metadata=metadata)
     return data
 
 
@@ -118,7 +123,8 @@ def conversations_history(state: State, args: dict) -> dict:
                  and (start is None or Decimal(m.ts) <= start)]
         found.sort(key=lambda m: Decimal(m.ts), reverse=True)
         page, paging = _page(found, limit)
-        messages = [thread_message_dict(state, m, metadata=with_metadata) for m in page]
+        threads = _threads(state, channel.id)
+        messages = [thread_message_dict(state, m, threads, metadata=with_metadata) for m in page]
     return {"messages": messages, **paging, "pin_count": 0}
 
 
@@ -135,12 +141,13 @@ def conversations_replies(state: State, args: dict) -> dict:
         parent = state.find_message(channel.id, named.thread_ts or "") if named and _is_reply(named) else named
         if parent is None:
             raise ApiError("thread_not_found")
-        replies = [m for m in _replies(state, channel.id, parent.ts)
+        threads = _threads(state, channel.id)
+        replies = [m for m in threads.get(parent.ts, [])
                    if inside(m.ts) and (start is None or Decimal(m.ts) >= start)]
         # The parent heads the first page only (and counts against its limit); later pages are replies.
         found = replies if start is not None else [parent, *replies]
         page, paging = _page(found, limit)
-        messages = [thread_message_dict(state, m, metadata=with_metadata) for m in page]
+        messages = [thread_message_dict(state, m, threads, metadata=with_metadata) for m in page]
     return {"messages": messages, **paging}
 
 
