@@ -43,16 +43,39 @@ def build_services(*, engine: Engine, program: Program, client: WebClient,
                     our_team_id=identity.get("team_id"), bot_user_id=identity.get("user_id"))
 
 
-def _handle_error(error: Exception, body: dict, context, client: WebClient, response: BoltResponse | None):
-    """Anything a listener did not expect: the traceback goes to the log, a plain apology to the user."""
+def _handle_error(error: Exception, body: dict, context, client: WebClient,
+                  response: BoltResponse | None) -> BoltResponse | None:
+    """Anything a listener did not expect: the traceback goes to the log, a plain apology to the user.
+
+    Bolt answers Slack 500 when a listener raises before its response is sent; Slack then shows a bare
+    error, so the answer becomes the listener's own ack if it gave one, else an apology (4xx or, for a
+    slash command, the apology as its reply).
+    """
     logger.exception("listener failed: %s", error.__class__.__name__, exc_info=error)
-    user_id, _ = acting_user(context, body or {})
-    if user_id:
-        try:
+    answer = _answer_after_failure(body, context, response)
+    if answer is None or SOMETHING_WENT_WRONG not in (answer.body or ""):  # else the reply itself apologises
+        _tell_user_sorry(body, context, client)
+    return answer
+
+
+def _answer_after_failure(body: dict, context, response: BoltResponse | None) -> BoltResponse | None:
+    if response is None:  # Slack already has its answer: the failure came after the ack
+        return None
+    acked = getattr(context.get("ack"), "response", None)
+    if acked is not None and acked is not response:
+        return acked
+    if "command" in body:
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": SOMETHING_WENT_WRONG})
+    return BoltResponse(status=400, body="")
+
+
+def _tell_user_sorry(body: dict, context, client: WebClient) -> None:
+    try:
+        user_id, _ = acting_user(context, body if isinstance(body, dict) else {})
+        if isinstance(user_id, str) and user_id:
             answer_text(client, user_id, SOMETHING_WENT_WRONG)
-        except Exception:  # noqa: BLE001 - telling the user is best effort
-            logger.exception("could not tell %s about the failure", user_id)
-    return response
+    except Exception:  # noqa: BLE001 - telling the user is best effort
+        logger.exception("could not tell the user about the failure")
 
 
 def create_app(settings: Settings, services: Services, client: WebClient, *,

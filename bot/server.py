@@ -5,9 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from urllib.parse import parse_qsl
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
+from slack_bolt.request import BoltRequest
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.response import SocketModeResponse
 from sqlalchemy.engine import Engine
 from waitress import wasyncore
 from waitress.server import create_server
@@ -17,34 +23,184 @@ from storage.db import database_answers
 logger = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is not from Slack
+
+# What Slack sends in a request body's `type`; anything else is not a Slack request we could handle.
+SLACK_TYPES = frozenset({
+    "url_verification", "event_callback", "app_rate_limited", "block_actions", "block_suggestion",
+    "view_submission", "view_closed", "shortcut", "message_action", "interactive_message",
+    "dialog_submission", "dialog_suggestion", "dialog_cancellation",
+})
+# Fields Slack always sends as an object, a list or a string, wherever they appear at the top level.
+TOP_LEVEL_TYPES = {
+    "type": str, "user": dict, "channel": dict, "container": dict, "message": dict, "view": dict, "event": dict,
+    "actions": list, "authorizations": list, "response_urls": list, "trigger_id": str, "response_url": str,
+    "event_id": str, "value": str, "action_id": str, "block_id": str, "callback_id": str, "api_app_id": str,
+}
+NULLABLE_OBJECTS = ("team", "enterprise")  # an object, or null for some surfaces
+INTERACTIONS = frozenset({"block_actions", "block_suggestion", "view_submission", "view_closed", "shortcut",
+                          "message_action"})
+NEEDS_TRIGGER = frozenset({"block_actions", "view_submission", "shortcut", "message_action"})
 
 
-def make_wsgi_app(app: App | None, engine: Engine) -> Callable:
+class BadRequest(ValueError):
+    """A signed request whose body is not what Slack sends; the message names what is wrong."""
+
+
+def check_shape(body: object, *, from_form: bool) -> None:
+    """Refuse bodies Slack never sends, before Bolt or a listener walks into a wrong type."""
+    if not isinstance(body, dict):
+        raise BadRequest("the body is not an object")
+    if from_form and "type" not in body:
+        if not isinstance(body.get("command"), str) and "ssl_check" not in body:
+            raise BadRequest("a form body without a payload or a command")
+        return
+    if body.get("type") not in SLACK_TYPES:
+        raise BadRequest("an unknown or missing type")
+    for field, kind in TOP_LEVEL_TYPES.items():
+        if field in body and not isinstance(body[field], kind):
+            raise BadRequest(f"`{field}` is not a {kind.__name__}")
+    for field in NULLABLE_OBJECTS:
+        if body.get(field) is not None and not isinstance(body[field], dict):
+            raise BadRequest(f"`{field}` is not an object")
+    for item in body.get("actions", []) + body.get("authorizations", []):
+        if not isinstance(item, dict) or not all(isinstance(item.get(k, ""), str) for k in ("action_id", "value")):
+            raise BadRequest("an action or authorization is not an object of strings")
+    if body["type"] in INTERACTIONS and not isinstance((body.get("user") or {}).get("id"), str):
+        raise BadRequest("an interaction without a user id")
+    if body["type"] in NEEDS_TRIGGER and "trigger_id" not in body:
+        raise BadRequest("an interaction without a trigger_id")
+    if body["type"] in ("view_submission", "view_closed") and "view" not in body:
+        raise BadRequest("a view payload without its view")
+    if "view" in body:
+        _check_view(body["view"])
+    if "event" in body and not isinstance(body["event"].get("type"), str):
+        raise BadRequest("the event has no type")
+
+
+def _check_view(view: dict) -> None:
+    for field in ("id", "callback_id", "private_metadata"):
+        if not isinstance(view.get(field, ""), str):
+            raise BadRequest(f"`view.{field}` is not a string")
+    state = view.get("state", {})
+    values = state.get("values", {}) if isinstance(state, dict) else None
+    if not isinstance(values, dict) or not all(
+            isinstance(actions, dict) and all(isinstance(v, dict) for v in actions.values())
+            for actions in values.values()):
+        raise BadRequest("`view.state.values` is not an object of objects")
+
+
+def _answer(start_response, status: str, body: bytes) -> list[bytes]:
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _read_body(environ: dict) -> bytes | None:
+    """The raw body, or None when it is over MAX_BODY_BYTES; never reads more than one byte past the limit."""
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if declared > MAX_BODY_BYTES:
+        return None
+    stream = environ.get("wsgi.input")
+    body = stream.read(min(declared, MAX_BODY_BYTES + 1) if declared else MAX_BODY_BYTES + 1) if stream else b""
+    return None if len(body) > MAX_BODY_BYTES else body
+
+
+def _is_plain_form(request: BoltRequest) -> bool:
+    """A form without `payload` (slash commands, ssl_check), told apart as Bolt's own parser does."""
+    raw = request.raw_body
+    return request.content_type != "application/json" and not raw.startswith("{") and \
+        "payload" not in dict(parse_qsl(raw, keep_blank_values=True))
+
+
+def _signed(verifier: SignatureVerifier, environ: dict, body: str) -> bool:
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    if not timestamp.isdigit():  # SignatureVerifier would raise on int("abc")
+        return False
+    return verifier.is_valid(body, timestamp, environ.get("HTTP_X_SLACK_SIGNATURE"))
+
+
+def make_slack_endpoint(app: App, signing_secret: str) -> Callable:
+    """POST /slack/events: size, then signature, then shape are checked before Bolt sees the body."""
+    verifier = SignatureVerifier(signing_secret)
+
+    def endpoint(environ: dict, start_response) -> Iterable[bytes]:
+        body = _read_body(environ)
+        if body is None:
+            logger.warning("refused a Slack request: body over %d bytes", MAX_BODY_BYTES)
+            return _answer(start_response, "400 Bad Request", b'{"error":"body too large"}')
+        try:
+            text = body.decode("utf-8")  # the signature is over text; Slack only sends UTF-8
+        except UnicodeDecodeError:
+            return _answer(start_response, "400 Bad Request", b'{"error":"malformed request"}')
+        if not _signed(verifier, environ, text):
+            logger.warning("refused a Slack request: missing, bad or stale signature")
+            return _answer(start_response, "401 Unauthorized", b'{"error":"invalid request"}')
+        http = WsgiHttpRequest(environ)
+        try:
+            request = BoltRequest(body=text, query=http.query_string, headers=http.get_headers())
+            check_shape(request.body, from_form=_is_plain_form(request))
+        except Exception as exc:  # noqa: BLE001 - anything Bolt cannot parse is the sender's fault, not ours
+            reason = str(exc) if isinstance(exc, BadRequest) else f"unparsable ({exc.__class__.__name__})"
+            logger.warning("refused a signed Slack request: %s", reason)
+            return _answer(start_response, "400 Bad Request", b'{"error":"malformed request"}')
+        reply = app.dispatch(request)
+        response = WsgiHttpResponse(status=reply.status, headers=reply.headers, body=reply.body)
+        start_response(response.status, response.get_headers())
+        return response.get_body()
+
+    return endpoint
+
+
+def make_wsgi_app(app: App | None, engine: Engine, *, signing_secret: str | None = None) -> Callable:
     """POST /slack/events goes to Bolt; GET /healthz answers 200 only while the database answers."""
-    slack = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
+    # Bolt keeps the secret it verifies with; the endpoint checks with the same one before parsing.
+    secret = signing_secret or (getattr(app, "_signing_secret", None) if app is not None else None)
+    slack = make_slack_endpoint(app, secret) if app is not None and secret else None
 
     def wsgi(environ: dict, start_response) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             healthy = database_answers(engine)
             body = b'{"status":"ok"}' if healthy else b'{"status":"database unavailable"}'
-            start_response("200 OK" if healthy else "503 Service Unavailable",
-                           [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
+            return _answer(start_response, "200 OK" if healthy else "503 Service Unavailable", body)
         if slack is not None and path == EVENTS_PATH and method == "POST":
-            return slack(environ, start_response)
+            try:
+                return slack(environ, start_response)
+            except Exception:  # noqa: BLE001 - the traceback goes to the log, never into the response
+                logger.exception("the Slack endpoint failed")
+                return _answer(start_response, "503 Service Unavailable", b'{"error":"try again"}')
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"Not Found"]
 
     return wsgi
 
 
+class SafeSocketModeHandler(SocketModeHandler):
+    """Socket Mode has no signature to check: an envelope Bolt cannot parse is logged and acknowledged,
+    so Slack does not redeliver it and the connection keeps serving."""
+
+    def handle(self, client, req) -> None:
+        try:
+            check_shape(req.payload, from_form="type" not in (req.payload or {}))
+            BoltRequest(mode="socket_mode", body=req.payload)
+        except Exception as exc:  # noqa: BLE001 - the sender's fault, not ours
+            logger.warning("ignored a malformed Socket Mode %s envelope: %s", req.type,
+                           exc if isinstance(exc, BadRequest) else exc.__class__.__name__)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        super().handle(client, req)
+
+
 class HttpServer:
-    """waitress on a host and port (0 = any free port) in a background thread; `url` once started."""
+    """waitress on a host and port (0 = any free port), bound on construction; `url` once started."""
 
     def __init__(self, wsgi: Callable, *, host: str = "127.0.0.1", port: int = 0, threads: int = 8):
+        # waitress buffers a body before calling the app: cap what it buffers well above what we accept.
         self._server = create_server(wsgi, host=host, port=port, threads=threads, ident="partnerbot",
-                                     clear_untrusted_proxy_headers=True)
+                                     clear_untrusted_proxy_headers=True, max_request_body_size=8 * MAX_BODY_BYTES)
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
