@@ -141,3 +141,29 @@ def test_program_check_command(tmp_path):
     good = CliRunner().invoke(cli, ["program", "check", str(Path(__file__).resolve().parents[1] /
                                                           "program.example.yml")])
     assert good.exit_code == 0 and "valid" in good.output and "2 routing rule(s)" in good.output
+
+
+@pytest.mark.parametrize("field,raw,expected", [
+    ("domain", "acme[.com", "not a domain"),
+    ("domain", "http://[acme.com", "not a domain"),
+    ("domain", "acme.com]", "not a domain"),
+    ("estimated_value", "1e999", "too large"),
+    ("estimated_value", "NaN", "must be a number"),
+    ("estimated_value", "sNaN", "must be a number"),
+    ("estimated_value", "Infinity", "must be a number"),
+    ("estimated_value", "٣٠٠٠", "must be a number"),  # Arabic-Indic digits: Decimal reads them, people don't
+    ("estimated_value", "9" * 5000, "must be a number"),
+    ("estimated_value", "1e100000000000000000", "too large"),
+    ("estimated_value", "1e-999999999", "two decimal places"),
+    ("contact_email", "jane@acme.com\u202e", "valid email"),
+    ("contact_email", "j\u0000@acme.com", "valid email"),
+    ("contact_email", "jane@acme[.com", "valid email"),
+    ("partner", "²", "Choose the partner"),
+    ("partner", "9" * 40, "Choose the partner"),
+])
+def test_odd_input_gets_an_inline_error_not_a_crash(field, raw, expected):
+    with pytest.raises(LeadFormInvalid) as invalid:
+        validate_lead(dict(GOOD_FORM, **{field: raw}), Program(), needs_partner=field == "partner")
+    assert set(invalid.value.errors) == {field}
+    assert expected in invalid.value.errors[field]
+    assert len(invalid.value.errors[field]) <= 150

@@ -43,6 +43,8 @@ ATTRIBUTIONS = {
 }
 MAX_LENGTHS = {"company": 200, "contact_name": 200, "contact_email": 320, "domain": 253, "notes": 2900}
 MAX_AMOUNT = Decimal("1000000000")
+MAX_AMOUNT_CHARS = 40
+MAX_PARTNER_ID_DIGITS = 18  # fits a BIGINT
 
 
 @dataclass(frozen=True)
@@ -82,11 +84,13 @@ def _amount(raw: str | None, label: str, errors: dict[str, str], field: str) -> 
         errors[field] = f"Enter the {label}."
         return None
     try:
-        value = Decimal(text)
+        # Decimal also reads "NaN", "1e999" and non-ASCII digits: only plain numbers are amounts.
+        value = Decimal(text) if text.isascii() and len(text) <= MAX_AMOUNT_CHARS else None
     except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
         errors[field] = f"The {label} must be a number, e.g. 25000."
-        return None
-    if not value.is_finite() or value <= 0:
+    elif value <= 0:
         errors[field] = f"The {label} must be more than zero."
     elif value >= MAX_AMOUNT:
         errors[field] = f"The {label} looks too large; enter it in whole {label.split()[-1]} units below 1 billion."
@@ -125,6 +129,8 @@ def validate_lead(fields: dict[str, str | None], program: Program, *, needs_part
             domain = normalize_domain(text.get("domain", ""))
         except InvalidDomain as exc:
             errors["domain"] = str(exc)
+        except ValueError:  # urlsplit refuses text such as "acme[.com" (an unclosed IPv6 bracket)
+            errors["domain"] = f"“{text['domain'][:60]}” is not a domain such as acme.com"
 
     email = None
     if "contact_email" not in errors:
@@ -132,6 +138,8 @@ def validate_lead(fields: dict[str, str | None], program: Program, *, needs_part
             email = validate_email(text.get("contact_email", ""), check_deliverability=False).normalized
         except EmailNotValidError as exc:
             errors["contact_email"] = f"Enter a valid email address ({exc})."[:150]
+        except (ValueError, UnicodeError):  # anything else the validator trips on is still a bad address
+            errors["contact_email"] = "Enter a valid email address."
 
     region = _choice(text.get("region"), program.regions, "region", errors, "region")
     product_line = _choice(text.get("product_line"), program.product_lines, "product line", errors, "product_line")
@@ -156,7 +164,8 @@ def validate_lead(fields: dict[str, str | None], program: Program, *, needs_part
     partner_id = None
     if needs_partner:
         raw_partner = text.get("partner", "")
-        if not raw_partner.isdigit():
+        # "²".isdigit() is True too: only ASCII digits make a partner id.
+        if not (raw_partner.isascii() and raw_partner.isdigit() and len(raw_partner) <= MAX_PARTNER_ID_DIGITS):
             errors["partner"] = "Choose the partner you are registering this lead for."
         else:
             partner_id = int(raw_partner)
