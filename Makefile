@@ -42,4 +42,5 @@ bench: install-test
 	$(BIN)/python bench/bench_crm.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache partnerbot.db
+	# Never data: partnerbot.db (and any other database or .env) stays.
+	rm -rf $(VENV) .pytest_cache
