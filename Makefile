@@ -41,6 +41,6 @@ bench: install-test
 	$(BIN)/python bench/bench_ack.py
 	$(BIN)/python bench/bench_crm.py
 
+# Never data: partnerbot.db (or any other database) and .env stay.
 clean:
-	# Never data: partnerbot.db (and any other database or .env) stays.
 	rm -rf $(VENV) .pytest_cache
