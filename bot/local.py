@@ -18,6 +18,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.sandbox import Driver, Sandbox
 from bot.server import EVENTS_PATH, HttpServer, make_wsgi_app
 from bot.settings import load_settings
+from bot.worker import Worker, make_outbox_client
 from workflows.program import Program
 from workflows.services import utc_clock
 
@@ -28,6 +29,7 @@ class LocalBot:
     runtime: Runtime
     server: HttpServer
     driver: Driver
+    worker: Worker
 
     @property
     def services(self):
@@ -51,8 +53,13 @@ def local_bot(engine: Engine, program: Program | None = None, *, demo_data: bool
                                  slack_api_url=sandbox.api_url, _env_file=None)
         runtime = build_runtime(settings, program=program or Program(), engine=engine,
                                 process_before_response=process_before_response, clock=clock)
+        # Inline when listeners finish before the response: a test sees every message its request caused.
+        # The thread sends what comes due later (retries after a fault).
+        worker = Worker(runtime.services, make_outbox_client(settings), inline=process_before_response,
+                        backoff=lambda attempts: 0.05, interval=0.1).start()
         server = HttpServer(make_wsgi_app(runtime.app, engine)).start()
         try:
-            yield LocalBot(sandbox, runtime, server, sandbox.driver(server.url + EVENTS_PATH))
+            yield LocalBot(sandbox, runtime, server, sandbox.driver(server.url + EVENTS_PATH), worker)
         finally:
             server.stop()
+            worker.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
@@ -12,6 +14,8 @@ from workflows.services import Services
 
 UNKNOWN_USER = ("Hi! I don't know you yet, so I can't do that. If you work with us as a partner, ask your "
                 "partner manager to add you to the partner program.")
+DATABASE_BUSY = ("We're very busy right now and couldn't save that, so nothing changed. Please try again in a "
+                 "moment.")
 SOMETHING_WENT_WRONG = ("Sorry, something went wrong on our side and that didn't go through. Nothing was saved "
                         "half-way; please try again in a minute. The team has the details.")
 
@@ -51,3 +55,21 @@ def answer(client: WebClient, user_id: str, message: Message, *, channel_id: str
 
 def answer_text(client: WebClient, user_id: str, text: str, *, channel_id: str | None = None) -> None:
     answer(client, user_id, build_notice(text), channel_id=channel_id)
+
+
+def request_key(body: dict) -> str | None:
+    """What identifies one delivery of a view submission or button press, so a replay applies once.
+
+    A view is submitted once per (id, hash); a click is one `action_ts` of one user on one action.
+    """
+    view = body.get("view") if body.get("type") == "view_submission" else None
+    if isinstance(view, dict) and view.get("id") and view.get("hash"):
+        return f"view:{view['id']}:{view['hash']}"[:64]
+    actions = body.get("actions")
+    if isinstance(actions, list) and actions and isinstance(actions[0], dict) and actions[0].get("action_ts"):
+        action = actions[0]
+        user = body.get("user") if isinstance(body.get("user"), dict) else {}
+        identity = "|".join(str(part) for part in (user.get("id"), action.get("action_ts"), action.get("action_id"),
+                                                    action.get("value")))
+        return "action:" + hashlib.sha1(identity.encode()).hexdigest()
+    return None

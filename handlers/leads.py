@@ -10,13 +10,13 @@ from slack_sdk.models.blocks import Option
 
 from handlers.blocks.registration import build_registration_modal, origin_channel, parse_view_state
 from handlers.blocks.text import escape
-from handlers.common import UNKNOWN_USER, actor_of, answer_text, channel_of
+from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer_text, channel_of, request_key
 from handlers.ids import Action, Block, Callback, Command
 from storage.actors import Actor
 from workflows.lead_form import LeadFormInvalid, validate_lead
 from workflows.people import partner_options
-from workflows.registrations import register_lead
-from workflows.services import Services, WorkflowError
+from workflows.registrations import submit_registration
+from workflows.services import DatabaseBusy, Services, WorkflowError
 
 logger = logging.getLogger(__name__)
 
@@ -57,26 +57,31 @@ def register(app: App, services: Services) -> None:
 
     @app.view(Callback.lead_registration.value)
     def handle_lead_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
-        """Validate the form before acking (inline errors), then register, score, route and notify."""
+        """Validate (inline errors), store the registration, then ack; checking and routing follow from the row."""
         fields = parse_view_state(view)
         try:
             lead = validate_lead(fields, services.program, needs_partner=Block.partner.value in fields)
         except LeadFormInvalid as invalid:
             ack(response_action="errors", errors=invalid.errors)
             return
-        ack()
         actor = actor_of(services, context, body)
         if not (actor.is_partner or actor.is_internal):
+            ack()
             answer_text(client, actor.slack_user_id, UNKNOWN_USER)
             return
         try:
-            outcome = register_lead(services, actor=actor, lead=lead)
+            submission = submit_registration(services, actor=actor, lead=lead, request_key=request_key(body))
+        except DatabaseBusy:
+            ack(response_action="errors", errors={Block.company.value: DATABASE_BUSY})
+            return
         except WorkflowError as refused:
+            ack()
             answer_text(client, actor.slack_user_id, escape(str(refused)))
             return
-        registration = outcome.registration
-        if actor.is_internal:
-            where = f" in <#{outcome.partner.slack_channel_id}>" if outcome.partner.slack_channel_id else ""
+        ack()
+        if actor.is_internal and not submission.duplicate:
+            registration, partner = submission.registration, submission.partner
+            where = f" in <#{partner.slack_channel_id}>" if partner.slack_channel_id else ""
             answer_text(client, actor.slack_user_id,
                         f"Registered {registration.reference} *{escape(registration.company)}* for "
-                        f"{escape(outcome.partner.name)}; updates follow{where}.", channel_id=origin_channel(view))
+                        f"{escape(partner.name)}; updates follow{where}.", channel_id=origin_channel(view))

@@ -1,11 +1,14 @@
-"""The Slack side of the workflows' Notifier: posts and updates messages through the Web API."""
+"""The Slack side of the workflows' Notifier: renders each message and queues it in the Slack outbox.
+
+Every method is called inside the workflow's transaction, so a message is owed exactly when the change it
+reports is committed; the outbox sender (storage/slack/sender.py) delivers it after the ack.
+"""
 
 from __future__ import annotations
 
-import functools
-import logging
+import uuid
 
-from slack_sdk import WebClient
+from sqlmodel import Session
 
 from handlers.blocks.messages import (
     Message,
@@ -14,80 +17,79 @@ from handlers.blocks.messages import (
     build_partner_update,
     build_registration_root,
 )
-from handlers.blocks.text import escape
 from handlers.blocks.review import build_review_reminder, build_review_request, build_review_settled
+from handlers.blocks.text import escape
 from storage.models import Partner, Registration, RegistrationStatus
+from storage.slack.outbox import enqueue_post, enqueue_update
 from workflows.program import Program
-from workflows.services import ConflictEvidence, MessageRef
-
-logger = logging.getLogger(__name__)
+from workflows.services import ConflictEvidence
 
 
-def _never_raises(method):
-    """A notification that fails is logged with its traceback; the stored change it reports stands."""
+def _blocks(message: Message) -> list[dict]:
+    return [block.to_dict() if hasattr(block, "to_dict") else block for block in message.blocks]
 
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except Exception:  # noqa: BLE001
-            logger.exception("Slack notification %s failed", method.__name__)
-            return None
 
-    return wrapper
+def root_key(registration: Registration) -> str:
+    return f"reg:{registration.id}:root"
 
 
 class SlackNotifier:
-    def __init__(self, client: WebClient, program: Program):
-        self.client = client
+    def __init__(self, program: Program, clock):
         self.program = program
+        self.clock = clock
 
-    def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> MessageRef:
-        response = self.client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks,
-                                                thread_ts=thread_ts, unfurl_links=False)
-        return MessageRef(response["channel"], response["ts"])
+    def _post(self, session: Session, *, key: str, lane: str, channel: str, message: Message,
+              parent_key: str | None = None, partner_id: int | None = None) -> None:
+        enqueue_post(session, key=key, lane=lane, channel=channel, text=message.text, blocks=_blocks(message),
+                     now=self.clock(), parent_key=parent_key, partner_id=partner_id)
 
-    def update(self, channel: str, ts: str, message: Message) -> None:
-        self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+    def _update(self, session: Session, *, lane: str, parent_key: str, message: Message) -> None:
+        enqueue_update(session, lane=lane, parent_key=parent_key, text=message.text, blocks=_blocks(message),
+                       now=self.clock())
 
-    @_never_raises
-    def registration_received(self, registration: Registration, partner: Partner) -> MessageRef | None:
-        channel = partner.slack_channel_id or registration.submitted_by_slack_id
-        # The root announces receipt; the review that follows is the first threaded update.
+    def registration_received(self, session: Session, registration: Registration, partner: Partner) -> None:
+        """The root of the registration's thread in the partner's channel (a DM when it has none)."""
+        channel = registration.partner_channel_id or registration.submitted_by_slack_id
         received = registration.model_copy(update={"status": RegistrationStatus.received})
-        return self.post(channel, build_registration_root(received, partner))
+        self._post(session, key=root_key(registration), lane=f"reg:{registration.id}:partner", channel=channel,
+                   message=build_registration_root(received, partner), partner_id=partner.id)
 
-    @_never_raises
-    def partner_update(self, registration: Registration, partner: Partner, *, actor_slack_id: str | None) -> None:
-        if not registration.partner_thread_ts:
-            return
-        channel = registration.partner_channel_id
-        self.post(channel, build_partner_update(registration, self.program.approval_sla_hours),
-                  thread_ts=registration.partner_thread_ts)
-        self.update(channel, registration.partner_thread_ts, build_registration_root(registration, partner))
+    def partner_update(self, session: Session, registration: Registration, partner: Partner, *,
+                       actor_slack_id: str | None) -> None:
+        """A threaded update under the root, and the root itself shows the new status."""
+        lane, root = f"reg:{registration.id}:partner", root_key(registration)
+        self._post(session, key=f"{root}:update:{uuid.uuid4().hex[:12]}", lane=lane, channel="", parent_key=root,
+                   message=build_partner_update(registration, self.program.approval_sla_hours), partner_id=partner.id)
+        self._update(session, lane=lane, parent_key=root, message=build_registration_root(registration, partner))
 
-    @_never_raises
-    def review_requested(self, registration: Registration, partner: Partner,
-                         conflicts: list[ConflictEvidence]) -> MessageRef | None:
-        return self.post(registration.assigned_to_slack_id, build_review_request(registration, partner, conflicts))
+    def review_requested(self, session: Session, registration: Registration, partner: Partner,
+                         conflicts: list[ConflictEvidence]) -> None:
+        """A DM to the reviewer; its key is kept on the registration so the decision can update it."""
+        key = f"reg:{registration.id}:review:{uuid.uuid4().hex[:12]}"
+        registration.review_message_key = key
+        session.add(registration)
+        self._post(session, key=key, lane=f"reg:{registration.id}:review", channel=registration.assigned_to_slack_id,
+                   message=build_review_request(registration, partner, conflicts))
 
-    @_never_raises
-    def review_settled(self, registration: Registration, partner: Partner, *, actor_slack_id: str) -> None:
-        if registration.review_channel_id and registration.review_message_ts:
-            self.update(registration.review_channel_id, registration.review_message_ts,
-                        build_review_settled(registration, partner, actor_slack_id))
+    def review_settled(self, session: Session, registration: Registration, partner: Partner, *,
+                       review_key: str | None, actor_slack_id: str) -> None:
+        """The review DM that was acted on is updated in place to show the outcome."""
+        if review_key:
+            self._update(session, lane=f"reg:{registration.id}:review", parent_key=review_key,
+                         message=build_review_settled(registration, partner, actor_slack_id))
 
-    @_never_raises
-    def tell_user(self, slack_user_id: str, text: str) -> None:
+    def tell_user(self, session: Session, slack_user_id: str, text: str, *, key: str | None = None) -> None:
         """Plain text (escaped, so it can carry names and Salesforce's messages safely)."""
-        self.post(slack_user_id, build_notice(escape(text)))
+        self._post(session, key=key or f"notice:{uuid.uuid4().hex}", lane=f"notice:{slack_user_id}",
+                   channel=slack_user_id, message=build_notice(escape(text)))
 
-    @_never_raises
-    def partner_desk(self, partner: Partner) -> MessageRef | None:
-        return self.post(partner.slack_channel_id, build_partner_desk(partner, self.program.protection_window_days))
+    def partner_desk(self, session: Session, partner: Partner) -> None:
+        self._post(session, key=f"desk:{partner.id}:{partner.slack_channel_id}", lane=f"desk:{partner.id}",
+                   channel=partner.slack_channel_id, partner_id=partner.id,
+                   message=build_partner_desk(partner, self.program.protection_window_days))
 
-    @_never_raises
-    def review_overdue(self, registration: Registration, partner: Partner, *, recipient: str,
-                       hours_waiting: int) -> None:
-        self.post(recipient, build_review_reminder(registration, partner, hours_waiting,
-                                                   self.program.approval_sla_hours))
+    def review_overdue(self, session: Session, registration: Registration, partner: Partner, *, recipient: str,
+                       hours_waiting: int, key: str) -> None:
+        self._post(session, key=key, lane=f"reg:{registration.id}:review", channel=recipient,
+                   message=build_review_reminder(registration, partner, hours_waiting,
+                                                 self.program.approval_sla_hours))

@@ -11,10 +11,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
-from storage import crm, models  # noqa: F401  (registers the tables)
+from storage import crm, models, slack  # noqa: F401  (registers the tables)
 
 
 def make_engine(url: str) -> Engine:
@@ -60,30 +60,66 @@ def database_answers(engine: Engine) -> bool:
         return False
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # matches make_engine's connect timeout
+
+
+class DatabaseBusy(Exception):
+    """The write lock could not be had in time: nothing was written, the user may simply try again."""
+
+
+def _is_lock_timeout(error: OperationalError) -> bool:
+    message = str(getattr(error, "orig", error)).lower()
+    return ("database is locked" in message or "lock timeout" in message or "lock_timeout" in message
+            or getattr(getattr(error, "orig", None), "sqlstate", None) == "55P03")
+
+
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
+def transaction(engine: Engine, *, lock_timeout: float | None = None) -> Iterator[Session]:
     """A write transaction that commits on success and rolls back (leaving nothing half-written) on error.
 
     On SQLite it starts with BEGIN IMMEDIATE: writers queue for the lock up front instead of reading a
     snapshot that another writer may change before they write (a double click would otherwise apply twice).
     PostgreSQL locks rows (`with_for_update`) or takes advisory locks where the workflows need it.
+
+    `lock_timeout` (seconds) bounds the wait for locks, for work done before a Slack ack: past it the
+    transaction is rolled back and DatabaseBusy raised, instead of the ack arriving too late.
     """
+    sqlite = engine.dialect.name == "sqlite"
     with Session(engine, expire_on_commit=False) as session:
-        if engine.dialect.name == "sqlite":
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         try:
+            if lock_timeout is not None:
+                if sqlite:
+                    session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {int(lock_timeout * 1000)}")
+                else:
+                    session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
+            if sqlite:
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
             session.commit()
+        except OperationalError as error:
+            session.rollback()
+            if lock_timeout is not None and _is_lock_timeout(error):
+                raise DatabaseBusy("the database is busy") from error
+            raise
         except BaseException:
             session.rollback()
             raise
+        finally:
+            if lock_timeout is not None and sqlite:
+                session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
-def insert_once(engine: Engine, row: SQLModel) -> bool:
-    """Insert a row whose unique key marks something done; False when it was already there."""
+def insert_once(engine: Engine, row: SQLModel, *, also=None) -> bool:
+    """Insert a row whose unique key marks something done; False when it was already there.
+
+    `also(session)` adds what must be stored with it (e.g. the message the reminder owes), all or nothing.
+    """
     try:
         with transaction(engine) as session:
             session.add(row)
+            session.flush()
+            if also is not None:
+                also(session)
         return True
     except IntegrityError:
         return False

@@ -191,6 +191,7 @@ class Registration(SQLModel, table=True):
     partner_thread_ts: str | None = Field(default=None, max_length=32)
     review_channel_id: str | None = Field(default=None, max_length=32)
     review_message_ts: str | None = Field(default=None, max_length=32)
+    review_message_key: str | None = Field(default=None, max_length=200)  # its row in the Slack outbox
 
     created_at: datetime = ts_field(default_factory=utcnow, index=True)
     updated_at: datetime = ts_field(default_factory=utcnow)
@@ -234,7 +235,7 @@ class CrmOutbox(SQLModel, table=True):
 
 
 class ProcessedEvent(SQLModel, table=True):
-    """Slack Events API deliveries already handled, so retries run once."""
+    """Slack deliveries already handled (events, view submissions, button presses), so replays run once."""
 
     __tablename__ = "processed_event"
     event_id: str = Field(primary_key=True, max_length=64)
@@ -247,3 +248,17 @@ class Reminder(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
     sent_at: datetime = ts_field(default_factory=utcnow)
+
+
+class PendingWork(SQLModel, table=True):
+    """Work owed after an ack (e.g. checking and routing a stored registration); deleted when done, in the
+    same transaction as the work, so a crash leaves it here for the next worker and it is never done twice."""
+
+    __tablename__ = "pending_work"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    subject_id: int
+    created_at: datetime = ts_field(default_factory=utcnow)
+    attempts: int = 0
+    next_attempt_at: datetime = ts_field(default_factory=utcnow, index=True)
+    last_error: str | None = Field(default=None, max_length=500)

@@ -8,10 +8,12 @@ from sqlalchemy import and_, case, false, func, or_, true
 from sqlmodel import Session, select, update
 
 from storage.actors import Actor
+from storage.slack.outbox import move_channel
 from storage.models import (
     OPEN_STATUSES,
     Partner,
     PartnerType,
+    ProcessedEvent,
     Registration,
     RegistrationStatus,
     ReviewKind,
@@ -188,19 +190,23 @@ def move_channel_references(session: Session, old_channel_id: str, new_channel_i
                          .values(slack_channel_id=new_channel_id)).rowcount
     session.exec(update(Registration).where(Registration.partner_channel_id == old_channel_id)
                  .values(partner_channel_id=new_channel_id))
+    move_channel(session, old_channel_id, new_channel_id)
     return moved
 
 
-DESK_BEING_POSTED = "posting"
+DESK_QUEUED = "queued"  # the desk is owed by the Slack outbox (its ts lives there)
 
 
 def claim_partner_desk(session: Session, partner_id: int) -> bool:
-    """Mark a partner's desk as being posted; False when it exists or someone else is posting it."""
+    """Mark a partner's desk as owed; False when it already is (or was posted)."""
     return session.exec(update(Partner).where(Partner.id == partner_id, Partner.desk_message_ts.is_(None))
-                        .values(desk_message_ts=DESK_BEING_POSTED)).rowcount == 1
+                        .values(desk_message_ts=DESK_QUEUED)).rowcount == 1
 
 
-def settle_partner_desk(session: Session, partner_id: int, ts: str | None) -> None:
-    """Record the posted desk's ts, or release the claim (None) so the next chance posts it."""
-    session.exec(update(Partner).where(Partner.id == partner_id, Partner.desk_message_ts == DESK_BEING_POSTED)
-                 .values(desk_message_ts=ts))
+def claim_request(session: Session, key: str, now: datetime) -> bool:
+    """Record a Slack request (a view submission, a button press) as handled; False when it already was."""
+    if session.get(ProcessedEvent, key) is not None:
+        return False
+    session.add(ProcessedEvent(event_id=key, received_at=now))
+    session.flush()
+    return True

@@ -8,44 +8,37 @@ from decimal import Decimal
 from storage.models import AttributionType, PricingModel
 from workflows.lead_form import LeadInput
 from workflows.normalize import company_key, normalize_domain
-from workflows.services import MessageRef
 
 
 class RecordingNotifier:
-    """Stands in for Slack in workflow tests; the end-to-end tests use the real one through the sandbox."""
+    """Stands in for Slack in workflow tests, recording what each workflow queued for people (in the same
+    transaction as its change); the end-to-end tests use the real one through the sandbox."""
 
     def __init__(self):
         self.calls: list[tuple] = []
-        self._count = 0
 
-    def _ref(self, channel: str) -> MessageRef:
-        self._count += 1
-        return MessageRef(channel, f"1700000000.{self._count:06d}")
-
-    def registration_received(self, registration, partner):
+    def registration_received(self, session, registration, partner):
         self.calls.append(("received", registration.id))
-        return self._ref(partner.slack_channel_id or registration.submitted_by_slack_id)
 
-    def partner_update(self, registration, partner, *, actor_slack_id):
+    def partner_update(self, session, registration, partner, *, actor_slack_id):
         self.calls.append(("partner_update", registration.id, registration.status.value))
 
-    def review_requested(self, registration, partner, conflicts):
+    def review_requested(self, session, registration, partner, conflicts):
+        registration.review_message_key = f"review:{registration.id}:{len(self.calls)}"
         self.calls.append(("review", registration.id, registration.assigned_to_slack_id,
                            [c.registration.id for c in conflicts]))
-        return self._ref("D" + registration.assigned_to_slack_id)
 
-    def review_settled(self, registration, partner, *, actor_slack_id):
+    def review_settled(self, session, registration, partner, *, review_key, actor_slack_id):
         self.calls.append(("settled", registration.id, registration.status.value, actor_slack_id))
 
-    def tell_user(self, slack_user_id, text):
+    def tell_user(self, session, slack_user_id, text, *, key=None):
         self.calls.append(("tell", slack_user_id, text))
 
-    def review_overdue(self, registration, partner, *, recipient, hours_waiting):
+    def review_overdue(self, session, registration, partner, *, recipient, hours_waiting, key):
         self.calls.append(("overdue", registration.id, recipient, hours_waiting))
 
-    def partner_desk(self, partner):
+    def partner_desk(self, session, partner):
         self.calls.append(("desk", partner.id))
-        return self._ref(partner.slack_channel_id)
 
 
 BASE_LEAD = LeadInput(

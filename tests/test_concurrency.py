@@ -80,7 +80,7 @@ def test_two_rival_registrations_cannot_both_be_approved_at_once(services, engin
     from workflows import decisions
 
     # Hold each approval right after its conflict check, so that without serialisation both would pass it.
-    meet = threading.Barrier(2, timeout=2)
+    meet = threading.Barrier(2, timeout=0.5)  # well within the decision's bounded wait for locks
 
     def find_conflicts_then_wait(*args, **kwargs):
         found = real_find_conflicts(*args, **kwargs)

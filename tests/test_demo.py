@@ -18,9 +18,9 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "Partner desk for Northwind Consulting",
         "errors: contact_email",  # bad input shown inline
         "REG-00001 · *Acme Inc.* (acme.com)",  # registered
-        "Under review",  # the partner is told
         "*Score ",  # scored, for the AE
         "Routed to you: rule “Territory and product line”",  # routed
+        "Under review",  # the partner is told
         "Alex Rivera (AE) clicked [Accept]",
         "Approved: *Acme Inc.* is registered to you",  # the partner is told in the thread
         "*Channel conflict* on a new registration by *Globex Referrals*",  # the second partner is flagged

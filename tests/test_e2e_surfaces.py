@@ -78,8 +78,15 @@ def test_help_and_unknown_users(bot):
     assert sandbox.open_modal("U0NEW") is None
     assert "I don't know you yet" in text_of(dm_messages(sandbox, "U0NEW")[-1])
     driver.mention("U0DANA", "C0NORTH", "hello?")
-    reply = [m for m in sandbox.messages("C0NORTH") if m.thread_ts and "partner desk" in text_of(m)]
-    assert reply, "a mention without 'lead' gets the partner's help in the thread"
+    reply = [e for e in sandbox.ephemerals("U0DANA") if e.channel == "C0NORTH" and "partner desk" in text_of(e)]
+    assert reply and reply[-1].thread_ts, "a mention without 'lead' gets the partner's help, in the thread"
+    assert not [m for m in sandbox.messages("C0NORTH") if m.thread_ts and "partner desk" in text_of(m)], \
+        "help is private: the partner's other contacts in the shared channel do not see it"
+    driver.mention("U0ALEX", "C0NORTH", "what can you do?")
+    internal_help = [e for e in sandbox.ephemerals("U0ALEX") if e.channel == "C0NORTH"]
+    assert internal_help and "/lead" in text_of(internal_help[-1])
+    assert not any("/lead" in text_of(m) for m in sandbox.messages("C0NORTH")), \
+        "our internal commands are never described in the partner's shared channel"
 
 
 def test_app_home_lists_the_users_leads(bot):
@@ -104,28 +111,34 @@ def test_event_retries_are_processed_once(bot, engine):
     before = len(bot.sandbox.messages("C0NORTH"))
     first = bot.driver.mention("U0DANA", "C0NORTH", "register a lead please", event_id="Ev0RETRY1")
     retry = bot.driver.event(first.payload["event"], event_id="Ev0RETRY1", retry_num=1)
+    # Both are acknowledged at once (the de-duplication runs after the ack, so a busy database never
+    # delays it); the retry is recognised and does nothing.
     assert first.status == retry.status == 200
-    assert retry.headers.get("x-slack-no-retry") == "1"
     bot_replies = [m for m in bot.sandbox.messages("C0NORTH")[before:] if m.user == "U0BOT"]
     assert len(bot_replies) == 1
     with Session(engine) as session:
         assert session.get(ProcessedEvent, "Ev0RETRY1") is not None
 
 
-def test_failure_after_ack_is_logged_and_the_user_told(engine, monkeypatch, caplog):
+def test_failure_after_ack_keeps_the_registration_and_finishes_it_later(engine, monkeypatch, caplog):
+    """The partner saw "received": that stays true. The failed step is logged, and done once it can be."""
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(registrations_module, "find_conflicts", broken)
     with local_bot(engine, process_before_response=False) as bot, caplog.at_level(logging.ERROR):
-        response = submit_form_in_production_mode(bot)
-        assert response.status == 200  # the form was valid, so it was acknowledged before the work
-        told = bot.sandbox.wait_for(lambda: [m for m in dm_messages(bot.sandbox, "U0DANA")
-                                             if "something went wrong" in text_of(m)])
-        assert told
+        with monkeypatch.context() as patch:
+            patch.setattr(registrations_module, "find_conflicts", broken)
+            response = submit_form_in_production_mode(bot)
+            assert response.status == 200  # stored, then acknowledged
+            bot.sandbox.wait_for(lambda: any(r.exc_info and "disk on fire" in str(r.exc_info[1])
+                                             for r in caplog.records))
+            assert count(engine, Registration) == 1
+            assert bot.sandbox.wait_for(lambda: [m for m in bot.sandbox.messages("C0NORTH")
+                                                 if "REG-00001" in text_of(m) and not m.thread_ts])
+        review = bot.sandbox.wait_for(lambda: [m for m in dm_messages(bot.sandbox, "U0ALEX")
+                                               if "REG-00001" in text_of(m)], timeout=15)
+        assert len(review) == 1
         token = bot.runtime.settings.slack_bot_token.get_secret_value()
-    assert count(engine, Registration) == 0
-    assert any(r.exc_info and "disk on fire" in str(r.exc_info[1]) for r in caplog.records)
     assert token not in caplog.text
 
 
@@ -134,7 +147,8 @@ def test_rate_limited_slack_is_retried(bot, engine):
     register_via_desk(bot, "U0DANA", "C0NORTH")
     posts = [c for c in bot.sandbox.calls("chat.postMessage")]
     assert any(c.status == 429 for c in posts)
-    reg_root = [m for m in bot.sandbox.messages("C0NORTH") if "REG-00001" in text_of(m) and not m.thread_ts]
+    reg_root = bot.sandbox.wait_for(lambda: [m for m in bot.sandbox.messages("C0NORTH")
+                                             if "REG-00001" in text_of(m) and not m.thread_ts])
     assert len(reg_root) == 1  # posted once, after waiting out Retry-After
 
 

@@ -8,13 +8,14 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.demo_data import import_demo_records
-from storage.models import CrmOutbox, Registration, RegistrationEvent, RegistrationStatus, ReviewKind, TeamMember
+from storage.models import CrmOutbox, PendingWork, Registration, RegistrationEvent, RegistrationStatus, ReviewKind, TeamMember
 from tests.support import RecordingNotifier, lead
 from workflows import registrations as registrations_module
 from workflows.decisions import Decision, decide_registration, expire_registrations
 from workflows.people import identify
 from workflows.program import Program
 from workflows.registrations import register_lead
+from workflows.work import run_pending_work
 from workflows.services import NotAllowed, OverrideReasonNeeded, Services, WorkflowError
 
 
@@ -199,19 +200,33 @@ def test_conflict_cleared_without_approved_rival_routes_to_an_ae(services):
     assert cleared.changed and cleared.registration.review_kind == ReviewKind.ae
 
 
-def test_failure_mid_registration_leaves_nothing_behind(services, engine, monkeypatch):
+def test_a_failure_while_processing_keeps_the_registration_and_is_retried_once(services, clock, engine,
+                                                                              monkeypatch):
+    """What the partner was told (received) stays stored; the failed processing leaves nothing half-written
+    and is done later, exactly once."""
     def broken(*args, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(registrations_module, "find_conflicts", broken)
-    with pytest.raises(RuntimeError):
-        register_lead(services, actor=dana(services), lead=lead())
+    with monkeypatch.context() as patch:
+        patch.setattr(registrations_module, "find_conflicts", broken)
+        reg = register_lead(services, actor=dana(services), lead=lead()).registration
+    assert reg.status == RegistrationStatus.received and reg.assigned_to_slack_id is None
     with Session(engine) as session:
-        assert session.exec(select(Registration)).all() == []
-        assert session.exec(select(CrmOutbox)).all() == []
-        assert session.exec(select(RegistrationEvent)).all() == []
+        assert session.exec(select(CrmOutbox.event)).all() == ["submitted"]
+        assert [e.to_status for e in session.exec(select(RegistrationEvent))] == [RegistrationStatus.received]
         assert session.exec(select(TeamMember.last_assigned_at).where(TeamMember.slack_user_id == "U0ALEX")).one() is None
-    assert services.notifier.calls == []
+        work = session.exec(select(PendingWork)).one()
+        assert "database hiccup" in work.last_error
+    assert services.notifier.calls == [("received", reg.id)]
+
+    assert run_pending_work(services) == 0  # not due yet: it backs off
+    clock.now += timedelta(minutes=1)
+    assert run_pending_work(services) == 1
+    assert run_pending_work(services) == 0
+    with Session(engine) as session:
+        assert session.get(Registration, reg.id).status == RegistrationStatus.under_review
+        assert session.exec(select(PendingWork)).all() == []
+    assert [c[0] for c in services.notifier.calls] == ["received", "partner_update", "review"]
 
 
 def test_approved_registrations_expire_after_the_window(services, clock, engine):

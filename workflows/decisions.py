@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage.actors import Actor
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, AttributionType, Partner, Registration, RegistrationStatus, ReviewKind
-from storage.queries import registration_for_decision, registrations_due_to_expire, serialize_conflict_checks
+from storage.queries import (
+    claim_request,
+    registration_for_decision,
+    registrations_due_to_expire,
+    serialize_conflict_checks,
+)
 from workflows.conflicts import approved_winners, find_conflicts
 from workflows.history import change_status, record_attribution_change
-from workflows.registrations import remember_messages, send_to_review
-from workflows.services import ConflictEvidence, NotAllowed, NotFound, OverrideReasonNeeded, Services, WorkflowError
+from workflows.registrations import ACK_LOCK_TIMEOUT, send_to_review
+from workflows.services import ConflictEvidence, NotAllowed, OverrideReasonNeeded, Services, WorkflowError
 
 MAX_REASON = 1000
 
@@ -27,18 +33,18 @@ class Decision(StrEnum):
 
 @dataclass
 class DecisionOutcome:
-    registration: Registration
-    partner: Partner
+    registration: Registration | None
+    partner: Partner | None
     changed: bool
     message: str
+    replayed: bool = False
 
 
 def _load_for(session: Session, registration_id: int, actor: Actor) -> Registration:
     registration = registration_for_decision(session, registration_id, actor)
     if registration is not None:
         return registration
-    if session.get(Registration, registration_id) is None:
-        raise NotFound(f"Registration {registration_id} does not exist.")
+    # The same words whether or not the id exists, so a refusal tells nobody which registrations there are.
     if actor.is_partner:
         raise NotAllowed("Partners can't approve or reject registrations, including their own.")
     raise NotAllowed("Only the assigned reviewer or a partner manager can decide this registration.")
@@ -75,107 +81,116 @@ def _make_co_sell(session: Session, winners: list[ConflictEvidence], registratio
 
 
 def decide_registration(
-    services: Services, *, actor: Actor, registration_id: int, decision: Decision, reason: str | None = None
+    services: Services, *, actor: Actor, registration_id: int, decision: Decision, reason: str | None = None,
+    request_key: str | None = None,
 ) -> DecisionOutcome:
-    """Apply a reviewer's decision once; a second click, or a decision on a closed registration, changes nothing."""
+    """Apply a reviewer's decision once; a second click, or a decision on a closed registration, changes nothing.
+
+    The decision and every message it owes are committed together, before the ack; the messages go out
+    from the Slack outbox. Raises DatabaseBusy when the database stays locked.
+    """
     now = services.clock()
-    announce = Announcement()
-    with transaction(services.engine) as session:
-        # Decisions and registrations check conflicts one at a time: two rival approvals must see each other.
-        serialize_conflict_checks(session)
-        registration = _load_for(session, registration_id, actor)
-        partner = session.get(Partner, registration.partner_id)
-        if registration.status not in OPEN_STATUSES:
-            return DecisionOutcome(registration, partner, False,
-                                   f"{registration.reference} was already {registration.status.replace('_', ' ')}.")
-        conflicts = find_conflicts(session, domain=registration.domain, key=registration.company_key,
-                                   program=services.program, now=now, exclude_id=registration.id)
-        winners = approved_winners(conflicts, registration.partner_id)
-        announce.previous_review = (registration.review_channel_id, registration.review_message_ts)
+    notifier = services.notifier
+    try:
+        with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
+            if request_key and not claim_request(session, request_key, now):
+                return _replayed()
+            # Decisions and registrations check conflicts one at a time: two rival approvals must see each other.
+            serialize_conflict_checks(session)
+            registration = _load_for(session, registration_id, actor)
+            partner = session.get(Partner, registration.partner_id)
+            if registration.status not in OPEN_STATUSES:
+                return DecisionOutcome(registration, partner, False,
+                                       f"{registration.reference} was already "
+                                       f"{registration.status.replace('_', ' ')}.")
+            conflicts = find_conflicts(session, domain=registration.domain, key=registration.company_key,
+                                       program=services.program, now=now, exclude_id=registration.id)
+            winners = approved_winners(conflicts, registration.partner_id)
+            acted_on = registration.review_message_key
+            new_review: list[ConflictEvidence] | None = None
 
-        if decision is Decision.reject:
-            reason = _clean_reason(reason, required=True, what="rejecting")
-            registration.decision_reason = reason
-            change_status(session, registration, RegistrationStatus.rejected, actor_slack_id=actor.slack_user_id,
-                          now=now, reason=reason)
-            message = f"{registration.reference} rejected."
-        elif registration.review_kind is ReviewKind.conflict:
-            reason = _clean_reason(reason, required=False, what="overriding an approved registration")
-            if winners and reason is None:
-                first = winners[0]
-                raise OverrideReasonNeeded(
-                    f"{first.partner.name}'s {first.registration.reference} was approved first.",
-                    [w.registration.id for w in winners])
-            if winners:
-                registration.override_reason = reason
-                _make_co_sell(session, winners, registration, now)
-                announce.co_sell = [(w.registration, w.partner) for w in winners]
-            send_to_review(session, services, registration, partner, [], actor_slack_id=actor.slack_user_id,
-                           reason=f"conflict cleared by {actor.slack_user_id}" + (f": {reason}" if reason else ""))
-            if registration.assigned_to_slack_id is None:
-                raise WorkflowError("Nobody can take this lead: import AEs or a partner manager first.")
-            announce.review_conflicts = []
-            message = f"Conflict cleared: {registration.reference} is routed to <@{registration.assigned_to_slack_id}>."
-        elif winners and not registration.override_reason:
-            # A rival was approved after this one was routed: first approved wins, so it goes back for review.
-            send_to_review(session, services, registration, partner, conflicts, actor_slack_id=actor.slack_user_id,
-                           reason=f"{winners[0].registration.reference} was approved first")
-            announce.review_conflicts = conflicts
-            message = (f"{winners[0].registration.reference} for the same company was approved first, so "
-                       f"{registration.reference} went to the partner manager as a conflict.")
-        else:
-            registration.approved_at = now
-            registration.protection_expires_at = now + timedelta(days=services.program.protection_window_days)
-            change_status(session, registration, RegistrationStatus.approved, actor_slack_id=actor.slack_user_id,
-                          now=now, reason=_clean_reason(reason, required=False, what="approving"))
-            message = (f"{registration.reference} approved; protected until "
-                       f"{registration.protection_expires_at:%d %b %Y}.")
-
-    _announce_decision(services, registration, partner, actor, announce)
+            if decision is Decision.reject:
+                reason = _clean_reason(reason, required=True, what="rejecting")
+                registration.decision_reason = reason
+                change_status(session, registration, RegistrationStatus.rejected,
+                              actor_slack_id=actor.slack_user_id, now=now, reason=reason)
+                message = f"{registration.reference} rejected."
+            elif registration.review_kind is ReviewKind.conflict:
+                reason = _clean_reason(reason, required=False, what="overriding an approved registration")
+                if winners and reason is None:
+                    first = winners[0]
+                    raise OverrideReasonNeeded(
+                        f"{first.partner.name}'s {first.registration.reference} was approved first.",
+                        [w.registration.id for w in winners])
+                if winners:
+                    registration.override_reason = reason
+                    _make_co_sell(session, winners, registration, now)
+                    for winner in winners:
+                        notifier.partner_update(session, winner.registration, winner.partner,
+                                                actor_slack_id=actor.slack_user_id)
+                send_to_review(session, services, registration, partner, [], actor_slack_id=actor.slack_user_id,
+                               reason=f"conflict cleared by {actor.slack_user_id}" + (f": {reason}" if reason else ""))
+                if registration.assigned_to_slack_id is None:
+                    raise WorkflowError("Nobody can take this lead: import AEs or a partner manager first.")
+                new_review = []
+                message = (f"Conflict cleared: {registration.reference} is routed to "
+                           f"<@{registration.assigned_to_slack_id}>.")
+            elif winners and not registration.override_reason:
+                # A rival was approved after this one was routed: first approved wins, so it goes back for review.
+                send_to_review(session, services, registration, partner, conflicts,
+                               actor_slack_id=actor.slack_user_id,
+                               reason=f"{winners[0].registration.reference} was approved first")
+                new_review = conflicts
+                message = (f"{winners[0].registration.reference} for the same company was approved first, so "
+                           f"{registration.reference} went to the partner manager as a conflict.")
+            else:
+                registration.approved_at = now
+                registration.protection_expires_at = now + timedelta(days=services.program.protection_window_days)
+                change_status(session, registration, RegistrationStatus.approved, actor_slack_id=actor.slack_user_id,
+                              now=now, reason=_clean_reason(reason, required=False, what="approving"))
+                message = (f"{registration.reference} approved; protected until "
+                           f"{registration.protection_expires_at:%d %b %Y}.")
+            notifier.review_settled(session, registration, partner, review_key=acted_on,
+                                    actor_slack_id=actor.slack_user_id)
+            if new_review is None:
+                notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
+            else:
+                notifier.review_requested(session, registration, partner, new_review)
+    except IntegrityError:
+        return _replayed()  # the same click, committed by a concurrent delivery
+    services.kick()
     return DecisionOutcome(registration, partner, True, message)
 
 
-@dataclass
-class Announcement:
-    """What a decision must tell people once it is committed."""
-
-    previous_review: tuple[str | None, str | None] = (None, None)
-    review_conflicts: list[ConflictEvidence] | None = None  # set when the registration goes to a new reviewer
-    co_sell: list[tuple[Registration, Partner]] = field(default_factory=list)
+def _replayed() -> DecisionOutcome:
+    """A request Slack delivered again: it was applied the first time, and answers as it did then."""
+    return DecisionOutcome(None, None, False, "", replayed=True)
 
 
-def _announce_decision(services: Services, registration: Registration, partner: Partner, actor: Actor,
-                       announce: Announcement) -> None:
-    notifier = services.notifier
-    settled = Registration.model_validate(registration.model_dump())
-    settled.review_channel_id, settled.review_message_ts = announce.previous_review
-    notifier.review_settled(settled, partner, actor_slack_id=actor.slack_user_id)
-    for other, other_partner in announce.co_sell:
-        notifier.partner_update(other, other_partner, actor_slack_id=actor.slack_user_id)
-    if announce.review_conflicts is None:
-        notifier.partner_update(registration, partner, actor_slack_id=actor.slack_user_id)
-        return
-    review = notifier.review_requested(registration, partner, announce.review_conflicts)
-    if review is not None:
-        registration.review_channel_id, registration.review_message_ts = review.channel_id, review.ts
-        remember_messages(services, registration)
-
-
-def close_deal(services: Services, *, actor: Actor, registration_id: int, won: bool) -> DecisionOutcome:
+def close_deal(services: Services, *, actor: Actor, registration_id: int, won: bool,
+               request_key: str | None = None) -> DecisionOutcome:
     """An approved registration's deal is won or lost: the partner is told and the CRM updated, once."""
     now = services.clock()
-    with transaction(services.engine) as session:
-        registration = _load_for(session, registration_id, actor)
-        partner = session.get(Partner, registration.partner_id)
-        if registration.status != RegistrationStatus.approved:
-            return DecisionOutcome(registration, partner, False,
-                                   f"{registration.reference} is {registration.status.replace('_', ' ')}: only "
-                                   "approved registrations can be marked won or lost.")
-        registration.closed_at = now
-        change_status(session, registration, RegistrationStatus.won if won else RegistrationStatus.lost,
-                      actor_slack_id=actor.slack_user_id, now=now)
-        review = (registration.review_channel_id, registration.review_message_ts)
-    _announce_decision(services, registration, partner, actor, Announcement(previous_review=review))
+    try:
+        with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
+            if request_key and not claim_request(session, request_key, now):
+                return _replayed()
+            registration = _load_for(session, registration_id, actor)
+            partner = session.get(Partner, registration.partner_id)
+            if registration.status != RegistrationStatus.approved:
+                return DecisionOutcome(registration, partner, False,
+                                       f"{registration.reference} is {registration.status.replace('_', ' ')}: only "
+                                       "approved registrations can be marked won or lost.")
+            registration.closed_at = now
+            change_status(session, registration, RegistrationStatus.won if won else RegistrationStatus.lost,
+                          actor_slack_id=actor.slack_user_id, now=now)
+            services.notifier.review_settled(session, registration, partner,
+                                             review_key=registration.review_message_key,
+                                             actor_slack_id=actor.slack_user_id)
+            services.notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
+    except IntegrityError:
+        return _replayed()
+    services.kick()
     return DecisionOutcome(registration, partner, True, f"{registration.reference} marked {registration.status}.")
 
 
@@ -187,7 +202,7 @@ def expire_registrations(services: Services) -> int:
         for registration in due:
             change_status(session, registration, RegistrationStatus.expired, actor_slack_id=None, now=now,
                           reason="protection window ended")
-        partners = {r.id: session.get(Partner, r.partner_id) for r in due}
-    for registration in due:
-        services.notifier.partner_update(registration, partners[registration.id], actor_slack_id=None)
+            services.notifier.partner_update(session, registration, session.get(Partner, registration.partner_id),
+                                             actor_slack_id=None)
+    services.kick()
     return len(due)

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from storage.actors import Actor, resolve_actor
 from storage.db import insert_once, transaction
+from storage.slack.outbox import retry_failed
 from storage.models import Partner, ProcessedEvent, Registration
 from storage.queries import (
     count_visible_registrations,
@@ -17,7 +18,6 @@ from storage.queries import (
     move_channel_references,
     partner_choices,
     program_runners,
-    settle_partner_desk,
     partners_with_channels,
     visible_registrations,
 )
@@ -52,43 +52,50 @@ def first_delivery(services: Services, event_id: str) -> bool:
     return insert_once(services.engine, ProcessedEvent(event_id=event_id, received_at=services.clock()))
 
 
-def _open_desk(services: Services, partner: Partner) -> bool:
-    """Claim the desk, post it with no transaction open (Slack can be slow), then record where it is.
-
-    The claim means start-up and a join event (or two replicas) never both post a desk.
-    """
-    with transaction(services.engine) as session:
-        if not claim_partner_desk(session, partner.id):
-            return False
-    ref = services.notifier.partner_desk(partner)
-    with transaction(services.engine) as session:
-        settle_partner_desk(session, partner.id, ref.ts if ref else None)
-    return ref is not None
+def _open_desk(services: Services, session: Session, partner: Partner) -> bool:
+    """Claim the desk and owe its post in one transaction: start-up and a join event never both post it."""
+    if not claim_partner_desk(session, partner.id):
+        return False
+    services.notifier.partner_desk(session, partner)
+    return True
 
 
 def open_partner_desks(services: Services) -> int:
-    """At start-up: post the desk in every imported partner channel that does not have one yet."""
+    """At start-up: owe the desk in every imported partner channel that does not have one yet."""
     with Session(services.engine) as session:
-        waiting = [p for p in partners_with_channels(session) if p.desk_message_ts is None]
-    return sum(_open_desk(services, partner) for partner in waiting)
+        waiting = [p.id for p in partners_with_channels(session) if p.desk_message_ts is None]
+    opened = 0
+    for partner_id in waiting:
+        with transaction(services.engine) as session:
+            opened += _open_desk(services, session, session.get(Partner, partner_id))
+    services.kick()
+    return opened
 
 
 def open_desk_in_channel(services: Services, channel_id: str) -> bool:
-    """When the bot joins a channel: post the desk if the channel belongs to a partner and has none."""
-    with Session(services.engine) as session:
+    """When the bot joins a channel: the partner's desk if it has none, and whatever failed there goes again
+    (the usual failure is `not_in_channel`, which joining fixes)."""
+    with transaction(services.engine) as session:
+        retried = retry_failed(session, services.clock(), channel=channel_id)
         partner = partner_by_channel(session, channel_id)
-    if partner is None or partner.desk_message_ts is not None:
-        return False
-    return _open_desk(services, partner)
+        opened = partner is not None and _open_desk(services, session, partner)
+    if opened or retried:
+        services.kick()
+    return opened
 
 
-def tell_program_runners(services: Services, text: str) -> int:
-    """A plain-text notice (CRM failures, API limits) to every partner manager, else to the admins."""
-    with Session(services.engine) as session:
+def tell_program_runners(services: Services, text: str, *, key: str | None = None) -> int:
+    """A plain-text notice (CRM failures, API limits) to every partner manager, else to the admins.
+
+    With a `key`, each runner is told once whatever the number of calls (the outbox keeps the key).
+    """
+    with transaction(services.engine) as session:
         runners = program_runners(session)
-    managers = [m for m in runners if m.role == "partner_manager"] or runners
-    for member in managers:
-        services.notifier.tell_user(member.slack_user_id, text)
+        managers = [m for m in runners if m.role == "partner_manager"] or runners
+        for member in managers:
+            services.notifier.tell_user(session, member.slack_user_id, text,
+                                        key=f"{key}:{member.slack_user_id}" if key else None)
+    services.kick()
     return len(managers)
 
 

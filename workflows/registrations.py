@@ -8,15 +8,24 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from storage.actors import Actor
+from sqlalchemy.exc import IntegrityError
+
 from storage.db import transaction
-from storage.models import Partner, Registration, RegistrationStatus, ReviewKind
-from storage.queries import partner_record, program_runners, serialize_conflict_checks
+from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
+from storage.queries import (
+    claim_request,
+    partner_record,
+    program_runners,
+    serialize_conflict_checks,
+)
+from storage.work import owe_work
 from workflows.conflicts import find_conflicts
 from workflows.history import change_status
 from workflows.lead_form import LeadInput
 from workflows.routing import route_lead
 from workflows.scoring import score_lead
 from workflows.services import ConflictEvidence, NotAllowed, NotFound, Services
+from workflows.work import processor, run_pending_work
 
 logger = logging.getLogger(__name__)
 
@@ -72,48 +81,81 @@ def send_to_review(session: Session, services: Services, registration: Registrat
                   reason=reason or registration.routing_reason)
 
 
-def register_lead(services: Services, *, actor: Actor, lead: LeadInput) -> RegistrationOutcome:
-    """Store a registration with its score, conflicts and reviewer in one transaction, then notify."""
+# Work done before a Slack ack may wait this long for the database's locks; the ack must come within 3 s.
+ACK_LOCK_TIMEOUT = 1.5
+PROCESS_REGISTRATION = "registration"
+
+
+@dataclass
+class Submission:
+    """A registration stored before the ack; `duplicate` when the same submission was already stored."""
+
+    registration: Registration | None
+    partner: Partner | None
+    duplicate: bool = False
+
+
+def submit_registration(services: Services, *, actor: Actor, lead: LeadInput,
+                        request_key: str | None = None) -> Submission:
+    """Store the registration as received, owe its processing and its thread root, in a few milliseconds.
+
+    This is what the partner is told happened, so it is committed before the ack; the conflict check,
+    scoring and routing follow from the stored row (`process_registration`). Raises DatabaseBusy when the
+    database stays locked, so the form can say "try again" instead of accepting and then losing it.
+    """
     now = services.clock()
-    with transaction(services.engine) as session:
-        serialize_conflict_checks(session)
-        partner = _registering_partner(session, actor, lead)
-        fields = {k: v for k, v in lead.__dict__.items() if k != "partner_id"}
-        registration = Registration(**fields, partner_id=partner.id, submitted_by_slack_id=actor.slack_user_id,
-                                    submitted_by_team_id=actor.team_id, created_at=now, updated_at=now,
-                                    partner_channel_id=partner.slack_channel_id)
-        change_status(session, registration, RegistrationStatus.received, actor_slack_id=actor.slack_user_id, now=now)
-        score = score_lead(lead, partner_record(session, partner.id), services.program.scoring.weights)
-        registration.score, registration.score_breakdown = score.total, score.breakdown
-        conflicts = find_conflicts(session, domain=lead.domain, key=lead.company_key, program=services.program,
-                                   now=now, exclude_id=registration.id)
-        send_to_review(session, services, registration, partner, conflicts, actor_slack_id=actor.slack_user_id)
     try:
-        announce_registration(services, registration, partner, conflicts)
-    except Exception:  # noqa: BLE001 - the registration is stored; a retry by the user would duplicate it
-        logger.exception("registration %s is stored but announcing it failed", registration.reference)
-    return RegistrationOutcome(registration, partner, conflicts)
+        with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
+            if request_key and not claim_request(session, request_key, now):
+                return Submission(None, None, duplicate=True)
+            partner = _registering_partner(session, actor, lead)
+            fields = {k: v for k, v in lead.__dict__.items() if k != "partner_id"}
+            registration = Registration(**fields, partner_id=partner.id, submitted_by_slack_id=actor.slack_user_id,
+                                        submitted_by_team_id=actor.team_id, created_at=now, updated_at=now,
+                                        partner_channel_id=partner.slack_channel_id)
+            change_status(session, registration, RegistrationStatus.received, actor_slack_id=actor.slack_user_id,
+                          now=now)
+            owe_work(session, PROCESS_REGISTRATION, registration.id, now)
+            services.notifier.registration_received(session, registration, partner)
+    except IntegrityError:
+        return Submission(None, None, duplicate=True)  # the same request, committed by a concurrent delivery
+    services.kick()
+    return Submission(registration, partner)
 
 
-def announce_registration(services: Services, registration: Registration, partner: Partner,
-                          conflicts: list[ConflictEvidence]) -> None:
-    """Tell the partner (threaded) and the reviewer; remember where, to update those messages later."""
-    notifier = services.notifier
-    root = notifier.registration_received(registration, partner)
-    if root is not None:
-        registration.partner_channel_id, registration.partner_thread_ts = root.channel_id, root.ts
+@processor(PROCESS_REGISTRATION)
+def process_registration(services: Services, session: Session, registration_id: int) -> None:
+    """After the ack, from the stored row: score, check conflicts, route, and owe the messages that follow."""
+    now = services.clock()
+    serialize_conflict_checks(session)
+    registration = session.get(Registration, registration_id)
+    if registration is None or registration.status != RegistrationStatus.received or registration.review_kind:
+        return
+    partner = session.get(Partner, registration.partner_id)
+    lead = LeadInput(**{name: getattr(registration, name) for name in LeadInput.__dataclass_fields__
+                        if name != "partner_id"})
+    score = score_lead(lead, partner_record(session, partner.id), services.program.scoring.weights)
+    registration.score, registration.score_breakdown = score.total, score.breakdown
+    # Open registrations submitted after this one are checked against it, not it against them: first
+    # submitted, first through, whatever order the worker gets to them in. An approved one counts whenever.
+    conflicts = [c for c in find_conflicts(session, domain=registration.domain, key=registration.company_key,
+                                           program=services.program, now=now, exclude_id=registration.id)
+                 if not (c.registration.id > registration.id and c.registration.status in OPEN_STATUSES)]
+    send_to_review(session, services, registration, partner, conflicts, actor_slack_id=registration.submitted_by_slack_id)
     if registration.status == RegistrationStatus.under_review:
-        notifier.partner_update(registration, partner, actor_slack_id=None)
-    review = notifier.review_requested(registration, partner, conflicts) if registration.assigned_to_slack_id else None
-    if review is not None:
-        registration.review_channel_id, registration.review_message_ts = review.channel_id, review.ts
-    if root is not None or review is not None:
-        remember_messages(services, registration)
+        services.notifier.partner_update(session, registration, partner, actor_slack_id=None)
+        services.notifier.review_requested(session, registration, partner, conflicts)
 
 
-def remember_messages(services: Services, registration: Registration) -> None:
-    """Store the Slack message coordinates of a registration (its other fields stay as committed)."""
-    with transaction(services.engine) as session:
-        stored = session.get(Registration, registration.id)
-        for name in ("partner_channel_id", "partner_thread_ts", "review_channel_id", "review_message_ts"):
-            setattr(stored, name, getattr(registration, name))
+def register_lead(services: Services, *, actor: Actor, lead: LeadInput) -> RegistrationOutcome:
+    """Submit and process at once (imports, scripts and tests that have no worker running)."""
+    submission = submit_registration(services, actor=actor, lead=lead)
+    run_pending_work(services, PROCESS_REGISTRATION, submission.registration.id)
+    with Session(services.engine) as session:
+        registration = session.get(Registration, submission.registration.id)
+        partner = session.get(Partner, registration.partner_id)
+        conflicts = [c for c in find_conflicts(session, domain=registration.domain, key=registration.company_key,
+                                               program=services.program, now=registration.created_at,
+                                               exclude_id=registration.id)
+                     if c.registration.id in registration.conflict_with] if registration.conflict_with else []
+    return RegistrationOutcome(registration, partner, conflicts)

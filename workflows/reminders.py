@@ -12,11 +12,6 @@ from storage.queries import reviews_waiting_since
 from workflows.services import Services
 
 
-def _claim(services: Services, key: str) -> bool:
-    """Record the reminder before sending it: a second run (or scheduler) finds the key taken."""
-    return insert_once(services.engine, Reminder(key=key, sent_at=services.clock()))
-
-
 def remind_overdue_reviews(services: Services) -> int:
     """Once per SLA period overdue: the reviewer is reminded; from the second period, the partner's manager too."""
     now = services.clock()
@@ -31,8 +26,12 @@ def remind_overdue_reviews(services: Services) -> int:
         if periods >= 2 and partner.manager_slack_id:
             recipients.append(partner.manager_slack_id)
         for recipient in dict.fromkeys(r for r in recipients if r):
-            if not _claim(services, f"review-sla:{registration.id}:{recipient}:{registration.updated_at:%Y%m%d%H%M%S}:{periods}"):
+            key = f"review-sla:{registration.id}:{recipient}:{registration.updated_at:%Y%m%d%H%M%S}:{periods}"
+            # The reminder and the message it owes are stored together: a second run finds the key taken.
+            if not insert_once(services.engine, Reminder(key=key, sent_at=now), also=lambda session: (
+                    services.notifier.review_overdue(session, registration, partner, recipient=recipient,
+                                                     hours_waiting=hours, key=key))):
                 continue
-            services.notifier.review_overdue(registration, partner, recipient=recipient, hours_waiting=hours)
             sent += 1
+    services.kick()
     return sent

@@ -8,15 +8,11 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from storage.db import DatabaseBusy  # noqa: F401  (workflows raise it; handlers catch it from here)
 from storage.models import Partner, Registration
 from workflows.program import Program
-
-
-@dataclass(frozen=True)
-class MessageRef:
-    channel_id: str
-    ts: str
 
 
 @dataclass(frozen=True)
@@ -29,24 +25,25 @@ class ConflictEvidence:
 
 
 class Notifier(Protocol):
-    """What workflows tell people; the Slack implementation lives in handlers/notify.py."""
+    """What workflows tell people, queued in the caller's transaction; the Slack one is handlers/notify.py."""
 
-    def registration_received(self, registration: Registration, partner: Partner) -> MessageRef | None: ...
+    def registration_received(self, session: Session, registration: Registration, partner: Partner) -> None: ...
 
-    def partner_update(self, registration: Registration, partner: Partner, *, actor_slack_id: str | None) -> None: ...
+    def partner_update(self, session: Session, registration: Registration, partner: Partner, *,
+                       actor_slack_id: str | None) -> None: ...
 
-    def review_requested(
-        self, registration: Registration, partner: Partner, conflicts: list[ConflictEvidence]
-    ) -> MessageRef | None: ...
+    def review_requested(self, session: Session, registration: Registration, partner: Partner,
+                         conflicts: list[ConflictEvidence]) -> None: ...
 
-    def review_settled(self, registration: Registration, partner: Partner, *, actor_slack_id: str) -> None: ...
+    def review_settled(self, session: Session, registration: Registration, partner: Partner, *,
+                       review_key: str | None, actor_slack_id: str) -> None: ...
 
-    def tell_user(self, slack_user_id: str, text: str) -> None: ...
+    def tell_user(self, session: Session, slack_user_id: str, text: str, *, key: str | None = None) -> None: ...
 
-    def partner_desk(self, partner: Partner) -> MessageRef | None: ...
+    def partner_desk(self, session: Session, partner: Partner) -> None: ...
 
-    def review_overdue(self, registration: Registration, partner: Partner, *, recipient: str,
-                       hours_waiting: int) -> None: ...
+    def review_overdue(self, session: Session, registration: Registration, partner: Partner, *, recipient: str,
+                       hours_waiting: int, key: str) -> None: ...
 
 
 class WorkflowError(Exception):
@@ -81,3 +78,5 @@ class Services:
     clock: Callable[[], datetime] = utc_clock
     our_team_id: str | None = None
     bot_user_id: str | None = None
+    # Wakes the worker that processes stored work and drains the outboxes (set by whoever runs one).
+    kick: Callable[[], None] = lambda: None

@@ -1,0 +1,87 @@
+"""The worker: does stored work after the ack and drains the Slack outbox, woken by each commit.
+
+One per process. At start it picks up whatever a crashed or stopped process left (pending work, messages
+not yet sent or whose send had no answer), so nothing acknowledged is lost after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from slack_sdk import WebClient
+
+from bot.settings import Settings
+from storage.slack.models import SlackMessage
+from storage.slack.sender import SlackSender, default_backoff
+from workflows.delivery import report_failed_delivery
+from workflows.services import Services
+from workflows.work import run_pending_work
+
+logger = logging.getLogger(__name__)
+SEND_TIMEOUT = 10  # seconds for one Web API call; a slower answer counts as "outcome unknown"
+
+
+def make_outbox_client(settings: Settings) -> WebClient:
+    """The outbox's own Web API client, without retry handlers: a blind retry of a post that Slack may have
+    received would post it twice, so the outbox decides when and whether to try again."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(token=token, base_url=settings.slack_api_url, timeout=SEND_TIMEOUT, retry_handlers=[])
+
+
+class Worker:
+    """Runs `run_once` on a thread when kicked (and every `interval` seconds for retries that come due).
+
+    `inline=True` runs it in the kicking thread instead: tests and the demo see every effect when the
+    request that caused it returns.
+    """
+
+    def __init__(self, services: Services, client: WebClient, *, inline: bool = False, interval: float = 1.0,
+                 backoff=default_backoff):
+        self.services, self.inline, self.interval = services, inline, interval
+        self.sender = SlackSender(services.engine, client, clock=services.clock, backoff=backoff,
+                                  on_failed=self._failed)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        services.kick = self.kick
+
+    def _failed(self, message: SlackMessage) -> None:
+        report_failed_delivery(self.services, message)
+
+    def kick(self) -> None:
+        if self.inline:
+            self.run_once()
+        else:
+            self._wake.set()
+
+    def run_once(self) -> None:
+        """Do due work, then send due messages, until neither has anything due."""
+        with self._lock:
+            for _ in range(100):
+                done = run_pending_work(self.services)
+                report = self.sender.drain()
+                if not done and not (report.sent or report.failed):
+                    return
+
+    def start(self) -> "Worker":
+        self._thread = threading.Thread(target=self._loop, name="worker", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()  # before the round: a kick during it means another round right after
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - the worker must outlive a bad round (the database restarting...)
+                logger.exception("worker round failed; trying again shortly")
+            self._wake.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

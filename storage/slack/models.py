@@ -1,0 +1,54 @@
+"""The Slack outbox table: one row per message owed (a post, a thread reply, an update in place)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, String
+from sqlmodel import Field, SQLModel
+
+from storage.models import json_field, ts_field, utcnow
+
+
+class SlackMessageStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+
+
+class SlackMessageKind(StrEnum):
+    post = "post"  # chat.postMessage (a thread reply when parent_key is set)
+    update = "update"  # chat.update of the message stored under parent_key
+
+
+class SlackMessage(SQLModel, table=True):
+    """A message the bot owes someone, recorded in the same transaction as the change it reports.
+
+    `key` makes enqueueing idempotent and is attached to the posted message as metadata, so a send whose
+    outcome is unknown can be looked up before it is tried again. Rows of one `lane` go out in id order:
+    a reply waits for its thread root, an update for the message it updates.
+    """
+
+    __tablename__ = "slack_outbox"
+    __table_args__ = (Index("ix_slack_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_slack_outbox_lane", "lane", "status", "id"))
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
+    lane: str = Field(max_length=200)
+    kind: SlackMessageKind = SlackMessageKind.post
+    channel: str = Field(max_length=32, index=True)  # a channel id, or a user id for a DM
+    parent_key: str | None = Field(default=None, max_length=200)
+    text: str = Field(default="", max_length=40000)
+    blocks: list[dict[str, Any]] = json_field(list)
+    partner_id: int | None = Field(default=None, index=True)  # whose channel, to name it when Slack refuses
+    status: SlackMessageStatus = SlackMessageStatus.pending
+    attempts: int = 0
+    maybe_sent: bool = False  # an attempt's outcome is unknown: look before posting again
+    next_attempt_at: datetime = ts_field(default_factory=utcnow)
+    last_error: str | None = Field(default=None, max_length=500)
+    sent_channel: str | None = Field(default=None, max_length=32)
+    sent_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = ts_field(default_factory=utcnow)
+    sent_at: datetime | None = ts_field(default=None, nullable=True)

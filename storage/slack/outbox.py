@@ -1,0 +1,117 @@
+"""Queue and inspect messages in the Slack outbox; the sender (storage/slack/sender.py) drains it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from storage.slack.models import SlackMessage, SlackMessageKind, SlackMessageStatus
+
+
+def _find(session: Session, key: str) -> SlackMessage | None:
+    return session.exec(select(SlackMessage).where(SlackMessage.key == key)).first()
+
+
+def enqueue_post(session: Session, *, key: str, lane: str, channel: str, text: str, blocks: list[dict[str, Any]],
+                 now: datetime, parent_key: str | None = None, partner_id: int | None = None) -> SlackMessage:
+    """Owe a message (a thread reply under `parent_key` when given); enqueueing the same key twice owes it once."""
+    existing = _find(session, key)
+    if existing is not None:
+        return existing
+    row = SlackMessage(key=key, lane=lane, kind=SlackMessageKind.post, channel=channel, parent_key=parent_key,
+                       text=text, blocks=blocks, partner_id=partner_id, created_at=now, next_attempt_at=now)
+    session.add(row)
+    return row
+
+
+def enqueue_update(session: Session, *, lane: str, parent_key: str, text: str, blocks: list[dict[str, Any]],
+                   now: datetime) -> SlackMessage:
+    """Owe an update in place of the message queued under `parent_key`.
+
+    An update not yet tried is rewritten rather than followed by another: only the latest content matters,
+    and Slack's rate limits are better spent on messages people read.
+    """
+    waiting = session.exec(select(SlackMessage).where(
+        SlackMessage.parent_key == parent_key, SlackMessage.kind == SlackMessageKind.update,
+        SlackMessage.status == SlackMessageStatus.pending, SlackMessage.attempts == 0)).first()
+    if waiting is not None:
+        waiting.text, waiting.blocks = text, blocks
+        session.add(waiting)
+        return waiting
+    parent = _find(session, parent_key)
+    row = SlackMessage(key=f"{parent_key}~{uuid.uuid4().hex[:12]}", lane=lane, kind=SlackMessageKind.update,
+                       channel=parent.channel if parent else "", parent_key=parent_key, text=text, blocks=blocks,
+                       partner_id=parent.partner_id if parent else None, created_at=now, next_attempt_at=now)
+    session.add(row)
+    return row
+
+
+def due_messages(session: Session, now: datetime, *, limit: int) -> list[SlackMessage]:
+    """Pending rows whose time has come and that head their lane (nothing earlier in it still pending)."""
+    earlier = aliased(SlackMessage)
+    blocked = (select(earlier.id).where(earlier.lane == SlackMessage.lane,
+                                        earlier.status == SlackMessageStatus.pending, earlier.id < SlackMessage.id)
+               .exists())
+    query = (select(SlackMessage)
+             .where(SlackMessage.status == SlackMessageStatus.pending, SlackMessage.next_attempt_at <= now, ~blocked)
+             .order_by(SlackMessage.id).limit(limit))
+    return list(session.exec(query).all())
+
+
+def message_by_key(session: Session, key: str) -> SlackMessage | None:
+    return _find(session, key)
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """When the earliest pending row may be tried (None when nothing is pending)."""
+    return session.exec(select(func.min(SlackMessage.next_attempt_at))
+                        .where(SlackMessage.status == SlackMessageStatus.pending)).one()
+
+
+def fail_dependents(session: Session, key: str, error: str) -> int:
+    """Replies and updates of a message that will never exist cannot be sent either."""
+    return session.exec(update(SlackMessage)
+                        .where(SlackMessage.parent_key == key, SlackMessage.status == SlackMessageStatus.pending)
+                        .values(status=SlackMessageStatus.failed, last_error=error)).rowcount
+
+
+def retry_failed(session: Session, now: datetime, *, channel: str | None = None) -> int:
+    """Failed rows (all, or one channel's) go back to pending, oldest first, as if new."""
+    query = update(SlackMessage).where(SlackMessage.status == SlackMessageStatus.failed)
+    if channel is not None:
+        query = query.where(or_(SlackMessage.channel == channel, SlackMessage.sent_channel == channel))
+    return session.exec(query.values(status=SlackMessageStatus.pending, attempts=0, next_attempt_at=now)).rowcount
+
+
+def move_channel(session: Session, old_channel_id: str, new_channel_id: str) -> None:
+    """A shared channel got a new id: owed messages and updates of sent ones follow it."""
+    session.exec(update(SlackMessage).where(SlackMessage.channel == old_channel_id)
+                 .values(channel=new_channel_id))
+    session.exec(update(SlackMessage).where(SlackMessage.sent_channel == old_channel_id)
+                 .values(sent_channel=new_channel_id))
+
+
+@dataclass
+class OutboxSummary:
+    counts: dict[str, int]
+    last_error: str | None
+    last_error_key: str | None
+    failed: list[SlackMessage]
+
+
+def outbox_summary(session: Session, *, failed_limit: int = 20) -> OutboxSummary:
+    """Pending, failed and sent counts, the last error and the failed rows, for `partnerbot slack status`."""
+    counts = {str(status): 0 for status in SlackMessageStatus}
+    for status, count in session.exec(select(SlackMessage.status, func.count()).group_by(SlackMessage.status)):
+        counts[str(status)] = count
+    last = session.exec(select(SlackMessage).where(SlackMessage.last_error.is_not(None))
+                        .order_by(SlackMessage.id.desc()).limit(1)).first()
+    failed = list(session.exec(select(SlackMessage).where(SlackMessage.status == SlackMessageStatus.failed)
+                               .order_by(SlackMessage.id).limit(failed_limit)).all())
+    return OutboxSummary(counts, last.last_error if last else None, last.key if last else None, failed)

@@ -1,0 +1,215 @@
+"""Drain the Slack outbox through the Web API: in order per lane, retried with backoff, never posted twice.
+
+The only place that sends what the outbox owes. Transactions are short and never open during a Slack call.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import urllib.error
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from storage.db import transaction
+from storage.slack.models import SlackMessage, SlackMessageKind, SlackMessageStatus
+from storage.slack.outbox import due_messages, fail_dependents, message_by_key
+
+logger = logging.getLogger(__name__)
+
+METADATA_EVENT = "partnerbot_outbox"
+MAX_ATTEMPTS = 12
+HISTORY_PAGES = 3
+# Slack refuses these for good: trying again changes nothing until someone fixes the channel or the message.
+PERMANENT_ERRORS = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_disabled", "cannot_dm_bot",
+    "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "message_not_found",
+    "cant_update_message", "edit_window_closed", "restricted_action", "restricted_action_read_only_channel",
+    "restricted_action_thread_only_channel", "restricted_action_non_threadable_channel", "team_access_not_granted",
+    "ekm_access_denied", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
+    "messages_tab_disabled", "thread_not_found", "parent_failed",
+})
+# Slack says it failed on its side: the message may or may not have been posted.
+UNKNOWN_OUTCOME_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+NETWORK_ERRORS = (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError)
+
+
+def default_backoff(attempts: int) -> float:
+    """Seconds before the next try: exponential from 1 s, capped at 15 minutes, with jitter."""
+    return min(900.0, 2.0 ** (attempts - 1)) * random.uniform(0.5, 1.0)
+
+
+@dataclass
+class DrainReport:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    found_already_sent: int = 0
+    failures: list[SlackMessage] = field(default_factory=list)
+
+
+class _Outcome(Exception):
+    """How one Slack call ended when it did not succeed."""
+
+    def __init__(self, error: str, *, permanent: bool = False, maybe_sent: bool = False,
+                 retry_after: float | None = None):
+        super().__init__(error)
+        self.error, self.permanent, self.maybe_sent, self.retry_after = error, permanent, maybe_sent, retry_after
+
+
+def _classify(exc: Exception) -> _Outcome:
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        error = str(exc.response.get("error") or f"http_{status}")
+        if status == 429:
+            return _Outcome("ratelimited", retry_after=float(exc.response.headers.get("Retry-After", 1) or 1))
+        if status >= 500 or error in UNKNOWN_OUTCOME_ERRORS:
+            return _Outcome(error if status < 500 else f"http_{status}", maybe_sent=True)
+        return _Outcome(error, permanent=error in PERMANENT_ERRORS)
+    if isinstance(exc, NETWORK_ERRORS):
+        return _Outcome(f"network: {exc.__class__.__name__}", maybe_sent=True)
+    raise exc
+
+
+class SlackSender:
+    """Sends due outbox rows with one WebClient (no retry handlers of its own: the outbox retries)."""
+
+    def __init__(self, engine: Engine, client: WebClient, *, clock: Callable[[], datetime],
+                 backoff: Callable[[int], float] = default_backoff,
+                 on_failed: Callable[[SlackMessage], None] | None = None):
+        self.engine, self.client, self.clock, self.backoff, self.on_failed = engine, client, clock, backoff, on_failed
+        self._dm_channels: dict[str, str] = {}
+
+    def drain(self, *, batch: int = 100, max_rounds: int = 1000) -> DrainReport:
+        """Send everything due now, lane by lane, until nothing is due (later retries stay queued)."""
+        report = DrainReport()
+        for _ in range(max_rounds):
+            with Session(self.engine) as session:
+                due = due_messages(session, self.clock(), limit=batch)
+            progressed = False
+            for row in due:
+                progressed |= self._send(row, report)
+            if not progressed:
+                break
+        return report
+
+    # one row -------------------------------------------------------------------------------------------
+    def _send(self, row: SlackMessage, report: DrainReport) -> bool:
+        """Try one row; True when its state changed (sent, failed or rescheduled)."""
+        parent, posted = None, False
+        if row.parent_key:
+            with Session(self.engine) as session:
+                parent = message_by_key(session, row.parent_key)
+            if parent is None:
+                return self._settle(row, report, _Outcome("parent_missing", permanent=True), posted)
+            if parent.status == SlackMessageStatus.failed:
+                return self._settle(row, report, _Outcome("parent_failed", permanent=True), posted)
+            if parent.status == SlackMessageStatus.pending:
+                return False  # its thread root or target is in another lane and not out yet
+        try:
+            if row.kind == SlackMessageKind.update:
+                posted = True
+                self.client.chat_update(channel=parent.sent_channel, ts=parent.sent_ts, text=row.text,
+                                        blocks=row.blocks or None)
+                return self._mark_sent(row, report, parent.sent_channel, parent.sent_ts)
+            channel = parent.sent_channel if parent else row.channel
+            thread_ts = parent.sent_ts if parent else None
+            if row.maybe_sent:
+                found = self._find_posted(row, channel, thread_ts)
+                if found is not None:
+                    report.found_already_sent += 1
+                    return self._mark_sent(row, report, *found)
+            self._mark_attempt(row)
+            posted = True
+            response = self.client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=row.text, blocks=row.blocks or None, unfurl_links=False,
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": row.key}})
+            return self._mark_sent(row, report, response["channel"], response["ts"])
+        except Exception as exc:  # noqa: BLE001 - classified below; anything unexpected counts as unknown
+            try:
+                outcome = _classify(exc)
+            except Exception:  # noqa: BLE001
+                logger.exception("Slack outbox row %s failed unexpectedly", row.id)
+                outcome = _Outcome(f"unexpected: {exc.__class__.__name__}", maybe_sent=True)
+            return self._settle(row, report, outcome, posted)
+
+    def _conversation_id(self, channel: str) -> str:
+        """A DM is addressed by user id, but its history lives under the D... id conversations.open gives."""
+        if not channel.startswith(("U", "W")):
+            return channel
+        if channel not in self._dm_channels:
+            self._dm_channels[channel] = self.client.conversations_open(users=channel)["channel"]["id"]
+        return self._dm_channels[channel]
+
+    def _find_posted(self, row: SlackMessage, channel: str, thread_ts: str | None) -> tuple[str, str] | None:
+        """Was this row posted by an attempt whose answer never came? Look for its key in the metadata."""
+        conversation = self._conversation_id(channel)
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            args = {"channel": conversation, "include_all_metadata": True, "limit": 200, "cursor": cursor}
+            response = (self.client.conversations_replies(ts=thread_ts, **args) if thread_ts
+                        else self.client.conversations_history(**args))
+            for message in response.get("messages", []):
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("key") == row.key:
+                    return conversation, message["ts"]
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    # bookkeeping -------------------------------------------------------------------------------------
+    def _mark_attempt(self, row: SlackMessage) -> None:
+        """Committed before the post: if the process dies mid-call, the next try looks before posting."""
+        with transaction(self.engine) as session:
+            stored = session.get(SlackMessage, row.id)
+            stored.attempts += 1
+            stored.maybe_sent = True
+
+    def _mark_sent(self, row: SlackMessage, report: DrainReport, channel: str, ts: str) -> bool:
+        with transaction(self.engine) as session:
+            stored = session.get(SlackMessage, row.id)
+            stored.status, stored.sent_channel, stored.sent_ts = SlackMessageStatus.sent, channel, ts
+            stored.sent_at, stored.maybe_sent = self.clock(), False
+            if row.kind == SlackMessageKind.update:
+                stored.attempts += 1
+        report.sent += 1
+        return True
+
+    def _settle(self, row: SlackMessage, report: DrainReport, outcome: _Outcome, called: bool) -> bool:
+        """Reschedule a failed try, or mark the row failed for good (and its replies and updates with it).
+
+        `called`: the post or update itself was made (a failure while looking for an earlier post was not).
+        """
+        with transaction(self.engine) as session:
+            stored = session.get(SlackMessage, row.id)
+            if not (called and stored.kind == SlackMessageKind.post):
+                stored.attempts += 1  # a post's attempt was counted before the call
+            if called:
+                stored.maybe_sent = outcome.maybe_sent and stored.kind == SlackMessageKind.post
+            stored.last_error = outcome.error[:500]
+            give_up = outcome.permanent or stored.attempts >= MAX_ATTEMPTS
+            if give_up:
+                stored.status = SlackMessageStatus.failed
+                fail_dependents(session, stored.key, "parent_failed")
+            else:
+                delay = outcome.retry_after if outcome.retry_after is not None else self.backoff(stored.attempts)
+                stored.next_attempt_at = self.clock() + timedelta(seconds=delay)
+            failed = SlackMessage.model_validate(stored.model_dump()) if give_up else None
+        if failed is None:
+            report.retrying += 1
+            logger.info("Slack outbox %s: %s; trying again later", row.key, outcome.error)
+            return True
+        report.failed += 1
+        report.failures.append(failed)
+        logger.warning("Slack outbox %s failed for good: %s", row.key, outcome.error)
+        if self.on_failed is not None and outcome.error not in ("parent_failed", "parent_missing"):
+            self.on_failed(failed)
+        return True

@@ -1,0 +1,44 @@
+"""Pending work: what is owed after an ack, stored with the change that made it owed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlmodel import Session, select
+
+from storage.models import PendingWork
+
+
+def owe_work(session: Session, kind: str, subject_id: int, now: datetime) -> None:
+    session.add(PendingWork(kind=kind, subject_id=subject_id, created_at=now, next_attempt_at=now))
+
+
+def due_work(session: Session, now: datetime, *, limit: int, kind: str | None = None,
+             subject_id: int | None = None) -> list[PendingWork]:
+    query = select(PendingWork).where(PendingWork.next_attempt_at <= now).order_by(PendingWork.id).limit(limit)
+    if kind is not None:
+        query = query.where(PendingWork.kind == kind)
+    if subject_id is not None:
+        query = query.where(PendingWork.subject_id == subject_id)
+    return list(session.exec(query).all())
+
+
+def take_work(session: Session, work_id: int) -> bool:
+    """Delete the row inside the transaction doing the work: True for the one transaction that gets it."""
+    return session.exec(delete(PendingWork).where(PendingWork.id == work_id)).rowcount == 1
+
+
+def postpone_work(session: Session, work_id: int, *, error: str, now: datetime) -> None:
+    """The work failed: try again later (doubling, at most hourly); the row keeps the last error."""
+    work = session.get(PendingWork, work_id)
+    if work is None:
+        return
+    work.attempts += 1
+    work.last_error = error[:500]
+    work.next_attempt_at = now + timedelta(seconds=min(3600, 2 ** work.attempts))
+    session.add(work)
+
+
+def pending_work_count(session: Session) -> int:
+    return len(session.exec(select(PendingWork.id)).all())
