@@ -92,6 +92,10 @@ class Driver:
         response.payload = payload
         return response
 
+    def redeliver(self, response: Response) -> Response:
+        """Deliver an interaction again, freshly signed: a network retry, a double delivery, or a replay."""
+        return self._interaction(response.payload)
+
     def _response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
         token = secrets.token_hex(12)
         with self.state.lock:
