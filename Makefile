@@ -40,6 +40,7 @@ test: install-test
 bench: install-test
 	$(BIN)/python bench/bench_ack.py
 	$(BIN)/python bench/bench_crm.py
+	$(BIN)/python bench/bench_delivery.py
 
 # Never data: partnerbot.db (or any other database) and .env stay.
 clean:

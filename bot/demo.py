@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from storage.crm.status import mirror_of
 from storage.crm.writer import drain_outbox
 from storage.db import create_schema, make_engine
 from storage.models import Registration
+from storage.slack.outbox import next_due_at
 from workflows.program import Program
 
 PARTNER_FORM = {
@@ -41,10 +43,21 @@ class Walkthrough:
     def step(self, title: str, action: Callable[[], object]) -> None:
         self.console.rule(f"[bold]{title}")
         action()
+        self.settle()
         for line in self.transcript.new_lines():
             self.console.print(line, markup=False, highlight=False)
         if self.pause:
             time.sleep(self.pause)
+
+    def settle(self, seconds: float = 10.0) -> None:
+        """Wait until the Slack outbox owes nothing that is due (a retry after a fault comes due quickly)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with Session(self.bot.engine) as session:
+                due = next_due_at(session)
+            if due is None:
+                return
+            time.sleep(0.05)
 
     def submit_form(self, user_id: str, values: dict) -> None:
         modal = self.bot.sandbox.open_modal(user_id)
@@ -90,8 +103,19 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
     month = bot.services.clock().strftime("%Y-%m")
     w.step("Acme's usage grew from 4,000 to 15,000 USD a month: Priya records it",
            lambda: driver.command("U0PRIYA", "/partner", f"usage REG-00001 {month} 15000"))
-    w.step("Alex marks the Acme deal won: Northwind hears it in the thread",
-           lambda: w.click_in_dm("U0ALEX", "deal_won"))
+    w.step("Alex marks the Acme deal won while Slack has a hiccup (503): the message waits in the outbox "
+           "and Northwind hears of the win once",
+           lambda: (bot.sandbox.fail("chat.postMessage", status=503),
+                    w.click_in_dm("U0ALEX", "deal_won")))
+    w.step("Someone removes Partnerbot from Globex's channel; Bob's next registration can't be posted there, "
+           "so Priya is told once, with the fix",
+           lambda: (bot.sandbox.state.channels["C0GLOBEX"].members.remove(bot.sandbox.bot_user_id),
+                    w.click_in("U0BOB", "C0GLOBEX", "register_lead"),
+                    w.submit_form("U0BOB", dict(PARTNER_FORM, company="Initech", domain="initech.com",
+                                                contact_email="cfo@initech.com", pricing_model="subscription",
+                                                starting_monthly_usage=""))))
+    w.step("Priya invites Partnerbot back: what failed there is posted, once",
+           lambda: driver.bot_joined("C0GLOBEX"))
 
 
 def summarise(bot: LocalBot, console: Console) -> None:
@@ -113,6 +137,7 @@ def summarise(bot: LocalBot, console: Console) -> None:
 def run_demo(program: Program, *, pause: float = 0.0, console: Console | None = None,
              database_url: str | None = None) -> int:
     """Play the walkthrough against a fresh database (a temporary SQLite file unless one is given)."""
+    logging.getLogger("storage.slack").setLevel(logging.ERROR)  # the transcript shows Slack's refusals
     console = console or Console(soft_wrap=True)
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(database_url or f"sqlite:///{Path(folder) / 'demo.db'}")

@@ -30,6 +30,9 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "Home tab for Alex Rivera",
         "Recorded 15,000.00 USD for ",
         "Won: *Acme Inc.* closed as a won deal",
+        "I couldn't post to the channel C0GLOBEX for partner Globex Referrals: Slack says not_in_channel",
+        "Priya invites Partnerbot back",
+        "#partner-globex  Partnerbot → 📝 *Lead registration* REG-00003 · *Initech*",
         "REG-00001 Acme Inc. (acme.com): won",
         "into the local CRM mirror",
         "Opportunity REG-00001: {'Partner_Account__r': {'Partnerbot_Partner_Key__c': 'northwind.io'}, "

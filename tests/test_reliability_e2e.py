@@ -88,6 +88,9 @@ def test_a_partner_channel_the_bot_cannot_post_to_is_reported_once_naming_the_pa
     bot.driver.bot_joined("C0NORTH")  # the bot is invited back: what failed there goes out, once
     bot.sandbox.wait_for(lambda: len(roots(bot.sandbox)) == 2)
     assert len(roots(bot.sandbox)) == 2
+    for root in roots(bot.sandbox):  # each thread as it should be: its reply, and the root up to date
+        replies = bot.sandbox.wait_for(lambda: bot.sandbox.messages("C0NORTH", thread_ts=root.ts))
+        assert [("Under review" in text_of(m)) for m in replies] == [True]
 
 
 @contextmanager

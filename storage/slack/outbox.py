@@ -24,6 +24,10 @@ def enqueue_post(session: Session, *, key: str, lane: str, channel: str, text: s
     existing = _find(session, key)
     if existing is not None:
         return existing
+    if parent_key and not channel:
+        # A reply goes where its root went; storing it lets a channel's failures be retried together.
+        parent = _find(session, parent_key)
+        channel = parent.channel if parent else ""
     row = SlackMessage(key=key, lane=lane, kind=SlackMessageKind.post, channel=channel, parent_key=parent_key,
                        text=text, blocks=blocks, partner_id=partner_id, created_at=now, next_attempt_at=now)
     session.add(row)
