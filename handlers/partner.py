@@ -7,12 +7,12 @@ from slack_sdk import WebClient
 
 from handlers.blocks.lists import MAX_LISTED, build_deals_list, build_help
 from handlers.blocks.text import escape
-from handlers.common import UNKNOWN_USER, actor_of, answer, answer_text, channel_of
+from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer, answer_text, channel_of
 from handlers.ids import Action, Command
 from storage.actors import Actor
 from workflows.people import deals_for
 from workflows.revenue import record_usage_as
-from workflows.services import Services, WorkflowError
+from workflows.services import DatabaseBusy, Services, WorkflowError
 
 
 
@@ -28,18 +28,24 @@ def register(app: App, services: Services) -> None:
     @app.command(Command.partner.value)
     def handle_partner_command(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         """`/partner deals` lists what the caller may see; `usage` records revenue; `help` says what they can do."""
-        ack()
+        text = body.get("text")
+        words = text.split() if isinstance(text, str) else []
+        sub = words[0].lower() if words else "help"
+        if sub != "usage":
+            ack()
         actor = actor_of(services, context, body)
         channel_id = body.get("channel_id")
-        words = body.get("text", "").split()
-        sub = words[0].lower() if words else "help"
         if sub == "deals":
             show_deals(services, client, actor, channel_id)
         elif sub == "usage":
+            # It changes what is stored, so it is committed before the ack (or refused in time).
             try:
                 text = escape(record_usage_as(services, actor, words[1:]))
+            except DatabaseBusy:
+                text = DATABASE_BUSY
             except WorkflowError as refused:
                 text = escape(str(refused))
+            ack()
             answer_text(client, actor.slack_user_id, text, channel_id=channel_id)
         elif sub == "help":
             answer(client, actor.slack_user_id, build_help(actor), channel_id=channel_id)

@@ -20,8 +20,15 @@ from storage.queries import (
 )
 from workflows.conflicts import approved_winners, find_conflicts
 from workflows.history import change_status, record_attribution_change
-from workflows.registrations import ACK_LOCK_TIMEOUT, send_to_review
-from workflows.services import ConflictEvidence, NotAllowed, OverrideReasonNeeded, Services, WorkflowError
+from workflows.registrations import send_to_review
+from workflows.services import (
+    ACK_LOCK_TIMEOUT,
+    ConflictEvidence,
+    NotAllowed,
+    OverrideReasonNeeded,
+    Services,
+    WorkflowError,
+)
 
 MAX_REASON = 1000
 

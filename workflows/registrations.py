@@ -24,7 +24,7 @@ from workflows.history import change_status
 from workflows.lead_form import LeadInput
 from workflows.routing import route_lead
 from workflows.scoring import score_lead
-from workflows.services import ConflictEvidence, NotAllowed, NotFound, Services
+from workflows.services import ACK_LOCK_TIMEOUT, ConflictEvidence, NotAllowed, NotFound, Services
 from workflows.work import processor, run_pending_work
 
 logger = logging.getLogger(__name__)
@@ -81,8 +81,6 @@ def send_to_review(session: Session, services: Services, registration: Registrat
                   reason=reason or registration.routing_reason)
 
 
-# Work done before a Slack ack may wait this long for the database's locks; the ack must come within 3 s.
-ACK_LOCK_TIMEOUT = 1.5
 PROCESS_REGISTRATION = "registration"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from storage.actors import Actor
 from storage.db import transaction
 from storage.models import Registration
-from workflows.services import NotAllowed, Services, WorkflowError
+from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, Services, WorkflowError
 from workflows.usage import UsageError, record_usage
 
 USAGE_HELP = "Use `/partner usage REG-00042 2026-10 15000` (registration, month, amount in the deal's currency)."
@@ -19,7 +19,8 @@ def record_usage_as(services: Services, actor: Actor, words: list[str]) -> str:
         raise WorkflowError(USAGE_HELP)
     reference, month, amount = words
     try:
-        with transaction(services.engine) as session:
+        # Committed before the ack, so the wait for locks is bounded.
+        with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
             entry = record_usage(session, registration_id=reference, month=month, amount=amount,
                                  actor_slack_id=actor.slack_user_id, now=services.clock())
             registration = session.get(Registration, entry.registration_id)

@@ -46,6 +46,10 @@ class Notifier(Protocol):
                        hours_waiting: int, key: str) -> None: ...
 
 
+# Work done before a Slack ack may wait this long for the database's locks; the ack must come within 3 s.
+ACK_LOCK_TIMEOUT = 1.5
+
+
 class WorkflowError(Exception):
     """A rule said no; the message is safe to show the user as it is."""
 
