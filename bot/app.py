@@ -39,7 +39,7 @@ def build_services(*, engine: Engine, program: Program, client: WebClient,
                    clock: Callable[[], datetime] = utc_clock) -> Services:
     """The workflows' collaborators; asks Slack who we are (our team and bot user) once."""
     identity = client.auth_test()
-    return Services(engine=engine, program=program, notifier=SlackNotifier(client, program), clock=clock,
+    return Services(engine=engine, program=program, notifier=SlackNotifier(program, clock), clock=clock,
                     our_team_id=identity.get("team_id"), bot_user_id=identity.get("user_id"))
 
 

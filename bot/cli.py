@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 from pathlib import Path
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 
 from bot.cli_crm import crm_app
 from bot.progress import with_progress
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, StartupProblem, load_settings
 from workflows.program import ProgramError, load_program
 
 cli = typer.Typer(help="Partnerbot: partner lead registration and attribution in Slack.", no_args_is_help=True,
@@ -44,6 +47,10 @@ def program_or_exit(path: Path):
         for problem in exc.problems:
             console.print(f"  • {problem}", markup=False)
         raise typer.Exit(2) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        raise StartupProblem(f"PROGRAM_FILE: can't read {path} ({reason}); make it a readable UTF-8 YAML file "
+                             "or point PROGRAM_FILE elsewhere") from None
 
 
 def configure_logging(level: str) -> None:
@@ -53,6 +60,7 @@ def configure_logging(level: str) -> None:
 @cli.command()
 def serve() -> None:
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on PORT."""
+    from bot.runtime import check_slack
     from bot.serve import run_server
 
     settings = settings_or_exit()
@@ -63,6 +71,7 @@ def serve() -> None:
                       "or try `partnerbot demo`.")
         raise typer.Exit(2)
     salesforce_or_exit(settings)
+    check_slack(settings)
     run_server(settings, program)
 
 
@@ -165,7 +174,40 @@ def db_revision(message: str = typer.Argument(..., help="What the schema change 
         command.revision(alembic_config(connection), message=message, autogenerate=True)
 
 
+SECRET_NAMES = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.IGNORECASE)
+URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
+
+
+def redact(text: str) -> str:
+    """Secrets out of a message: values of secret-looking variables and passwords inside URLs."""
+    secrets = [value for name, value in os.environ.items() if SECRET_NAMES.search(name)]
+    try:  # `.env` holds secrets the environment does not
+        secrets += [v.get_secret_value() for v in load_settings().model_dump().values() if isinstance(v, SecretStr)]
+    except Exception:  # noqa: BLE001 - settings that don't load have no secrets to add
+        pass
+    for value in secrets:
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    return URL_PASSWORD.sub(r"\1***@", text)
+
+
 def main() -> None:
-    cli()
+    """The CLI, with one line (never a traceback) for whatever stops it; LOG_LEVEL=DEBUG keeps the traceback."""
+    try:
+        cli()
+    except StartupProblem as problem:
+        console.print(f"Partnerbot can't start: {redact(str(problem))}", markup=False, highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last guard: one line instead of a traceback
+        if os.environ.get("LOG_LEVEL", "").upper() == "DEBUG" or logging.getLogger().isEnabledFor(logging.DEBUG):
+            logging.getLogger(__name__).exception("Partnerbot stopped")
+        message = redact(str(exc)).strip().splitlines()
+        console.print(f"Partnerbot stopped: {exc.__class__.__name__}: {message[0] if message else ''}",
+                      markup=False, highlight=False)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
     main()

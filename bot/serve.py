@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import sys
 
+from slack_sdk.errors import SlackApiError
+
 from bot.runtime import build_runtime
 from bot.scheduler import build_scheduler
-from bot.server import HttpServer, make_wsgi_app
-from bot.settings import Settings
+from bot.server import SafeSocketModeHandler, bind_http, make_wsgi_app
+from bot.settings import Settings, StartupProblem
+from bot.worker import Worker, make_outbox_client
 from workflows.people import open_partner_desks, tell_program_runners
 from workflows.program import Program
 
@@ -21,24 +24,37 @@ def run_server(settings: Settings, program: Program) -> None:
     # the thread answering the next Slack request get back in sooner, which is what the 3-second rule needs.
     sys.setswitchinterval(0.001)
     runtime = build_runtime(settings, program=program)
-    posted = open_partner_desks(runtime.services)
-    if posted:
-        logger.info("posted the partner desk in %d partner channel(s)", posted)
+    # Bound before anything is posted or scheduled, so a taken port stops start-up with nothing half-done.
+    server = bind_http(make_wsgi_app(None if settings.socket_mode else runtime.app, runtime.engine),
+                       host=settings.host, port=settings.port)
+    # Started first: it finishes what a previous process stored but did not do or send.
+    worker = Worker(runtime.services, make_outbox_client(settings)).start()
+    queued = open_partner_desks(runtime.services)
+    if queued:
+        logger.info("queued the partner desk for %d partner channel(s)", queued)
     scheduler = build_scheduler(runtime.services, extra_jobs=crm_jobs(runtime))
     scheduler.start()
     try:
         if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            handler = SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
-            handler.connect()
-            logger.info("connected over Socket Mode; health check on port %d", settings.port)
-            HttpServer(make_wsgi_app(None, runtime.engine), host="0.0.0.0", port=settings.port).serve_forever()
+            handler = connect_socket_mode(runtime.app, settings)  # noqa: F841 - kept open while serving
+            logger.info("connected over Socket Mode; health check on %s:%d", settings.host, server.port)
         else:
-            logger.info("serving Slack requests on port %d at /slack/events", settings.port)
-            HttpServer(make_wsgi_app(runtime.app, runtime.engine), host="0.0.0.0", port=settings.port).serve_forever()
+            logger.info("serving Slack requests on port %d at /slack/events", server.port)
+        server.serve_forever()
     finally:
         scheduler.shutdown(wait=False)
+        worker.stop()
+
+
+def connect_socket_mode(app, settings: Settings) -> SafeSocketModeHandler:
+    """Open the Socket Mode connection; an app-level token Slack refuses is a StartupProblem."""
+    handler = SafeSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    try:
+        handler.connect()
+    except SlackApiError as exc:
+        raise StartupProblem(f"SLACK_APP_TOKEN: Slack refused the app-level token ({exc.response.get('error')}); "
+                             "create one with the connections:write scope under Basic Information") from None
+    return handler
 
 
 def crm_jobs(runtime) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Engine
 from waitress import wasyncore
 from waitress.server import create_server
 
+from bot.settings import StartupProblem
 from storage.db import database_answers
 
 logger = logging.getLogger(__name__)
@@ -194,6 +196,21 @@ class SafeSocketModeHandler(SocketModeHandler):
         super().handle(client, req)
 
 
+def bind_http(wsgi: Callable, *, host: str, port: int) -> "HttpServer":
+    """The server, bound (waitress binds on construction); an address it can't take is a StartupProblem."""
+    try:
+        return HttpServer(wsgi, host=host, port=port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupProblem(f"PORT: port {port} on {host} is already in use; stop the other process or set "
+                                 "PORT to a free port") from None
+        if exc.errno == errno.EACCES:
+            raise StartupProblem(f"PORT: this process may not listen on port {port} (ports below 1024 need "
+                                 "privileges); set PORT to 1024 or above") from None
+        raise StartupProblem(f"HOST: can't listen on {host}:{port} ({exc.strerror or exc}); set HOST to an address "
+                             "of this machine, or 0.0.0.0 for all") from None
+
+
 class HttpServer:
     """waitress on a host and port (0 = any free port), bound on construction; `url` once started."""
 
@@ -206,7 +223,7 @@ class HttpServer:
 
     @property
     def port(self) -> int:
-        return self._server.effective_port
+        return int(self._server.effective_port)
 
     @property
     def url(self) -> str:

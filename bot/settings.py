@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -19,6 +20,10 @@ class SettingsError(Exception):
         super().__init__("Invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
+class StartupProblem(Exception):
+    """Something outside the settings stops start-up; the message is one line naming the setting and the fix."""
+
+
 class Settings(BaseSettings):
     """Everything the bot reads from its environment. Secrets are `SecretStr` so they never print."""
 
@@ -29,6 +34,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = SLACK_DEFAULT_API_URL
     database_url: str = "sqlite:///partnerbot.db"
+    host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     program_file: Path = Path("program.yml")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -50,6 +56,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: str) -> str:
+        return normalize_database_url(value)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -83,6 +94,23 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+
+def normalize_database_url(value: str) -> str:
+    """Parse DATABASE_URL; `postgres://` (as many hosts hand it out) means the installed psycopg driver."""
+    try:
+        url = make_url(value)
+    except Exception:  # noqa: BLE001 - SQLAlchemy raises several kinds; the value may hold a password
+        raise ValueError("is not a database URL such as postgresql+psycopg://user:password@host/db "
+                         "or sqlite:///partnerbot.db") from None
+    if url.drivername in ("postgres", "postgresql"):  # swap the scheme only: re-rendering would re-quote
+        value = "postgresql+psycopg://" + value.split("://", 1)[1]
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not url.database.startswith("file:"):
+        folder = Path(url.database).expanduser().parent
+        if not folder.is_dir():
+            raise ValueError(f"the folder {folder} for the SQLite file does not exist: create it or change the path")
+    return value
 
 
 def load_settings(**overrides) -> Settings:

@@ -209,16 +209,8 @@ class HandlerCrashed(Exception):
 # -- sweep: every listener, fed wrong types --------------------------------------------------------------
 
 # Crashes inside handlers/*.py: answered without a 500 (and the user is told sorry), but the listener raises.
-HANDLER_CRASHES = {
-    "reject_reason-view.private_metadata-'x'": "handlers/reviews.py int(view['private_metadata']) on non-digits",
-    "reject_reason-view.private_metadata-missing": "handlers/reviews.py view['private_metadata'] KeyError",
-    "override_reason-view.private_metadata-'x'": "handlers/reviews.py int(view['private_metadata']) on non-digits",
-    "override_reason-view.private_metadata-missing": "handlers/reviews.py view['private_metadata'] KeyError",
-    "app_mention-event.text-5": "handlers/events.py handle_mention: LEAD_WORDS.search on a non-string text",
-    "app_mention-event.channel-missing": "handlers/events.py handle_mention: event['channel'] KeyError",
-    "app_mention-event.channel-{'id': 'C0NORTH'}": "handlers/events.py handle_mention posts to a non-string channel",
-    "app_home_opened-event.user-missing": "handlers/events.py handle_home_opened publishes for user None",
-    "channel_id_changed-event.old_channel_id-missing": "handlers/events.py event['old_channel_id'] KeyError",
+HANDLER_CRASHES: dict[str, str] = {
+    # "<test id>": "handlers/<file>.py: what crashes" -> marked xfail(strict=True) until fixed there
 }
 
 

@@ -100,6 +100,9 @@ def test_serve_in_socket_mode_takes_commands_over_the_websocket(engine, database
             connected = sandbox.wait_for(lambda: sandbox.state.socket_mode.connected(), timeout=20)
             assert connected, "the app never opened its Socket Mode connection"
             wait_until_healthy(f"http://127.0.0.1:{port}")
+            # No signature in Socket Mode: a malformed envelope is acknowledged and dropped, and the socket lives on.
+            assert sandbox.state.socket_mode.send("interactive", {"type": "block_actions", "user": "U0ALEX",
+                                                                  "actions": "not a list"}) is not None
             ack = sandbox.driver("http://unused").socket_command("U0ALEX", "/lead", "acme.com")
             assert "envelope_id" in ack
             modal = sandbox.wait_for(lambda: sandbox.open_modal("U0ALEX"))
@@ -109,3 +112,4 @@ def test_serve_in_socket_mode_takes_commands_over_the_websocket(engine, database
             output, _ = process.communicate(timeout=10)
     assert app_token not in output and token not in output
     assert "connected over Socket Mode" in output
+    assert "ignored a malformed Socket Mode interactive envelope" in output and "Traceback" not in output
