@@ -46,8 +46,10 @@ def test_serve_runs_http_mode_against_the_configured_slack(engine, database_url,
         try:
             base = f"http://127.0.0.1:{port}"
             wait_until_healthy(base)
+            # Queued at start-up for the imported partner channel and sent by the worker, which may lag /healthz.
+            sandbox.wait_for(lambda: [m for m in sandbox.messages("C0NORTH") if "Partner desk" in text_of(m)])
             desks = [m for m in sandbox.messages("C0NORTH") if "Partner desk" in text_of(m)]
-            assert len(desks) == 1  # posted at start-up for the imported partner channel
+            assert len(desks) == 1
             driver = sandbox.driver(base + "/slack/events")
             assert driver.command("U0ALEX", "/lead", "acme.com").status == 200
             assert sandbox.wait_for(lambda: sandbox.open_modal("U0ALEX")) is not None
