@@ -13,17 +13,20 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from bot.cli_crm import crm_app
-from bot.progress import with_progress
+from bot.cli_doctor import doctor
+from bot.cli_import import import_cli
+from bot.cli_slack import slack_app
 from bot.settings import Settings, SettingsError, StartupProblem, load_settings
 from workflows.program import ProgramError, load_program
 
 cli = typer.Typer(help="Partnerbot: partner lead registration and attribution in Slack.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-import_cli = typer.Typer(help="Import partners or team members from CSV (idempotent upserts).", no_args_is_help=True)
 program_cli = typer.Typer(help="Program rules (PROGRAM_FILE).", no_args_is_help=True)
 cli.add_typer(import_cli, name="import")
 cli.add_typer(program_cli, name="program")
 cli.add_typer(crm_app, name="crm")
+cli.add_typer(slack_app, name="slack")
+cli.command()(doctor)
 db_cli = typer.Typer(help="The database schema (Alembic migrations; `serve` upgrades on start).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 console = Console(stderr=True, soft_wrap=True)
@@ -104,40 +107,6 @@ def demo(pause: float = typer.Option(0.0, help="Seconds to wait between steps, t
     configure_logging("WARNING")
     program = program_or_exit(settings.program_file)
     raise typer.Exit(run_demo(program, pause=pause))
-
-
-def _run_import(kind: str, path: Path) -> None:
-    from bot.runtime import open_database
-    from workflows.imports import import_partners, import_team
-
-    settings = settings_or_exit()
-    engine = open_database(settings)
-    importer = import_partners if kind == "partners" else import_team
-    try:
-        report = with_progress(console, f"Importing {kind}", lambda on_progress: importer(engine, path, on_progress))
-    except ValueError as exc:
-        console.print(f"[bold red]{exc}[/]", markup=True, highlight=False)
-        raise typer.Exit(2) from None
-    typer.echo(f"{kind}: {report.created} created, {report.updated} updated, {len(report.errors)} rejected")
-    for row, reason in report.errors:
-        typer.echo(f"  row {row}: {reason}")
-    if report.errors:
-        raise typer.Exit(1)
-
-
-@import_cli.command("partners")
-def import_partners_command(file: Path = typer.Argument(..., help="CSV with columns name,type,tier,stage,domain,"
-                                                                  "slack_team_id,slack_channel_id,manager_slack_id,"
-                                                                  "contact_slack_ids")) -> None:
-    """Upsert partners by name."""
-    _run_import("partners", file)
-
-
-@import_cli.command("team")
-def import_team_command(file: Path = typer.Argument(..., help="CSV with columns slack_user_id,name,email,role,"
-                                                              "territories,product_lines")) -> None:
-    """Upsert AEs, partner managers and admins by Slack user id."""
-    _run_import("team", file)
 
 
 @program_cli.command("check")

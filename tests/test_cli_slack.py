@@ -29,3 +29,13 @@ def test_status_shows_counts_and_failures_and_retry_queues_them_again(engine, da
     assert again.exit_code == 0 and "2 failed message(s) queued again" in again.output
     with Session(engine) as session:
         assert {r.status for r in session.exec(select(SlackMessage))} == {SlackMessageStatus.pending}
+
+
+def test_the_partnerbot_command_offers_slack_doctor_and_imports(engine, database_url, monkeypatch):
+    from bot.cli import cli
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    assert "0 pending, 0 failed, 0 sent" in runner.invoke(cli, ["slack", "status"]).output
+    for command in (["doctor", "--help"], ["import", "partners", "--help"], ["import", "team", "--help"]):
+        assert runner.invoke(cli, command).exit_code == 0
