@@ -151,7 +151,8 @@ def _partner_refusals(session: Session, row: PartnerRow, batch: _Batch) -> list[
         elif role not in MANAGER_ROLES:
             reasons.append(f"manager_slack_id: {row.manager_slack_id} is an AE, not a partner manager or admin")
     ours = session.exec(select(TeamMember.slack_user_id, TeamMember.role)
-                        .where(TeamMember.slack_user_id.in_(row.contact_slack_ids))).all()
+                        .where(TeamMember.slack_user_id.in_(row.contact_slack_ids))
+                        .order_by(TeamMember.slack_user_id)).all()
     reasons += [f"contact_slack_ids: {user_id} is one of our team ({role}), not a partner contact"
                 for user_id, role in ours]
     taken = session.exec(select(PartnerContact.slack_user_id).join(Partner)
