@@ -12,6 +12,7 @@ import threading
 from slack_sdk import WebClient
 
 from bot.settings import Settings
+from storage.db import checkpoint
 from storage.slack.models import SlackMessage
 from storage.slack.sender import SlackSender, default_backoff
 from workflows.delivery import report_failed_delivery
@@ -63,7 +64,8 @@ class Worker:
                 done = run_pending_work(self.services)
                 report = self.sender.drain()
                 if not done and not (report.sent or report.failed):
-                    return
+                    break
+            checkpoint(self.services.engine)
 
     def start(self) -> "Worker":
         self._thread = threading.Thread(target=self._loop, name="worker", daemon=True)
