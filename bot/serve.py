@@ -7,33 +7,32 @@ import sys
 
 from slack_sdk.errors import SlackApiError
 
+from bot.background import Background
 from bot.runtime import build_runtime
-from bot.scheduler import build_scheduler
 from bot.server import SafeSocketModeHandler, bind_http, make_wsgi_app
 from bot.settings import Settings, StartupProblem
-from bot.worker import Worker, make_outbox_client
-from workflows.people import open_partner_desks, tell_program_runners
+from workflows.people import open_partner_desks
 from workflows.program import Program
 
 logger = logging.getLogger(__name__)
 
 
 def run_server(settings: Settings, program: Program) -> None:
-    """Start the scheduler and serve Slack over HTTP on PORT, or over Socket Mode with /healthz on PORT."""
-    # Work after an ack runs on threads of this process; a shorter GIL switch interval (default 5 ms) lets
-    # the thread answering the next Slack request get back in sooner, which is what the 3-second rule needs.
+    """Start the background process (worker and scheduler); serve Slack over HTTP on PORT, or over Socket Mode
+    with /healthz on PORT."""
+    # Listeners run on threads of this process; a shorter GIL switch interval (default 5 ms) lets the thread
+    # answering the next Slack request get back in sooner, which is what the 3-second rule needs.
     sys.setswitchinterval(0.001)
     runtime = build_runtime(settings, program=program)
     # Bound before anything is posted or scheduled, so a taken port stops start-up with nothing half-done.
     server = bind_http(make_wsgi_app(None if settings.socket_mode else runtime.app, runtime.engine),
                        host=settings.host, port=settings.port)
     # Started first: it finishes what a previous process stored but did not do or send.
-    worker = Worker(runtime.services, make_outbox_client(settings)).start()
+    background = Background(settings, program).start()
+    runtime.services.kick = background.kick
     queued = open_partner_desks(runtime.services)
     if queued:
         logger.info("queued the partner desk for %d partner channel(s)", queued)
-    scheduler = build_scheduler(runtime.services, extra_jobs=crm_jobs(runtime))
-    scheduler.start()
     try:
         if settings.socket_mode:
             handler = connect_socket_mode(runtime.app, settings)  # noqa: F841 - kept open while serving
@@ -42,8 +41,7 @@ def run_server(settings: Settings, program: Program) -> None:
             logger.info("serving Slack requests on port %d at /slack/events", server.port)
         server.serve_forever()
     finally:
-        scheduler.shutdown(wait=False)
-        worker.stop()
+        background.stop()
 
 
 def connect_socket_mode(app, settings: Settings) -> SafeSocketModeHandler:
@@ -55,13 +53,3 @@ def connect_socket_mode(app, settings: Settings) -> SafeSocketModeHandler:
         raise StartupProblem(f"SLACK_APP_TOKEN: Slack refused the app-level token ({exc.response.get('error')}); "
                              "create one with the connections:write scope under Basic Information") from None
     return handler
-
-
-def crm_jobs(runtime) -> dict:
-    """The CRM outbox drain, every minute; what partner managers must hear goes to them in Slack."""
-    from storage.crm.writer import drain_outbox
-
-    def drain() -> None:
-        drain_outbox(runtime.engine, runtime.settings, notify=lambda text: tell_program_runners(runtime.services, text))
-
-    return {"crm_drain": (drain, 1)}

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.settings import Settings
 from storage.db import checkpoint
+from storage.leadership import Leadership
 from storage.slack.models import SlackMessage
 from storage.slack.sender import SlackSender, default_backoff
 from workflows.delivery import report_failed_delivery
@@ -38,12 +39,14 @@ class Worker:
     """
 
     def __init__(self, services: Services, client: WebClient, *, inline: bool = False, interval: float = 1.0,
-                 backoff=default_backoff):
+                 backoff=default_backoff, wake=None):
         self.services, self.inline, self.interval = services, inline, interval
         self.sender = SlackSender(services.engine, client, clock=services.clock, backoff=backoff,
                                   on_failed=self._failed)
+        # Only one worker per database sends: a previous process still finishing keeps it until it exits.
+        self.leadership = Leadership(services.engine)
         self._lock = threading.Lock()
-        self._wake = threading.Event()
+        self._wake = wake if wake is not None else threading.Event()  # a multiprocessing.Event across processes
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         services.kick = self.kick
@@ -60,6 +63,9 @@ class Worker:
     def run_once(self) -> None:
         """Do due work, then send due messages, until neither has anything due."""
         with self._lock:
+            if not self.leadership.try_acquire():
+                logger.info("another worker is sending for this database; waiting for it to finish")
+                return
             for _ in range(100):
                 done = run_pending_work(self.services)
                 report = self.sender.drain()
@@ -87,3 +93,5 @@ class Worker:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        with self._lock:
+            self.leadership.release()

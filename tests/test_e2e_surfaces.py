@@ -220,12 +220,12 @@ def test_a_channel_that_changes_id_keeps_its_partner_and_threads(bot, engine):
 
 
 def test_the_scheduled_crm_drain_mirrors_and_managers_hear_crm_problems(bot, engine):
-    from bot.serve import crm_jobs
+    from bot.background import crm_jobs
     from storage.crm.status import mirror_of
     from workflows.people import tell_program_runners
 
     register_via_desk(bot, "U0DANA", "C0NORTH")
-    drain, every_minutes = crm_jobs(bot.runtime)["crm_drain"]
+    drain, every_minutes = crm_jobs(engine, bot.runtime.settings, bot.services)["crm_drain"]
     assert every_minutes == 1
     drain()
     assert [r.sobject for r in mirror_of(engine, 1)] == ["Account", "Lead"]
