@@ -180,3 +180,17 @@ def test_transient_errors_give_up_after_many_tries(engine, sandbox, sender, cloc
     stored = rows(engine)["root"]
     assert stored.status == SlackMessageStatus.failed and stored.last_error == "http_500"
     assert [f.key for f in failures] == ["root"]
+
+
+@pytest.mark.parametrize("fault", [{"status": 500}, {"status": 429, "retry_after": 1}, {"delay": 1.5}],
+                         ids=["500", "429", "timeout"])
+def test_a_failed_update_in_place_is_retried_until_the_message_shows_it(engine, sandbox, sender, clock, fault):
+    owe(engine, clock, "root", "C0NORTH", "received")
+    sender.drain()
+    owe_update(engine, clock, "root", "approved")
+    sandbox.fail("chat.update", **fault)
+    assert sender.drain().retrying == 1
+    clock.skip(2)
+    assert sender.drain().sent == 1
+    [root] = sandbox.messages("C0NORTH")
+    assert root.text == "approved"
