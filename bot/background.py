@@ -29,8 +29,7 @@ class Background:
 
     def __post_init__(self):
         self._context = multiprocessing.get_context("spawn")  # no fork of a process that already has threads
-        self._wake = self._context.Event()
-        self._stop = self._context.Event()
+        self._writer = None
         self._stopping = threading.Event()
 
     def start(self) -> "Background":
@@ -39,33 +38,59 @@ class Background:
         return self
 
     def _spawn(self) -> None:
-        self.process = self._context.Process(
-            target=background_main, name="partnerbot-worker", daemon=True,
-            args=(os.getpid(), self.settings, self.program, self._wake, self._stop))
+        # Kicks go down a pipe: a write never blocks the ack (non-blocking; a full pipe means wakes are
+        # already pending), and the child sees end-of-file when this process ends, however it ends.
+        reader, writer = self._context.Pipe(duplex=False)
+        self.process = self._context.Process(target=background_main, name="partnerbot-worker", daemon=True,
+                                             args=(os.getpid(), self.settings, self.program, reader))
         self.process.start()
+        reader.close()
+        os.set_blocking(writer.fileno(), False)
+        self._writer = writer
 
     def _watch(self) -> None:
-        while not self._stopping.wait(WATCH_INTERVAL):
-            if self.process is not None and not self.process.is_alive():
-                logger.error("the background worker exited (code %s); starting it again", self.process.exitcode)
+        delay = WATCH_INTERVAL
+        while not self._stopping.wait(delay):
+            if self.process is not None and not self.process.is_alive() and not self._stopping.is_set():
+                logger.error("the background worker exited (code %s); starting it again in %.0f s",
+                             self.process.exitcode, delay)
                 self._spawn()
+                delay = min(60.0, delay * 2)  # a child that cannot start is not restarted in a tight loop
+            else:
+                delay = WATCH_INTERVAL
 
     def kick(self) -> None:
         """Something was stored that the worker should do or send now."""
-        self._wake.set()
+        try:
+            os.write(self._writer.fileno(), b"k")
+        except OSError:
+            pass  # full: the child has wakes pending; gone: the watch starts a new one, which looks anyway
 
     def stop(self) -> None:
         self._stopping.set()
-        self._stop.set()
-        self._wake.set()
+        if self._writer is not None:
+            self._writer.close()  # the child reads end-of-file and stops
         if self.process is not None:
             self.process.join(timeout=15)
             if self.process.is_alive():
                 self.process.terminate()
 
 
-def background_main(parent_pid: int, settings: Settings, program: Program, wake, stop) -> None:
-    """The child: a worker woken by the parent's kicks, and the scheduler's jobs, until the parent is gone."""
+def _wake_on_kicks(reader, worker, parent_gone: threading.Event) -> None:
+    """Each kick from the parent wakes the worker; end-of-file means the parent has stopped or died."""
+    while True:
+        try:
+            data = os.read(reader.fileno(), 4096)
+        except OSError:
+            data = b""
+        if not data:
+            parent_gone.set()
+            return
+        worker.kick()
+
+
+def background_main(parent_pid: int, settings: Settings, program: Program, reader) -> None:
+    """The child: a worker woken by the parent's kicks and, while it leads, the scheduler's jobs."""
     from bot.app import build_services, make_client
     from bot.scheduler import build_scheduler
     from bot.worker import Worker, make_outbox_client
@@ -74,15 +99,18 @@ def background_main(parent_pid: int, settings: Settings, program: Program, wake,
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = make_engine(settings.database_url)
     services = build_services(engine=engine, program=program, client=make_client(settings))
-    worker = Worker(services, make_outbox_client(settings), wake=wake).start()
+    worker = Worker(services, make_outbox_client(settings)).start()
+    parent_gone = threading.Event()
+    threading.Thread(target=_wake_on_kicks, args=(reader, worker, parent_gone), daemon=True).start()
     scheduler = build_scheduler(services, extra_jobs=crm_jobs(engine, settings, services))
-    scheduler.start()
     try:
-        # A parent killed with SIGKILL cannot stop us: notice it is gone (we were re-parented) and exit.
-        while not stop.is_set() and os.getppid() == parent_pid:
-            stop.wait(0.5)
+        while not parent_gone.wait(0.5) and os.getppid() == parent_pid:
+            # One scheduler per database (PLATFORM.md): only the worker that leads runs the jobs.
+            if not scheduler.running and worker.leadership.held:
+                scheduler.start()
     finally:
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
         worker.stop()
         engine.dispose()
 

@@ -68,7 +68,7 @@ class Worker:
                 return
             for _ in range(100):
                 done = run_pending_work(self.services)
-                report = self.sender.drain()
+                report = self.sender.drain(still_leader=self.leadership.try_acquire)
                 if not done and not (report.sent or report.failed):
                     break
             checkpoint(self.services.engine)

@@ -19,7 +19,8 @@ LEAD_WORDS = re.compile(r"\b(lead|leads|register|registration|deal)\b", re.IGNOR
 
 def _first_delivery(services: Services, body: dict) -> bool:
     """Slack re-delivers an event it thinks failed: each event_id runs once. Checked inside the listener,
-    after Bolt's automatic ack, so a busy database never delays the ack into a retry."""
+    after Bolt's automatic ack, so a busy database never delays the ack into a retry. (Events that change
+    what is stored mark themselves handled in the transaction that changes it.)"""
     event_id = body.get("event_id")
     return not event_id or first_delivery(services, event_id)
 
@@ -45,15 +46,15 @@ def register(app: App, services: Services) -> None:
     def handle_member_joined(event: dict, body: dict):
         """When the bot itself joins a partner's channel, it posts the partner desk there."""
         channel = event.get("channel")
-        if event.get("user") == services.bot_user_id and isinstance(channel, str) and _first_delivery(services, body):
-            open_desk_in_channel(services, channel)
+        if event.get("user") == services.bot_user_id and isinstance(channel, str):
+            open_desk_in_channel(services, channel, event_id=body.get("event_id"))
 
     @app.event(Event.channel_id_changed.value)
     def handle_channel_id_changed(event: dict, body: dict):
         """A channel shared with a partner can get a new id: keep the partner and its threads attached."""
         old, new = event.get("old_channel_id"), event.get("new_channel_id")
-        if isinstance(old, str) and isinstance(new, str) and _first_delivery(services, body):
-            channel_id_changed(services, old, new)
+        if isinstance(old, str) and isinstance(new, str):
+            channel_id_changed(services, old, new, event_id=body.get("event_id"))
 
     @app.event(Event.app_home_opened.value)
     def handle_home_opened(event: dict, body: dict, context: BoltContext, client: WebClient):

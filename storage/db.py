@@ -17,6 +17,9 @@ from sqlmodel import Session, SQLModel, create_engine
 from storage import crm, models, slack  # noqa: F401  (registers the tables)
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # matches the connect timeout below
+
+
 def make_engine(url: str) -> Engine:
     """An engine for SQLite (WAL, foreign keys on, safe across threads) or PostgreSQL."""
     if url.startswith("sqlite"):
@@ -33,6 +36,13 @@ def make_engine(url: str) -> Engine:
                 # the worker checkpoints between rounds (see `checkpoint`), and the last connection on close.
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
+
+        @event.listens_for(engine, "checkin")
+        def _sqlite_default_busy_timeout(dbapi_connection, _record):
+            # A transaction may have shortened the wait for locks (lock_timeout); the next user of this
+            # pooled connection gets the default again, whichever connection that transaction ran on.
+            if dbapi_connection is not None:
+                dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -68,9 +78,6 @@ def database_answers(engine: Engine) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means "not healthy"
         return False
-
-
-SQLITE_BUSY_TIMEOUT_MS = 30_000  # matches make_engine's connect timeout
 
 
 class DatabaseBusy(Exception):
@@ -114,9 +121,6 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None) -> Iterato
         except BaseException:
             session.rollback()
             raise
-        finally:
-            if lock_timeout is not None and sqlite:
-                session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def insert_once(engine: Engine, row: SQLModel, *, also=None) -> bool:

@@ -25,8 +25,8 @@ class Leadership:
         self.held = False
 
     def try_acquire(self) -> bool:
-        """True when this process now holds it (or already did); False while another process does."""
-        if self.held:
+        """True when this process now holds it (or still does); False while another process does."""
+        if self.held and self._still_held():
             return True
         if self.engine.dialect.name == "sqlite":
             self.held = self._lock_file()
@@ -47,17 +47,35 @@ class Leadership:
         self._file = descriptor
         return True
 
+    def _still_held(self) -> bool:
+        """A PostgreSQL session can be cut (server restart, idle timeout, a proxy): the lock goes with it."""
+        if self._connection is None:
+            return True
+        try:
+            cursor = self._connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+            self._connection.commit()
+            return True
+        except Exception:  # noqa: BLE001 - any failure means the session, and so the lock, is gone
+            logger.warning("the worker's database session was lost; taking the lead again before sending")
+            self.release()
+            return False
+
     def _lock_session(self) -> bool:
         connection = self.engine.raw_connection()
         connection.detach()  # out of the pool for good: the lock lives as long as this session
-        cursor = connection.cursor()
-        cursor.execute("SELECT pg_try_advisory_lock(%s)" % WORKER_LOCK)
-        acquired = bool(cursor.fetchone()[0])
-        connection.commit()
-        if acquired:
-            self._connection = connection
-        else:
-            connection.close()
+        acquired = False
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT pg_try_advisory_lock(%s)" % WORKER_LOCK)
+            acquired = bool(cursor.fetchone()[0])
+            connection.commit()
+        finally:
+            if acquired:
+                self._connection = connection
+            else:
+                connection.close()
         return acquired
 
     def release(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, false, func, or_, true
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select, update
 
 from storage.actors import Actor
@@ -207,6 +208,11 @@ def claim_request(session: Session, key: str, now: datetime) -> bool:
     """Record a Slack request (a view submission, a button press) as handled; False when it already was."""
     if session.get(ProcessedEvent, key) is not None:
         return False
-    session.add(ProcessedEvent(event_id=key, received_at=now))
-    session.flush()
+    try:
+        # In a savepoint: a concurrent delivery that committed the same key first (PostgreSQL) fails only
+        # this insert, and the transaction stays usable to answer "already done".
+        with session.begin_nested():
+            session.add(ProcessedEvent(event_id=key, received_at=now))
+    except IntegrityError:
+        return False
     return True

@@ -24,9 +24,13 @@ def due_work(session: Session, now: datetime, *, limit: int, kind: str | None = 
     return list(session.exec(query).all())
 
 
-def take_work(session: Session, work_id: int) -> bool:
-    """Delete the row inside the transaction doing the work: True for the one transaction that gets it."""
-    return session.exec(delete(PendingWork).where(PendingWork.id == work_id)).rowcount == 1
+def take_work(session: Session, work: PendingWork) -> bool:
+    """Delete the row inside the transaction doing the work: True for the one transaction that gets it.
+
+    Matched on what it is, not only its id: SQLite can give a deleted row's id to a new one.
+    """
+    return session.exec(delete(PendingWork).where(PendingWork.id == work.id, PendingWork.kind == work.kind,
+                                                  PendingWork.subject_id == work.subject_id)).rowcount == 1
 
 
 def postpone_work(session: Session, work_id: int, *, error: str, now: datetime) -> None:

@@ -194,3 +194,32 @@ def test_a_failed_update_in_place_is_retried_until_the_message_shows_it(engine, 
     assert sender.drain().sent == 1
     [root] = sandbox.messages("C0NORTH")
     assert root.text == "approved"
+
+
+def test_an_update_queued_while_an_older_one_is_being_sent_is_sent_too(engine, sandbox, sender, clock):
+    import threading
+
+    owe(engine, clock, "root", "C0NORTH", "received")
+    sender.drain()
+    owe_update(engine, clock, "root", "under review")
+    sandbox.fail("chat.update", delay=0.3, after_effect=True)  # Slack is slow to answer this one
+    newer = threading.Timer(0.1, lambda: owe_update(engine, clock, "root", "approved"))  # a decision, meanwhile
+    newer.start()
+    sender.drain()
+    newer.join()
+    sender.drain()
+    [root] = sandbox.messages("C0NORTH")
+    assert root.text == "approved"
+
+
+def test_rate_limits_delay_a_burst_to_one_channel_but_fail_none_of_it(engine, sandbox, sender, clock, failures):
+    for n in range(30):
+        owe(engine, clock, f"reg:{n}:root", "C0NORTH", f"root {n}", lane=f"reg:{n}")
+    sandbox.fail("chat.postMessage", status=429, retry_after=1, times=20)
+    for _ in range(40):
+        sender.drain()
+        clock.skip(1.1)
+    stored = rows(engine)
+    assert {r.status for r in stored.values()} == {SlackMessageStatus.sent} and not failures
+    assert sorted(texts(sandbox, "C0NORTH")) == sorted(f"root {n}" for n in range(30))
+    assert max(r.attempts for r in stored.values()) == 1  # waiting out a 429 is not a failed try

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage.actors import Actor
@@ -98,73 +97,70 @@ def decide_registration(
     """
     now = services.clock()
     notifier = services.notifier
-    try:
-        with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
-            if request_key and not claim_request(session, request_key, now):
-                return _replayed()
-            # Decisions and registrations check conflicts one at a time: two rival approvals must see each other.
-            serialize_conflict_checks(session)
-            registration = _load_for(session, registration_id, actor)
-            partner = session.get(Partner, registration.partner_id)
-            if registration.status not in OPEN_STATUSES:
-                return DecisionOutcome(registration, partner, False,
-                                       f"{registration.reference} was already "
-                                       f"{registration.status.replace('_', ' ')}.")
-            conflicts = find_conflicts(session, domain=registration.domain, key=registration.company_key,
-                                       program=services.program, now=now, exclude_id=registration.id)
-            winners = approved_winners(conflicts, registration.partner_id)
-            acted_on = registration.review_message_key
-            new_review: list[ConflictEvidence] | None = None
+    with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
+        if request_key and not claim_request(session, request_key, now):
+            return _replayed()
+        # Decisions and registrations check conflicts one at a time: two rival approvals must see each other.
+        serialize_conflict_checks(session)
+        registration = _load_for(session, registration_id, actor)
+        partner = session.get(Partner, registration.partner_id)
+        if registration.status not in OPEN_STATUSES:
+            return DecisionOutcome(registration, partner, False,
+                                   f"{registration.reference} was already "
+                                   f"{registration.status.replace('_', ' ')}.")
+        conflicts = find_conflicts(session, domain=registration.domain, key=registration.company_key,
+                                   program=services.program, now=now, exclude_id=registration.id)
+        winners = approved_winners(conflicts, registration.partner_id)
+        acted_on = registration.review_message_key
+        new_review: list[ConflictEvidence] | None = None
 
-            if decision is Decision.reject:
-                reason = _clean_reason(reason, required=True, what="rejecting")
-                registration.decision_reason = reason
-                change_status(session, registration, RegistrationStatus.rejected,
-                              actor_slack_id=actor.slack_user_id, now=now, reason=reason)
-                message = f"{registration.reference} rejected."
-            elif registration.review_kind is ReviewKind.conflict:
-                reason = _clean_reason(reason, required=False, what="overriding an approved registration")
-                if winners and reason is None:
-                    first = winners[0]
-                    raise OverrideReasonNeeded(
-                        f"{first.partner.name}'s {first.registration.reference} was approved first.",
-                        [w.registration.id for w in winners])
-                if winners:
-                    registration.override_reason = reason
-                    _make_co_sell(session, winners, registration, now)
-                    for winner in winners:
-                        notifier.partner_update(session, winner.registration, winner.partner,
-                                                actor_slack_id=actor.slack_user_id)
-                send_to_review(session, services, registration, partner, [], actor_slack_id=actor.slack_user_id,
-                               reason=f"conflict cleared by {actor.slack_user_id}" + (f": {reason}" if reason else ""))
-                if registration.assigned_to_slack_id is None:
-                    raise WorkflowError("Nobody can take this lead: import AEs or a partner manager first.")
-                new_review = []
-                message = (f"Conflict cleared: {registration.reference} is routed to "
-                           f"<@{registration.assigned_to_slack_id}>.")
-            elif winners and not registration.override_reason:
-                # A rival was approved after this one was routed: first approved wins, so it goes back for review.
-                send_to_review(session, services, registration, partner, conflicts,
-                               actor_slack_id=actor.slack_user_id,
-                               reason=f"{winners[0].registration.reference} was approved first")
-                new_review = conflicts
-                message = (f"{winners[0].registration.reference} for the same company was approved first, so "
-                           f"{registration.reference} went to the partner manager as a conflict.")
-            else:
-                registration.approved_at = now
-                registration.protection_expires_at = now + timedelta(days=services.program.protection_window_days)
-                change_status(session, registration, RegistrationStatus.approved, actor_slack_id=actor.slack_user_id,
-                              now=now, reason=_clean_reason(reason, required=False, what="approving"))
-                message = (f"{registration.reference} approved; protected until "
-                           f"{registration.protection_expires_at:%d %b %Y}.")
-            notifier.review_settled(session, registration, partner, review_key=acted_on,
-                                    actor_slack_id=actor.slack_user_id)
-            if new_review is None:
-                notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
-            else:
-                notifier.review_requested(session, registration, partner, new_review)
-    except IntegrityError:
-        return _replayed()  # the same click, committed by a concurrent delivery
+        if decision is Decision.reject:
+            reason = _clean_reason(reason, required=True, what="rejecting")
+            registration.decision_reason = reason
+            change_status(session, registration, RegistrationStatus.rejected,
+                          actor_slack_id=actor.slack_user_id, now=now, reason=reason)
+            message = f"{registration.reference} rejected."
+        elif registration.review_kind is ReviewKind.conflict:
+            reason = _clean_reason(reason, required=False, what="overriding an approved registration")
+            if winners and reason is None:
+                first = winners[0]
+                raise OverrideReasonNeeded(
+                    f"{first.partner.name}'s {first.registration.reference} was approved first.",
+                    [w.registration.id for w in winners])
+            if winners:
+                registration.override_reason = reason
+                _make_co_sell(session, winners, registration, now)
+                for winner in winners:
+                    notifier.partner_update(session, winner.registration, winner.partner,
+                                            actor_slack_id=actor.slack_user_id)
+            send_to_review(session, services, registration, partner, [], actor_slack_id=actor.slack_user_id,
+                           reason=f"conflict cleared by {actor.slack_user_id}" + (f": {reason}" if reason else ""))
+            if registration.assigned_to_slack_id is None:
+                raise WorkflowError("Nobody can take this lead: import AEs or a partner manager first.")
+            new_review = []
+            message = (f"Conflict cleared: {registration.reference} is routed to "
+                       f"<@{registration.assigned_to_slack_id}>.")
+        elif winners and not registration.override_reason:
+            # A rival was approved after this one was routed: first approved wins, so it goes back for review.
+            send_to_review(session, services, registration, partner, conflicts,
+                           actor_slack_id=actor.slack_user_id,
+                           reason=f"{winners[0].registration.reference} was approved first")
+            new_review = conflicts
+            message = (f"{winners[0].registration.reference} for the same company was approved first, so "
+                       f"{registration.reference} went to the partner manager as a conflict.")
+        else:
+            registration.approved_at = now
+            registration.protection_expires_at = now + timedelta(days=services.program.protection_window_days)
+            change_status(session, registration, RegistrationStatus.approved, actor_slack_id=actor.slack_user_id,
+                          now=now, reason=_clean_reason(reason, required=False, what="approving"))
+            message = (f"{registration.reference} approved; protected until "
+                       f"{registration.protection_expires_at:%d %b %Y}.")
+        notifier.review_settled(session, registration, partner, review_key=acted_on,
+                                actor_slack_id=actor.slack_user_id)
+        if new_review is None:
+            notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
+        else:
+            notifier.review_requested(session, registration, partner, new_review)
     services.kick()
     return DecisionOutcome(registration, partner, True, message)
 
@@ -178,25 +174,22 @@ def close_deal(services: Services, *, actor: Actor, registration_id: int, won: b
                request_key: str | None = None) -> DecisionOutcome:
     """An approved registration's deal is won or lost: the partner is told and the CRM updated, once."""
     now = services.clock()
-    try:
-        with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
-            if request_key and not claim_request(session, request_key, now):
-                return _replayed()
-            registration = _load_for(session, registration_id, actor)
-            partner = session.get(Partner, registration.partner_id)
-            if registration.status != RegistrationStatus.approved:
-                return DecisionOutcome(registration, partner, False,
-                                       f"{registration.reference} is {registration.status.replace('_', ' ')}: only "
-                                       "approved registrations can be marked won or lost.")
-            registration.closed_at = now
-            change_status(session, registration, RegistrationStatus.won if won else RegistrationStatus.lost,
-                          actor_slack_id=actor.slack_user_id, now=now)
-            services.notifier.review_settled(session, registration, partner,
-                                             review_key=registration.review_message_key,
-                                             actor_slack_id=actor.slack_user_id)
-            services.notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
-    except IntegrityError:
-        return _replayed()
+    with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
+        if request_key and not claim_request(session, request_key, now):
+            return _replayed()
+        registration = _load_for(session, registration_id, actor)
+        partner = session.get(Partner, registration.partner_id)
+        if registration.status != RegistrationStatus.approved:
+            return DecisionOutcome(registration, partner, False,
+                                   f"{registration.reference} is {registration.status.replace('_', ' ')}: only "
+                                   "approved registrations can be marked won or lost.")
+        registration.closed_at = now
+        change_status(session, registration, RegistrationStatus.won if won else RegistrationStatus.lost,
+                      actor_slack_id=actor.slack_user_id, now=now)
+        services.notifier.review_settled(session, registration, partner,
+                                         review_key=registration.review_message_key,
+                                         actor_slack_id=actor.slack_user_id)
+        services.notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
     services.kick()
     return DecisionOutcome(registration, partner, True, f"{registration.reference} marked {registration.status}.")
 

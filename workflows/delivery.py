@@ -31,12 +31,14 @@ def failure_notice(message: SlackMessage, partner: Partner | None) -> str:
 
 
 def report_failed_delivery(services: Services, message: SlackMessage) -> int:
-    """Tell the partner's manager (else the partner managers, else the admins) once per partner, channel and error; never about a notice
-    to them (that would loop). Queued without kicking: the sender that called this sends it next."""
+    """Tell the partner's manager (else the partner managers, else the admins) once a day per partner,
+    channel and error; never about a notice to them (that would loop). Queued without kicking: the sender
+    that called this sends it next."""
     if message.lane.startswith("notice:"):
         logger.warning("a notice to %s could not be delivered: %s", message.channel, message.last_error)
         return 0
-    key = f"slack-failed:{message.partner_id}:{message.channel}:{message.last_error}"
+    # Once a day at most for the same cause: a retry that fails the same way a week later is news again.
+    key = f"slack-failed:{message.partner_id}:{message.channel}:{message.last_error}:{services.clock():%Y-%m-%d}"
     with transaction(services.engine) as session:
         partner = session.get(Partner, message.partner_id) if message.partner_id else None
         runners = program_runners(session)

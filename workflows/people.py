@@ -15,6 +15,7 @@ from storage.queries import (
     home_registrations,
     partner_by_channel,
     claim_partner_desk,
+    claim_request,
     move_channel_references,
     partner_choices,
     program_runners,
@@ -72,10 +73,12 @@ def open_partner_desks(services: Services) -> int:
     return opened
 
 
-def open_desk_in_channel(services: Services, channel_id: str) -> bool:
+def open_desk_in_channel(services: Services, channel_id: str, *, event_id: str | None = None) -> bool:
     """When the bot joins a channel: the partner's desk if it has none, and whatever failed there goes again
-    (the usual failure is `not_in_channel`, which joining fixes)."""
+    (the usual failure is `not_in_channel`, which joining fixes). The event is marked handled with it."""
     with transaction(services.engine) as session:
+        if event_id and not claim_request(session, event_id, services.clock()):
+            return False
         retried = retry_failed(session, services.clock(), channel=channel_id)
         partner = partner_by_channel(session, channel_id)
         opened = partner is not None and _open_desk(services, session, partner)
@@ -99,7 +102,13 @@ def tell_program_runners(services: Services, text: str, *, key: str | None = Non
     return len(managers)
 
 
-def channel_id_changed(services: Services, old_channel_id: str, new_channel_id: str) -> int:
-    """Slack gives a channel a new id when it is shared; partners and their threads follow it."""
+def channel_id_changed(services: Services, old_channel_id: str, new_channel_id: str, *,
+                       event_id: str | None = None) -> int:
+    """Slack gives a channel a new id when it is shared; partners and their threads follow it.
+
+    The event is marked handled in the same transaction, so a failure leaves its retry to do it.
+    """
     with transaction(services.engine) as session:
+        if event_id and not claim_request(session, event_id, services.clock()):
+            return 0
         return move_channel_references(session, old_channel_id, new_channel_id)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from storage.actors import Actor
-from sqlalchemy.exc import IntegrityError
 
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
@@ -102,21 +101,18 @@ def submit_registration(services: Services, *, actor: Actor, lead: LeadInput,
     database stays locked, so the form can say "try again" instead of accepting and then losing it.
     """
     now = services.clock()
-    try:
-        with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
-            if request_key and not claim_request(session, request_key, now):
-                return Submission(None, None, duplicate=True)
-            partner = _registering_partner(session, actor, lead)
-            fields = {k: v for k, v in lead.__dict__.items() if k != "partner_id"}
-            registration = Registration(**fields, partner_id=partner.id, submitted_by_slack_id=actor.slack_user_id,
-                                        submitted_by_team_id=actor.team_id, created_at=now, updated_at=now,
-                                        partner_channel_id=partner.slack_channel_id)
-            change_status(session, registration, RegistrationStatus.received, actor_slack_id=actor.slack_user_id,
-                          now=now)
-            owe_work(session, PROCESS_REGISTRATION, registration.id, now)
-            services.notifier.registration_received(session, registration, partner)
-    except IntegrityError:
-        return Submission(None, None, duplicate=True)  # the same request, committed by a concurrent delivery
+    with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
+        if request_key and not claim_request(session, request_key, now):
+            return Submission(None, None, duplicate=True)
+        partner = _registering_partner(session, actor, lead)
+        fields = {k: v for k, v in lead.__dict__.items() if k != "partner_id"}
+        registration = Registration(**fields, partner_id=partner.id, submitted_by_slack_id=actor.slack_user_id,
+                                    submitted_by_team_id=actor.team_id, created_at=now, updated_at=now,
+                                    partner_channel_id=partner.slack_channel_id)
+        change_status(session, registration, RegistrationStatus.received, actor_slack_id=actor.slack_user_id,
+                      now=now)
+        owe_work(session, PROCESS_REGISTRATION, registration.id, now)
+        services.notifier.registration_received(session, registration, partner)
     services.kick()
     return Submission(registration, partner)
 

@@ -35,7 +35,7 @@ def run_pending_work(services: Services, kind: str | None = None, subject_id: in
         try:
             with transaction(services.engine) as session:
                 # Taken and done in one transaction: a crash undoes both, and a second worker finds it gone.
-                if not take_work(session, work.id):
+                if not take_work(session, work):
                     continue
                 PROCESSORS[work.kind](services, session, work.subject_id)
             done += 1

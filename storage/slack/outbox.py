@@ -45,9 +45,13 @@ def enqueue_update(session: Session, *, lane: str, parent_key: str, text: str, b
         SlackMessage.parent_key == parent_key, SlackMessage.kind == SlackMessageKind.update,
         SlackMessage.status == SlackMessageStatus.pending, SlackMessage.attempts == 0)).first()
     if waiting is not None:
-        waiting.text, waiting.blocks = text, blocks
-        session.add(waiting)
-        return waiting
+        # Conditional: the sender may have just claimed it (attempts 1), and then it is too late to rewrite.
+        merged = session.exec(update(SlackMessage).where(
+            SlackMessage.id == waiting.id, SlackMessage.status == SlackMessageStatus.pending,
+            SlackMessage.attempts == 0).values(text=text, blocks=blocks)).rowcount
+        if merged:
+            session.expire(waiting)
+            return waiting
     parent = _find(session, parent_key)
     row = SlackMessage(key=f"{parent_key}~{uuid.uuid4().hex[:12]}", lane=lane, kind=SlackMessageKind.update,
                        channel=parent.channel if parent else "", parent_key=parent_key, text=text, blocks=blocks,

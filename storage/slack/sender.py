@@ -86,11 +86,18 @@ class SlackSender:
                  on_failed: Callable[[SlackMessage], None] | None = None):
         self.engine, self.client, self.clock, self.backoff, self.on_failed = engine, client, clock, backoff, on_failed
         self._dm_channels: dict[str, str] = {}
+        self._held_until: dict[tuple[str, str], datetime] = {}  # (method, channel) -> end of Retry-After
 
-    def drain(self, *, batch: int = 100, max_rounds: int = 1000) -> DrainReport:
-        """Send everything due now, lane by lane, until nothing is due (later retries stay queued)."""
+    def drain(self, *, batch: int = 100, max_rounds: int = 1000,
+              still_leader: Callable[[], bool] | None = None) -> DrainReport:
+        """Send everything due now, lane by lane, until nothing is due (later retries stay queued).
+
+        `still_leader` is asked before each batch: a worker that lost its lead stops sending.
+        """
         report = DrainReport()
         for _ in range(max_rounds):
+            if still_leader is not None and not still_leader():
+                break
             with Session(self.engine) as session:
                 due = due_messages(session, self.clock(), limit=batch)
             progressed = False
@@ -113,11 +120,18 @@ class SlackSender:
                 return self._settle(row, report, _Outcome("parent_failed", permanent=True), posted)
             if parent.status == SlackMessageStatus.pending:
                 return False  # its thread root or target is in another lane and not out yet
+        method = "chat.update" if row.kind == SlackMessageKind.update else "chat.postMessage"
+        # Slack limits posts per channel: after a 429 the channel's other messages wait out Retry-After too.
+        hold = (method, parent.sent_channel if parent else row.channel)
+        held = self._held_until.get(hold)
+        if held is not None and self.clock() < held:
+            return False
         try:
             if row.kind == SlackMessageKind.update:
+                text, blocks = self._mark_attempt(row)
                 posted = True
-                self.client.chat_update(channel=parent.sent_channel, ts=parent.sent_ts, text=row.text,
-                                        blocks=row.blocks or None)
+                self.client.chat_update(channel=parent.sent_channel, ts=parent.sent_ts, text=text,
+                                        blocks=blocks or None)
                 return self._mark_sent(row, report, parent.sent_channel, parent.sent_ts)
             channel = parent.sent_channel if parent else row.channel
             thread_ts = parent.sent_ts if parent else None
@@ -126,10 +140,10 @@ class SlackSender:
                 if found is not None:
                     report.found_already_sent += 1
                     return self._mark_sent(row, report, *found)
-            self._mark_attempt(row)
+            text, blocks = self._mark_attempt(row)
             posted = True
             response = self.client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=row.text, blocks=row.blocks or None, unfurl_links=False,
+                channel=channel, thread_ts=thread_ts, text=text, blocks=blocks or None, unfurl_links=False,
                 metadata={"event_type": METADATA_EVENT, "event_payload": {"key": row.key}})
             return self._mark_sent(row, report, response["channel"], response["ts"])
         except Exception as exc:  # noqa: BLE001 - classified below; anything unexpected counts as unknown
@@ -138,6 +152,8 @@ class SlackSender:
             except Exception:  # noqa: BLE001
                 logger.exception("Slack outbox row %s failed unexpectedly", row.id)
                 outcome = _Outcome(f"unexpected: {exc.__class__.__name__}", maybe_sent=True)
+            if outcome.retry_after is not None:
+                self._held_until[hold] = self.clock() + timedelta(seconds=outcome.retry_after)
             return self._settle(row, report, outcome, posted)
 
     def _conversation_id(self, channel: str) -> str:
@@ -166,20 +182,21 @@ class SlackSender:
         return None
 
     # bookkeeping -------------------------------------------------------------------------------------
-    def _mark_attempt(self, row: SlackMessage) -> None:
-        """Committed before the post: if the process dies mid-call, the next try looks before posting."""
+    def _mark_attempt(self, row: SlackMessage) -> tuple[str, list]:
+        """Claim the row before the call, committed: if the process dies mid-call, the next try looks before
+        posting; and an update claimed here is no longer rewritten by a newer one (that one is queued anew).
+        Returns the content as stored now, which is what is sent."""
         with transaction(self.engine) as session:
             stored = session.get(SlackMessage, row.id)
             stored.attempts += 1
-            stored.maybe_sent = True
+            stored.maybe_sent = stored.kind == SlackMessageKind.post
+            return stored.text, list(stored.blocks or [])
 
     def _mark_sent(self, row: SlackMessage, report: DrainReport, channel: str, ts: str) -> bool:
         with transaction(self.engine) as session:
             stored = session.get(SlackMessage, row.id)
             stored.status, stored.sent_channel, stored.sent_ts = SlackMessageStatus.sent, channel, ts
             stored.sent_at, stored.maybe_sent = self.clock(), False
-            if row.kind == SlackMessageKind.update:
-                stored.attempts += 1
         report.sent += 1
         return True
 
@@ -190,8 +207,10 @@ class SlackSender:
         """
         with transaction(self.engine) as session:
             stored = session.get(SlackMessage, row.id)
-            if not (called and stored.kind == SlackMessageKind.post):
-                stored.attempts += 1  # a post's attempt was counted before the call
+            if not called:
+                stored.attempts += 1  # a call's attempt was counted before it was made
+            elif outcome.retry_after is not None:
+                stored.attempts -= 1  # rate limited: Slack did nothing, and waiting is not failing
             if called:
                 stored.maybe_sent = outcome.maybe_sent and stored.kind == SlackMessageKind.post
             stored.last_error = outcome.error[:500]
@@ -211,5 +230,8 @@ class SlackSender:
         report.failures.append(failed)
         logger.warning("Slack outbox %s failed for good: %s", row.key, outcome.error)
         if self.on_failed is not None and outcome.error not in ("parent_failed", "parent_missing"):
-            self.on_failed(failed)
+            try:
+                self.on_failed(failed)
+            except Exception:  # noqa: BLE001 - reporting must not stop the drain; the row stays failed
+                logger.exception("reporting the failed Slack message %s failed", failed.key)
         return True
