@@ -37,10 +37,14 @@ test: install-test
 		$(BIN)/pytest; \
 	fi
 
+SCALE ?= 1000000
+
+# Long runs; `make bench SCALE=100000` for a shorter scale run.
 bench: install-test
 	$(BIN)/python bench/bench_ack.py
 	$(BIN)/python bench/bench_crm.py
 	$(BIN)/python bench/bench_delivery.py
+	$(BIN)/python bench/bench_scale.py $(SCALE)
 
 # Never data: partnerbot.db (or any other database) and .env stay.
 clean:

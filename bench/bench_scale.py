@@ -1,0 +1,208 @@
+"""Scale: what one registration, a list and a job cost as the database grows to a million registrations.
+
+The data set is generated here, in bulk (5,000 partners, about 8.5% of registrations inside their
+protection window, realistic company names with near-duplicates), on SQLite and, when
+PARTNERBOT_BENCH_DATABASE_URL is set, on PostgreSQL. At each size it measures, through the same
+workflows the bot runs:
+- processing one registration after its ack (conflict check, scoring, routing, storing): p50/p99;
+- the deals list of a partner contact, an AE and a partner manager, and App Home;
+- the SLA-reminder and expiry jobs with nothing due.
+
+Usage: python bench/bench_scale.py [MAX_ROWS]   (default 1,000,000; sizes 1,000 / 100,000 / 1,000,000 up to it)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tests/ for its lead factory
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table
+from sqlalchemy import insert, text
+from sqlmodel import Session, SQLModel, select
+
+from storage.db import create_schema, make_engine, transaction
+from storage.models import Partner, PartnerContact, Registration, TeamMember
+from handlers.notify import SlackNotifier
+from tests.support import lead
+from workflows.decisions import expire_registrations
+from workflows.people import deals_for, home_for, identify
+from workflows.program import Program
+from workflows.registrations import PROCESS_REGISTRATION, submit_registration
+from workflows.reminders import remind_overdue_reviews
+from workflows.services import Services
+from workflows.work import run_pending_work
+
+PARTNERS = 5_000
+SAMPLES = 60
+NOW = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
+WORDS = ("acme globex initech umbrella stark wayne wonka tyrell cyberdyne soylent hooli vandelay pied piper "
+         "aperture black mesa oscorp massive dynamic nakatomi gringotts monarch virtucon dunder mifflin "
+         "sterling cooper prestige worldwide bluth planet express").split()
+REGIONS, LINES = ("EMEA", "North America", "APAC"), ("Platform", "Integrations", "Analytics")
+
+
+def company(rng: random.Random, n: int) -> str:
+    """Names that collide and nearly collide the way real ones do, plus a unique tail for most."""
+    base = " ".join(rng.sample(WORDS, 2))
+    return f"{base} {n}" if rng.random() < 0.9 else base + rng.choice(("", "s", " group", " labs"))
+
+
+def seed_people(engine) -> None:
+    with transaction(engine) as session:
+        session.execute(insert(TeamMember.__table__), [
+            {"slack_user_id": f"UAE{n:04d}", "name": f"AE {n}", "email": f"ae{n}@example.com", "role": "ae",
+             "territories": [REGIONS[n % 3]], "product_lines": [LINES[n % 3]]} for n in range(40)] + [
+            {"slack_user_id": "UPM0001", "name": "Manager", "email": "pm@example.com", "role": "partner_manager",
+             "territories": [], "product_lines": []}])
+        session.execute(insert(Partner.__table__), [
+            {"name": f"Partner {n}", "type": "referral" if n % 4 == 0 else "reseller", "tier": "silver",
+             "stage": "producing", "domain": f"partner{n}.example", "slack_team_id": f"TP{n:05d}",
+             "slack_channel_id": f"CP{n:05d}", "manager_slack_id": "UPM0001", "created_at": NOW, "updated_at": NOW}
+            for n in range(PARTNERS)])
+        session.execute(insert(PartnerContact.__table__), [
+            {"partner_id": n + 1, "slack_user_id": f"UPC{n:05d}"} for n in range(PARTNERS)])
+
+
+def grow(engine, start: int, stop: int, rng: random.Random) -> None:
+    """Registrations start..stop-1, in bulk: most old and closed, about 8.5% still protecting a company."""
+    batch = []
+    for n in range(start, stop):
+        created = NOW - timedelta(days=rng.uniform(0, 3 * 365))
+        protecting = rng.random() < 0.085
+        if protecting:
+            created = NOW - timedelta(days=rng.uniform(0, 80))
+        status = rng.choice(("approved", "under_review")) if protecting else rng.choice(
+            ("won", "lost", "rejected", "expired"))
+        if status == "under_review":  # waiting for a decision, within the 48-hour SLA
+            created = NOW - timedelta(hours=rng.uniform(0, 40))
+        name = company(rng, n)
+        partner = rng.randrange(PARTNERS)
+        batch.append({
+            "partner_id": partner + 1, "submitted_by_slack_id": f"UPC{partner:05d}", "submitted_by_team_id": None,
+            "company": name, "company_key": name.lower(), "domain": f"{name.replace(' ', '')}.example".lower(),
+            "contact_name": "Jane Doe", "contact_email": "jane@example.com", "region": REGIONS[n % 3],
+            "product_line": LINES[n % 3], "estimated_value": Decimal(rng.randrange(5_000, 200_000)),
+            "currency": "USD", "pricing_model": "subscription", "company_size": "51-200", "budget": "approved",
+            "timeline": "1-3m", "attribution": "partner_sourced", "notes": "", "status": status,
+            "conflict_with": [], "score_breakdown": {}, "assigned_to_slack_id": f"UAE{n % 40:04d}",
+            "created_at": created, "updated_at": created,
+            "approved_at": created if status == "approved" else None,
+            "protection_expires_at": created + timedelta(days=90) if status == "approved" else None,
+        })
+        if len(batch) == 20_000:
+            _insert(engine, batch)
+            batch = []
+    if batch:
+        _insert(engine, batch)
+    with engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+
+
+def _insert(engine, rows: list[dict]) -> None:
+    with transaction(engine) as session:
+        session.execute(insert(Registration.__table__), rows)
+
+
+def timed(function, repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def p(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(services: Services, rng: random.Random) -> dict[str, list[float]]:
+    contact = identify(services, user_id="UPC00007", team_id="TP00007")
+    ae = identify(services, user_id="UAE0003", team_id="T0OURS")
+    manager = identify(services, user_id="UPM0001", team_id="T0OURS")
+    processing = []
+    for n in range(SAMPLES):
+        name = company(rng, 10_000_000 + n)
+        submission = submit_registration(services, actor=contact, lead=lead(company=name, domain=f"new{n}-{rng.randrange(10**9)}.com"))
+        started = time.perf_counter()
+        run_pending_work(services, PROCESS_REGISTRATION, submission.registration.id)
+        processing.append((time.perf_counter() - started) * 1000)
+    return {
+        "process one registration": processing,
+        "deals list: partner contact": timed(lambda: deals_for(services, contact), 20),
+        "deals list: AE": timed(lambda: deals_for(services, ae), 20),
+        "deals list: partner manager": timed(lambda: deals_for(services, manager), 20),
+        "App Home: AE": timed(lambda: home_for(services, ae), 20),
+        "SLA reminders, nothing due": timed(lambda: remind_overdue_reviews(services), 5),
+        "expiry, nothing due": timed(lambda: expire_registrations(services), 5),
+    }
+
+
+def run(url: str, sizes: list[int]) -> dict[int, dict[str, list[float]]]:
+    engine = make_engine(url)
+    SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    create_schema(engine)
+    seed_people(engine)
+    rng = random.Random(7)
+    # The jobs see "nothing due" at NOW: reviews waiting are recent, approvals unexpired (they are at most
+    # 80 days old and protected for 90).
+    program = Program()
+    services = Services(engine=engine, program=program, notifier=SlackNotifier(program, lambda: NOW),
+                        clock=lambda: NOW)
+    results, have = {}, 0
+    for size in sizes:
+        started = time.perf_counter()
+        grow(engine, have, size, rng)
+        have = size
+        print(f"  {size:,} registrations generated in {time.perf_counter() - started:.0f} s", flush=True)
+        results[size] = measure(services, rng)
+        have += SAMPLES
+    # Last, as they change the data: the jobs with a backlog (a weekend without the scheduler).
+    later = Services(engine=engine, program=program, notifier=SlackNotifier(program, lambda: NOW),
+                     clock=lambda: NOW + timedelta(days=3))
+    results[sizes[-1]]["SLA reminders, 3 days' backlog"] = timed(lambda: remind_overdue_reviews(later), 1)
+    much_later = Services(engine=engine, program=program, notifier=SlackNotifier(program, lambda: NOW),
+                          clock=lambda: NOW + timedelta(days=12))
+    results[sizes[-1]]["expiry, 12 days' backlog"] = timed(lambda: expire_registrations(much_later), 1)
+    engine.dispose()
+    return results
+
+
+def main() -> None:
+    limit = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("SCALE", 1_000_000))
+    sizes = [s for s in (1_000, 100_000, 1_000_000) if s <= limit] or [limit]
+    console = Console()
+    targets = []
+    with tempfile.TemporaryDirectory() as folder:
+        targets.append(("SQLite", f"sqlite:///{Path(folder) / 'scale.db'}"))
+        if os.environ.get("PARTNERBOT_BENCH_DATABASE_URL"):
+            targets.append(("PostgreSQL", os.environ["PARTNERBOT_BENCH_DATABASE_URL"]))
+        for name, url in targets:
+            console.print(f"[bold]{name}[/]")
+            results = run(url, sizes)
+            table = Table(title=f"{name}: ms (p50 / p99) by registrations stored")
+            table.add_column("operation")
+            for size in sizes:
+                table.add_column(f"{size:,}", justify="right")
+            for operation in results[sizes[-1]]:
+                table.add_row(operation, *(f"{statistics.median(results[s][operation]):.1f} / "
+                                           f"{p(results[s][operation], 0.99):.1f}" if operation in results[s]
+                                           else "" for s in sizes))
+            console.print(table)
+
+
+if __name__ == "__main__":
+    main()
