@@ -62,6 +62,25 @@ def start(command: list[str], env: dict, port: int, log: Path) -> subprocess.Pop
     raise SystemExit(f"{command} did not start")
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (serve's background worker), in MB."""
+    total = 0.0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(child) for child in children]
+        for each in pids:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return total
+
+
+MEMORY: dict[str, float] = {}
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
@@ -94,6 +113,7 @@ def measure(requests_per_series: int, rate: float) -> dict[tuple[str, str], list
             client = sandbox.client()
             modal = build_registration_modal(Program(), choose_partner=False, origin_channel_id="C0NORTH",
                                              partner_name="Northwind Consulting")
+            MEMORY["after start"] = rss_mb(processes[0].pid)
             interval, next_at = 1.0 / rate, time.perf_counter()
             for i in range(requests_per_series):
                 for name, driver in drivers.items():
@@ -111,6 +131,7 @@ def measure(requests_per_series: int, rate: float) -> dict[tuple[str, str], list
                             raise SystemExit(f"{name} {kind} answered {response.status}")
                         samples.setdefault((kind, name), []).append(response.elapsed * 1000)
             time.sleep(1.0)  # let the last registrations finish
+            MEMORY["after the run"] = rss_mb(processes[0].pid)
         finally:
             for process in processes:
                 process.terminate()
@@ -136,6 +157,10 @@ def report(samples: dict[tuple[str, str], list[float]], requests_per_series: int
         verdict = "within" if ours <= 1.5 * bare and ours < 3000 else "OUTSIDE"
         console.print(f"{kind}: p99 {ours:.1f} ms = {ours / bare:.2f}x the bare app's ({verdict} the 1.5x target; "
                       "Slack's limit is 3000 ms)")
+    if MEMORY:
+        console.print(f"partnerbot serve and its background worker, resident memory: "
+                      f"{MEMORY.get('after start', 0):.0f} MB after start, {MEMORY.get('after the run', 0):.0f} MB "
+                      f"after {2 * requests_per_series:,} requests")
 
 
 def main() -> int:
