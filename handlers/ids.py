@@ -24,6 +24,10 @@ class Action(StrEnum):
     mark_won = "deal_won"
     mark_lost = "deal_lost"
     choose_partner = "partner"  # external select inside the registration modal
+    deals_newer = "deals_newer"  # paging buttons: the value is a storage.lists.Cursor, never trusted
+    deals_older = "deals_older"
+    home_newer = "home_newer"
+    home_older = "home_older"
 
 
 class Block(StrEnum):

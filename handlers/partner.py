@@ -1,16 +1,17 @@
-"""`/partner` (deals, help) and the desk's My deals button."""
+"""`/partner` (deals, help), the desk's My deals button, and paging of deals lists and the App Home."""
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from handlers.blocks.lists import MAX_LISTED, build_deals_list, build_help
+from handlers.blocks.lists import build_deals_list, build_help, build_home
 from handlers.blocks.text import escape
 from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer, answer_text, channel_of
 from handlers.ids import Action, Command
 from storage.actors import Actor
-from workflows.people import deals_for
+from storage.lists import Cursor
+from workflows.people import deals_for, home_for
 from workflows.revenue import record_usage_as
 from workflows.services import DatabaseBusy, Services, WorkflowError
 
@@ -20,8 +21,14 @@ def show_deals(services: Services, client: WebClient, actor: Actor, channel_id: 
     if not (actor.is_partner or actor.is_internal):
         answer_text(client, actor.slack_user_id, UNKNOWN_USER, channel_id=channel_id)
         return
-    rows, total = deals_for(services, actor, limit=MAX_LISTED)
-    answer(client, actor.slack_user_id, build_deals_list(rows, total, actor), channel_id=channel_id)
+    answer(client, actor.slack_user_id, build_deals_list(deals_for(services, actor), actor), channel_id=channel_id)
+
+
+def clicked_cursor(body: dict) -> Cursor | None:
+    """The page a Previous/Next button asks for; anything malformed means the first page."""
+    actions = body.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    return Cursor.parse(action.get("value"))
 
 
 def register(app: App, services: Services) -> None:
@@ -59,3 +66,29 @@ def register(app: App, services: Services) -> None:
         """The desk's My deals button: the same list, for external users who can't run commands."""
         ack()
         show_deals(services, client, actor_of(services, context, body), channel_of(body))
+
+    @app.action(Action.deals_newer.value)
+    @app.action(Action.deals_older.value)
+    def handle_deals_page(ack: Ack, body: dict, context: BoltContext, respond: Respond, client: WebClient):
+        """Previous/Next on a deals list: the clicker's own permission filter, from the button's cursor."""
+        ack()
+        actor = actor_of(services, context, body)
+        if not (actor.is_partner or actor.is_internal):
+            answer_text(client, actor.slack_user_id, UNKNOWN_USER, channel_id=channel_of(body))
+            return
+        message = build_deals_list(deals_for(services, actor, clicked_cursor(body)), actor)
+        if body.get("response_url"):
+            # The list is ephemeral or a DM; its response_url replaces it in place either way.
+            respond(replace_original=True, text=message.text, blocks=message.blocks)
+        else:
+            answer(client, actor.slack_user_id, message, channel_id=channel_of(body))
+
+    @app.action(Action.home_newer.value)
+    @app.action(Action.home_older.value)
+    def handle_home_page(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        """Previous/Next on the App Home: publish the page the cursor points at, filtered for the clicker."""
+        ack()
+        actor = actor_of(services, context, body)
+        if actor.slack_user_id and actor.is_internal:
+            page = home_for(services, actor, clicked_cursor(body))
+            client.views_publish(user_id=actor.slack_user_id, view=build_home(page, actor))

@@ -11,6 +11,7 @@ from handlers.blocks.registration import build_registration_modal, parse_view_st
 from handlers.blocks.review import build_review_reminder, build_review_request, build_review_settled
 from handlers.ids import Action, Block, Callback
 from storage.actors import Actor, ActorKind
+from storage.lists import Cursor, Page
 from storage.models import (
     Partner,
     PartnerType,
@@ -103,10 +104,11 @@ def test_registration_modal_fits_slack_and_parses_back():
 def test_lists_and_help_depend_on_who_asks():
     partner = Actor("U0DANA", "T0NORTH", ActorKind.partner, partner_id=1, partner_type=PartnerType.reseller)
     manager = Actor("U0PRIYA", "T0OURS", ActorKind.internal, role=Role.partner_manager)
-    rows = [(registration(id=i), PARTNER) for i in range(1, 31)]
-    listing = build_deals_list(rows, 30, manager)
-    assert len(listing.blocks) <= 50 and "Showing the newest 20 of 30" in rendered(listing)
-    assert "No registrations" in build_deals_list([], 0, partner).text
+    rows = [(registration(id=i), PARTNER) for i in range(1, 21)]
+    listing = build_deals_list(Page(rows, 30, False, 0, Cursor(WHEN, 1, True, 20), None), manager)
+    assert len(listing.blocks) <= 50 and "Showing 1–20 of 30" in rendered(listing)
+    assert [b.action_id for b in listing.blocks[-1].elements] == [Action.deals_older]
+    assert "No registrations" in build_deals_list(Page([], 0, False, 0, None, None), partner).text
     assert "partner desk" in rendered(build_help(partner)) and "conflicts" in rendered(build_help(manager))
     assert "don't know you" in rendered(build_help(Actor("U1", None, ActorKind.unknown)))
 
@@ -137,8 +139,9 @@ def test_longest_escape_heavy_input_still_fits_slack():
                                      [rival] * 8),
                 build_review_settled(worst, partner, "U0ALEX"), build_review_reminder(worst, partner, 50, 48),
                 build_partner_desk(partner, 90),
-                build_deals_list([(worst, partner)] * 20, 20, Actor("U0P", "T0", ActorKind.internal,
-                                                                  role=Role.admin))]
+                build_deals_list(Page([(worst, partner)] * 20, 10_000, True, 10**9, Cursor(WHEN, 2, True, 10**9 + 20),
+                                      Cursor(WHEN, 1, False, 10**9)),
+                                 Actor("U0P", "T0", ActorKind.internal, role=Role.admin))]
     for message in messages:
         for block in message.blocks:
             block.to_dict()  # slack_sdk raises SlackObjectFormationError past Slack's limits

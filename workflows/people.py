@@ -8,11 +8,10 @@ from sqlmodel import Session
 
 from storage.actors import Actor, resolve_actor
 from storage.db import insert_once, transaction
+from storage.lists import Cursor, Page, deals_page, home_page
 from storage.slack.outbox import retry_failed
-from storage.models import Partner, ProcessedEvent, Registration
+from storage.models import Partner, ProcessedEvent
 from storage.queries import (
-    count_visible_registrations,
-    home_registrations,
     partner_by_channel,
     claim_partner_desk,
     claim_request,
@@ -20,7 +19,6 @@ from storage.queries import (
     partner_choices,
     program_runners,
     partners_with_channels,
-    visible_registrations,
 )
 from workflows.services import Services
 
@@ -32,14 +30,16 @@ def identify(services: Services, *, user_id: str, team_id: str | None) -> Actor:
         return resolve_actor(session, user_id=user_id, team_id=team_id, our_team_id=services.our_team_id)
 
 
-def deals_for(services: Services, actor: Actor, *, limit: int = 20) -> tuple[list[tuple[Registration, Partner]], int]:
+def deals_for(services: Services, actor: Actor, cursor: Cursor | None = None) -> Page:
+    """One page of the registrations this actor may see, from where the cursor says (or the newest)."""
     with Session(services.engine) as session:
-        return visible_registrations(session, actor, limit=limit), count_visible_registrations(session, actor)
+        return deals_page(session, actor, cursor)
 
 
-def home_for(services: Services, actor: Actor) -> list[tuple[Registration, Partner]]:
+def home_for(services: Services, actor: Actor, cursor: Cursor | None = None) -> Page:
+    """One page of an internal user's App Home list; nobody else has one."""
     with Session(services.engine) as session:
-        return home_registrations(session, actor)
+        return home_page(session, actor, cursor)
 
 
 def partner_options(services: Services, actor: Actor, query: str) -> list[tuple[int, str]]:

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 from slack_sdk.models.views import View
 
 from handlers.blocks.messages import Message
+from handlers.ids import Action
 from handlers.blocks.text import day, deal_summary, escape, lead_title, section, status_label
 from storage.actors import Actor
+from storage.lists import PAGE_SIZE, Page
 from storage.models import Partner, Registration, ReviewKind
 
-MAX_LISTED = 20  # two blocks each keeps a message under Slack's 50-block limit
+# Two blocks a row, plus a header, the "Showing" line and the buttons: 43 of Slack's 50 blocks a message.
+assert PAGE_SIZE * 2 + 3 <= 50
 
 
 def _row(registration: Registration, partner: Partner, *, show_partner: bool) -> SectionBlock:
@@ -23,29 +34,48 @@ def _row(registration: Registration, partner: Partner, *, show_partner: bool) ->
         f"{status_label(registration.status)}{waiting} · registered {day(registration.created_at)}"))
 
 
-def build_deals_list(rows: list[tuple[Registration, Partner]], total: int, actor: Actor) -> Message:
-    """What the caller may see of the registrations, newest first."""
-    if not rows:
+def showing(page: Page) -> str:
+    """"Showing 21–40 of 1,234" (or "of more than 10,000" when counting stopped)."""
+    first, last = page.position + 1, page.position + len(page.rows)
+    of = f"more than {page.total:,}" if page.capped else f"{max(page.total, last):,}"
+    return f"Showing {first:,}–{last:,} of {of}"
+
+
+def _paging(page: Page, newer: Action, older: Action) -> list:
+    """The Showing line and Previous / Next buttons where there is somewhere to go."""
+    buttons = []
+    if page.previous is not None:
+        buttons.append(ButtonElement(text="Previous", action_id=newer.value, value=page.previous.encode()))
+    if page.next is not None:
+        buttons.append(ButtonElement(text="Next", action_id=older.value, value=page.next.encode()))
+    blocks: list = [ContextBlock(elements=[MarkdownTextObject(text=showing(page))])]
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
+    return blocks
+
+
+def build_deals_list(page: Page, actor: Actor) -> Message:
+    """One page of what the caller may see of the registrations, newest first, with paging."""
+    if not page.rows:
         return Message(text="No registrations to show yet.", blocks=[SectionBlock(text=MarkdownTextObject(
             text="No registrations to show yet. Use *Register a lead* to add one."))])
-    shown = rows[:MAX_LISTED]
-    blocks: list = [section(f"*Registrations you can see* ({total})")]
-    for registration, partner in shown:
+    blocks: list = [section("*Registrations you can see*")]
+    for registration, partner in page.rows:
         blocks += [_row(registration, partner, show_partner=actor.is_internal), DividerBlock()]
-    if total > len(shown):
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Showing the newest {len(shown)} of {total}.")]))
-    return Message(text=f"{total} registrations", blocks=blocks)
+    blocks += _paging(page, Action.deals_newer, Action.deals_older)
+    return Message(text=showing(page) + " registrations", blocks=blocks)
 
 
-def build_home(rows: list[tuple[Registration, Partner]], actor: Actor) -> View:
-    """App Home for internal users: leads they own or must review, newest first."""
+def build_home(page: Page, actor: Actor) -> View:
+    """App Home for internal users: one page of leads they own or must review, newest first."""
     blocks: list = [HeaderBlock(text="Partner leads"),
                     ContextBlock(elements=[MarkdownTextObject(text="Leads you own or must review, newest first.")])]
-    if not rows:
+    if not page.rows:
         blocks.append(section("Nothing waiting for you."))
-    for registration, partner in rows[:45]:
+        return View(type="home", blocks=blocks)
+    for registration, partner in page.rows:
         blocks += [_row(registration, partner, show_partner=True), DividerBlock()]
-    return View(type="home", blocks=blocks)
+    return View(type="home", blocks=blocks + _paging(page, Action.home_newer, Action.home_older))
 
 
 def build_help(actor: Actor) -> Message:

@@ -1,0 +1,140 @@
+"""Paged lists of registrations: keyset pages, newest first, with the permission filter inside every query.
+
+Pages seek from a cursor on (created_at, id) instead of OFFSET, so page 5,000 costs what page 1 does. Each
+list is a union of disjoint branches (one for deals; "assigned to me" and "open conflicts" for a program
+runner's Home), each filtered on an indexed column and read in (created_at DESC, id DESC) order, so every
+branch is an index range scan that stops after one page; the branches are merged here.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import and_, false, func, or_, select as sa_select
+from sqlmodel import Session, select
+
+from storage.actors import Actor
+from storage.models import OPEN_STATUSES, Partner, Registration, ReviewKind
+from storage.queries import _visible_to
+
+PAGE_SIZE = 20
+# Counting stops here: an indexed count of 10,000 entries is a few ms, a count of a million is not. One
+# partner or assignee rarely has more; a manager over the whole table reads "more than 10,000".
+COUNT_CAP = 10_000
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: rows older than (created_at, id) going forward, newer going back.
+
+    `position` (rows before the page) only labels "Showing x–y"; it is clamped and never selects rows.
+    """
+
+    created_at: datetime
+    id: int
+    forward: bool = True
+    position: int = 0
+
+    def encode(self) -> str:
+        micros = (self.created_at - EPOCH) // timedelta(microseconds=1)  # exact, unlike a float timestamp
+        return f"{'n' if self.forward else 'p'}:{self.position}:{self.id}:{micros}"
+
+    @classmethod
+    def parse(cls, value: object) -> Cursor | None:
+        """A cursor from a button value, or None (the first page) for anything malformed."""
+        try:
+            way, position, row_id, stamp = str(value).split(":")
+            if way not in ("n", "p") or not 0 < int(row_id) < 2**63:  # past BIGINT the database itself errs
+                return None
+            when = EPOCH + timedelta(microseconds=int(stamp))
+            return cls(when, int(row_id), way == "n", max(0, min(int(position), 10**9)))
+        except (ValueError, TypeError, OverflowError, OSError):
+            return None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows, the total ("more than" when capped), and cursors to its neighbours."""
+
+    rows: list[tuple[Registration, Partner]]
+    total: int
+    capped: bool
+    position: int
+    next: Cursor | None
+    previous: Cursor | None
+
+
+def deals_page(session: Session, actor: Actor, cursor: Cursor | None = None, *, size: int = PAGE_SIZE) -> Page:
+    """What `/partner deals` shows this actor, one page, newest first."""
+    return _page(session, [_visible_to(actor)], cursor, size)
+
+
+def home_page(session: Session, actor: Actor, cursor: Cursor | None = None, *, size: int = PAGE_SIZE) -> Page:
+    """Leads an internal user owns or must review (open conflicts for program runners), one page."""
+    if not actor.is_internal:
+        return _page(session, [false()], None, size)
+    mine = Registration.assigned_to_slack_id == actor.slack_user_id
+    branches = [mine]
+    if actor.runs_program:
+        # Disjoint from `mine`, so the counts add up and no row is listed twice.
+        not_mine = or_(Registration.assigned_to_slack_id.is_(None), Registration.assigned_to_slack_id != actor.slack_user_id)
+        branches.append(and_(Registration.status.in_(OPEN_STATUSES), Registration.review_kind == ReviewKind.conflict,
+                             not_mine))
+    return _page(session, branches, cursor, size)
+
+
+def _seek(cursor: Cursor):
+    """Rows past the cursor; `created_at <=` alone is what an index on (filter, created_at) can range over."""
+    at, row_id = cursor.created_at, cursor.id
+    if cursor.forward:
+        return and_(Registration.created_at <= at, or_(Registration.created_at < at, Registration.id < row_id))
+    return and_(Registration.created_at >= at, or_(Registration.created_at > at, Registration.id > row_id))
+
+
+def _key(row: tuple[Registration, Partner]) -> tuple[datetime, int]:
+    return row[0].created_at, row[0].id
+
+
+def _branch_rows(session: Session, where, cursor: Cursor | None, limit: int) -> list[tuple[Registration, Partner]]:
+    newest_first = cursor is None or cursor.forward
+    order = (Registration.created_at.desc(), Registration.id.desc()) if newest_first else \
+        (Registration.created_at.asc(), Registration.id.asc())
+    query = select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id).where(where)
+    if cursor is not None:
+        query = query.where(_seek(cursor))
+    return list(session.exec(query.order_by(*order).limit(limit)).all())
+
+
+def _count(session: Session, branches: list) -> tuple[int, bool]:
+    """How many rows the branches hold, counting at most COUNT_CAP + 1 of each; True when capped."""
+    total = 0
+    for where in branches:
+        bounded = sa_select(Registration.id).where(where).limit(COUNT_CAP + 1).subquery()
+        total += session.exec(select(func.count()).select_from(bounded)).one()
+    return min(total, COUNT_CAP), total > COUNT_CAP
+
+
+def _page(session: Session, branches: list, cursor: Cursor | None, size: int) -> Page:
+    forward = cursor is None or cursor.forward
+    merged = heapq.merge(*(_branch_rows(session, where, cursor, size + 1) for where in branches),
+                         key=_key, reverse=forward)
+    rows = list(merged)[: size + 1]
+    if not forward and len(rows) <= size:
+        # Back at (or past) the newest rows: the first page, whatever the cursor claimed.
+        return _page(session, branches, None, size)
+    more_beyond = len(rows) > size
+    rows = rows[:size]
+    if not forward:
+        rows.reverse()
+    total, capped = _count(session, branches)
+    position = 0 if cursor is None else max(0, cursor.position - (0 if forward else size))
+    if not capped:
+        position = min(position, max(total - len(rows), 0))
+    has_newer = cursor is not None
+    has_older = more_beyond if forward else True
+    newer = Cursor(*_key(rows[0]), forward=False, position=position) if rows and has_newer else None
+    older = Cursor(*_key(rows[-1]), forward=True, position=position + len(rows)) if rows and has_older else None
+    return Page(rows=rows, total=total, capped=capped, position=position, next=older, previous=newer)
