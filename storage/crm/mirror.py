@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, tuple_
+from sqlalchemy import and_, bindparam, insert, or_, tuple_, update
 from sqlmodel import Session, select
 
 from storage.crm import mapping
@@ -19,6 +19,30 @@ ORDER = (ACCOUNT, LEAD, OPPORTUNITY, REVENUE, PARTNER)  # parents before the rec
 
 
 @dataclass
+class MirrorRow:
+    """The columns of a mirror row the writer reads and sets; saved with set-based statements, not the ORM."""
+
+    sobject: str
+    external_key: str
+    field_values: dict[str, Any]
+    version: int = 1
+    salesforce_id: str | None = None
+    synced_version: int | None = None
+    synced_at: datetime | None = None
+
+
+MIRROR_COLUMNS = (
+    CrmRecord.sobject,
+    CrmRecord.external_key,
+    CrmRecord.field_values,
+    CrmRecord.version,
+    CrmRecord.salesforce_id,
+    CrmRecord.synced_version,
+    CrmRecord.synced_at,
+)
+
+
+@dataclass
 class Wanted:
     """One record a group needs in Salesforce, and its mirror row."""
 
@@ -26,7 +50,7 @@ class Wanted:
     key: str
     fields: dict[str, Any]
     group: WriteGroup
-    record: CrmRecord | None = None
+    record: MirrorRow | None = None
     created: bool | None = None  # Salesforce's answer for this drain: True when the upsert created it
 
 
@@ -65,51 +89,78 @@ def wanted_records(groups: list[WriteGroup], known: dict[tuple[str, str], CrmRec
     return wanted
 
 
-def known_records(session: Session, groups: list[WriteGroup]) -> dict[tuple[str, str], CrmRecord]:
+def known_records(session: Session, groups: list[WriteGroup]) -> dict[tuple[str, str], MirrorRow]:
     """Mirror rows of these groups' registrations and partners, by (sObject, key)."""
     registration_ids = [g.registration.id for g in groups]
     partner_ids = list({g.partner.id for g in groups})
-    rows = session.exec(
-        select(CrmRecord).where(
+    rows = session.execute(
+        select(*MIRROR_COLUMNS).where(
             or_(
                 CrmRecord.registration_id.in_(registration_ids),
                 and_(CrmRecord.sobject == ACCOUNT, CrmRecord.partner_id.in_(partner_ids)),
             )
         )
-    ).all()
-    return {(r.sobject, r.external_key): r for r in rows}
+    )
+    return {(r.sobject, r.external_key): MirrorRow(*r) for r in rows}
 
 
-def save_mirror(session: Session, wanted: list[Wanted], known: dict[tuple[str, str], CrmRecord], now: datetime) -> None:
-    """Store the wanted values; attach each Wanted to its mirror row (created when new)."""
+_by_key = (CrmRecord.sobject == bindparam("b_sobject")) & (CrmRecord.external_key == bindparam("b_key"))
+
+
+def save_mirror(session: Session, wanted: list[Wanted], known: dict[tuple[str, str], MirrorRow], now: datetime) -> None:
+    """Store the wanted values; attach each Wanted to its mirror row (inserted when new), set-based."""
     missing = [(w.sobject, w.key) for w in wanted if (w.sobject, w.key) not in known]
     if missing:
         # Accounts are shared by partners; their rows may exist without matching this chunk's filter.
-        for row in session.exec(
-            select(CrmRecord).where(tuple_(CrmRecord.sobject, CrmRecord.external_key).in_(missing))
+        for row in session.execute(
+            select(*MIRROR_COLUMNS).where(tuple_(CrmRecord.sobject, CrmRecord.external_key).in_(missing))
         ):
-            known[(row.sobject, row.external_key)] = row
+            known[(row.sobject, row.external_key)] = MirrorRow(*row)
+    inserts, updates = [], []
     for item in wanted:
         row = known.get((item.sobject, item.key))
         if row is None:
             is_account = item.sobject == ACCOUNT
-            row = CrmRecord(
-                sobject=item.sobject,
-                external_key=item.key,
-                registration_id=None if is_account else item.group.registration.id,
-                partner_id=item.group.partner.id,
-                field_values=item.fields,
-                mirrored_at=now,
-            )
+            row = MirrorRow(item.sobject, item.key, item.fields)
             known[(item.sobject, item.key)] = row
+            inserts.append(
+                {
+                    "sobject": item.sobject,
+                    "external_key": item.key,
+                    "registration_id": None if is_account else item.group.registration.id,
+                    "partner_id": item.group.partner.id,
+                    "field_values": item.fields,
+                    "version": 1,
+                    "mirrored_at": now,
+                }
+            )
         else:
             # Upsert semantics: fields not sent keep their value (an AE's stage stays as it was).
             merged = row.field_values | item.fields
             if merged != row.field_values:
-                row.field_values, row.mirrored_at, row.version = merged, now, row.version + 1
+                row.field_values, row.version = merged, row.version + 1
+                updates.append({"b_sobject": row.sobject, "b_key": row.external_key, "field_values": merged,
+                                "mirrored_at": now, "version": row.version})
         item.record = row
-        session.add(row)
-    session.flush()
+    if inserts:
+        session.execute(insert(CrmRecord), inserts)
+    if updates:
+        session.execute(update(CrmRecord.__table__).where(_by_key), updates)  # after the inserts: keys may repeat
+
+
+def save_synced(session: Session, wanted: list[Wanted], now: datetime) -> None:
+    """Store the Salesforce Ids and synced versions this drain's writes set, in one statement."""
+    seen: set[int] = set()
+    rows = []
+    for item in wanted:
+        row = item.record
+        if row is None or row.synced_at != now or id(row) in seen:
+            continue
+        seen.add(id(row))
+        rows.append({"b_sobject": row.sobject, "b_key": row.external_key, "salesforce_id": row.salesforce_id,
+                     "synced_version": row.synced_version, "synced_at": now})
+    if rows:
+        session.execute(update(CrmRecord.__table__).where(_by_key), rows)
 
 
 def records_of(session: Session, registration: Registration) -> list[CrmRecord]:

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func
+from sqlalchemy import Row, bindparam, exists, func, insert, update
 from sqlmodel import Session, select
 
 from storage.crm.mapping import EVENT_TARGETS, REVENUE, targets_for
@@ -15,6 +15,7 @@ from storage.models import CrmOutbox, OutboxStatus, Partner, Registration
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
+ID_BATCH = 5_000  # ids per IN list, well under SQLite's and PostgreSQL's bound-parameter limits
 
 
 @dataclass
@@ -23,7 +24,7 @@ class WriteGroup:
 
     registration: Registration
     partner: Partner
-    rows: list[CrmOutbox]
+    rows: list[Row]  # id, registration_id, event, payload, attempts of each pending outbox row
     targets: frozenset[str]
     months: set[str] | None  # revenue months to send; None means all of them
     revenue: list[tuple[str, object]] = field(default_factory=list)
@@ -62,6 +63,32 @@ def count_due(session: Session, *, now: datetime, urgent_only: bool = False, mir
     return session.exec(query).one()
 
 
+def _heads(session: Session, conditions: list, after_id: int, limit: int) -> list[tuple[int, int]]:
+    """(registration id, its first due row id) of the next `limit` registrations past `after_id`, in row order.
+
+    Pages through due rows by id instead of grouping the whole backlog: a GROUP BY over every pending row
+    made each chunk cost as much as the backlog, so a large drain grew with its square.
+    """
+    heads: dict[int, int] = {}
+    page_size = limit * 2
+    cursor = after_id
+    while len(heads) < limit:
+        page = session.execute(
+            select(CrmOutbox.id, CrmOutbox.registration_id)
+            .where(CrmOutbox.id > cursor, *conditions)
+            .order_by(CrmOutbox.id)
+            .limit(page_size)
+        ).all()
+        for row_id, registration_id in page:
+            heads.setdefault(registration_id, row_id)
+            if len(heads) == limit:
+                break
+        if len(page) < page_size:
+            break
+        cursor = page[-1][0]
+    return list(heads.items())
+
+
 def load_due_groups(
     session: Session, *, now: datetime, after_id: int, limit: int, urgent_only: bool, mirror_mode: bool
 ) -> tuple[list[WriteGroup], int]:
@@ -69,33 +96,34 @@ def load_due_groups(
 
     Returns the groups and the cursor for the next call. Rows with an unknown event are failed here.
     """
-    first_id = func.min(CrmOutbox.id)
-    heads = session.exec(
-        select(CrmOutbox.registration_id, first_id)
-        .where(CrmOutbox.id > after_id, *_due_filter(now, urgent_only, mirror_mode))
-        .group_by(CrmOutbox.registration_id)
-        .order_by(first_id)
-        .limit(limit)
-    ).all()
+    heads = _heads(session, _due_filter(now, urgent_only, mirror_mode), after_id, limit)
     if not heads:
         return [], after_id
     registration_ids = [registration_id for registration_id, _ in heads]
-    rows = session.exec(
-        select(CrmOutbox)
+    # Plain rows, not ORM objects: the outcome is written back with set-based updates (settle_groups).
+    rows = session.execute(
+        select(CrmOutbox.id, CrmOutbox.registration_id, CrmOutbox.event, CrmOutbox.payload, CrmOutbox.attempts)
         .where(CrmOutbox.registration_id.in_(registration_ids), CrmOutbox.status == OutboxStatus.pending)
         .order_by(CrmOutbox.id)
     ).all()
     registrations = {r.id: r for r in session.exec(select(Registration).where(Registration.id.in_(registration_ids)))}
     partner_ids = {r.partner_id for r in registrations.values()}
     partners = {p.id: p for p in session.exec(select(Partner).where(Partner.id.in_(partner_ids)))}
-    revenue = session.exec(
-        select(UsageRevenue).where(UsageRevenue.registration_id.in_(registration_ids)).order_by(UsageRevenue.month)
-    ).all()
-    by_registration: dict[int, list[CrmOutbox]] = {}
+    revenue: dict[int, list[tuple[str, object]]] = {}
+    for registration_id, month, amount in session.execute(
+        select(UsageRevenue.registration_id, UsageRevenue.month, UsageRevenue.amount)
+        .where(UsageRevenue.registration_id.in_(registration_ids))
+        .order_by(UsageRevenue.month)
+    ):
+        revenue.setdefault(registration_id, []).append((month, amount))
+    by_registration: dict[int, list[Row]] = {}
     for row in rows:
         if row.event not in EVENT_TARGETS:
-            row.status, row.last_error = OutboxStatus.failed, f"unknown CRM event {row.event!r}"
-            session.add(row)
+            session.execute(
+                update(CrmOutbox)
+                .where(CrmOutbox.id == row.id)
+                .values(status=OutboxStatus.failed, last_error=f"unknown CRM event {row.event!r}")
+            )
             continue
         by_registration.setdefault(row.registration_id, []).append(row)
     groups = []
@@ -112,7 +140,7 @@ def load_due_groups(
             rows=group_rows,
             targets=targets_for(r.event for r in group_rows),
             months=None if None in months else months,
-            revenue=[(u.month, u.amount) for u in revenue if u.registration_id == registration_id],
+            revenue=revenue.get(registration_id, []),
         )
         if REVENUE not in group.targets:
             group.months = set()
@@ -123,26 +151,53 @@ def load_due_groups(
 def mark_mirrored(session: Session, groups: list[WriteGroup], now: datetime) -> None:
     """Remember that these rows are in the local mirror (they stay pending for Salesforce)."""
     ids = [row.id for group in groups for row in group.rows]
-    known = set(session.exec(select(CrmMirroredWrite.outbox_id).where(CrmMirroredWrite.outbox_id.in_(ids))))
-    for outbox_id in ids:
-        if outbox_id not in known:
-            session.add(CrmMirroredWrite(outbox_id=outbox_id, mirrored_at=now))
+    known = set(session.scalars(select(CrmMirroredWrite.outbox_id).where(CrmMirroredWrite.outbox_id.in_(ids))))
+    new = [{"outbox_id": outbox_id, "mirrored_at": now} for outbox_id in ids if outbox_id not in known]
+    if new:
+        session.execute(insert(CrmMirroredWrite), new)
 
 
-def settle(session: Session, group: WriteGroup, *, now: datetime, rng: random.Random) -> str:
-    """Record the outcome of a group's try on its rows: "written", "failed" or "retrying"."""
-    # A refused record wins over a passing failure: retrying cannot fix it, `crm retry` after a fix can.
-    outcome = "failed" if group.errors else "retrying" if group.retry_reasons else "written"
-    message = "; ".join(group.errors or group.retry_reasons)[:3000] or None
-    for row in group.rows:
-        row.attempts += 1
-        if outcome == "written":
-            row.status, row.written_at, row.last_error = OutboxStatus.written, now, None
-        elif outcome == "failed":
-            row.status, row.last_error = OutboxStatus.failed, message
-        else:
-            row.last_error = message
-            row.next_attempt_at = now + backoff_delay(row.attempts, rng)
-        session.add(row)
-    return outcome
+def outcome_of(group: WriteGroup) -> str:
+    """"failed", "retrying" or "written": a refused record wins over a passing failure, as retrying cannot fix it."""
+    return "failed" if group.errors else "retrying" if group.retry_reasons else "written"
 
+
+def settle_groups(session: Session, groups: list[WriteGroup], *, now: datetime, rng: random.Random) -> dict[str, list]:
+    """Record each group's outcome on its rows, set-based; returns the groups by outcome."""
+    by_outcome: dict[str, list[WriteGroup]] = {"written": [], "failed": [], "retrying": []}
+    for group in groups:
+        by_outcome[outcome_of(group)].append(group)
+    written = [row.id for group in by_outcome["written"] for row in group.rows]
+    for start in range(0, len(written), ID_BATCH):
+        session.execute(
+            update(CrmOutbox)
+            .where(CrmOutbox.id.in_(written[start : start + ID_BATCH]))
+            .values(status=OutboxStatus.written, written_at=now, last_error=None, attempts=CrmOutbox.attempts + 1)
+        )
+    for group in by_outcome["failed"]:  # rare, and each group has its own message
+        session.execute(
+            update(CrmOutbox)
+            .where(CrmOutbox.id.in_([row.id for row in group.rows]))
+            .values(status=OutboxStatus.failed, last_error=_message(group), attempts=CrmOutbox.attempts + 1)
+        )
+    retrying = [
+        {"b_id": row.id, "b_error": _message(group), "b_next": now + backoff_delay(row.attempts + 1, rng)}
+        for group in by_outcome["retrying"]
+        for row in group.rows
+    ]
+    if retrying:
+        session.execute(
+            update(CrmOutbox.__table__)
+            .where(CrmOutbox.__table__.c.id == bindparam("b_id"))
+            .values(
+                last_error=bindparam("b_error"),
+                next_attempt_at=bindparam("b_next"),
+                attempts=CrmOutbox.__table__.c.attempts + 1,
+            ),
+            retrying,
+        )
+    return by_outcome
+
+
+def _message(group: WriteGroup) -> str | None:
+    return "; ".join(group.errors or group.retry_reasons)[:3000] or None

@@ -16,8 +16,8 @@ from sqlmodel import Session
 from bot.settings import Settings
 from storage.crm.api import CrmApi, CrmTransientError
 from storage.crm.client import CrmAuthError, CrmConfigError, build_salesforce, salesforce_configured
-from storage.crm.mirror import known_records, save_mirror, wanted_records
-from storage.crm.outbox import WriteGroup, count_due, load_due_groups, mark_mirrored, settle
+from storage.crm.mirror import known_records, save_mirror, save_synced, wanted_records
+from storage.crm.outbox import WriteGroup, count_due, load_due_groups, mark_mirrored, settle_groups
 from storage.crm.push import push_wanted
 from storage.crm.state import (
     USAGE_RECHECK,
@@ -175,14 +175,14 @@ def _drain(
                 stop = exc
             notices: list[str] = []  # told after the commit, so no Slack call waits inside the transaction
             with Session(engine, expire_on_commit=False) as session:
-                session.add_all(w.record for w in wanted)  # the Salesforce ids and versions push_wanted set
-                for group in groups:
-                    if stop is not None:
+                save_synced(session, wanted, now)  # the Salesforce ids and versions push_wanted set
+                if stop is not None:
+                    for group in groups:
                         group.fail(str(stop), transient=True)
-                    outcome = settle(session, group, now=now, rng=rng)
-                    setattr(report, outcome, getattr(report, outcome) + len(group.rows))
-                    if outcome == "failed":
-                        refused.append(group)
+                by_outcome = settle_groups(session, groups, now=now, rng=rng)
+                for outcome, settled in by_outcome.items():
+                    setattr(report, outcome, getattr(report, outcome) + sum(len(g.rows) for g in settled))
+                refused = by_outcome["failed"]
                 state = load_state(session)
                 usage = api.usage
                 if stop is not None and stop.limit_exceeded and usage:
