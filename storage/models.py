@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Numeric, String
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, String, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -154,6 +154,23 @@ class TeamMember(SQLModel, table=True):
 
 class Registration(SQLModel, table=True):
     """A partner's lead/deal registration and where it stands."""
+
+    __table_args__ = (
+        # The lists filter by one owner and show the newest first (storage/queries.py).
+        Index("ix_registration_partner_created", "partner_id", "created_at"),
+        Index("ix_registration_assignee_created", "assigned_to_slack_id", "created_at"),
+        Index("ix_registration_submitter_created", "submitted_by_slack_id", "created_at"),
+        # The jobs and the conflict check look for one status within a time range.
+        Index("ix_registration_status_expires", "status", "protection_expires_at"),
+        Index("ix_registration_status_updated", "status", "updated_at"),
+        Index("ix_registration_status_created", "status", "created_at"),
+        # Fuzzy conflict candidates: keys of a possible length (the key is in the index, so its trigrams are
+        # tested without reading rows) and, on PostgreSQL, keys sharing a trigram. On SQLite the trigram index
+        # is an empty partial index: it exists only so the schema is the same on both databases.
+        Index("ix_registration_key_length", text("length(company_key)"), "company_key"),
+        Index("ix_registration_company_key_trgm", "company_key", postgresql_using="gin",
+              postgresql_ops={"company_key": "gin_trgm_ops"}, sqlite_where=text("0")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(foreign_key="partner.id", index=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, false, func, or_, true
+from sqlalchemy import and_, case, false, func, literal, or_, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select, update
 
@@ -98,11 +98,7 @@ def active_registrations_like(
     session: Session, *, domain: str | None, key: str, now: datetime, window_days: int, exclude_id: int | None = None
 ) -> list[Registration]:
     """Registrations that still protect a company: approved and unexpired, or open and within the window."""
-    since = now - timedelta(days=window_days)
-    active = or_(
-        and_(Registration.status == RegistrationStatus.approved, Registration.protection_expires_at > now),
-        and_(Registration.status.in_(OPEN_STATUSES), Registration.created_at > since),
-    )
+    active = _protecting(now, window_days)
     same = Registration.company_key == key
     if domain:
         same = or_(same, Registration.domain == domain)
@@ -116,14 +112,48 @@ def active_registrations_like(
                              .limit(MAX_CONFLICTS)).all())
 
 
-def active_company_keys(session: Session, *, now: datetime, window_days: int) -> list[tuple[int, str]]:
-    """(id, company_key) of every protecting registration, for fuzzy name matching."""
+def _protecting(now: datetime, window_days: int):
+    """Registrations that still protect a company: approved and unexpired, or open and within the window."""
     since = now - timedelta(days=window_days)
-    active = or_(
+    return or_(
         and_(Registration.status == RegistrationStatus.approved, Registration.protection_expires_at > now),
         and_(Registration.status.in_(OPEN_STATUSES), Registration.created_at > since),
     )
-    return list(session.exec(select(Registration.id, Registration.company_key).where(active)).all())
+
+
+def similar_key_candidates(session: Session, *, bound, now: datetime, window_days: int) -> list[tuple[int, str]]:
+    """(id, company_key) of protecting registrations that pass `bound` (a conflicts.SimilarityBound), by id.
+
+    A superset of the keys similar enough: the caller scores them. The length range uses the length index;
+    the trigram test is counted in the database, so only plausible keys travel to Python.
+    """
+    if not bound.lengths:
+        return []
+    postgres = session.get_bind().dialect.name == "postgresql"
+    key, length = Registration.company_key, func.length(Registration.company_key)
+
+    def has(trigram: str):
+        return (func.strpos(key, trigram) if postgres else func.instr(key, trigram)) > 0
+
+    shared = sum((case((has(t), n), else_=0) for t, n in bound.trigrams.items()), start=literal(0))
+    loose = [lb for lb in bound.lengths if lb not in bound.min_shared]
+    passes = [and_(length == lb, shared >= need) for lb, need in bound.min_shared.items()]
+    if passes and postgres:
+        # Pigeonhole: sharing >= k of n trigram positions means sharing one of any n-k+1 of them. Containing
+        # one of those is an OR of LIKEs the trigram index answers (and rechecks, so it is exact).
+        fewest = min(bound.min_shared.values())
+        picked, covered = [], 0
+        for trigram, count in sorted(bound.trigrams.items(), key=lambda item: -item[1]):
+            if covered >= sum(bound.trigrams.values()) - fewest + 1:
+                break
+            picked.append(key.contains(trigram, autoescape=True))
+            covered += count
+        passes = [and_(or_(*picked), or_(*passes))]
+    query = (select(Registration.id, key)
+             .where(length.between(bound.lengths.start, bound.lengths.stop - 1), or_(length.in_(loose), *passes),
+                    _protecting(now, window_days))
+             .order_by(Registration.id))
+    return list(session.exec(query).all())
 
 
 def registrations_by_ids(session: Session, ids: list[int]) -> list[tuple[Registration, Partner]]:
