@@ -17,6 +17,7 @@ from storage.models import (
     ProcessedEvent,
     Registration,
     RegistrationStatus,
+    Reminder,
     ReviewKind,
     Role,
     TeamMember,
@@ -201,18 +202,37 @@ def partner_choices(session: Session, actor: Actor, *, name_contains: str = "", 
     return list(session.exec(query).all())
 
 
-def registrations_due_to_expire(session: Session, now: datetime) -> list[Registration]:
-    query = select(Registration).where(Registration.status == RegistrationStatus.approved,
-                                       Registration.protection_expires_at <= now).with_for_update()
-    return list(session.exec(query).all())
+def registrations_due_to_expire(
+    session: Session, now: datetime, *, limit: int | None = None, lock: bool = True
+) -> list[Registration]:
+    """Approved registrations whose protection has ended, soonest first, locked (`lock`) where the database can."""
+    query = (select(Registration).where(Registration.status == RegistrationStatus.approved,
+                                        Registration.protection_expires_at <= now)
+             .order_by(Registration.protection_expires_at, Registration.id).limit(limit))
+    return list(session.exec(query.with_for_update() if lock else query).all())
 
 
-def reviews_waiting_since(session: Session, before: datetime) -> list[tuple[Registration, Partner]]:
-    """Open registrations under review whose last change is older than `before`, oldest first."""
+def reviews_waiting_since(
+    session: Session, before: datetime, *, after: tuple[datetime, int] | None = None, limit: int | None = None
+) -> list[tuple[Registration, Partner]]:
+    """Open registrations under review whose last change is older than `before`, oldest first.
+
+    `after` is the (updated_at, id) of the last row of the previous page: pages by index, not by offset.
+    """
     query = (select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id)
              .where(Registration.status == RegistrationStatus.under_review, Registration.updated_at <= before)
-             .order_by(Registration.updated_at))
+             .order_by(Registration.updated_at, Registration.id).limit(limit))
+    if after is not None:
+        query = query.where(or_(Registration.updated_at > after[0],
+                                and_(Registration.updated_at == after[0], Registration.id > after[1])))
     return list(session.exec(query).all())
+
+
+def reminder_keys_sent(session: Session, keys: list[str]) -> set[str]:
+    """Which of these reminder keys were already sent."""
+    if not keys:
+        return set()
+    return set(session.exec(select(Reminder.key).where(Reminder.key.in_(keys))).all())
 
 
 def move_channel_references(session: Session, old_channel_id: str, new_channel_id: str) -> int:
@@ -246,3 +266,19 @@ def claim_request(session: Session, key: str, now: datetime) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def optimize(engine) -> None:
+    """Keep SQLite's planner statistics fresh (the worker may call this now and then); PostgreSQL autovacuums.
+
+    Without statistics SQLite may pick the status index over a composite one and scan thousands of rows.
+    The analysis limit keeps each index's sample small, so this holds the write lock for milliseconds.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+        analysed = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first() is not None
+        connection.exec_driver_sql("PRAGMA optimize" if analysed else "ANALYZE")
+        connection.commit()

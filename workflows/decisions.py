@@ -194,15 +194,26 @@ def close_deal(services: Services, *, actor: Actor, registration_id: int, won: b
     return DecisionOutcome(registration, partner, True, f"{registration.reference} marked {registration.status}.")
 
 
+EXPIRY_BATCH = 200  # registrations per transaction: the write lock is held for a page, not the whole backlog
+
+
 def expire_registrations(services: Services) -> int:
     """Approved registrations whose protection window has ended become expired; partners are told."""
     now = services.clock()
-    with transaction(services.engine) as session:
-        due = registrations_due_to_expire(session, now)
-        for registration in due:
-            change_status(session, registration, RegistrationStatus.expired, actor_slack_id=None, now=now,
-                          reason="protection window ended")
-            services.notifier.partner_update(session, registration, session.get(Partner, registration.partner_id),
-                                             actor_slack_id=None)
-    services.kick()
-    return len(due)
+    with Session(services.engine) as session:  # a plain read: a run with nothing due takes no write lock
+        if not registrations_due_to_expire(session, now, limit=1, lock=False):
+            return 0
+    expired = 0
+    while True:
+        with transaction(services.engine) as session:
+            # Expired rows leave the query, so each page is simply the next due ones.
+            due = registrations_due_to_expire(session, now, limit=EXPIRY_BATCH)
+            for registration in due:
+                change_status(session, registration, RegistrationStatus.expired, actor_slack_id=None, now=now,
+                              reason="protection window ended")
+                services.notifier.partner_update(session, registration,
+                                                 session.get(Partner, registration.partner_id), actor_slack_id=None)
+        expired += len(due)
+        services.kick()  # this page's messages go out while the next one is written
+        if len(due) < EXPIRY_BATCH:
+            return expired

@@ -1,0 +1,119 @@
+"""The scheduled jobs cost what is due: a backlog goes in bounded batches, nothing due is one indexed query."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, insert
+from sqlmodel import Session, func, select
+
+from storage.models import Partner, PartnerType, PricingModel, Registration, RegistrationStatus, Reminder
+from tests.conftest import FIXED_NOW
+from tests.support import RecordingNotifier
+from workflows.decisions import EXPIRY_BATCH, expire_registrations
+from workflows.program import Program
+from workflows.reminders import BATCH, remind_overdue_reviews
+from workflows.services import Services
+
+DUE = 10_000
+LONG_AGO = FIXED_NOW - timedelta(days=400)
+
+
+def registration_row(partner_id: int, i: int, **fields) -> dict:
+    """One registration as a row for a bulk insert; `fields` override the defaults."""
+    return dict(partner_id=partner_id, submitted_by_slack_id=f"U{i % 50}", company=f"Company {i}",
+                company_key=f"company {i}", contact_name="C", contact_email="c@x.io", region="EMEA",
+                product_line="core", estimated_value=Decimal(1), currency="USD",
+                pricing_model=PricingModel.subscription, company_size="1-10", budget="yes", timeline="now",
+                conflict_with=[], score_breakdown={}, created_at=LONG_AGO, updated_at=LONG_AGO) | fields
+
+
+def store(engine, rows_for) -> int:
+    """A partner and the registrations `rows_for(partner_id)` describes; returns the partner's id."""
+    with Session(engine) as session:
+        partner = Partner(name="Scale Partners", type=PartnerType.reseller, manager_slack_id="UMGR")
+        session.add(partner)
+        session.commit()
+        partner_id = partner.id
+        session.exec(insert(Registration), params=rows_for(partner_id))
+        session.commit()
+    return partner_id
+
+
+@pytest.fixture
+def services(engine, now):
+    return Services(engine=engine, program=Program(), notifier=RecordingNotifier(), clock=lambda: now)
+
+
+class WritesPerTransaction:
+    """Counts rows a statement prefix writes in each committed transaction."""
+
+    def __init__(self, engine, prefix: str):
+        self.prefix, self.current, self.per_commit = prefix, 0, []
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(self.prefix):
+            self.current += len(parameters) if executemany else 1
+
+    def _commit(self, conn):
+        if self.current:
+            self.per_commit.append(self.current)
+        self.current = 0
+
+
+class Statements:
+    """Counts the statements sent to the database."""
+
+    def __init__(self, engine):
+        self.seen: list[str] = []
+        event.listen(engine, "before_cursor_execute", lambda *args: self.seen.append(args[2]))
+
+
+def test_a_backlog_of_expiries_goes_in_batches(engine, services, now):
+    store(engine, lambda pid: [registration_row(pid, i, status=RegistrationStatus.approved,
+                                                protection_expires_at=now - timedelta(minutes=i % 500 + 1))
+                               for i in range(DUE)]
+          + [registration_row(pid, DUE + 1, status=RegistrationStatus.approved,
+                              protection_expires_at=now + timedelta(days=1))])
+    writes = WritesPerTransaction(engine, "UPDATE REGISTRATION")
+
+    assert expire_registrations(services) == DUE
+
+    assert sum(writes.per_commit) == DUE and max(writes.per_commit) <= EXPIRY_BATCH
+    assert Counter(call[0] for call in services.notifier.calls) == {"partner_update": DUE}
+    with Session(engine) as session:
+        statuses = dict(session.exec(select(Registration.status, func.count()).group_by(Registration.status)).all())
+    assert statuses == {RegistrationStatus.expired: DUE, RegistrationStatus.approved: 1}
+
+
+def test_a_backlog_of_overdue_reviews_goes_in_batches_and_once_per_period(engine, services, now):
+    waiting = now - timedelta(hours=services.program.approval_sla_hours + 1)  # one period: the reviewer only
+    store(engine, lambda pid: [registration_row(pid, i, status=RegistrationStatus.under_review,
+                                                assigned_to_slack_id="UAE", updated_at=waiting - timedelta(
+                                                    seconds=i % 300)) for i in range(DUE)])
+    writes = WritesPerTransaction(engine, "INSERT INTO REMINDER")
+
+    assert remind_overdue_reviews(services) == DUE
+    assert sum(writes.per_commit) == DUE and max(writes.per_commit) <= BATCH
+    assert remind_overdue_reviews(services) == 0  # the same period is not reminded twice
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Reminder)).one() == DUE
+    assert len([c for c in services.notifier.calls if c[0] == "overdue"]) == DUE
+
+
+def test_nothing_due_is_one_query(engine, services, now):
+    store(engine, lambda pid: [registration_row(pid, i, status=RegistrationStatus.approved,
+                                                protection_expires_at=now + timedelta(days=30)) for i in range(50)]
+          + [registration_row(pid, 50 + i, status=RegistrationStatus.under_review, updated_at=now)
+             for i in range(50)])
+    statements = Statements(engine)
+
+    assert expire_registrations(services) == 0
+    assert len(statements.seen) == 1
+    assert remind_overdue_reviews(services) == 0
+    assert len(statements.seen) == 2
