@@ -1,0 +1,112 @@
+"""With thousands of rows and fresh statistics, the hot queries find registrations by index, not by a scan."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import Session
+
+from storage.actors import Actor, ActorKind
+from storage.models import Partner, PartnerType, RegistrationStatus, Role
+from storage.queries import (
+    active_registrations_like,
+    count_visible_registrations,
+    home_registrations,
+    optimize,
+    partner_record,
+    registrations_due_to_expire,
+    reviews_waiting_since,
+    similar_key_candidates,
+    visible_registrations,
+)
+from tests.test_jobs_at_scale import registration_row, store
+from workflows.conflicts import similarity_bound
+
+ROWS = 6000
+PARTNERS = 30
+CLOSED = [RegistrationStatus.won, RegistrationStatus.lost, RegistrationStatus.rejected, RegistrationStatus.expired]
+
+
+@pytest.fixture
+def filled(engine, now):
+    """Years of registrations, most of them closed, as a busy program has."""
+    rng = random.Random(3)
+
+    with Session(engine) as session:
+        partners = [Partner(name=f"Partner {n}", type=PartnerType.reseller) for n in range(PARTNERS)]
+        session.add_all(partners)
+        session.commit()
+        ids = [p.id for p in partners]
+
+    def rows(_):
+        out = []
+        for i in range(ROWS):
+            created = now - timedelta(days=rng.randrange(0, 1500), minutes=i)
+            status = rng.choice(CLOSED) if rng.random() < 0.9 else rng.choice(
+                [RegistrationStatus.approved, RegistrationStatus.under_review, RegistrationStatus.received])
+            out.append(registration_row(
+                ids[i % PARTNERS], i, submitted_by_slack_id=f"UP{i % 300}", assigned_to_slack_id=f"UAE{i % 200}",
+                company_key="".join(rng.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(rng.randint(3, 25))),
+                domain=f"d{i}.com", status=status, created_at=created, updated_at=created,
+                protection_expires_at=created + timedelta(days=90) if status != RegistrationStatus.received else None))
+        return out
+
+    store(engine, rows)
+    if engine.dialect.name == "sqlite":
+        optimize(engine)
+    else:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE registration")
+    return ids[1]
+
+
+def plans(engine, run) -> list[str]:
+    """The plan of every statement `run(session)` sends."""
+    sent = []
+    listener = lambda conn, cursor, statement, parameters, context, many: sent.append((statement, parameters))
+    event.listen(engine, "before_cursor_execute", listener)
+    with Session(engine) as session:
+        run(session)
+    event.remove(engine, "before_cursor_execute", listener)
+    explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    with engine.connect() as connection:
+        return ["\n".join(str(row[-1]) for row in connection.exec_driver_sql(explain + statement, parameters))
+                for statement, parameters in sent]
+
+
+def assert_indexed(plan: str) -> None:
+    # SQLite: SEARCH is an index lookup, a bare SCAN reads the whole table (or walks a whole index).
+    assert "SCAN registration" not in plan and "Seq Scan on registration" not in plan, plan
+    assert "registration" in plan, plan
+
+
+def test_hot_queries_use_an_index(engine, now, filled):
+    partner_id = filled
+    reseller = Actor("UP1", "T1", ActorKind.partner, partner_id=partner_id, partner_type=PartnerType.reseller)
+    referral = Actor("UP1", "T1", ActorKind.partner, partner_id=partner_id, partner_type=PartnerType.referral)
+    ae = Actor("UAE7", "T0", ActorKind.internal, role=Role.ae)
+    queries = {  # name: (the query, the index SQLite should pick with these statistics)
+        "deals of a partner": (lambda s: visible_registrations(s, reseller), "ix_registration_partner_created"),
+        "deals of a referral partner's person": (lambda s: visible_registrations(s, referral),
+                                                 "ix_registration_submitter_created"),
+        "deals of an AE": (lambda s: visible_registrations(s, ae), "ix_registration_assignee_created"),
+        "deal count of a partner": (lambda s: count_visible_registrations(s, reseller), "partner"),
+        "an AE's home": (lambda s: home_registrations(s, ae), "ix_registration_assignee_created"),
+        "a partner's record": (lambda s: partner_record(s, partner_id), "partner"),
+        "expiry due": (lambda s: registrations_due_to_expire(s, now, limit=200, lock=False),
+                       "ix_registration_status_expires"),
+        "reviews waiting": (lambda s: reviews_waiting_since(s, now - timedelta(hours=48), limit=200),
+                            "ix_registration_status_updated"),
+        "exact conflicts": (lambda s: active_registrations_like(s, domain="d5.com", key="acme", now=now,
+                                                                window_days=90), "ix_registration_company_key"),
+        "fuzzy candidates": (lambda s: similar_key_candidates(s, bound=similarity_bound("northwind traders", 90),
+                                                              now=now, window_days=90), "ix_registration_key_length"),
+    }
+    for name, (run, index) in queries.items():
+        [plan] = plans(engine, run)
+        assert_indexed(plan)
+        if engine.dialect.name == "sqlite":
+            assert index in plan, (name, plan)
