@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, tuple_, update
+from sqlalchemy import and_, bindparam, insert, or_, update
 from sqlmodel import Session, select
 
 from storage.crm import mapping
@@ -109,11 +109,13 @@ _by_key = (CrmRecord.sobject == bindparam("b_sobject")) & (CrmRecord.external_ke
 
 def save_mirror(session: Session, wanted: list[Wanted], known: dict[tuple[str, str], MirrorRow], now: datetime) -> None:
     """Store the wanted values; attach each Wanted to its mirror row (inserted when new), set-based."""
-    missing = [(w.sobject, w.key) for w in wanted if (w.sobject, w.key) not in known]
+    # Accounts are shared by partners; their rows may exist without matching known_records' filter. Every
+    # other row carries its registration, so known_records found it: looking those up again by (sObject, key)
+    # scanned the whole mirror for each chunk.
+    missing = [w.key for w in wanted if w.sobject == ACCOUNT and (w.sobject, w.key) not in known]
     if missing:
-        # Accounts are shared by partners; their rows may exist without matching this chunk's filter.
         for row in session.execute(
-            select(*MIRROR_COLUMNS).where(tuple_(CrmRecord.sobject, CrmRecord.external_key).in_(missing))
+            select(*MIRROR_COLUMNS).where(CrmRecord.sobject == ACCOUNT, CrmRecord.external_key.in_(missing))
         ):
             known[(row.sobject, row.external_key)] = MirrorRow(*row)
     inserts, updates = [], []
