@@ -209,6 +209,9 @@ class FakeSalesforce(FakeOrg):
 def _handler_for(fake: FakeSalesforce):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: with Nagle's algorithm the body waits for the client's
+        # delayed ACK (tens of ms per call), a stall of this fake that real Salesforce does not have.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
