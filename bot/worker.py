@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from slack_sdk import WebClient
 
 from bot.settings import Settings
 from storage.db import checkpoint
 from storage.leadership import Leadership
+from storage.queries import optimize
 from storage.slack.models import SlackMessage
 from storage.slack.sender import SlackSender, default_backoff
 from workflows.delivery import report_failed_delivery
@@ -21,6 +23,7 @@ from workflows.services import Services
 from workflows.work import run_pending_work
 
 logger = logging.getLogger(__name__)
+OPTIMIZE_EVERY = 3600.0
 SEND_TIMEOUT = 10  # seconds for one Web API call; a slower answer counts as "outcome unknown"
 
 
@@ -49,6 +52,7 @@ class Worker:
         self._wake = wake if wake is not None else threading.Event()  # a multiprocessing.Event across processes
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next_optimize = 0.0  # at the first round, then hourly
         services.kick = self.kick
 
     def _failed(self, message: SlackMessage) -> None:
@@ -72,6 +76,10 @@ class Worker:
                 if not done and not (report.sent or report.failed):
                     break
             checkpoint(self.services.engine)
+            if time.monotonic() >= self._next_optimize:
+                # Fresh planner statistics keep SQLite on the composite indexes as the tables grow.
+                optimize(self.services.engine)
+                self._next_optimize = time.monotonic() + OPTIMIZE_EVERY
 
     def start(self) -> "Worker":
         self._thread = threading.Thread(target=self._loop, name="worker", daemon=True)
