@@ -100,12 +100,25 @@ def load_due_groups(
     if not heads:
         return [], after_id
     registration_ids = [registration_id for registration_id, _ in heads]
-    # Plain rows, not ORM objects: the outcome is written back with set-based updates (settle_groups).
-    rows = session.execute(
-        select(CrmOutbox.id, CrmOutbox.registration_id, CrmOutbox.event, CrmOutbox.payload, CrmOutbox.attempts)
-        .where(CrmOutbox.registration_id.in_(registration_ids), CrmOutbox.status == OutboxStatus.pending)
-        .order_by(CrmOutbox.id)
-    ).all()
+    # Plain rows, not ORM objects: the outcome is written back with set-based updates (settle_groups). The
+    # status is checked here, not in SQL: given both, SQLite picked the status index and read every pending
+    # row of the backlog for each chunk; a registration's own rows are few.
+    rows = [
+        row
+        for row in session.execute(
+            select(
+                CrmOutbox.id,
+                CrmOutbox.registration_id,
+                CrmOutbox.event,
+                CrmOutbox.payload,
+                CrmOutbox.attempts,
+                CrmOutbox.status,
+            )
+            .where(CrmOutbox.registration_id.in_(registration_ids))
+            .order_by(CrmOutbox.id)
+        )
+        if row.status == OutboxStatus.pending
+    ]
     registrations = {r.id: r for r in session.exec(select(Registration).where(Registration.id.in_(registration_ids)))}
     partner_ids = {r.partner_id for r in registrations.values()}
     partners = {p.id: p for p in session.exec(select(Partner).where(Partner.id.in_(partner_ids)))}

@@ -30,12 +30,14 @@ from storage.crm.state import (
     renew_lease,
     safe_notify,
 )
+from storage.db import checkpoint
 from storage.models import utcnow
 
 logger = logging.getLogger(__name__)
 Notify = Callable[[str], object]
 Progress = Callable[[int, int], object]
 MAX_LISTED_FAILURES = 10
+CHECKPOINT_EVERY = 10  # chunks between SQLite WAL checkpoints in a long drain
 
 
 @dataclass
@@ -146,9 +148,14 @@ def _drain(
     urgent_only = api is not None and _check_usage(engine, api, threshold, notify, now)
     with Session(engine) as session:
         total = count_due(session, now=now, urgent_only=urgent_only, mirror_mode=mirror_mode)
-    cursor, stop = 0, None
+    cursor, stop, chunks = 0, None, 0
     while report.considered < batch_limit and stop is None:
         renew()
+        chunks += 1
+        if chunks % CHECKPOINT_EVERY == 0:
+            # SQLite only checkpoints when the worker does (never inside a commit): a long drain would grow the
+            # write-ahead log without bound, and every read searches it, so chunks got slower as it went on.
+            checkpoint(engine)
         refused: list[WriteGroup] = []
         with Session(engine, expire_on_commit=False) as session:
             groups, cursor = load_due_groups(
