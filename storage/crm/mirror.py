@@ -29,6 +29,7 @@ class MirrorRow:
     salesforce_id: str | None = None
     synced_version: int | None = None
     synced_at: datetime | None = None
+    insert: dict[str, Any] | None = None  # its columns while it waits to be inserted (after the Salesforce write)
 
 
 MIRROR_COLUMNS = (
@@ -107,8 +108,18 @@ def known_records(session: Session, groups: list[WriteGroup]) -> dict[tuple[str,
 _by_key = (CrmRecord.sobject == bindparam("b_sobject")) & (CrmRecord.external_key == bindparam("b_key"))
 
 
-def save_mirror(session: Session, wanted: list[Wanted], known: dict[tuple[str, str], MirrorRow], now: datetime) -> None:
-    """Store the wanted values; attach each Wanted to its mirror row (inserted when new), set-based."""
+def save_mirror(
+    session: Session,
+    wanted: list[Wanted],
+    known: dict[tuple[str, str], MirrorRow],
+    now: datetime,
+    *,
+    defer_inserts: bool = False,
+) -> None:
+    """Store the wanted values; attach each Wanted to its mirror row, set-based.
+
+    With `defer_inserts`, new rows are inserted by `save_synced` with Salesforce's answer, not twice written.
+    """
     # Accounts are shared by partners; their rows may exist without matching known_records' filter. Every
     # other row carries its registration, so known_records found it: looking those up again by (sObject, key)
     # scanned the whole mirror for each chunk.
@@ -118,41 +129,58 @@ def save_mirror(session: Session, wanted: list[Wanted], known: dict[tuple[str, s
             select(*MIRROR_COLUMNS).where(CrmRecord.sobject == ACCOUNT, CrmRecord.external_key.in_(missing))
         ):
             known[(row.sobject, row.external_key)] = MirrorRow(*row)
-    inserts, updates = [], []
+    updates = []
     for item in wanted:
         row = known.get((item.sobject, item.key))
         if row is None:
             is_account = item.sobject == ACCOUNT
             row = MirrorRow(item.sobject, item.key, item.fields)
             known[(item.sobject, item.key)] = row
-            inserts.append(
-                {
-                    "sobject": item.sobject,
-                    "external_key": item.key,
-                    "registration_id": None if is_account else item.group.registration.id,
-                    "partner_id": item.group.partner.id,
-                    "field_values": item.fields,
-                    "version": 1,
-                    "mirrored_at": now,
-                }
-            )
+            row.insert = {
+                "sobject": item.sobject,
+                "external_key": item.key,
+                "registration_id": None if is_account else item.group.registration.id,
+                "partner_id": item.group.partner.id,
+                "field_values": item.fields,
+                "version": 1,
+                "mirrored_at": now,
+            }
         else:
             # Upsert semantics: fields not sent keep their value (an AE's stage stays as it was).
             merged = row.field_values | item.fields
             if merged != row.field_values:
                 row.field_values, row.version = merged, row.version + 1
-                updates.append({"b_sobject": row.sobject, "b_key": row.external_key, "field_values": merged,
-                                "mirrored_at": now, "version": row.version})
+                values = {"field_values": merged, "mirrored_at": now, "version": row.version}
+                if row.insert is not None:  # a key met twice in one chunk, before its row is in the database
+                    row.insert |= values
+                else:
+                    updates.append({"b_sobject": row.sobject, "b_key": row.external_key} | values)
         item.record = row
-    if inserts:
-        session.execute(insert(CrmRecord), inserts)
+    if not defer_inserts:
+        _insert_new(session, wanted)
     if updates:
-        session.execute(update(CrmRecord.__table__).where(_by_key), updates)  # after the inserts: keys may repeat
+        session.execute(update(CrmRecord.__table__).where(_by_key), updates)
+
+
+def _insert_new(session: Session, wanted: list[Wanted]) -> set[int]:
+    """Insert the rows still waiting, with their Salesforce Id and synced version; returns their `id()`s."""
+    rows, done = [], set()
+    for item in wanted:
+        row = item.record
+        if row is None or row.insert is None:
+            continue
+        rows.append(row.insert | {"salesforce_id": row.salesforce_id, "synced_version": row.synced_version,
+                                  "synced_at": row.synced_at})
+        row.insert = None
+        done.add(id(row))
+    if rows:
+        session.execute(insert(CrmRecord), rows)
+    return done
 
 
 def save_synced(session: Session, wanted: list[Wanted], now: datetime) -> None:
-    """Store the Salesforce Ids and synced versions this drain's writes set, in one statement."""
-    seen: set[int] = set()
+    """Store the Salesforce Ids and synced versions this drain's writes set: new rows inserted, others updated."""
+    seen = _insert_new(session, wanted)
     rows = []
     for item in wanted:
         row = item.record

@@ -166,7 +166,8 @@ def _drain(
                 break
             known = known_records(session, groups)
             wanted = wanted_records(groups, known)
-            save_mirror(session, wanted, known, now)
+            # Salesforce's answer comes before new rows are stored: each is written once, Id and all.
+            save_mirror(session, wanted, known, now, defer_inserts=not mirror_mode)
             rows = sum(len(g.rows) for g in groups)
             report.considered += rows
             if mirror_mode:
