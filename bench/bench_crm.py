@@ -106,6 +106,8 @@ def main() -> None:
         engine = make_engine(url)
         if not url.startswith("sqlite"):
             SQLModel.metadata.drop_all(engine)
+            with engine.begin() as connection:  # else the migrations think the schema is already there
+                connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         create_schema(engine)
         settings = load_settings(
             database_url=url,
