@@ -43,6 +43,3 @@ def postpone_work(session: Session, work_id: int, *, error: str, now: datetime) 
     work.next_attempt_at = now + timedelta(seconds=min(3600, 2 ** work.attempts))
     session.add(work)
 
-
-def pending_work_count(session: Session) -> int:
-    return len(session.exec(select(PendingWork.id)).all())
