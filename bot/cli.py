@@ -123,10 +123,16 @@ def program_check(file: Path = typer.Argument(None, help="The program file (defa
 
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
-    """Bring DATABASE_URL to the current schema."""
+    """Bring DATABASE_URL to the current schema (and repair the conflict index if `doctor` found it short)."""
     from bot.runtime import open_database
+    from storage.conflict_index import index_unindexed
+    from storage.db import transaction
 
-    open_database(settings_or_exit())
+    engine = open_database(settings_or_exit())
+    with transaction(engine) as session:
+        repaired = index_unindexed(session)
+    if repaired:
+        typer.echo(f"Added {repaired:,} registration(s) missing from the conflict index.")
     typer.echo("The database is at the current schema.")
 
 

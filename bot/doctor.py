@@ -241,6 +241,21 @@ def check_salesforce(settings: Settings) -> Result:
     return Result("Salesforce", True, f"logged in ({auth_mode(settings).replace('_', ' ')}); every field exists")
 
 
+def check_conflict_index(engine: Engine) -> Result:
+    """Every registration whose status protects a company is in the conflict index (else conflicts are missed)."""
+    from sqlmodel import Session
+
+    from storage.conflict_index import unindexed_protecting
+
+    with Session(engine) as session:
+        missing = unindexed_protecting(session, limit=10)
+    if missing:
+        return _failed("Conflict index", "registrations that protect a company are missing from the conflict index",
+                       [f"registration id {registration_id}" for registration_id in missing],
+                       "run `partnerbot db upgrade`: it adds them (they were stored around `change_status`)")
+    return Result("Conflict index", True, "holds every registration that protects a company")
+
+
 def skipped(name: str, because: str) -> Result:
     return Result(name, None, f"not checked: {because}")
 
@@ -253,6 +268,8 @@ def run_checks() -> list[Result]:
     database, engine = check_database(settings)
     slack, client = check_slack(settings)
     results = [settings_result, database, *slack]
+    results.append(check_conflict_index(engine) if database.ok else skipped("Conflict index",
+                                                                            "the database check failed"))
     partner_checks = (("Partner channels", check_partner_channels), ("Partner people", check_partner_people))
     for name, check in partner_checks:
         if not database.ok:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Numeric, String, text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -164,17 +164,11 @@ class Registration(SQLModel, table=True):
         Index("ix_registration_status_expires", "status", "protection_expires_at"),
         Index("ix_registration_status_updated", "status", "updated_at"),
         Index("ix_registration_status_created", "status", "created_at"),
-        # Fuzzy conflict candidates: keys of a possible length (the key is in the index, so its trigrams are
-        # tested without reading rows) and, on PostgreSQL, keys sharing a trigram. On SQLite the trigram index
-        # is an empty partial index: it exists only so the schema is the same on both databases.
-        Index("ix_registration_key_length", text("length(company_key)"), "company_key"),
-        Index("ix_registration_company_key_trgm", "company_key", postgresql_using="gin",
-              postgresql_ops={"company_key": "gin_trgm_ops"}, sqlite_where=text("0")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    partner_id: int = Field(foreign_key="partner.id", index=True)
-    submitted_by_slack_id: str = Field(max_length=32, index=True)
+    partner_id: int = Field(foreign_key="partner.id")
+    submitted_by_slack_id: str = Field(max_length=32)
     submitted_by_team_id: str | None = Field(default=None, max_length=32)
 
     company: str = Field(max_length=200)
@@ -194,12 +188,12 @@ class Registration(SQLModel, table=True):
     attribution: AttributionType = AttributionType.sourced
     notes: str = Field(default="", max_length=3000)
 
-    status: RegistrationStatus = Field(default=RegistrationStatus.received, index=True)
+    status: RegistrationStatus = RegistrationStatus.received
     review_kind: ReviewKind | None = None
     conflict_with: list[int] = json_field(list)
     score: int | None = None
     score_breakdown: dict[str, Any] = json_field(dict)
-    assigned_to_slack_id: str | None = Field(default=None, max_length=32, index=True)
+    assigned_to_slack_id: str | None = Field(default=None, max_length=32)
     routing_reason: str | None = Field(default=None, max_length=500)
     decision_reason: str | None = Field(default=None, max_length=3000)
     override_reason: str | None = Field(default=None, max_length=3000)  # approved over an approved conflict
@@ -219,6 +213,25 @@ class Registration(SQLModel, table=True):
     @property
     def reference(self) -> str:
         return f"REG-{self.id:05d}"
+
+
+class ConflictTrigram(SQLModel, table=True):
+    """The trigrams of the company key of every registration whose status protects a company.
+
+    The fuzzy conflict check finds its candidates here by index (storage/conflict_index.py) instead of
+    reading every protected key. Only approved and open registrations are in it, so it grows with what is
+    protected, not with what was ever registered. Each key also has one row with trigram -1 (its length row).
+    """
+
+    __tablename__ = "conflict_trigram"
+    __table_args__ = (
+        Index("ix_conflict_trigram_registration", "registration_id"),
+        {"sqlite_with_rowid": False},
+    )
+    trigram: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))  # three code points
+    key_length: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    registration_id: int = Field(sa_column=Column(Integer, ForeignKey("registration.id"), primary_key=True,
+                                                  autoincrement=False))
 
 
 class RegistrationEvent(SQLModel, table=True):

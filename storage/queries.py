@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, false, func, literal, or_, true
+from sqlalchemy import and_, case, false, func, or_, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select, update
 
 from storage.actors import Actor
+from storage.conflict_index import candidate_keys
 from storage.slack.outbox import move_channel
 from storage.models import (
     OPEN_STATUSES,
@@ -125,36 +126,9 @@ def _protecting(now: datetime, window_days: int):
 def similar_key_candidates(session: Session, *, bound, now: datetime, window_days: int) -> list[tuple[int, str]]:
     """(id, company_key) of protecting registrations that pass `bound` (a conflicts.SimilarityBound), by id.
 
-    A superset of the keys similar enough: the caller scores them. The length range uses the length index;
-    the trigram test is counted in the database, so only plausible keys travel to Python.
+    A superset of the keys similar enough, found in the trigram index of protected keys: the caller scores them.
     """
-    if not bound.lengths:
-        return []
-    postgres = session.get_bind().dialect.name == "postgresql"
-    key, length = Registration.company_key, func.length(Registration.company_key)
-
-    def has(trigram: str):
-        return (func.strpos(key, trigram) if postgres else func.instr(key, trigram)) > 0
-
-    shared = sum((case((has(t), n), else_=0) for t, n in bound.trigrams.items()), start=literal(0))
-    loose = [lb for lb in bound.lengths if lb not in bound.min_shared]
-    passes = [and_(length == lb, shared >= need) for lb, need in bound.min_shared.items()]
-    if passes and postgres:
-        # Pigeonhole: sharing >= k of n trigram positions means sharing one of any n-k+1 of them. Containing
-        # one of those is an OR of LIKEs the trigram index answers (and rechecks, so it is exact).
-        fewest = min(bound.min_shared.values())
-        picked, covered = [], 0
-        for trigram, count in sorted(bound.trigrams.items(), key=lambda item: -item[1]):
-            if covered >= sum(bound.trigrams.values()) - fewest + 1:
-                break
-            picked.append(key.contains(trigram, autoescape=True))
-            covered += count
-        passes = [and_(or_(*picked), or_(*passes))]
-    query = (select(Registration.id, key)
-             .where(length.between(bound.lengths.start, bound.lengths.stop - 1), or_(length.in_(loose), *passes),
-                    _protecting(now, window_days))
-             .order_by(Registration.id))
-    return list(session.exec(query).all())
+    return candidate_keys(session, bound=bound, protecting=_protecting(now, window_days))
 
 
 def registrations_by_ids(session: Session, ids: list[int]) -> list[tuple[Registration, Partner]]:

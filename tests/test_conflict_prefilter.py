@@ -12,6 +12,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
+from storage.conflict_index import PROTECTING_STATUSES, index_unindexed
 from storage.models import Partner, PartnerType, PricingModel, Registration, RegistrationStatus
 from storage.queries import _protecting
 from workflows.conflicts import _numbers, find_conflicts, similarity_bound
@@ -104,6 +105,7 @@ def _store(engine, now, keys: list[str], rng: random.Random) -> None:
                                    if status == RegistrationStatus.approved else None)))
     with Session(engine) as session:
         session.exec(insert(Registration), params=rows)
+        assert index_unindexed(session) == sum(row["status"] in PROTECTING_STATUSES for row in rows)
         session.commit()
 
 

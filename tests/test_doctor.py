@@ -9,11 +9,19 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bot.cli import cli
 from bot.cli_doctor import doctor
 from bot.demo_data import BOT_USER, CHANNELS, OUR_TEAM, import_demo_records, populate_sandbox
 from bot.doctor import manifest_scopes, needed_salesforce_fields
 from bot.sandbox import Sandbox
+from storage.conflict_index import unindex
+from storage.db import transaction
 from tests.salesforce_fake import FakeSalesforce
+from tests.support import RecordingNotifier, lead
+from workflows.people import identify
+from workflows.program import Program
+from workflows.registrations import register_lead
+from workflows.services import Services
 from workflows.imports import PARTNER_COLUMNS, import_partners, rows_as_csv
 
 TOKEN = "xoxb-sandbox-doctor-0123456789"
@@ -196,3 +204,19 @@ def test_the_writer_needs_the_fields_salesforce_readme_lists():
     for sobject, fields in needed_salesforce_fields().items():
         for name in fields:
             assert f"`{name}`" in readme, (sobject, name)
+
+
+def test_registrations_missing_from_the_conflict_index_are_named_and_db_upgrade_adds_them(sandbox, engine):
+    services = Services(engine=engine, program=Program(), notifier=RecordingNotifier(), our_team_id=OUR_TEAM)
+    dana = identify(services, user_id="U0DANA", team_id="T0NORTH")
+    registration = register_lead(services, actor=dana, lead=lead()).registration
+    with transaction(engine) as session:  # as a bulk edit around change_status would leave it
+        unindex(session, [registration.id])
+    result = run_doctor()
+    assert result.exit_code == 1
+    assert line(result, "✗ Conflict index")
+    assert f"    • registration id {registration.id}" in result.output
+    upgraded = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "Added 1 registration(s) missing from the conflict index." in upgraded.output
+    assert line(run_doctor(), "✓ Conflict index")

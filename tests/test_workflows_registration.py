@@ -8,7 +8,8 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.demo_data import import_demo_records
-from storage.models import CrmOutbox, PendingWork, Registration, RegistrationEvent, RegistrationStatus, ReviewKind, TeamMember
+from storage.conflict_index import LENGTH_ROW, trigram_code, unindexed_protecting
+from storage.models import ConflictTrigram, CrmOutbox, PendingWork, Registration, RegistrationEvent, RegistrationStatus, ReviewKind, TeamMember
 from tests.support import RecordingNotifier, lead
 from workflows import registrations as registrations_module
 from workflows.decisions import Decision, decide_registration, expire_registrations
@@ -331,3 +332,34 @@ def test_a_rival_approved_meanwhile_sends_a_cleared_conflict_back_to_the_manager
     assert back.changed and "went to the partner manager" in back.message
     assert (back.registration.review_kind, back.registration.assigned_to_slack_id) == (ReviewKind.conflict, "U0PRIYA")
     assert back.registration.status == RegistrationStatus.under_review
+
+
+def test_the_conflict_index_holds_exactly_the_registrations_whose_status_protects(services, engine, clock):
+    def indexed() -> set[int]:
+        with Session(engine) as session:
+            assert unindexed_protecting(session) == []
+            return set(session.exec(select(ConflictTrigram.registration_id)
+                                    .where(ConflictTrigram.trigram == LENGTH_ROW)).all())
+
+    priya = who(services, "U0PRIYA", "T0OURS")  # the partner manager decides any
+    kept = register_lead(services, actor=dana(services), lead=lead(company="Kept Corp", domain="kept.io")).registration
+    dropped = register_lead(services, actor=dana(services), lead=lead(company="Dropped Ltd", domain="dropped.io")
+                            ).registration
+    lapsed = register_lead(services, actor=dana(services), lead=lead(company="Lapsed AG", domain="lapsed.io")
+                           ).registration
+    assert indexed() == {kept.id, dropped.id, lapsed.id}  # open: waiting for a decision
+    decide_registration(services, actor=priya, registration_id=kept.id, decision=Decision.approve)
+    decide_registration(services, actor=priya, registration_id=dropped.id, decision=Decision.reject, reason="No fit")
+    decide_registration(services, actor=priya, registration_id=lapsed.id, decision=Decision.approve)
+    assert indexed() == {kept.id, lapsed.id}
+    clock.now += timedelta(days=91)
+    assert expire_registrations(services) == 2
+    assert indexed() == set()
+    # What an indexed key looks like: its distinct trigrams and one length row.
+    again = register_lead(services, actor=dana(services), lead=lead(company="Kept Corp", domain="kept.io")
+                          ).registration
+    with Session(engine) as session:
+        rows = session.exec(select(ConflictTrigram).where(ConflictTrigram.registration_id == again.id)).all()
+    assert sorted(row.trigram for row in rows) == sorted(
+        {trigram_code(again.company_key[i:i + 3]) for i in range(len(again.company_key) - 2)} | {LENGTH_ROW})
+    assert {row.key_length for row in rows} == {len(again.company_key)}

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from storage.conflict_index import follow_status
 from storage.models import CrmOutbox, Registration, RegistrationEvent, RegistrationStatus
 
 # Status changes the CRM must hear about; "under review" is internal bookkeeping only.
@@ -30,6 +31,7 @@ def change_status(
     registration.updated_at = now
     session.add(registration)
     session.flush()
+    follow_status(session, registration, previous)
     session.add(RegistrationEvent(registration_id=registration.id, from_status=previous, to_status=to,
                                   actor_slack_id=actor_slack_id, reason=reason, at=now))
     crm_event = CRM_EVENTS.get(to)
