@@ -117,3 +117,24 @@ def test_nothing_due_is_one_query(engine, services, now):
     assert len(statements.seen) == 1
     assert remind_overdue_reviews(services) == 0
     assert len(statements.seen) == 2
+
+
+def test_a_spent_write_budget_commits_early_and_the_next_transaction_goes_on(engine, services, now, monkeypatch):
+    """However slow each write is, a transaction stops at its budget; nothing is skipped or done twice."""
+    monkeypatch.setattr("workflows.services.WRITE_BUDGET_SECONDS", 0)  # spent at once: one item per commit
+    due = BATCH + 50  # more than a page, so pages are read again after partial ones
+    waiting = now - timedelta(hours=services.program.approval_sla_hours + 1)
+    store(engine, lambda pid: [registration_row(pid, i, status=RegistrationStatus.under_review,
+                                                assigned_to_slack_id="UAE", updated_at=waiting - timedelta(
+                                                    seconds=i % 7)) for i in range(due)]
+          + [registration_row(pid, due + i, status=RegistrationStatus.approved,
+                              protection_expires_at=now - timedelta(minutes=i % 13 + 1)) for i in range(due)])
+    reminders = WritesPerTransaction(engine, "INSERT INTO REMINDER")
+    expiries = WritesPerTransaction(engine, "UPDATE REGISTRATION")
+
+    assert remind_overdue_reviews(services) == due
+    assert expire_registrations(services) == due
+
+    assert reminders.per_commit == [1] * due and expiries.per_commit == [1] * due
+    calls = Counter((call[0], call[1]) for call in services.notifier.calls)
+    assert len(calls) == 2 * due and set(calls.values()) == {1}  # each review and each expiry exactly once

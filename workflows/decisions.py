@@ -27,6 +27,7 @@ from workflows.services import (
     OverrideReasonNeeded,
     Services,
     WorkflowError,
+    WriteBudget,
 )
 
 MAX_REASON = 1000
@@ -194,7 +195,7 @@ def close_deal(services: Services, *, actor: Actor, registration_id: int, won: b
     return DecisionOutcome(registration, partner, True, f"{registration.reference} marked {registration.status}.")
 
 
-EXPIRY_BATCH = 200  # registrations per transaction: the write lock is held for a page, not the whole backlog
+EXPIRY_BATCH = 200  # due registrations read per transaction; it writes as many as fit its write budget
 
 
 def expire_registrations(services: Services) -> int:
@@ -206,14 +207,17 @@ def expire_registrations(services: Services) -> int:
     expired = 0
     while True:
         with transaction(services.engine) as session:
-            # Expired rows leave the query, so each page is simply the next due ones.
-            due = registrations_due_to_expire(session, now, limit=EXPIRY_BATCH)
+            # Expired rows leave the query, so each transaction simply takes the next due ones.
+            due, budget, done = registrations_due_to_expire(session, now, limit=EXPIRY_BATCH), WriteBudget(), 0
             for registration in due:
+                if done and budget.spent():
+                    break
                 change_status(session, registration, RegistrationStatus.expired, actor_slack_id=None, now=now,
                               reason="protection window ended")
                 services.notifier.partner_update(session, registration,
                                                  session.get(Partner, registration.partner_id), actor_slack_id=None)
-        expired += len(due)
-        services.kick()  # this page's messages go out while the next one is written
-        if len(due) < EXPIRY_BATCH:
+                done += 1
+        expired += done
+        services.kick()  # these messages go out while the next transaction is written
+        if done == len(due) < EXPIRY_BATCH:
             return expired

@@ -10,9 +10,9 @@ from sqlmodel import Session
 from storage.db import transaction
 from storage.models import Partner, Registration, Reminder
 from storage.queries import reminder_keys_sent, reviews_waiting_since
-from workflows.services import Services
+from workflows.services import Services, WriteBudget
 
-BATCH = 200  # overdue reviews per transaction: the write lock is held for a page, never for the whole backlog
+BATCH = 200  # overdue reviews read per page; a transaction writes as many of them as fit its write budget
 
 
 def remind_overdue_reviews(services: Services) -> int:
@@ -26,39 +26,44 @@ def remind_overdue_reviews(services: Services) -> int:
     while True:
         with transaction(services.engine) as session:
             page = reviews_waiting_since(session, now - sla, after=after, limit=BATCH)
-            sent += _remind_page(session, services, page, now=now, sla=sla)
-        services.kick()  # this page's messages go out while the next one is written
-        if len(page) < BATCH:
+            done, count = _remind_page(session, services, page, now=now, sla=sla)
+            sent += count
+        services.kick()  # these messages go out while the next transaction is written
+        if done == len(page) < BATCH:
             return sent
-        after = (page[-1][0].updated_at, page[-1][0].id)
+        after = (page[done - 1][0].updated_at, page[done - 1][0].id)
 
 
 def _remind_page(session: Session, services: Services, page: list[tuple[Registration, Partner]], *,
-                 now: datetime, sla: timedelta) -> int:
-    owed = []
+                 now: datetime, sla: timedelta) -> tuple[int, int]:
+    """Reminds from the start of `page` until the write budget is spent; returns (reviews done, reminders sent)."""
+    owed = []  # per review, in page order: its reminder keys and recipients
     for registration, partner in page:
         periods = int((now - registration.updated_at) / sla)
         hours = int((now - registration.updated_at).total_seconds() // 3600)
         recipients = [registration.assigned_to_slack_id]
         if periods >= 2 and partner.manager_slack_id:
             recipients.append(partner.manager_slack_id)
-        for recipient in dict.fromkeys(r for r in recipients if r):
-            key = f"review-sla:{registration.id}:{recipient}:{registration.updated_at:%Y%m%d%H%M%S}:{periods}"
-            owed.append((key, registration, partner, recipient, hours))
-    already = reminder_keys_sent(session, [key for key, *_ in owed])
-    sent = 0
-    for key, registration, partner, recipient, hours in owed:
-        if key in already:
-            continue
-        try:
-            # The reminder and the message it owes are stored together; a run racing this one (PostgreSQL)
-            # fails only this savepoint on the unique key, and the page goes on.
-            with session.begin_nested():
-                session.add(Reminder(key=key, sent_at=now))
-                session.flush()
-                services.notifier.review_overdue(session, registration, partner, recipient=recipient,
-                                                 hours_waiting=hours, key=key)
-        except IntegrityError:
-            continue
-        sent += 1
-    return sent
+        owed.append((registration, partner, hours, [
+            (f"review-sla:{registration.id}:{recipient}:{registration.updated_at:%Y%m%d%H%M%S}:{periods}", recipient)
+            for recipient in dict.fromkeys(r for r in recipients if r)]))
+    already = reminder_keys_sent(session, [key for *_, keys in owed for key, _ in keys])
+    budget, sent = WriteBudget(), 0
+    for done, (registration, partner, hours, keys) in enumerate(owed):
+        if done and budget.spent():
+            return done, sent
+        for key, recipient in keys:
+            if key in already:
+                continue
+            try:
+                # The reminder and the message it owes are stored together; a run racing this one (PostgreSQL)
+                # fails only this savepoint on the unique key, and the page goes on.
+                with session.begin_nested():
+                    session.add(Reminder(key=key, sent_at=now))
+                    session.flush()
+                    services.notifier.review_overdue(session, registration, partner, recipient=recipient,
+                                                     hours_waiting=hours, key=key)
+            except IntegrityError:
+                continue
+            sent += 1
+    return len(page), sent

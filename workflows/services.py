@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -48,6 +49,21 @@ class Notifier(Protocol):
 
 # Work done before a Slack ack may wait this long for the database's locks; the ack must come within 3 s.
 ACK_LOCK_TIMEOUT = 1.5
+
+# A job working through a backlog commits once it has written for this long, so the write lock it holds (all
+# of SQLite) is free again for the acks waiting behind it, within about 100 ms.
+WRITE_BUDGET_SECONDS = 0.05
+
+
+class WriteBudget:
+    """Elapsed time since a transaction began writing, against WRITE_BUDGET_SECONDS (wall time, not the clock
+    the workflows are given: this is about how long a lock is held, not about business time)."""
+
+    def __init__(self, seconds: float | None = None):
+        self.deadline = time.perf_counter() + (WRITE_BUDGET_SECONDS if seconds is None else seconds)
+
+    def spent(self) -> bool:
+        return time.perf_counter() >= self.deadline
 
 
 class WorkflowError(Exception):
