@@ -24,6 +24,7 @@ class Action(StrEnum):
     mark_won = "deal_won"
     mark_lost = "deal_lost"
     choose_partner = "partner"  # external select inside the registration modal
+    choose_country = "country"  # external select inside the registration modal: the region follows from it
     deals_newer = "deals_newer"  # paging buttons: the value is a storage.lists.Cursor, never trusted
     deals_older = "deals_older"
     home_newer = "home_newer"
@@ -38,6 +39,7 @@ class Block(StrEnum):
     contact_name = "contact_name"
     contact_email = "contact_email"
     region = "region"
+    country = "country"
     product_line = "product_line"
     estimated_value = "estimated_value"
     currency = "currency"
