@@ -12,6 +12,9 @@ class Callback(StrEnum):
     lead_registration = "lead_registration"
     reject_reason = "reject_reason"
     override_reason = "override_reason"
+    partner_update = "partner_update"  # a partner's note on its registration, for the AE
+    withdraw_reason = "withdraw_reason"  # a partner withdraws its registration
+    edit_registration = "edit_registration"  # a partner corrects its undecided registration
 
 
 class Action(StrEnum):
@@ -29,6 +32,9 @@ class Action(StrEnum):
     deals_older = "deals_older"
     home_newer = "home_newer"
     home_older = "home_older"
+    add_update = "deal_add_update"  # partner-side buttons on a registration (My deals, its thread root)
+    withdraw = "deal_withdraw"
+    edit = "deal_edit"
 
 
 class Block(StrEnum):
