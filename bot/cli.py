@@ -17,13 +17,15 @@ from bot.cli_doctor import doctor
 from bot.cli_import import import_cli
 from bot.cli_slack import slack_app
 from bot.settings import Settings, SettingsError, StartupProblem, load_settings
-from workflows.program import ProgramError, load_program
+from workflows.program import Program, ProgramError, load_program
 
 cli = typer.Typer(help="Partnerbot: partner lead registration and attribution in Slack.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 program_cli = typer.Typer(help="Program rules (PROGRAM_FILE).", no_args_is_help=True)
+route_cli = typer.Typer(help="How leads are routed to AEs.", no_args_is_help=True)
 cli.add_typer(import_cli, name="import")
 cli.add_typer(program_cli, name="program")
+cli.add_typer(route_cli, name="route")
 cli.add_typer(crm_app, name="crm")
 cli.add_typer(slack_app, name="slack")
 cli.command()(doctor)
@@ -42,9 +44,10 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
-def program_or_exit(path: Path):
+def program_or_exit(path: Path, read=load_program):
+    """`read(path)` (the Program, or a ProgramFile with notes), or every problem with its line and exit 2."""
     try:
-        return load_program(path)
+        return read(path)
     except ProgramError as exc:
         console.print(f"[bold red]{path} is not a valid program file[/]")
         for problem in exc.problems:
@@ -109,16 +112,114 @@ def demo(pause: float = typer.Option(0.0, help="Seconds to wait between steps, t
     raise typer.Exit(run_demo(program, pause=pause))
 
 
+def _program_source(file: Path | None):
+    """(path, ProgramFile) for `program check` and `program show`; a file named but missing is an error."""
+    from workflows.program_file import ProgramFile, read_program_file
+
+    settings = None if file else settings_or_exit()
+    path = file or settings.program_file
+    explicit = file is not None or "program_file" in settings.model_fields_set
+    if not path.exists():
+        if explicit:
+            console.print(f"[bold red]{path} does not exist[/]: check the path"
+                          f"{'' if file else ' in PROGRAM_FILE'}; without a file the built-in defaults apply")
+            raise typer.Exit(2)
+        typer.echo(f"{path} does not exist: the built-in defaults apply.")
+        return path, ProgramFile(Program())
+    return path, program_or_exit(path, read=read_program_file)
+
+
+def _imported_team():
+    """(team, where) from DATABASE_URL without creating anything; (None, why not) when there is none yet."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.settings import SettingsError
+    from storage.db import make_engine
+    from workflows.program_rules import load_team
+
+    try:
+        url = load_settings().database_url
+    except SettingsError:
+        return None, "the settings do not load"
+    shown_url = make_url(url).render_as_string(hide_password=True)
+    database = make_url(url).database
+    if url.startswith("sqlite") and database and database != ":memory:" and not Path(database).exists():
+        return None, f"{shown_url} does not exist yet"
+    try:
+        engine = make_engine(url)
+        try:
+            team = load_team(engine)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, ImportError, OSError):
+        return None, f"{shown_url} can't be read"
+    return (team, shown_url) if team else (None, f"no team is imported in {shown_url}")
+
+
 @program_cli.command("check")
 def program_check(file: Path = typer.Argument(None, help="The program file (default: PROGRAM_FILE).")) -> None:
-    """Validate a program file and print the rules in force."""
-    path = file or settings_or_exit().program_file
-    if not path.exists():
-        typer.echo(f"{path} does not exist: the built-in defaults apply.")
-    program = program_or_exit(path)
+    """Validate a program file, and its rules against the imported team when there is one."""
+    from workflows.program_rules import idle_rules, team_problems
+
+    path, source = _program_source(file)
+    program = source.program
+    team, where = _imported_team()
+    if team is not None:
+        problems = team_problems(program, team, source.where)
+        if problems:
+            console.print(f"[bold red]{path} does not fit the team in {where}[/] ({len(problems)} problem(s))")
+            for problem in problems:
+                console.print(f"  • {problem}", markup=False)
+            raise typer.Exit(2)
     typer.echo(f"{path}: valid. Protection window {program.protection_window_days} days, approval SLA "
                f"{program.approval_sla_hours} h, name similarity {program.conflict.name_similarity}, "
-               f"{len(program.routing.rules)} routing rule(s).")
+               f"{len(program.regions)} region(s), {len(program.routing.rules)} routing rule(s).")
+    for note in source.notes:
+        typer.echo(f"  note: {note}")
+    if team is None:
+        typer.echo(f"  note: assign_to and AE territories not checked: {where}")
+    else:
+        typer.echo(f"  team: {len(team)} people in {where}; assign_to and AE territories fit the program")
+        for warning in idle_rules(program, team):
+            typer.echo(f"  warning: {warning}")
+    typer.echo("  `partnerbot program show` prints the rules in force.")
+
+
+@program_cli.command("show")
+def program_show(file: Path = typer.Argument(None, help="The program file (default: PROGRAM_FILE).")) -> None:
+    """Print the rules in force: windows, choices, regions and their countries, routing rules in order."""
+    from workflows.program_rules import describe_program
+
+    path, source = _program_source(file)
+    team, _ = _imported_team()
+    typer.echo(f"Rules in force from {path}" + ("" if path.exists() else " (built-in defaults)") + ":")
+    for line in describe_program(source.program, team):
+        typer.echo(line)
+
+
+@route_cli.command("explain")
+def route_explain(reference: str = typer.Argument(..., help="The registration: REG-00042 or 42.")) -> None:
+    """Which rule and AE a lead got, and why each other AE did not qualify (today's program and team)."""
+    from bot.runtime import open_database
+    from workflows.route_explain import UnknownRegistration, explain_route
+
+    settings = settings_or_exit()
+    program = program_or_exit(settings.program_file)
+    try:
+        explanation = explain_route(open_database(settings), program, reference)
+    except UnknownRegistration as exc:
+        console.print(f"[bold red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    typer.echo(explanation.title)
+    for fact in explanation.facts:
+        typer.echo(f"  {fact}")
+    typer.echo("Rules today, in order (first match wins):")
+    for line in explanation.rules:
+        typer.echo(f"  {line}")
+    typer.echo("AEs:")
+    for line in explanation.people:
+        typer.echo(f"  {line}")
 
 
 @db_cli.command("upgrade")

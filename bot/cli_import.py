@@ -1,15 +1,53 @@
-"""`partnerbot import partners|team FILE.csv`: idempotent imports that say what they refused, doubt, and where."""
+"""`partnerbot import partners|team FILE.csv` and `import template`: idempotent imports that say what they
+refused, doubt, and where."""
 
 from __future__ import annotations
 
+from enum import Enum
 from functools import partial
 from pathlib import Path
 
 import typer
 
 from bot.progress import with_progress
+from storage.models import PartnerStage, PartnerTier, PartnerType, Role
+from workflows.imports import PARTNER_COLUMNS, TEAM_COLUMNS
+from workflows.templates import ACCOUNT_COLUMNS, TEMPLATES, template_rows
 
 import_cli = typer.Typer(help="Import partners or team members from CSV (idempotent upserts).", no_args_is_help=True)
+
+
+def _values(enum: type[Enum]) -> str:
+    return ", ".join(member.value for member in enum)
+
+
+FILES = ("Comma-, semicolon- or tab-separated; UTF-8, or Windows-1252 as Excel saves it. Header names match "
+         "in any case and spacing. Lists inside a cell are separated by ;. "
+         "`partnerbot import template KIND` prints a header and an example row.")
+PARTNERS_HELP = f"""Upsert partners by name.
+
+Columns: {', '.join(PARTNER_COLUMNS)}.
+
+type: {_values(PartnerType)}.
+tier: {_values(PartnerTier)}.
+stage: {_values(PartnerStage)}.
+domain: the partner's website.
+slack_team_id: their Slack workspace (T…), empty when their people are guests in yours.
+slack_channel_id: the shared channel (C… or G…).
+manager_slack_id: a partner manager or admin of the team (U…).
+contact_slack_ids: the partner's people (U…;U…).
+
+{FILES}"""
+TEAM_HELP = f"""Upsert AEs, partner managers and admins by Slack user id.
+
+Columns: {', '.join(TEAM_COLUMNS)}.
+
+role: {_values(Role)}.
+territories: regions or ISO country codes from the program file, such as EMEA; DE (empty: everywhere).
+product_lines: product lines from the program file (empty: all).
+Both are checked against PROGRAM_FILE (`partnerbot program show` lists them): a row naming one the program does not know is refused, with the closest match.
+
+{FILES}"""
 
 
 def _run_import(kind: str, path: Path) -> None:
@@ -28,9 +66,11 @@ def _run_import(kind: str, path: Path) -> None:
     except ValueError as exc:
         console.print(f"[bold red]{exc}[/]", markup=True, highlight=False)
         raise typer.Exit(2) from None
-    typer.echo(f"{kind}: {report.created} created, {report.updated} updated, {len(report.errors)} rejected, "
-               f"{len(report.warnings)} warning(s)")
+    typer.echo(f"{kind}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+               f"{len(report.errors)} rejected, {len(report.warnings)} warning(s)")
     typer.echo(f"  database: {report.database}")
+    for note in report.notes:
+        typer.echo(f"  file: {note}")
     for row, reason in report.errors:
         typer.echo(f"  row {row}: {reason}")
     for row, warning in report.warnings:
@@ -39,16 +79,32 @@ def _run_import(kind: str, path: Path) -> None:
         raise typer.Exit(1)
 
 
-@import_cli.command("partners")
-def import_partners_command(file: Path = typer.Argument(..., help="CSV with columns name,type,tier,stage,domain,"
-                                                                  "slack_team_id,slack_channel_id,manager_slack_id,"
-                                                                  "contact_slack_ids")) -> None:
-    """Upsert partners by name."""
+@import_cli.command("partners", help=PARTNERS_HELP)
+def import_partners_command(file: Path = typer.Argument(..., help="The CSV file.")) -> None:
     _run_import("partners", file)
 
 
-@import_cli.command("team")
-def import_team_command(file: Path = typer.Argument(..., help="CSV with columns slack_user_id,name,email,role,"
-                                                              "territories,product_lines")) -> None:
-    """Upsert AEs, partner managers and admins by Slack user id."""
+@import_cli.command("team", help=TEAM_HELP)
+def import_team_command(file: Path = typer.Argument(..., help="The CSV file.")) -> None:
     _run_import("team", file)
+
+
+@import_cli.command("template")
+def import_template(kind: str = typer.Argument(..., metavar="partners|team|accounts",
+                                                help="Which file to start.")) -> None:
+    """Print a header line and an example row to start a file from: `partnerbot import template team > team.csv`.
+
+    accounts (name, domain, owner_slack_id, partners, product_lines, monthly_revenue) has no import yet: the
+    template fixes its columns so the file can be prepared now.
+    """
+    from bot.cli import console, load_program, settings_or_exit
+
+    if kind not in TEMPLATES:
+        console.print(f"[bold red]No template “{kind}”[/]: choose partners, team or accounts", highlight=False)
+        raise typer.Exit(2)
+    program = load_program(settings_or_exit().program_file) if kind == "team" else None
+    for line in template_rows(kind, program):
+        typer.echo(line)
+    if kind == "accounts":
+        console.print(f"note: there is no `import accounts` yet; these columns ({', '.join(ACCOUNT_COLUMNS)}) are "
+                      "the ones it will read.", highlight=False)

@@ -17,11 +17,12 @@ from storage.crm.writer import drain_outbox
 from storage.db import create_schema, make_engine
 from storage.models import Registration
 from storage.slack.outbox import next_due_at
+from workflows.amounts import shown as shown_amount
 from workflows.program import Program
 
 PARTNER_FORM = {
     "company": "Acme Inc.", "domain": "https://www.acme.com/pricing", "contact_name": "Jane Smith",
-    "contact_email": "jane@acme.com", "region": "EMEA", "product_line": "Platform", "estimated_value": "48,000",
+    "contact_email": "jane@acme.com", "country": "DE", "product_line": "Platform", "estimated_value": "48,000",
     "currency": "USD", "pricing_model": "usage_based", "starting_monthly_usage": "4000",
     "company_size": "201-1000", "budget": "approved", "timeline": "1-3m", "attribution": "partner_sourced",
     "notes": "CFO is sponsoring; they are comparing us with two others.",
@@ -63,6 +64,14 @@ class Walkthrough:
         modal = self.bot.sandbox.open_modal(user_id)
         self.bot.driver.submit(user_id, modal.id, values)
 
+    def type_in_select(self, user_id: str, action_id: str, typed: str) -> None:
+        """Type into an options-loaded select of the open modal: Slack asks the app (block_suggestion)."""
+        modal = self.bot.sandbox.open_modal(user_id)
+        options = self.bot.driver.suggest(user_id, modal.id, action_id, typed).json.get("options", [])
+        shown = ", ".join(o["text"]["text"] for o in options[:5]) or "nothing"
+        self.console.print(f"  ▭ typed “{typed}” in the select: Slack lists {shown}", markup=False,
+                           highlight=False)
+
     def click_in(self, user_id: str, channel_id: str, action_id: str) -> None:
         message = next(m for m in reversed(self.bot.sandbox.messages(channel_id))
                        if any(b.action_id == action_id for b in self.bot.sandbox.buttons(m)))
@@ -81,8 +90,10 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
     w.step("…and to the one shared with Globex", lambda: driver.bot_joined("C0GLOBEX"))
     w.step("Dana (Northwind, external) clicks Register a lead on the partner desk",
            lambda: w.click_in("U0DANA", "C0NORTH", "register_lead"))
-    w.step("Dana submits the form with a typo in the email: Slack shows the error inline",
-           lambda: w.submit_form("U0DANA", dict(PARTNER_FORM, contact_email="jane@acme")))
+    w.step("Dana types “germ” for the country; the region follows from it",
+           lambda: w.type_in_select("U0DANA", "country", "germ"))
+    w.step("Dana submits an email typo and 48.000 (48 or 48,000?): both shown inline",
+           lambda: w.submit_form("U0DANA", dict(PARTNER_FORM, contact_email="jane@acme", estimated_value="48.000")))
     w.step("Dana fixes it and submits: the lead is checked, scored and routed to an AE",
            lambda: w.submit_form("U0DANA", PARTNER_FORM))
     w.step("Alex (AE) accepts the lead: the partner is told in the thread and protection starts",
@@ -124,6 +135,7 @@ def summarise(bot: LocalBot, console: Console) -> None:
         registrations = session.exec(select(Registration).order_by(Registration.id)).all()
     for reg in registrations:
         console.print(f"{reg.reference} {reg.company} ({reg.domain}): {reg.status.value}, score {reg.score}, "
+                      f"{shown_amount(reg.estimated_value)} {reg.currency}, {reg.country}/{reg.region}, "
                       f"assigned to {reg.assigned_to_slack_id}", markup=False, highlight=False)
     console.rule("[bold]CRM sync (no Salesforce settings, so into the local CRM mirror)")
     report = drain_outbox(bot.engine, bot.runtime.settings, notify=lambda text: console.print(text, markup=False))

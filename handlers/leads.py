@@ -13,7 +13,7 @@ from handlers.blocks.text import escape
 from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer_text, channel_of, request_key
 from handlers.ids import Action, Block, Callback, Command
 from storage.actors import Actor
-from workflows.lead_form import LeadFormInvalid, validate_lead
+from workflows.lead_form import LeadFormInvalid, country_choices, validate_lead
 from workflows.people import partner_options
 from workflows.registrations import submit_registration
 from workflows.services import DatabaseBusy, Services, WorkflowError
@@ -54,6 +54,13 @@ def register(app: App, services: Services) -> None:
         options = [Option(value=str(pid), text=name[:75]) for pid, name in
                    partner_options(services, actor, body.get("value", ""))]
         ack(options=options)
+
+    @app.options(Action.choose_country.value)
+    def handle_country_options(ack: Ack, body: dict):
+        """Countries matching what was typed in the form's country select, each with the region it routes to."""
+        typed = body.get("value")
+        ack(options=[Option(value=code, text=label[:75]) for code, label in
+                     country_choices(services.program, typed if isinstance(typed, str) else "")])
 
     @app.view(Callback.lead_registration.value)
     def handle_lead_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):

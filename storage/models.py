@@ -177,6 +177,7 @@ class Registration(SQLModel, table=True):
     contact_name: str = Field(max_length=200)
     contact_email: str = Field(max_length=320)
     region: str = Field(max_length=100)
+    country: str | None = Field(default=None, max_length=2)  # ISO 3166; the region follows from it (older rows: none)
     product_line: str = Field(max_length=100)
     estimated_value: Decimal = money_field(nullable=False)
     currency: str = Field(max_length=3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 GOOD_FORM = {
     "company": "Acme Inc.", "domain": "https://www.acme.com", "contact_name": "Jane Smith",
-    "contact_email": "jane@acme.com", "region": "EMEA", "product_line": "Platform", "estimated_value": "48000",
+    "contact_email": "jane@acme.com", "country": "DE", "product_line": "Platform", "estimated_value": "48000",
     "currency": "USD", "pricing_model": "subscription", "company_size": "201-1000", "budget": "approved",
     "timeline": "1-3m", "notes": "CFO involved; evaluating against two others.",
 }

@@ -16,8 +16,11 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
     text = out.getvalue()
     expected_in_order = [
         "Partner desk for Northwind Consulting",
+        "typed “germ” in the select: Slack lists Germany · EMEA",  # the country select, options from the app
         "errors: contact_email",  # bad input shown inline
+        "estimated_value: “48.000” is unclear: did you mean 48,000 or 48?",  # asked, not guessed
         "REG-00001 · *Acme Inc.* (acme.com)",  # registered
+        "Platform · 48,000 USD · usage-based, starting at 4,000 USD/month · Germany (EMEA)",  # what was read
         "*Score ",  # scored, for the AE
         "Routed to you: rule “Territory and product line”",  # routed
         "Under review",  # the partner is told

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 from sqlmodel import Session, select
 
@@ -163,3 +164,42 @@ def test_the_ae_marks_the_deal_won_and_the_partner_hears_it(bot, engine):
     assert sandbox.buttons(review) == [] and "Won by <@U0ALEX>" in text_of(review)
     with Session(engine) as session:
         assert sorted(session.exec(select(CrmOutbox.event)).all()) == ["approved", "submitted", "won"]
+
+
+def test_the_partner_picks_the_country_from_an_options_loaded_select_and_the_region_follows(bot, engine):
+    sandbox, driver = bot.sandbox, bot.driver
+    desk = desk_message(sandbox, "C0NORTH")
+    driver.click("U0DANA", "register_lead", message=("C0NORTH", desk.ts))
+    modal = sandbox.open_modal("U0DANA")
+    [country] = [b for b in modal.blocks if b.get("block_id") == "country"]
+    assert (country["element"]["type"], country["element"]["action_id"]) == ("external_select", "country")
+    assert not [b for b in modal.blocks if b.get("block_id") == "region"]  # the region is derived, not asked
+    typed = driver.suggest("U0DANA", modal.id, "country", "germ")  # Slack sends a block_suggestion per keystroke
+    assert [(o["value"], o["text"]["text"]) for o in typed.json["options"]] == [("DE", "Germany · EMEA")]
+    assert driver.suggest("U0DANA", modal.id, "country", "uk").json["options"][0]["value"] == "GB"
+    assert len(driver.suggest("U0DANA", modal.id, "country", "").json["options"]) == 100  # Slack's limit
+
+    assert driver.submit("U0DANA", modal.id, dict(GOOD_FORM, country="US", company="Wayne", domain="wayne.com",
+                                                  contact_email="bruce@wayne.com")).status == 200
+    [reg] = registrations(engine)
+    assert (reg.country, reg.region, reg.assigned_to_slack_id) == ("US", "North America", "U0CARL")
+    root = next(m for m in sandbox.messages("C0NORTH") if reg.reference in text_of(m) and not m.thread_ts)
+    assert "United States (North America)" in text_of(root)
+
+
+def test_amounts_typed_the_local_way_are_parsed_or_refused_inline_and_shown_back(bot, engine):
+    sandbox, driver = bot.sandbox, bot.driver
+    unclear = register_via_desk(bot, "U0DANA", "C0NORTH", {"currency": "EUR", "estimated_value": "48.000"})
+    assert unclear.json == {"response_action": "errors", "errors": {
+        "estimated_value": "“48.000” is unclear: did you mean 48,000 or 48? Type 48000 or 48."}}
+    assert registrations(engine) == []
+    modal = sandbox.open_modal("U0DANA")
+    usage = driver.submit("U0DANA", modal.id, dict(GOOD_FORM, currency="EUR", estimated_value="48.000,00",
+                                                   pricing_model="usage_based", starting_monthly_usage="1,5"))
+    assert usage.status == 200 and not (usage.json or {}).get("errors")
+    [reg] = registrations(engine)
+    assert (reg.estimated_value, reg.currency, reg.starting_monthly_usage) == (Decimal("48000"), "EUR",
+                                                                                Decimal("1.5"))
+    root = next(m for m in sandbox.messages("C0NORTH") if reg.reference in text_of(m) and not m.thread_ts)
+    # What the partner sees after submitting shows the amount as it was read, so a misreading is visible.
+    assert "Platform · 48,000 EUR · usage-based, starting at 1.50 EUR/month · Germany (EMEA)" in text_of(root)

@@ -16,7 +16,7 @@ from workflows.scoring import score_lead
 
 GOOD_FORM = {
     "company": "  Acme Inc. ", "domain": "https://www.Acme.com/x", "contact_name": "Jane Smith",
-    "contact_email": "Jane@Acme.com", "region": "EMEA", "product_line": "Platform", "estimated_value": "25,000",
+    "contact_email": "Jane@Acme.com", "country": "DE", "product_line": "Platform", "estimated_value": "25.000,00",
     "currency": "EUR", "pricing_model": "subscription", "starting_monthly_usage": None, "company_size": "51-200",
     "budget": "identified", "timeline": "3-6m", "attribution": "partner_sourced", "notes": None,
 }
@@ -48,6 +48,7 @@ def test_a_good_form_is_normalised():
     assert (parsed.company, parsed.company_key, parsed.domain) == ("Acme Inc.", "acme", "acme.com")
     assert parsed.contact_email == "Jane@acme.com"
     assert parsed.estimated_value == Decimal("25000")
+    assert (parsed.country, parsed.region) == ("DE", "EMEA")  # the region follows from the country
     assert parsed.partner_id is None
 
 
@@ -100,8 +101,8 @@ def test_program_file_errors_name_the_line(tmp_path):
     with pytest.raises(ProgramError, match="line 2: not valid YAML"):
         parse_program("a: 1\n  b: [\n", Path("x.yml"))
     assert load_program(tmp_path / "absent.yml") == Program()
-    path.write_text("protection_window_days: 120\nrouting:\n  rules:\n    - name: Big\n      min_value: 100000\n"
-                    "      assign_to: [U0CARL]\n")
+    path.write_text("protection_window_days: 120\ncurrencies: [USD]\nrouting:\n  rules:\n    - name: Big\n"
+                    "      min_value: 100000\n      assign_to: [U0CARL]\n")
     program = load_program(path)
     assert program.protection_window_days == 120 and program.routing.rules[0].assign_to == ["U0CARL"]
 
@@ -122,10 +123,17 @@ def test_settings_report_each_problem_without_secrets(monkeypatch):
     assert "s3cret" not in repr(settings) and "xoxb-1" not in repr(settings)
 
 
-def test_the_example_program_file_is_valid():
-    program = load_program(Path(__file__).resolve().parents[1] / "program.example.yml")
-    assert program.routing.rules[0].name == "Enterprise deals"
-    assert program.scoring.weights == Program().scoring.weights
+def test_the_example_program_file_is_valid_and_documents_the_defaults():
+    path = Path(__file__).resolve().parents[1] / "program.example.yml"
+    program = load_program(path)
+    defaults = Program()
+    assert program.model_dump(exclude={"routing"}) == defaults.model_dump(exclude={"routing"})
+    assert program.routing.rules == defaults.routing.rules  # no rule that needs ids from someone else's Slack
+    assert set(program.routing.exchange_rates) == set(program.currencies) - {"USD"}  # ready for a value rule
+    text = path.read_text(encoding="utf-8")
+    assert "# - name: Enterprise deals" in text and "Copy member ID" in text  # how to fill assign_to
+    from bot.demo_data import PARTNER_PEOPLE, TEAM
+    assert not [row[0] for row in TEAM + PARTNER_PEOPLE if row[0] in text]  # no demo user ids
 
 
 def test_program_check_command(tmp_path):
@@ -137,24 +145,28 @@ def test_program_check_command(tmp_path):
     bad.write_text("protection_window_days: 90\napproval_sla_hours: -1\n")
     result = CliRunner().invoke(cli, ["program", "check", str(bad)])
     assert result.exit_code == 2
-    assert "line 2: approval_sla_hours: Input should be greater than or equal to 1" in result.output
+    assert "line 2: approval_sla_hours: should be at least 1" in result.output
     good = CliRunner().invoke(cli, ["program", "check", str(Path(__file__).resolve().parents[1] /
                                                           "program.example.yml")])
-    assert good.exit_code == 0 and "valid" in good.output and "2 routing rule(s)" in good.output
+    assert good.exit_code == 0 and "valid" in good.output and "1 routing rule(s)" in good.output
 
 
 @pytest.mark.parametrize("field,raw,expected", [
     ("domain", "acme[.com", "not a domain"),
     ("domain", "http://[acme.com", "not a domain"),
     ("domain", "acme.com]", "not a domain"),
-    ("estimated_value", "1e999", "too large"),
+    ("estimated_value", "1e999", "must be a number"),  # nobody types money in scientific notation
     ("estimated_value", "NaN", "must be a number"),
     ("estimated_value", "sNaN", "must be a number"),
     ("estimated_value", "Infinity", "must be a number"),
     ("estimated_value", "٣٠٠٠", "must be a number"),  # Arabic-Indic digits: Decimal reads them, people don't
     ("estimated_value", "9" * 5000, "must be a number"),
-    ("estimated_value", "1e100000000000000000", "too large"),
-    ("estimated_value", "1e-999999999", "two decimal places"),
+    ("estimated_value", "9" * 30, "too large"),
+    ("estimated_value", "1e100000000000000000", "must be a number"),
+    ("estimated_value", "1.5555", "at most 2 decimal places"),
+    ("estimated_value", "48.000", "did you mean 48,000 or 48? Type 48000 or 48."),
+    ("country", "Germany", "Choose the country from the list"),
+    ("country", "", "Choose the customer's country"),
     ("contact_email", "jane@acme.com\u202e", "valid email"),
     ("contact_email", "j\u0000@acme.com", "valid email"),
     ("contact_email", "jane@acme[.com", "valid email"),

@@ -227,7 +227,7 @@ def _interaction_variants():
 
 def _variants():
     for action in Action:
-        base = "block_suggestion" if action is Action.choose_partner else "block_actions"
+        base = "block_suggestion" if action in (Action.choose_partner, Action.choose_country) else "block_actions"
         field = "action_id" if base == "block_suggestion" else "actions.0.action_id"
         for path, value in (("user", ["U0ALEX"]), ("user.id", 7), ("user", ...), ("trigger_id", ...),
                             ("channel", ...), ("team", None)):

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, EmailStr, Field, ValidationError, field_validator
-from rapidfuzz import fuzz, process, utils
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, delete, select
 
 from storage.db import transaction
 from storage.models import Partner, PartnerContact, PartnerStage, PartnerTier, PartnerType, Role, TeamMember
+from workflows.csv_files import read_csv
 from workflows.normalize import InvalidDomain, normalize_domain
 from workflows.program import Program
+from workflows.program_rules import choice_hint, territory_hint
 
 PARTNER_COLUMNS = ["name", "type", "tier", "stage", "domain", "slack_team_id", "slack_channel_id",
                    "manager_slack_id", "contact_slack_ids"]
@@ -103,13 +104,15 @@ class ImportReport:
 
     created: int = 0
     updated: int = 0
+    unchanged: int = 0  # already in the database exactly as in the file
     errors: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[tuple[int, str]] = field(default_factory=list)
     database: str = ""  # the URL without its password
+    notes: list[str] = field(default_factory=list)  # how the file was read (encoding, delimiter)
 
     @property
     def imported(self) -> int:
-        return self.created + self.updated
+        return self.created + self.updated + self.unchanged
 
 
 @dataclass
@@ -124,7 +127,13 @@ class _Batch:
         return f" (row {rows[-1]})" if rows else ""
 
 
-Upsert = Callable[[Session, BaseModel, _Batch], tuple[bool, list[str]]]
+class Outcome(StrEnum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+
+
+Upsert = Callable[[Session, BaseModel, _Batch], tuple[Outcome, list[str]]]
 
 
 def _describe(exc: ValidationError) -> str:
@@ -163,16 +172,22 @@ def _partner_refusals(session: Session, row: PartnerRow, batch: _Batch) -> list[
     return reasons
 
 
-def _upsert_partner(session: Session, row: PartnerRow, batch: _Batch) -> tuple[bool, list[str]]:
+def _upsert_partner(session: Session, row: PartnerRow, batch: _Batch) -> tuple[Outcome, list[str]]:
     reasons = _partner_refusals(session, row, batch)
     if reasons:
         raise ValueError("; ".join(reasons))  # every reason at once, so one fix-and-rerun is enough
     partner = session.exec(select(Partner).where(Partner.name == row.name)).first()
     created = partner is None
     values = row.model_dump(exclude={"contact_slack_ids"})
+    contacts = list(dict.fromkeys(row.contact_slack_ids))
     if created:
         partner = Partner(**values)
     else:
+        same = all(getattr(partner, key) == value for key, value in values.items())
+        current = session.exec(select(PartnerContact.slack_user_id)
+                               .where(PartnerContact.partner_id == partner.id)).all()
+        if same and sorted(current) == sorted(contacts):
+            return Outcome.unchanged, []
         if partner.slack_channel_id != row.slack_channel_id:
             partner.desk_message_ts = None  # a new channel gets its own partner desk
         for key, value in values.items():
@@ -180,64 +195,43 @@ def _upsert_partner(session: Session, row: PartnerRow, batch: _Batch) -> tuple[b
     session.add(partner)
     session.flush()
     session.exec(delete(PartnerContact).where(PartnerContact.partner_id == partner.id))
-    for user_id in dict.fromkeys(row.contact_slack_ids):
+    for user_id in contacts:
         session.add(PartnerContact(partner_id=partner.id, slack_user_id=user_id))
-    return created, []
+    return Outcome.created if created else Outcome.updated, []
 
 
-def _unknown(column: str, what: str, values: list[str], offered: tuple[str, ...]) -> list[str]:
-    """Values the program does not offer: routing would never match them, so suggest the closest one."""
-    warnings = []
+def _known(column: str, values: list[str], canonical: Callable[[str], str | None],
+           hint: Callable[[str], str], what: str) -> list[str]:
+    """The values as the program spells them; a value it does not know would never match, so the row is refused."""
+    known, unknown = [], []
     for value in values:
-        if value in offered:
-            continue
-        match = process.extractOne(value, offered, scorer=fuzz.ratio, processor=utils.default_process,
-                                   score_cutoff=60)
-        hint = f"; did you mean “{match[0]}”?" if match else f" ({', '.join(offered)})"
-        warnings.append(f"{column}: “{value}” is not a {what} in the program file{hint}")
-    return warnings
+        spelled = canonical(value)
+        if spelled is None:
+            unknown.append(f"{column}: “{value}” is not {what} in the program file{hint(value)}")
+        elif spelled not in known:
+            known.append(spelled)
+    if unknown:
+        raise ValueError("; ".join(unknown))
+    return known
 
 
-def _upsert_member(session: Session, row: TeamRow, batch: _Batch) -> tuple[bool, list[str]]:
-    member = session.exec(select(TeamMember).where(TeamMember.slack_user_id == row.slack_user_id)).first()
-    created = member is None
-    if created:
-        member = TeamMember(**row.model_dump())
-    else:
-        for key, value in row.model_dump().items():
-            setattr(member, key, value)
-    session.add(member)
+def _upsert_member(session: Session, row: TeamRow, batch: _Batch) -> tuple[Outcome, list[str]]:
     program = batch.program
-    return created, (_unknown("territories", "region", row.territories, program.regions)
-                     + _unknown("product_lines", "product line", row.product_lines, program.product_lines))
-
-
-def _read_rows(path: Path, columns: list[str]) -> tuple[list[str], list[list[str] | str]]:
-    """The header and each record's cells, or the reason a record could not be read."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            records: list[list[str] | str] = []
-            while True:
-                try:
-                    records.append(next(reader))
-                except StopIteration:
-                    break
-                except csv.Error as exc:  # one over-long field must not stop the other rows
-                    limit = csv.field_size_limit()
-                    records.append(f"field longer than {limit} characters" if "field limit" in str(exc)
-                                   else f"not readable as CSV ({exc})")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Cannot read {path}: {exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc}")
-    if not records:
-        raise ValueError(f"{path} is empty; expected a header row: {','.join(columns)}")
-    if isinstance(records[0], str):
-        raise ValueError(f"{path}: header row: {records[0]}")
-    header = [h.strip() for h in records[0]]
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(columns)}")
-    return header, records[1:]
+    territories = _known("territories", row.territories, program.territory,
+                         lambda v: territory_hint(program, v), "a region or country")
+    lines = _known("product_lines", row.product_lines, program.product_line,
+                   lambda v: choice_hint(v, program.product_lines), "a product line")
+    values = row.model_dump() | {"territories": territories, "product_lines": lines}
+    member = session.exec(select(TeamMember).where(TeamMember.slack_user_id == row.slack_user_id)).first()
+    if member is None:
+        session.add(TeamMember(**values))
+        return Outcome.created, []
+    if all(getattr(member, key) == value for key, value in values.items()):
+        return Outcome.unchanged, []
+    for key, value in values.items():
+        setattr(member, key, value)
+    session.add(member)
+    return Outcome.updated, []
 
 
 def _duplicate_warnings(batch: _Batch, column: str) -> list[tuple[int, str]]:
@@ -253,7 +247,8 @@ def _duplicate_warnings(batch: _Batch, column: str) -> list[tuple[int, str]]:
 def _run_import(engine: Engine, path: Path, columns: list[str], model: type[BaseModel], upsert: Upsert,
                 program: Program, progress: Callable[[int, int], None] | None) -> ImportReport:
     report = ImportReport(database=engine.url.render_as_string(hide_password=True))
-    header, rows = _read_rows(path, columns)
+    csv_file = read_csv(path, columns)
+    header, rows, report.notes = csv_file.header, csv_file.records, csv_file.notes
     batch = _Batch(program)
     for number, cells in enumerate(rows, start=2):
         if progress:
@@ -269,7 +264,7 @@ def _run_import(engine: Engine, path: Path, columns: list[str], model: type[Base
         try:
             parsed = model.model_validate(dict(zip(header, cells)))
             with transaction(engine) as session:
-                created, warnings = upsert(session, parsed, batch)
+                outcome, warnings = upsert(session, parsed, batch)
         except ValidationError as exc:
             report.errors.append((number, _describe(exc)))
             continue
@@ -281,10 +276,7 @@ def _run_import(engine: Engine, path: Path, columns: list[str], model: type[Base
             continue
         report.warnings += [(number, warning) for warning in warnings]
         batch.imported.setdefault(getattr(parsed, columns[0]), []).append(number)
-        if created:
-            report.created += 1
-        else:
-            report.updated += 1
+        setattr(report, outcome.value, getattr(report, outcome.value) + 1)
     report.warnings = sorted(report.warnings + _duplicate_warnings(batch, columns[0]))
     return report
 

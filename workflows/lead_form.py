@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from email_validator import EmailNotValidError, validate_email
 
 from storage.models import AttributionType, PricingModel
+from workflows.amounts import AmountUnclear, parse_amount
+from workflows.countries import COUNTRY_CODES, country_name, search_countries
 from workflows.normalize import InvalidDomain, company_key, normalize_domain
 from workflows.program import Program
 
@@ -43,7 +45,6 @@ ATTRIBUTIONS = {
 }
 MAX_LENGTHS = {"company": 200, "contact_name": 200, "contact_email": 320, "domain": 253, "notes": 2900}
 MAX_AMOUNT = Decimal("1000000000")
-MAX_AMOUNT_CHARS = 40
 MAX_PARTNER_ID_DIGITS = 18  # fits a BIGINT
 
 
@@ -68,6 +69,7 @@ class LeadInput:
     attribution: AttributionType
     notes: str
     partner_id: int | None = None
+    country: str | None = None  # ISO 3166; None on registrations from before the form asked for it
 
 
 class LeadFormInvalid(ValueError):
@@ -78,27 +80,48 @@ class LeadFormInvalid(ValueError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
-def _amount(raw: str | None, label: str, errors: dict[str, str], field: str) -> Decimal | None:
-    text = (raw or "").strip().replace(",", "").replace("_", "")
+def _amount(raw: str | None, label: str, currency: str | None, errors: dict[str, str], field: str) -> Decimal | None:
+    text = (raw or "").strip()
     if not text:
         errors[field] = f"Enter the {label}."
         return None
     try:
-        # Decimal also reads "NaN", "1e999" and non-ASCII digits: only plain numbers are amounts.
-        value = Decimal(text) if text.isascii() and len(text) <= MAX_AMOUNT_CHARS else None
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite():
-        errors[field] = f"The {label} must be a number, e.g. 25000."
-    elif value <= 0:
+        value = parse_amount(text, currency or "USD")
+    except AmountUnclear as unclear:
+        message = str(unclear)
+        errors[field] = message if message.startswith("“") else f"The {label} {message}."
+        return None
+    if value <= 0:
         errors[field] = f"The {label} must be more than zero."
     elif value >= MAX_AMOUNT:
-        errors[field] = f"The {label} looks too large; enter it in whole {label.split()[-1]} units below 1 billion."
-    elif value != value.quantize(Decimal("0.01")):
-        errors[field] = f"The {label} can have at most two decimal places."
+        errors[field] = f"The {label} looks too large: enter an amount below 1 billion."
     else:
         return value
     return None
+
+
+def country_choices(program: Program, typed: str) -> list[tuple[str, str]]:
+    """(code, `Germany · EMEA`) for what someone typed into the country select, at most Slack's 100."""
+    choices = []
+    for code in search_countries(typed[:100], limit=100):
+        region = program.region_of(code)
+        choices.append((code, f"{country_name(code)} · {region}" if region else country_name(code)))
+    return choices
+
+
+def _country(fields: dict[str, str], program: Program, errors: dict[str, str]) -> tuple[str | None, str | None]:
+    """(country, region): the region follows from the country. A form opened before the country was asked
+    (still open in someone's Slack during an upgrade) sends a region: it is taken as it was."""
+    if "country" not in fields and fields.get("region"):
+        return None, _choice(fields.get("region"), program.region_names, "region", errors, "region")
+    code = fields.get("country", "")
+    if not code:
+        errors["country"] = "Choose the customer's country."
+        return None, None
+    if code not in COUNTRY_CODES:
+        errors["country"] = "Choose the country from the list (type to search)."
+        return None, None
+    return code, program.region_of(code) or ""
 
 
 def _choice(raw: str | None, allowed, label: str, errors: dict[str, str], field: str) -> str | None:
@@ -141,7 +164,7 @@ def validate_lead(fields: dict[str, str | None], program: Program, *, needs_part
         except (ValueError, UnicodeError):  # anything else the validator trips on is still a bad address
             errors["contact_email"] = "Enter a valid email address."
 
-    region = _choice(text.get("region"), program.regions, "region", errors, "region")
+    country, region = _country(text, program, errors)
     product_line = _choice(text.get("product_line"), program.product_lines, "product line", errors, "product_line")
     currency = _choice(text.get("currency"), program.currencies, "currency", errors, "currency")
     size = _choice(text.get("company_size"), COMPANY_SIZES, "company size", errors, "company_size")
@@ -153,10 +176,10 @@ def validate_lead(fields: dict[str, str | None], program: Program, *, needs_part
     if attribution not in [a.value for a in ATTRIBUTIONS]:
         errors["attribution"] = "Choose how you are involved in this deal."
 
-    value = _amount(text.get("estimated_value"), "estimated value", errors, "estimated_value")
+    value = _amount(text.get("estimated_value"), "estimated value", currency, errors, "estimated_value")
     usage = None
     if pricing == PricingModel.usage_based:
-        usage = _amount(text.get("starting_monthly_usage"), "starting monthly usage", errors,
+        usage = _amount(text.get("starting_monthly_usage"), "starting monthly usage", currency, errors,
                         "starting_monthly_usage")
     elif text.get("starting_monthly_usage"):
         errors["starting_monthly_usage"] = "Only usage-based deals have a starting monthly usage."
@@ -179,6 +202,7 @@ def validate_lead(fields: dict[str, str | None], program: Program, *, needs_part
         contact_name=text["contact_name"],
         contact_email=email,
         region=region,
+        country=country,
         product_line=product_line,
         estimated_value=value,
         currency=currency,

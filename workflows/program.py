@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from babel.numbers import is_currency
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from workflows.countries import COUNTRY_CODES, DEFAULT_REGIONS, as_country_code
 
 
 class _Strict(BaseModel):
@@ -37,7 +40,8 @@ class ScoringRules(_Strict):
 
 
 class RoutingRule(_Strict):
-    """First matching rule wins; without `assign_to`, AEs covering the region and product line are candidates."""
+    """First matching rule wins; without `assign_to`, AEs covering the lead's country or region and its product
+    line are candidates. `regions` may name regions or countries."""
 
     name: str = Field(min_length=1, max_length=80)
     regions: list[str] = []
@@ -51,14 +55,19 @@ class RoutingRule(_Strict):
     def _slack_ids(cls, ids: list[str]) -> list[str]:
         bad = [i for i in ids if not (i[:1] in "UW" and i[1:].isalnum())]
         if bad:
-            raise ValueError(f"not Slack user ids: {', '.join(bad)}")
+            raise ValueError(f"not Slack user ids: {', '.join(bad)} (Slack user ids look like U0123ABCD)")
         return ids
 
     @model_validator(mode="after")
     def _range(self) -> "RoutingRule":
         if self.min_value is not None and self.max_value is not None and self.min_value > self.max_value:
-            raise ValueError("min_value is larger than max_value")
+            raise ValueError(f"min_value {self.min_value} is larger than max_value {self.max_value}, "
+                             "so no deal can match")
         return self
+
+    @property
+    def compares_value(self) -> bool:
+        return self.min_value is not None or self.max_value is not None
 
 
 DEFAULT_RULES = (RoutingRule(name="Territory and product line"),)
@@ -74,8 +83,52 @@ class RoutingRules(_Strict):
     def _rates(cls, rates: dict[str, Decimal]) -> dict[str, Decimal]:
         for code, rate in rates.items():
             if len(code) != 3 or not code.isupper() or rate <= 0:
-                raise ValueError(f"{code}: rates are 3-letter currency codes with a positive rate")
+                raise ValueError(f"{code}: rates are 3-letter currency codes with a positive rate, such as EUR: 1.08")
         return rates
+
+
+def _country_list(region: str, countries: Any) -> list[str]:
+    if not isinstance(countries, (list, tuple)):
+        raise ValueError(f"{region}: list its countries, such as {region}: [DE, FR, GB]")
+    # YAML 1.1 reads a bare NO (Norway) as false.
+    return ["NO" if c is False else str(c).strip().upper() for c in countries]
+
+
+def regions_from(value: Any) -> Any:
+    """Region name -> country codes from the file; the list form (`[EMEA, APAC]`, from before regions had
+    countries) keeps the built-in countries of each name, so existing files mean what they meant."""
+    if isinstance(value, (list, tuple)):
+        unknown = [str(name) for name in value if name not in DEFAULT_REGIONS]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: a region in the list form must be a built-in one "
+                f"({', '.join(DEFAULT_REGIONS)}); give your own regions with their countries, "
+                f"such as {{{unknown[0]}: [DE, FR, GB]}}")
+        return {name: DEFAULT_REGIONS[name] for name in value}
+    if isinstance(value, dict):
+        return {str(name).strip(): _country_list(str(name), countries) for name, countries in value.items()}
+    return value
+
+
+def region_problems(regions: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """(location, reason) for every unknown country code, empty region, or country in two regions."""
+    seen: dict[str, str] = {}
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for region, countries in regions.items():
+        if not str(region).strip():
+            problems.append(((region,), "a region needs a name"))
+        if not countries:
+            problems.append(((region,), f"{region} has no countries; list them, such as {region}: [DE, FR]"))
+        for index, code in enumerate(countries or ()):
+            if code not in COUNTRY_CODES:
+                guess = as_country_code(code)
+                hint = f"; did you mean {guess}?" if guess else ""
+                problems.append(((region, index), f"“{code}” is not an ISO 3166 country code{hint}"))
+            elif code in seen and seen[code] != region:
+                problems.append(((region, index), f"{code} is in both {seen[code]} and {region}; "
+                                                  "a country belongs to one region"))
+            seen.setdefault(code, region)
+    return problems
 
 
 class Program(_Strict):
@@ -85,10 +138,52 @@ class Program(_Strict):
     approval_sla_hours: int = Field(default=48, ge=1, le=720)
     currencies: tuple[str, ...] = ("USD", "EUR", "GBP", "CAD", "AUD")
     product_lines: tuple[str, ...] = ("Platform", "Analytics", "Integrations")
-    regions: tuple[str, ...] = ("North America", "EMEA", "APAC", "LATAM")
+    # Region name -> its ISO 3166 country codes; the registration form asks for the country.
+    regions: dict[str, tuple[str, ...]] = DEFAULT_REGIONS
     conflict: ConflictRules = ConflictRules()
     scoring: ScoringRules = ScoringRules()
     routing: RoutingRules = RoutingRules()
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _regions_as_countries(cls, value: Any) -> Any:
+        return regions_from(value)
+
+    @field_validator("regions")
+    @classmethod
+    def _known_countries_once(cls, regions: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        problems = region_problems(regions)
+        if problems:
+            raise ValueError("; ".join(message for _, message in problems))
+        return regions
+
+    @field_validator("currencies")
+    @classmethod
+    def _iso_currencies(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [c for c in codes if not (len(c) == 3 and c.isupper() and is_currency(c))]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: not ISO 4217 currency codes such as USD, EUR")
+        return codes
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        return tuple(self.regions)
+
+    def region_of(self, country: str | None) -> str | None:
+        """The region a country belongs to in this program, if any."""
+        return next((name for name, codes in self.regions.items() if country in codes), None)
+
+    def territory(self, text: str) -> str | None:
+        """A region name or country as the program spells it (`emea` -> `EMEA`, `de` -> `DE`), else None."""
+        wanted = text.strip().casefold()
+        region = next((name for name in self.regions if name.casefold() == wanted), None)
+        if region:
+            return region
+        return as_country_code(text) if text.strip() else None
+
+    def product_line(self, text: str) -> str | None:
+        wanted = text.strip().casefold()
+        return next((line for line in self.product_lines if line.casefold() == wanted), None)
 
 
 class ProgramError(Exception):
@@ -100,53 +195,15 @@ class ProgramError(Exception):
         super().__init__(f"{path}: " + "; ".join(problems))
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """Walk the YAML node tree along a pydantic error location to find the line it came from."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == str(key)), None)
-            if match is None:
-                match = next((k for k, _ in node.value if k.value == str(key)), None)
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            break
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
-def parse_program(text: str, path: Path) -> Program:
-    """Parse and validate program YAML text."""
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise ProgramError(path, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
-    if data is None:
-        return Program()
-    if not isinstance(data, dict):
-        raise ProgramError(path, ["line 1: the file must be a mapping of settings"])
-    try:
-        return Program.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            loc = tuple(error["loc"])
-            line = _line_of(root, loc)
-            field = ".".join(str(p) for p in loc) or "(file)"
-            message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"line {line}: {field}: {message}" if line else f"{field}: {message}")
-        raise ProgramError(path, problems) from None
-
-
 def load_program(path: Path) -> Program:
     """The program from `path`, or the built-in defaults when the file does not exist."""
     if not path.exists():
         return Program()
     return parse_program(path.read_text(encoding="utf-8"), path)
+
+
+def parse_program(text: str, path: Path) -> Program:
+    """Parse and validate program YAML text."""
+    from workflows.program_file import read_program
+
+    return read_program(text, path).program

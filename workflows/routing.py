@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Protocol
 
 from sqlmodel import Session
 
 from storage.models import Partner, TeamMember
 from storage.queries import account_executives, program_runners
-from workflows.lead_form import LeadInput
 from workflows.program import RoutingRule, RoutingRules
+from workflows.program_rules import covers
 
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
+
+
+class RoutedLead(Protocol):
+    """What routing reads of a lead: a LeadInput before it is stored, a Registration after."""
+
+    region: str
+    country: str | None
+    product_line: str
+    estimated_value: Decimal
+    currency: str
 
 
 @dataclass(frozen=True)
 class RoutingDecision:
     assignee_slack_id: str | None
     reason: str
+
+
+@dataclass
+class RuleCheck:
+    """One rule tried against a lead: why it does not match, else the AEs it would choose among."""
+
+    rule: RoutingRule
+    mismatch: str | None = None
+    candidates: list[TeamMember] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # AE id -> why that AE does not qualify
 
 
 def value_in_base_currency(value: Decimal, currency: str, rules: RoutingRules) -> Decimal | None:
@@ -30,56 +51,80 @@ def value_in_base_currency(value: Decimal, currency: str, rules: RoutingRules) -
     return value * rate if rate is not None else None
 
 
-def _covers(member_values: list[str], wanted: str) -> bool:
-    return not member_values or wanted.casefold() in (v.casefold() for v in member_values)
+def where_from(lead: RoutedLead) -> str:
+    """`DE / EMEA` or `EMEA` (registrations from before the country was asked)."""
+    return f"{lead.country} / {lead.region}" if lead.country and lead.region else lead.country or lead.region or "—"
 
 
-def _rule_matches(rule: RoutingRule, lead: LeadInput, base_value: Decimal | None) -> bool:
-    if rule.regions and not _covers(rule.regions, lead.region):
-        return False
-    if rule.product_lines and not _covers(rule.product_lines, lead.product_line):
-        return False
-    if rule.min_value is not None or rule.max_value is not None:
+def _rule_mismatch(rule: RoutingRule, lead: RoutedLead, base_value: Decimal | None, base: str) -> str | None:
+    if rule.regions and not covers(rule.regions, lead.region, lead.country):
+        return f"{where_from(lead)} is not in {', '.join(rule.regions)}"
+    if rule.product_lines and not covers(rule.product_lines, lead.product_line):
+        return f"{lead.product_line} is not {' or '.join(rule.product_lines)}"
+    if rule.compares_value:
         if base_value is None:
-            return False
+            return f"{lead.currency} has no exchange rate to {base}, so the value cannot be compared"
         if rule.min_value is not None and base_value < rule.min_value:
-            return False
+            return f"{base_value:,.0f} {base} is below {rule.min_value:,} {base}"
         if rule.max_value is not None and base_value > rule.max_value:
-            return False
-    return True
+            return f"{base_value:,.0f} {base} is above {rule.max_value:,} {base}"
+    return None
 
 
-def _candidates(rule: RoutingRule, lead: LeadInput, aes: list[TeamMember]) -> list[TeamMember]:
+def ae_refusal(rule: RoutingRule, lead: RoutedLead, ae: TeamMember) -> str | None:
+    """Why this AE is not a candidate under this rule, or None when they are."""
     if rule.assign_to:
-        return [ae for ae in aes if ae.slack_user_id in rule.assign_to]
-    return [ae for ae in aes if _covers(ae.territories, lead.region) and _covers(ae.product_lines, lead.product_line)]
+        return None if ae.slack_user_id in rule.assign_to else "not named in assign_to"
+    if not covers(ae.territories, lead.region, lead.country):
+        return f"territories {', '.join(ae.territories)} do not include {where_from(lead)}"
+    if not covers(ae.product_lines, lead.product_line):
+        return f"product lines {', '.join(ae.product_lines)} do not include {lead.product_line}"
+    return None
 
 
-def route_lead(session: Session, lead: LeadInput, partner: Partner, rules: RoutingRules, now: datetime) -> RoutingDecision:
-    """Pick the assignee and say why; marks the chosen AE so the next equal lead goes to someone else."""
+def check_rules(lead: RoutedLead, aes: list[TeamMember], rules: RoutingRules) -> list[RuleCheck]:
+    """Every rule, in order, against the lead and the AEs."""
     base_value = value_in_base_currency(lead.estimated_value, lead.currency, rules)
-    aes = account_executives(session)
+    checks = []
     for rule in rules.rules:
-        if not _rule_matches(rule, lead, base_value):
+        check = RuleCheck(rule, _rule_mismatch(rule, lead, base_value, rules.base_currency))
+        if check.mismatch is None:
+            for ae in aes:
+                reason = ae_refusal(rule, lead, ae)
+                if reason is None:
+                    check.candidates.append(ae)
+                else:
+                    check.refused[ae.slack_user_id] = reason
+        checks.append(check)
+    return checks
+
+
+def next_in_turn(candidates: list[TeamMember]) -> TeamMember:
+    """Round-robin: the candidate who least recently got a lead."""
+    return min(candidates, key=lambda ae: (ae.last_assigned_at or _NEVER, ae.slack_user_id))
+
+
+def route_lead(session: Session, lead: RoutedLead, partner: Partner, rules: RoutingRules,
+               now: datetime) -> RoutingDecision:
+    """Pick the assignee and say why; marks the chosen AE so the next equal lead goes to someone else."""
+    for check in check_rules(lead, account_executives(session), rules):
+        if not check.candidates:
             continue
-        candidates = _candidates(rule, lead, aes)
-        if not candidates:
-            continue
-        chosen = min(candidates, key=lambda ae: (ae.last_assigned_at or _NEVER, ae.slack_user_id))
+        chosen = next_in_turn(check.candidates)
         chosen.last_assigned_at = now
         session.add(chosen)
-        shared = f", round-robin among {len(candidates)}" if len(candidates) > 1 else ""
+        shared = f", round-robin among {len(check.candidates)}" if len(check.candidates) > 1 else ""
         return RoutingDecision(
             chosen.slack_user_id,
-            f"rule “{rule.name}”: {lead.region} / {lead.product_line} / {lead.estimated_value:,.0f} {lead.currency}"
-            f"{shared}",
+            f"rule “{check.rule.name}”: {where_from(lead)} / {lead.product_line} / "
+            f"{lead.estimated_value:,.0f} {lead.currency}{shared}",
         )
     if partner.manager_slack_id:
         return RoutingDecision(partner.manager_slack_id,
-                               f"no AE covers {lead.region} / {lead.product_line}: sent to the partner's manager")
+                               f"no AE covers {where_from(lead)} / {lead.product_line}: sent to the partner's manager")
     runners = program_runners(session)
     if runners:
         return RoutingDecision(runners[0].slack_user_id,
-                               f"no AE covers {lead.region} / {lead.product_line} and the partner has no manager: "
-                               "sent to the partner team")
+                               f"no AE covers {where_from(lead)} / {lead.product_line} and the partner has no "
+                               "manager: sent to the partner team")
     return RoutingDecision(None, "no AE, partner manager or admin is configured")

@@ -8,6 +8,8 @@ from decimal import Decimal
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 
 from storage.models import Registration, RegistrationStatus
+from workflows.amounts import shown
+from workflows.countries import country_name
 
 STATUS_LABELS = {
     RegistrationStatus.received: "Received",
@@ -35,7 +37,8 @@ def escape(text: str | None) -> str:
 
 
 def money(value: Decimal | None, currency: str) -> str:
-    return "—" if value is None else f"{value:,.0f} {currency}"
+    """`48,000 EUR`, `1,250.50 EUR`: never rounded, so a mistyped amount shows as typed."""
+    return "—" if value is None else f"{shown(value)} {currency}"
 
 
 def day(when: datetime | None) -> str:
@@ -57,8 +60,11 @@ def deal_summary(registration: Registration) -> str:
     usage = ""
     if registration.starting_monthly_usage is not None:
         usage = f", starting at {money(registration.starting_monthly_usage, registration.currency)}/month"
+    country = registration.country
+    place = f"{country_name(country)} ({registration.region})" if country and registration.region \
+        else country_name(country) if country else registration.region
     return (f"{escape(registration.product_line)} · {money(registration.estimated_value, registration.currency)}"
-            f" · {pricing}{usage} · {escape(registration.region)}")
+            f" · {pricing}{usage} · {escape(place)}")
 
 
 def clip(text: str, limit: int) -> str:
