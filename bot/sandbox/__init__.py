@@ -16,11 +16,12 @@ Driver (each call returns `Response(status, headers, text, json, elapsed, payloa
 
     driver.command(user_id, "/lead", text="", channel_id=None, forge=False, stale=False)
     driver.click(user_id, action_id, message=(channel_id, ts) | view_id=..., value=None, selected=None,
-                 block_id=None)
+                 block_id=None, confirm=None)   # confirm=False: the user cancels the element's confirm dialog
     driver.submit(user_id, view_id, {block_id: value})   # applies the ack's response_action to the modal
     driver.suggest(user_id, view_id, action_id, value)
     driver.event(event, event_id=None, retry_num=None, retry_reason="http_timeout")
-    driver.mention(user_id, channel_id, text, thread_ts=None)
+    driver.mention(user_id, channel_id, text, thread_ts=None)   # also a `message` event, when subscribed
+    driver.post(user_id, channel_id | None, text, thread_ts=None)  # a message: `message` event when subscribed
     driver.bot_joined(channel_id, inviter=None)
     driver.home_opened(user_id)
     driver.raw(body_bytes, headers)
@@ -29,14 +30,18 @@ Inspection: `calls(method)`, `messages(channel, thread_ts=)`, `ephemerals(user)`
 `open_modal(user)`, `home(user)`, `buttons(message_or_view)`, `wait_for(predicate, timeout=5)`,
 `issue_trigger(user, age=)`, `fail(method, status=429|500, error=..., retry_after=1, times=1, after_effect=False,
 delay=None)`, `fail_randomly(method, rate, kinds=("429", "500", "timeout"), seed=None, timeout_delay=2.0)`,
-`stop_failing(method=None)`, `set_scopes(scopes)` (default: manifest.yml's bot scopes), `reset()`,
+`stop_failing(method=None)`, `set_scopes(scopes)` (default: manifest.yml's bot scopes), `set_events(events)`
+(default: manifest.yml's bot events; `message.channels/groups/im` decide which `message` events come), `reset()`,
 `transcript().new_lines()`. Each `Call` carries the injected `fault` (kind, after_effect, delay) if any.
 
 Fidelity notes: external users (another team, in an `is_ext_shared` channel) cannot run slash commands
 (`SandboxError`, as Slack never delivers them); their clicks carry `team.id` = our team and `user.team_id`
 = theirs, so Bolt's `context.actor_team_id` equals `context.team_id` on interactions and only events give
 the partner's team in `context.actor_team_id`. Impossible user actions (clicking a button that is not
-there, submitting an empty required input) raise `SandboxError`.
+there, submitting an empty required input) raise `SandboxError`. A button with a `confirm` dialog reaches the
+app only when confirmed (the default; `confirm=False` sends nothing). `message` events come for people's
+messages in conversations the bot is in, by subscribed type; Slack also delivers the bot's own posts as
+`message` events (Bolt drops them as self events): the sandbox does not send those.
 """
 
 from bot.sandbox.blockkit import Button

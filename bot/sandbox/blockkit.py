@@ -20,6 +20,9 @@ MAX_ACTIONS_ELEMENTS = 25
 MAX_CONTEXT_ELEMENTS = 10
 MAX_MODAL_TITLE = 24
 MAX_PRIVATE_METADATA = 3000
+MAX_CONFIRM_TITLE = 100
+MAX_CONFIRM_TEXT = 300
+MAX_CONFIRM_BUTTON = 30
 
 SELECT_TYPES = {"static_select", "external_select", "radio_buttons", "overflow"}
 MULTI_TYPES = {"checkboxes", "multi_static_select", "multi_external_select"}
@@ -120,9 +123,25 @@ def _check_element(element: object, where: str) -> list[str]:
         errors.extend(_check_text(element.get("text"), f"{where}/text", MAX_BUTTON_TEXT, plain_only=True))
         if len(str(element.get("value", ""))) > MAX_VALUE:
             errors.append(f"must be less than {MAX_VALUE + 1} characters [json-pointer:{where}/value]")
+    if "confirm" in element:
+        errors.extend(_check_confirm(element["confirm"], f"{where}/confirm"))
     options = element.get("options")
     if isinstance(options, list) and len(options) > MAX_OPTIONS:
         errors.append(f"must provide no more than {MAX_OPTIONS} items [json-pointer:{where}/options]")
+    return errors
+
+
+def _check_confirm(confirm: object, where: str) -> list[str]:
+    """A confirmation dialog object: plain-text title, confirm and deny; a text of either type."""
+    if not isinstance(confirm, dict):
+        return [f"must be an object [json-pointer:{where}]"]
+    errors = _check_text(confirm.get("title"), f"{where}/title", MAX_CONFIRM_TITLE, plain_only=True)
+    errors += _check_text(confirm.get("text"), f"{where}/text", MAX_CONFIRM_TEXT)
+    for key in ("confirm", "deny"):
+        if key in confirm:
+            errors += _check_text(confirm[key], f"{where}/{key}", MAX_CONFIRM_BUTTON, plain_only=True)
+    if confirm.get("style") not in (None, "primary", "danger"):
+        errors.append(f"must be one of primary/danger [json-pointer:{where}/style]")
     return errors
 
 
@@ -239,7 +258,9 @@ def flatten(blocks: list[dict]) -> list[str]:
 def _element_label(element: dict) -> str:
     if element.get("type") == "button":
         return f"[{plain(element.get('text'))}]"
-    placeholder = plain(element.get("placeholder")) or element.get("type", "")
+    chosen = element.get("initial_option")
+    shown = plain(chosen.get("text")) if isinstance(chosen, dict) else ""
+    placeholder = shown or plain(element.get("placeholder")) or element.get("type", "")
     return f"[{placeholder} ▾]"
 
 

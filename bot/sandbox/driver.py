@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from bot.sandbox import blockkit, payloads
 from bot.sandbox.api_views import apply_response_action
+from bot.sandbox.scopes import message_subscription
 from bot.sandbox.state import Channel, Message, SandboxError, View
 
 if TYPE_CHECKING:
@@ -151,8 +152,12 @@ class Driver:
     # interactivity ---------------------------------------------------------------------------------
     def click(self, user_id: str, action_id: str, *, message: tuple[str, str] | None = None,
               view_id: str | None = None, value: str | None = None, selected: Any = None,
-              block_id: str | None = None, forge: bool = False, stale: bool = False) -> Response:
-        """Click a button (or pick `selected` in a menu) on a stored message or view: block_actions."""
+              block_id: str | None = None, forge: bool = False, stale: bool = False,
+              confirm: bool | None = None) -> Response:
+        """Click a button (or pick `selected` in a menu) on a stored message or view: block_actions.
+
+        An element with a `confirm` dialog reaches the app only when the user confirms it: `confirm=False`
+        cancels (nothing is sent; the Response has status 0), the default confirms."""
         self._user(user_id)
         if (message is None) == (view_id is None):
             raise SandboxError("click() needs exactly one of message=(channel, ts) or view_id=")
@@ -168,13 +173,21 @@ class Driver:
             view = self._view(user_id, view_id)
             block, element = self._find(view.blocks, action_id, value, block_id)
             surface, response_url, where = payloads.view_surface(self.state, view), None, None
+        label = blockkit.plain(element.get("text")) if element.get("type") == "button" else str(selected)
+        dialog = element.get("confirm") if isinstance(element.get("confirm"), dict) else None
+        if confirm is False and dialog is None:
+            raise SandboxError(f"{action_id!r} has no confirm dialog to cancel")
+        detail = {"action_id": action_id, "label": label, "value": element.get("value"),
+                  "view": (self.state.views[view_id].title or f"{self.state.views[view_id].type} tab")
+                  if view_id else None,
+                  "confirm": blockkit.plain(dialog.get("title")) if dialog else None, "cancelled": confirm is False}
+        seq = self.state.next_seq()
+        if confirm is False:  # the user pressed the dialog's deny button: Slack sends the app nothing
+            self.state.record_inbound("click", user_id, where, detail, 0, seq=seq)
+            return Response(0, {}, "")
         payload = payloads.block_actions(self.state, user_id, block, element, selected, surface=surface,
                                          trigger_id=trigger_id, response_url=response_url)
-        seq = self.state.next_seq()
         response = self._interaction(payload, forge=forge, stale=stale)
-        label = blockkit.plain(element.get("text")) if element.get("type") == "button" else str(selected)
-        detail = {"action_id": action_id, "label": label, "value": element.get("value"),
-                  "view": self.state.views[view_id].title if view_id else None}
         self.state.record_inbound("click", user_id, where, detail, response.status, seq=seq)
         return response
 
@@ -242,8 +255,11 @@ class Driver:
 
     # events ----------------------------------------------------------------------------------------
     def event(self, event: dict, *, event_id: str | None = None, retry_num: int | None = None,
-              retry_reason: str = "http_timeout", forge: bool = False, stale: bool = False) -> Response:
-        """Deliver an Events API event_callback (a retry when retry_num is given)."""
+              retry_reason: str = "http_timeout", forge: bool = False, stale: bool = False,
+              record: bool = True) -> Response:
+        """Deliver an Events API event_callback (a retry when retry_num is given).
+
+        `record=False` keeps it out of the transcript (the `message` event that accompanies a mention)."""
         event = dict(event)
         event.setdefault("event_ts", self.state.next_ts())
         envelope = payloads.event_envelope(self.state, event, event_id=event_id or f"Ev0{secrets.token_hex(5).upper()}",
@@ -256,10 +272,49 @@ class Driver:
                              extra_headers=headers)
         response.payload = envelope
         channel = event.get("channel") if isinstance(event.get("channel"), str) else None
-        self.state.record_inbound("event", event.get("user"), channel,
-                                  {"type": event.get("type"), "text": event.get("text"), "retry": retry_num},
-                                  response.status, seq=seq)
+        if record:
+            self.state.record_inbound("event", event.get("user"), channel,
+                                      {"type": event.get("type"), "text": event.get("text"), "retry": retry_num,
+                                       "thread": bool(event.get("thread_ts"))}, response.status, seq=seq)
         return response
+
+    def _message_event(self, user_id: str, channel: Channel, text: str, ts: str,
+                       thread_ts: str | None) -> dict | None:
+        """The `message` event Slack sends for a user's message, or None when the app would not get one (not
+        subscribed to that conversation type, or the bot is not in the conversation)."""
+        with self.state.lock:
+            subscribed = message_subscription(channel) in self.state.events
+        if not subscribed or self.state.bot_user_id not in channel.members:
+            return None
+        team = self.state.users[user_id].team_id
+        event = {"type": "message", "user": user_id, "text": text, "ts": ts, "team": team, "channel": channel.id,
+                 "event_ts": ts, "channel_type": "im" if channel.is_im else ("group" if channel.is_private
+                                                                            else "channel"),
+                 "client_msg_id": secrets.token_hex(8)}
+        if channel.is_ext_shared:
+            event.update(user_team=team, source_team=team)
+        if thread_ts:
+            parent = self.state.find_message(channel.id, thread_ts)
+            event["thread_ts"] = thread_ts
+            if parent is not None:
+                event["parent_user_id"] = parent.user
+        return event
+
+    def post(self, user_id: str, channel_id: str | None, text: str, *, thread_ts: str | None = None,
+             **options: Any) -> Response | None:
+        """The user writes a message (a reply in a thread with thread_ts; in their DM with the bot when
+        channel_id is None). Stored; delivered as a `message` event when the app subscribes to that
+        conversation type (message.channels, .groups, .im) and the bot is in it, else None is returned."""
+        self._user(user_id)
+        channel = self._channel_for(user_id, channel_id)
+        if thread_ts and self.state.find_message(channel.id, thread_ts) is None:
+            raise SandboxError(f"no message {thread_ts} in {channel.id} to reply to")
+        ts = self.state.next_ts()
+        with self.state.lock:
+            self.state.messages.setdefault(channel.id, []).append(
+                Message(channel.id, ts, text, [], user_id, thread_ts=thread_ts))
+        event = self._message_event(user_id, channel, text, ts, thread_ts)
+        return None if event is None else self.event(event, **options)
 
     def mention(self, user_id: str, channel_id: str, text: str, *, thread_ts: str | None = None,
                 **options: Any) -> Response:
@@ -273,6 +328,10 @@ class Driver:
         with self.state.lock:
             self.state.messages.setdefault(channel.id, []).append(
                 Message(channel.id, ts, full_text, [], user_id, thread_ts=thread_ts))
+        # A mention is also a message: an app subscribed to the conversation's messages gets both events.
+        echo = self._message_event(user_id, channel, full_text, ts, thread_ts)
+        if echo is not None:
+            self.event(echo, record=False, forge=options.get("forge", False), stale=options.get("stale", False))
         event = {"type": "app_mention", "user": user_id, "text": full_text, "ts": ts, "team": team,
                  "channel": channel.id, "event_ts": ts, "client_msg_id": secrets.token_hex(8)}
         if channel.is_ext_shared:

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 from bot.sandbox import blockkit, faults
 from bot.sandbox.driver import Driver
 from bot.sandbox.method_data import KNOWN_METHODS
-from bot.sandbox.scopes import manifest_scopes
+from bot.sandbox.scopes import manifest_events, manifest_scopes
 from bot.sandbox.state import (
     TRIGGER_TTL_SECONDS,
     Call,
@@ -31,7 +31,8 @@ class Sandbox:
 
     def __init__(self, signing_secret: str, bot_token: str, *, team_id: str = "T0OURS",
                  team_name: str = "Acme Software", bot_user_id: str = "U0BOT",
-                 trigger_ttl: float = TRIGGER_TTL_SECONDS, scopes: Iterable[str] | None = None) -> None:
+                 trigger_ttl: float = TRIGGER_TTL_SECONDS, scopes: Iterable[str] | None = None,
+                 events: Iterable[str] | None = None) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         # trigger_ttl is Slack's 3 s; tests may shorten it to check expiry without waiting.
@@ -39,6 +40,8 @@ class Sandbox:
                            trigger_ttl=trigger_ttl)
         # By default the bot has what manifest.yml asks for, so a missing scope fails here as it would live.
         self.set_scopes(manifest_scopes() if scopes is None else scopes)
+        # Likewise the bot events it subscribes to: `message` events only come for subscribed conversation types.
+        self.set_events(manifest_events() if events is None else events)
         self._server = WebApiServer(self.state)
         self._started = False
 
@@ -101,6 +104,18 @@ class Sandbox:
         granted = list(dict.fromkeys(scopes))
         with self.state.lock:
             self.state.scopes = granted
+
+    @property
+    def events(self) -> list[str]:
+        with self.state.lock:
+            return list(self.state.events)
+
+    def set_events(self, events: Iterable[str]) -> None:
+        """Subscribe the app to exactly these bot events (as in the manifest's event_subscriptions)."""
+        if isinstance(events, str):
+            raise SandboxError("set_events() takes a list of events, not one string")
+        with self.state.lock:
+            self.state.events = list(dict.fromkeys(events))
 
     def reset(self) -> None:
         """Forget calls, messages, views and faults (random ones too); keep the directory and scopes."""

@@ -1,4 +1,5 @@
-"""OAuth scopes: the bot's granted scopes (manifest.yml by default) and the scope each emulated method needs."""
+"""OAuth scopes and event subscriptions: what the bot is granted and subscribes to (manifest.yml by default),
+and the scope each emulated method needs."""
 
 from __future__ import annotations
 
@@ -36,6 +37,17 @@ def manifest_scopes(path: Path = MANIFEST) -> list[str]:
     """The bot scopes manifest.yml declares (oauth_config.scopes.bot), in its order."""
     manifest = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return list(((manifest.get("oauth_config") or {}).get("scopes") or {}).get("bot") or [])
+
+
+def manifest_events(path: Path = MANIFEST) -> list[str]:
+    """The bot events manifest.yml subscribes to (settings.event_subscriptions.bot_events), in its order."""
+    manifest = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return list(((manifest.get("settings") or {}).get("event_subscriptions") or {}).get("bot_events") or [])
+
+
+def message_subscription(channel: Channel) -> str:
+    """The subscription that delivers `message` events of a conversation: message.channels/groups/im."""
+    return f"message.{conversation_type(channel)}"
 
 
 def conversation_type(channel: Channel) -> str:

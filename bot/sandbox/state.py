@@ -150,6 +150,7 @@ class State:
         self.inbound: list[Inbound] = []
         self.faults = FaultBook()
         self.scopes: list[str] = []  # granted bot scopes, sent back in x-oauth-scopes
+        self.events: list[str] = []  # bot events the app subscribes to (message.channels, app_mention, ...)
         self._seq = 0
         self.generation = 0  # bumped by reset() so incremental readers start over
         self._ts_base = int(time.time()) * 1_000_000

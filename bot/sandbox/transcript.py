@@ -124,7 +124,8 @@ def render_call(directory: Directory, call: Call) -> list[str]:
 def _render_view(directory: Directory, call: Call) -> list[str]:
     view = call.response.get("view") or {}
     title = blockkit.plain(view.get("title"))
-    lines = [readable(directory, line) for line in blockkit.flatten(view.get("blocks") or [])]
+    lines = [part for line in blockkit.flatten(view.get("blocks") or [])
+             for part in readable(directory, line).splitlines() or [""]]
     if view.get("submit"):
         lines.append(f"[{blockkit.plain(view['submit'])}]")
     owner = who(directory, call.args.get("user_id")) if call.method == "views.publish" else None
@@ -146,6 +147,11 @@ def render_inbound(directory: Directory, entry: Inbound) -> list[str]:
         target = f"[{detail.get('label')}]"
         line = (f"{place}  {actor} clicked {target}" if entry.channel
                 else f'  ▭ {actor} clicked {target} in "{detail.get("view", "")}"')
+        if detail.get("confirm"):
+            answer = "cancelled" if detail.get("cancelled") else "confirmed"
+            line += f' and {answer} “{detail["confirm"]}”'
+        if detail.get("cancelled"):
+            return [line]
     elif entry.kind == "submit":
         line = f'  ▭ {actor} submitted "{detail.get("title")}"'
         if detail.get("outcome") == "errors":
@@ -171,6 +177,9 @@ def _render_event(directory: Directory, entry: Inbound, actor: str, place: str) 
         return f"{place}  {actor} joined the channel{retry}"
     if detail.get("type") == "app_home_opened":
         return f"Home tab  {actor} opened the Home tab{retry}"
+    if detail.get("type") == "message":
+        thread = "(thread) " if detail.get("thread") else ""
+        return f"{place}  {actor} → {thread}{readable(directory, detail.get('text') or '')}{retry}"
     return f"(event {detail.get('type')}){retry}"
 
 
