@@ -107,12 +107,14 @@ def grow(engine, start: int, stop: int, rng: random.Random) -> None:
         _insert(engine, batch)
     with engine.begin() as connection:
         connection.execute(text("ANALYZE"))
+    checkpoint(engine)
 
 
 def _insert(engine, rows: list[dict]) -> None:
     with transaction(engine) as session:
         session.execute(insert(Registration.__table__), rows)
         index_unindexed(session)  # what change_status does for each registration the bot stores
+    checkpoint(engine)  # the worker folds the write-ahead log back between rounds
 
 
 class WriteHolds:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, false, func, or_, true
+from sqlalchemy import and_, case, false, func, literal, or_, true, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select, update
 
@@ -196,9 +196,9 @@ def reviews_waiting_since(
     query = (select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id)
              .where(Registration.status == RegistrationStatus.under_review, Registration.updated_at <= before)
              .order_by(Registration.updated_at, Registration.id).limit(limit))
-    if after is not None:
-        query = query.where(or_(Registration.updated_at > after[0],
-                                and_(Registration.updated_at == after[0], Registration.id > after[1])))
+    if after is not None:  # a row value: the index range starts at the cursor (an OR of columns scans from the start)
+        query = query.where(tuple_(Registration.updated_at, Registration.id)
+                            > tuple_(literal(after[0], Registration.updated_at.type), literal(after[1])))
     return list(session.exec(query).all())
 
 

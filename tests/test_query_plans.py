@@ -6,7 +6,7 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlmodel import Session
 
 from storage.actors import Actor, ActorKind
@@ -22,6 +22,8 @@ from storage.queries import (
     similar_key_candidates,
     visible_registrations,
 )
+from storage.slack.models import SlackMessage, SlackMessageKind, SlackMessageStatus
+from storage.slack.outbox import enqueue_update
 from tests.test_jobs_at_scale import registration_row, store
 from workflows.conflicts import similarity_bound
 
@@ -55,12 +57,17 @@ def filled(engine, now):
         return out
 
     store(engine, rows)
+    analyze(engine)
+    return ids[1]
+
+
+def analyze(engine) -> None:
+    """Fresh planner statistics, as the worker keeps them."""
     if engine.dialect.name == "sqlite":
         optimize(engine)
     else:
         with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE registration")
-    return ids[1]
+            connection.exec_driver_sql("ANALYZE")
 
 
 def plans(engine, run) -> list[str]:
@@ -101,6 +108,9 @@ def test_hot_queries_use_an_index(engine, now, filled):
                        "ix_registration_status_expires"),
         "reviews waiting": (lambda s: reviews_waiting_since(s, now - timedelta(hours=48), limit=200),
                             "ix_registration_status_updated"),
+        "reviews waiting, a later page": (lambda s: reviews_waiting_since(
+            s, now - timedelta(hours=48), after=(now - timedelta(days=30), 5), limit=200),
+            "ix_registration_status_updated (status=? AND updated_at>?"),
         "exact conflicts": (lambda s: active_registrations_like(s, domain="d5.com", key="acme", now=now,
                                                                 window_days=90), "ix_registration_company_key"),
         "fuzzy candidates": (lambda s: similar_key_candidates(s, bound=similarity_bound("northwind traders", 90),
@@ -112,3 +122,20 @@ def test_hot_queries_use_an_index(engine, now, filled):
             assert_indexed(each)
         if engine.dialect.name == "sqlite":
             assert index in plan, (name, plan)
+            if "page" in name:  # the index range starts at the cursor and is already in order
+                assert "TEMP B-TREE" not in plan, (name, plan)
+
+
+def test_an_update_finds_its_pending_twin_by_lane_not_by_reading_the_sent_history(engine, now):
+    sent = [dict(key=f"reg:{n}:root", lane=f"reg:{n}:partner", kind=SlackMessageKind.post, channel="C1",
+                 text="x", blocks=[], status=SlackMessageStatus.sent, attempts=1, maybe_sent=False,
+                 next_attempt_at=now, created_at=now) for n in range(3000)]
+    with Session(engine) as session:
+        session.exec(insert(SlackMessage), params=sent)
+        session.commit()
+    analyze(engine)
+    [plan, *_] = plans(engine, lambda s: enqueue_update(s, lane="reg:7:partner", parent_key="reg:7:root", text="y",
+                                                        blocks=[], now=now))
+    assert "SCAN slack_outbox" not in plan and "Seq Scan on slack_outbox" not in plan, plan
+    if engine.dialect.name == "sqlite":
+        assert "ix_slack_outbox_lane" in plan, plan

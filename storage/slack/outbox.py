@@ -41,9 +41,11 @@ def enqueue_update(session: Session, *, lane: str, parent_key: str, text: str, b
     An update not yet tried is rewritten rather than followed by another: only the latest content matters,
     and Slack's rate limits are better spent on messages people read.
     """
+    # By lane and status (the lane index): the outbox holds every message ever sent, never scan it.
     waiting = session.exec(select(SlackMessage).where(
+        SlackMessage.lane == lane, SlackMessage.status == SlackMessageStatus.pending,
         SlackMessage.parent_key == parent_key, SlackMessage.kind == SlackMessageKind.update,
-        SlackMessage.status == SlackMessageStatus.pending, SlackMessage.attempts == 0)).first()
+        SlackMessage.attempts == 0)).first()
     if waiting is not None:
         # Conditional: the sender may have just claimed it (attempts 1), and then it is too late to rewrite.
         merged = session.exec(update(SlackMessage).where(
@@ -83,9 +85,12 @@ def next_due_at(session: Session) -> datetime | None:
 
 
 def fail_dependents(session: Session, key: str, error: str) -> int:
-    """Replies and updates of a message that will never exist cannot be sent either."""
+    """Replies and updates of a message that will never exist cannot be sent either.
+
+    They are pending, so the due index (status first) finds them without reading the sent history.
+    """
     return session.exec(update(SlackMessage)
-                        .where(SlackMessage.parent_key == key, SlackMessage.status == SlackMessageStatus.pending)
+                        .where(SlackMessage.status == SlackMessageStatus.pending, SlackMessage.parent_key == key)
                         .values(status=SlackMessageStatus.failed, last_error=error)).rowcount
 
 
