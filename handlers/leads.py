@@ -13,7 +13,7 @@ from handlers.blocks.text import escape
 from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer_text, channel_of, request_key
 from handlers.ids import Action, Block, Callback, Command
 from storage.actors import Actor
-from workflows.lead_form import LeadFormInvalid, country_choices, validate_lead
+from workflows.lead_form import LeadFormInvalid, country_choices, prepare_lead_form, validate_lead
 from workflows.people import partner_options
 from workflows.registrations import submit_registration
 from workflows.services import DatabaseBusy, Services, WorkflowError
@@ -33,6 +33,8 @@ def open_registration_modal(services: Services, client: WebClient, actor: Actor,
 
 
 def register(app: App, services: Services) -> None:
+    prepare_lead_form(services.program)
+
     @app.command(Command.lead.value)
     def handle_lead_command(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         """`/lead [company or domain]` opens the registration form, prefilled."""

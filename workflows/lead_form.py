@@ -8,8 +8,8 @@ from decimal import Decimal
 from email_validator import EmailNotValidError, validate_email
 
 from storage.models import AttributionType, PricingModel
-from workflows.amounts import AmountUnclear, parse_amount
-from workflows.countries import COUNTRY_CODES, country_name, search_countries
+from workflows.amounts import AmountUnclear, decimal_marks, parse_amount
+from workflows.countries import COUNTRY_CODES, country_name, country_names, search_countries
 from workflows.normalize import InvalidDomain, company_key, normalize_domain
 from workflows.program import Program
 
@@ -98,6 +98,13 @@ def _amount(raw: str | None, label: str, currency: str | None, errors: dict[str,
     else:
         return value
     return None
+
+
+def prepare_lead_form(program: Program) -> None:
+    """Load the CLDR data validation reads (about 0.2 s cold), so the first submission acks as fast as the rest."""
+    for currency in program.currencies:
+        decimal_marks(currency)
+    country_names()
 
 
 def country_choices(program: Program, typed: str) -> list[tuple[str, str]]:

@@ -52,7 +52,7 @@ def explain_route(engine: Engine, program: Program, reference: str) -> RouteExpl
         if registration is None:
             raise UnknownRegistration(f"there is no registration REG-{number:05d}")
         partner = session.get(Partner, registration.partner_id)
-        aes = account_executives(session)
+        aes = sorted(account_executives(session), key=lambda ae: ae.slack_user_id)  # the same order every time
         people = {m.slack_user_id: m for m in [*aes, *program_runners(session)]}
     reg = registration
     explanation = RouteExplanation(f"{reg.reference} {reg.company} ({reg.domain or 'no domain'}) from "
