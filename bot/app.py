@@ -12,15 +12,16 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
-from handlers import events, leads, partner, reviews
+from handlers import events, home, leads, partner, review_tools, reviews
 from handlers.common import SOMETHING_WENT_WRONG, acting_user, answer_text
-from handlers.notify import SlackNotifier
+from handlers.notify import SlackNotifier, slack_message_link
 from workflows.program import Program
 from workflows.services import Services, utc_clock
 
 logger = logging.getLogger(__name__)
 
-LISTENER_MODULES = (events, leads, reviews, partner)
+# home before partner: its App Home paging listeners answer first (handlers/home.py).
+LISTENER_MODULES = (events, leads, reviews, review_tools, home, partner)
 
 
 def make_client(settings: Settings) -> WebClient:
@@ -40,7 +41,8 @@ def build_services(*, engine: Engine, program: Program, client: WebClient,
     """The workflows' collaborators; asks Slack who we are (our team and bot user) once."""
     identity = client.auth_test()
     return Services(engine=engine, program=program, notifier=SlackNotifier(program, clock), clock=clock,
-                    our_team_id=identity.get("team_id"), bot_user_id=identity.get("user_id"))
+                    our_team_id=identity.get("team_id"), bot_user_id=identity.get("user_id"),
+                    message_link=slack_message_link(client))
 
 
 def _handle_error(error: Exception, body: dict, context, client: WebClient,

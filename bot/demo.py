@@ -105,9 +105,11 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
                     w.submit_form("U0BOB", dict(PARTNER_FORM, company="ACME Incorporated", domain="acme.com",
                                                 contact_email="cto@acme.com", pricing_model="subscription",
                                                 starting_monthly_usage=""))))
-    w.step("Priya (partner manager) rejects the conflicting registration with a reason",
+    w.step("Priya (partner manager) rejects the conflicting registration: naming Northwind to Globex is "
+           "refused, so she picks the standard wording",
            lambda: (w.click_in_dm("U0PRIYA", "conflict_reject"),
-                    w.submit_form("U0PRIYA", {"reason": "Northwind registered Acme first and it is approved."})))
+                    w.submit_form("U0PRIYA", {"reason": "Northwind registered Acme first and it is approved."}),
+                    w.submit_form("U0PRIYA", {"reason_choice": "registered_first"})))
     w.step("Dana clicks My deals", lambda: w.click_in("U0DANA", "C0NORTH", "my_deals"))
     w.step("Alex opens Partnerbot's App Home", lambda: driver.home_opened("U0ALEX"))
     w.step("Priya asks what she can do", lambda: driver.command("U0PRIYA", "/partner", "help"))
@@ -127,6 +129,46 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
                                                 starting_monthly_usage=""))))
     w.step("Priya invites Partnerbot back: what failed there is posted, once",
            lambda: driver.bot_joined("C0GLOBEX"))
+    play_reviewer_tools(bot, w)
+
+
+def play_reviewer_tools(bot: LocalBot, w: Walkthrough) -> None:
+    """A reviewer's day: ask the partner, hand a lead over, undo a click, decide from App Home, say why it was lost."""
+    driver, sandbox = bot.driver, bot.sandbox
+
+    def thread_root(reference: str):
+        return next(m for m in sandbox.messages("C0NORTH") if reference in m.text and not m.thread_ts)
+
+    def click_on_home(user_id: str, action_id: str) -> None:
+        home = sandbox.home(user_id)
+        driver.click(user_id, action_id, view_id=home.id,
+                     value=next(b.value for b in sandbox.buttons(home) if b.action_id == action_id))
+
+    w.step("Dana registers Hooli; it is routed to Alex",
+           lambda: (w.click_in("U0DANA", "C0NORTH", "register_lead"),
+                    w.submit_form("U0DANA", dict(PARTNER_FORM, company="Hooli", domain="hooli.com",
+                                                 contact_email="cto@hooli.com", pricing_model="subscription",
+                                                 starting_monthly_usage=""))))
+    w.step("Alex asks the partner a question: it goes into Hooli's thread in Northwind's channel",
+           lambda: (w.click_in_dm("U0ALEX", "review_ask_partner"),
+                    w.submit_form("U0ALEX", {"question": "Who signs the order, and by when?"})))
+    w.step("Dana answers in the thread: Slack sends the reply as a message event, and Alex gets it with a link",
+           lambda: driver.post("U0DANA", "C0NORTH", "Their CFO, before the end of the quarter.",
+                               thread_ts=thread_root("REG-00004").ts))
+    w.step("Alex is off next week and reassigns the lead to Bea: Northwind is not told anything",
+           lambda: (w.click_in_dm("U0ALEX", "review_reassign"),
+                    w.submit_form("U0ALEX", {"assignee": "U0BEA", "reason": "I'm away next week; Bea knows Hooli."})))
+    w.step("Bea accepts (Slack asks her to confirm first), then notices a mistake and clicks Undo: the approval "
+           "is withdrawn, the CRM is told, and Northwind hears of the correction",
+           lambda: (w.click_in_dm("U0BEA", "review_accept"),
+                    driver.click("U0BEA", "review_undo", message=next(
+                        (e.channel, e.ts) for e in reversed(sandbox.ephemerals("U0BEA"))
+                        if any(b.action_id == "review_undo" for b in sandbox.buttons(e))))))
+    w.step("Bea opens App Home: what waits for her, with the buttons", lambda: driver.home_opened("U0BEA"))
+    w.step("Bea accepts Hooli from App Home after all", lambda: click_on_home("U0BEA", "review_accept"))
+    w.step("Hooli goes quiet: Bea marks it lost (confirmed) and says why, for our team and the CRM",
+           lambda: (click_on_home("U0BEA", "deal_lost"),
+                    w.submit_form("U0BEA", {"reason_choice": "no_decision", "reason": "No reply since the demo."})))
 
 
 def summarise(bot: LocalBot, console: Console) -> None:

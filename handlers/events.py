@@ -7,14 +7,18 @@ import re
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from handlers.blocks.lists import build_help, build_home
+from handlers.blocks.lists import build_help
 from handlers.blocks.messages import build_desk_prompt
-from handlers.common import actor_of, answer
+from handlers.common import actor_of, acting_user, answer
+from handlers.home import publish_home
 from handlers.ids import Event
-from workflows.people import channel_id_changed, first_delivery, home_for, open_desk_in_channel
+from workflows.people import channel_id_changed, first_delivery, open_desk_in_channel
+from workflows.questions import forward_partner_reply, is_registration_thread
 from workflows.services import Services
 
 LEAD_WORDS = re.compile(r"\b(lead|leads|register|registration|deal)\b", re.IGNORECASE)
+# Messages people write: plain ones, replies also sent to the channel, and ones with a file.
+PEOPLES_MESSAGES = (None, "thread_broadcast", "file_share")
 
 
 def _first_delivery(services: Services, body: dict) -> bool:
@@ -58,15 +62,24 @@ def register(app: App, services: Services) -> None:
 
     @app.event(Event.app_home_opened.value)
     def handle_home_opened(event: dict, body: dict, context: BoltContext, client: WebClient):
-        """App Home lists an internal user's leads; others see what they can do."""
+        """App Home lists an internal user's leads, with their buttons; others see what they can do."""
         if event.get("tab", "home") != "home" or not _first_delivery(services, body):
             return
-        actor = actor_of(services, context, body)
-        if not actor.slack_user_id:
+        publish_home(services, client, actor_of(services, context, body))
+
+    @app.event(Event.message.value)
+    def handle_message(event: dict, body: dict, context: BoltContext, client: WebClient):
+        """A partner's reply in a registration's thread goes to its reviewer; every other message is left alone."""
+        channel, text, ts, thread_ts = (event.get(k) for k in ("channel", "text", "ts", "thread_ts"))
+        if not all(isinstance(v, str) and v for v in (channel, text, ts, thread_ts)) or thread_ts == ts:
             return
-        if actor.is_internal:
-            view = build_home(home_for(services, actor), actor)
-        else:
-            help_message = build_help(actor)
-            view = {"type": "home", "blocks": [b.to_dict() for b in help_message.blocks]}
-        client.views_publish(user_id=actor.slack_user_id, view=view)
+        if event.get("subtype") not in PEOPLES_MESSAGES or event.get("bot_id"):
+            return
+        if services.bot_user_id and f"<@{services.bot_user_id}>" in text:
+            return  # a mention: app_mention answers it
+        if not is_registration_thread(services, channel, thread_ts):
+            return
+        user_id, team_id = acting_user(context, body)
+        link = services.message_link(channel, ts) if services.message_link else None  # no transaction open
+        forward_partner_reply(services, channel_id=channel, thread_ts=thread_ts, user_id=user_id, team_id=team_id,
+                              text=text, link=link, event_id=body.get("event_id"))

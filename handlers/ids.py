@@ -15,6 +15,9 @@ class Callback(StrEnum):
     partner_update = "partner_update"  # a partner's note on its registration, for the AE
     withdraw_reason = "withdraw_reason"  # a partner withdraws its registration
     edit_registration = "edit_registration"  # a partner corrects its undecided registration
+    reassign = "review_reassign"  # a reviewer hands the review to another AE or back to routing
+    ask_partner = "review_ask_partner"  # a reviewer's question, posted in the partner's registration thread
+    lost_reason = "deal_lost_reason"  # why a deal was lost
 
 
 class Action(StrEnum):
@@ -35,6 +38,10 @@ class Action(StrEnum):
     add_update = "deal_add_update"  # partner-side buttons on a registration (My deals, its thread root)
     withdraw = "deal_withdraw"
     edit = "deal_edit"
+    reassign = "review_reassign"  # reviewer tools on the review message, its reminders and App Home
+    ask_partner = "review_ask_partner"
+    undo = "review_undo"  # for UNDO_MINUTES after a decision; the value is the decision's id, never trusted
+    home_filter = "home_filter"  # App Home: which list (a static select); paging keeps it in the view's metadata
 
 
 class Block(StrEnum):
@@ -60,6 +67,9 @@ class Block(StrEnum):
     reason = "reason"
     review_actions = "review_actions"
     desk_actions = "desk_actions"
+    reason_choice = "reason_choice"  # standard wording for a rejection or a lost deal
+    assignee = "assignee"  # Reassign: another AE, or back to routing
+    question = "question"  # Ask the partner
 
 
 class Event(StrEnum):
@@ -67,3 +77,9 @@ class Event(StrEnum):
     member_joined_channel = "member_joined_channel"
     app_home_opened = "app_home_opened"
     channel_id_changed = "channel_id_changed"
+    message = "message"  # thread replies in a registration's thread (the subscriptions below)
+
+
+# What manifest.yml subscribes to for `message` events: public and private channels (shared partner
+# channels) and DMs (a registration posted privately to its submitter).
+MESSAGE_SUBSCRIPTIONS = ("message.channels", "message.groups", "message.im")

@@ -6,8 +6,12 @@ reports is committed; the outbox sender (storage/slack/sender.py) delivers it af
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from handlers.blocks.messages import (
@@ -17,12 +21,22 @@ from handlers.blocks.messages import (
     build_partner_update,
     build_registration_root,
 )
-from handlers.blocks.review import build_review_reminder, build_review_request, build_review_settled
-from handlers.blocks.text import escape
+from handlers.blocks.review import (
+    build_reminder_handled,
+    build_review_handed_over,
+    build_review_reminder,
+    build_review_request,
+    build_review_settled,
+)
+from handlers.blocks.review_threads import build_decision_withdrawn, build_partner_question, build_partner_reply
+from handlers.blocks.text import escape, status_label
 from storage.models import Partner, Registration, RegistrationStatus
+from storage.reviews import reminder_keys, thread_root_key
 from storage.slack.outbox import enqueue_post, enqueue_update
 from workflows.program import Program
 from workflows.services import ConflictEvidence
+
+logger = logging.getLogger(__name__)
 
 
 def _blocks(message: Message) -> list[dict]:
@@ -30,7 +44,18 @@ def _blocks(message: Message) -> list[dict]:
 
 
 def root_key(registration: Registration) -> str:
-    return f"reg:{registration.id}:root"
+    return thread_root_key(registration.id)
+
+
+def slack_message_link(client: WebClient) -> Callable[[str, str], str | None]:
+    """Slack's permalink of a message (chat.getPermalink), or None when Slack cannot give one."""
+    def message_link(channel: str, ts: str) -> str | None:
+        try:
+            return client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+        except (SlackApiError, OSError):
+            logger.warning("no permalink for %s/%s", channel, ts, exc_info=True)
+            return None
+    return message_link
 
 
 class SlackNotifier:
@@ -55,12 +80,14 @@ class SlackNotifier:
                    message=build_registration_root(received, partner), partner_id=partner.id)
 
     def partner_update(self, session: Session, registration: Registration, partner: Partner, *,
-                       actor_slack_id: str | None) -> None:
-        """A threaded update under the root, and the root itself shows the new status."""
+                       actor_slack_id: str | None) -> str:
+        """A threaded update under the root, and the root itself shows the new status; returns the update's key."""
         lane, root = f"reg:{registration.id}:partner", root_key(registration)
-        self._post(session, key=f"{root}:update:{uuid.uuid4().hex[:12]}", lane=lane, channel="", parent_key=root,
+        key = f"{root}:update:{uuid.uuid4().hex[:12]}"
+        self._post(session, key=key, lane=lane, channel="", parent_key=root,
                    message=build_partner_update(registration, self.program.approval_sla_hours), partner_id=partner.id)
         self._update(session, lane=lane, parent_key=root, message=build_registration_root(registration, partner))
+        return key
 
     def review_requested(self, session: Session, registration: Registration, partner: Partner,
                          conflicts: list[ConflictEvidence]) -> None:
@@ -77,6 +104,62 @@ class SlackNotifier:
         if review_key:
             self._update(session, lane=f"reg:{registration.id}:review", parent_key=review_key,
                          message=build_review_settled(registration, partner, actor_slack_id))
+        outcome = (f"conflict cleared by <@{actor_slack_id}>; now with <@{registration.assigned_to_slack_id}>."
+                   if registration.status == RegistrationStatus.under_review
+                   else f"{status_label(registration.status)} by <@{actor_slack_id}>.")
+        self._settle_reminders(session, registration, partner, outcome)
+
+    def _settle_reminders(self, session: Session, registration: Registration, partner: Partner, outcome: str) -> None:
+        """Reminders about a review lose their buttons once it is handled (one update each, at most a few)."""
+        for key in reminder_keys(session, registration.id):
+            self._update(session, lane=f"reg:{registration.id}:review", parent_key=key,
+                         message=build_reminder_handled(registration, partner, outcome))
+
+    def review_handed_over(self, session: Session, registration: Registration, partner: Partner, *,
+                           review_key: str | None, actor_slack_id: str, previous_assignee: str | None,
+                           reason: str | None) -> None:
+        if review_key:
+            self._update(session, lane=f"reg:{registration.id}:review", parent_key=review_key,
+                         message=build_review_handed_over(registration, partner, actor_slack_id=actor_slack_id,
+                                                          reason=reason))
+        self._settle_reminders(session, registration, partner,
+                               f"reassigned to <@{registration.assigned_to_slack_id}> by <@{actor_slack_id}>.")
+
+    def review_restored(self, session: Session, registration: Registration, partner: Partner, *,
+                        review_key: str | None, conflicts: list[ConflictEvidence], actor_slack_id: str) -> None:
+        """After an undo the review message is what it was before the decision, buttons and all."""
+        note = f":leftwards_arrow_with_hook: Decision undone by <@{actor_slack_id}>."
+        if review_key:
+            message = (build_review_request(registration, partner, conflicts, note=note)
+                       if registration.status == RegistrationStatus.under_review
+                       else build_review_settled(registration, partner, actor_slack_id,
+                                                 note=f"{status_label(registration.status)} · {note}"))
+            self._update(session, lane=f"reg:{registration.id}:review", parent_key=review_key, message=message)
+        self._settle_reminders(session, registration, partner, f"the decision was undone by <@{actor_slack_id}>; "
+                                                               "it is in your review message again.")
+
+    def decision_withdrawn(self, session: Session, registration: Registration, partner: Partner, *,
+                           withdrawn: RegistrationStatus, told: bool) -> None:
+        """The root shows the restored status; a reply says the decision was withdrawn, if it had been told."""
+        lane, root = f"reg:{registration.id}:partner", root_key(registration)
+        if told:
+            self._post(session, key=f"{root}:withdrawn:{uuid.uuid4().hex[:12]}", lane=lane, channel="",
+                       parent_key=root, message=build_decision_withdrawn(registration, withdrawn),
+                       partner_id=partner.id)
+        self._update(session, lane=lane, parent_key=root, message=build_registration_root(registration, partner))
+
+    def question_to_partner(self, session: Session, registration: Registration, partner: Partner, *,
+                            asker_slack_id: str, question: str) -> None:
+        root = root_key(registration)
+        self._post(session, key=f"{root}:question:{uuid.uuid4().hex[:12]}", lane=f"reg:{registration.id}:partner",
+                   channel="", parent_key=root, partner_id=partner.id,
+                   message=build_partner_question(registration, asker_slack_id, question))
+
+    def partner_replied(self, session: Session, registration: Registration, partner: Partner, *, recipient: str,
+                        author_slack_id: str, text: str, link: str | None) -> None:
+        self._post(session, key=f"reg:{registration.id}:reply:{uuid.uuid4().hex[:12]}",
+                   lane=f"reg:{registration.id}:review", channel=recipient,
+                   message=build_partner_reply(registration, partner, author_slack_id, text, link))
 
     def tell_user(self, session: Session, slack_user_id: str, text: str, *, key: str | None = None) -> None:
         """Plain text (escaped, so it can carry names and Salesforce's messages safely)."""
@@ -89,7 +172,7 @@ class SlackNotifier:
                    message=build_partner_desk(partner, self.program.protection_window_days))
 
     def review_overdue(self, session: Session, registration: Registration, partner: Partner, *, recipient: str,
-                       hours_waiting: int, key: str) -> None:
+                       hours_waiting: int, key: str, link: str | None = None) -> None:
         self._post(session, key=key, lane=f"reg:{registration.id}:review", channel=recipient,
                    message=build_review_reminder(registration, partner, hours_waiting,
-                                                 self.program.approval_sla_hours))
+                                                 self.program.approval_sla_hours, link=link))

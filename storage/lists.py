@@ -11,12 +11,13 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from enum import StrEnum
 
 from sqlalchemy import and_, false, func, or_, select as sa_select
 from sqlmodel import Session, select
 
 from storage.actors import Actor
-from storage.models import OPEN_STATUSES, Partner, Registration, ReviewKind
+from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
 from storage.queries import _visible_to
 
 PAGE_SIZE = 20
@@ -72,18 +73,49 @@ def deals_page(session: Session, actor: Actor, cursor: Cursor | None = None, *, 
     return _page(session, [_visible_to(actor)], cursor, size)
 
 
-def home_page(session: Session, actor: Actor, cursor: Cursor | None = None, *, size: int = PAGE_SIZE) -> Page:
-    """Leads an internal user owns or must review (open conflicts for program runners), one page."""
-    if not actor.is_internal:
-        return _page(session, [false()], None, size)
+class HomeFilter(StrEnum):
+    """App Home's lists of an internal user's registrations."""
+
+    all = "all"  # everything they own, and open conflicts for program runners
+    waiting = "waiting"  # waiting for their decision
+    open = "open"  # approved deals they own
+    closed = "closed"  # won, lost, rejected or expired
+
+
+CLOSED_STATUSES = (RegistrationStatus.won, RegistrationStatus.lost, RegistrationStatus.rejected,
+                   RegistrationStatus.expired)
+
+
+def _home_branches(actor: Actor, show: HomeFilter) -> list:
+    """Disjoint WHERE clauses, one per index range: (assignee, status, created_at) or (assignee, created_at)."""
     mine = Registration.assigned_to_slack_id == actor.slack_user_id
-    branches = [mine]
+    if show == HomeFilter.open:
+        return [and_(mine, Registration.status == RegistrationStatus.approved)]
+    if show == HomeFilter.closed:
+        return [and_(mine, Registration.status == status) for status in CLOSED_STATUSES]
+    branches = [and_(mine, Registration.status == RegistrationStatus.under_review)] \
+        if show == HomeFilter.waiting else [mine]
     if actor.runs_program:
         # Disjoint from `mine`, so the counts add up and no row is listed twice.
         not_mine = or_(Registration.assigned_to_slack_id.is_(None), Registration.assigned_to_slack_id != actor.slack_user_id)
         branches.append(and_(Registration.status.in_(OPEN_STATUSES), Registration.review_kind == ReviewKind.conflict,
                              not_mine))
-    return _page(session, branches, cursor, size)
+    return branches
+
+
+def home_page(session: Session, actor: Actor, cursor: Cursor | None = None, *, size: int = PAGE_SIZE,
+              show: HomeFilter = HomeFilter.all) -> Page:
+    """One page of an internal user's App Home list (`show` chooses which), newest first."""
+    if not actor.is_internal:
+        return _page(session, [false()], None, size)
+    return _page(session, _home_branches(actor, show), cursor, size)
+
+
+def home_count(session: Session, actor: Actor, show: HomeFilter) -> tuple[int, bool]:
+    """How many rows one of App Home's lists holds (capped at COUNT_CAP; True when capped)."""
+    if not actor.is_internal:
+        return 0, False
+    return _count(session, _home_branches(actor, show))
 
 
 def _seek(cursor: Cursor):

@@ -159,6 +159,8 @@ class Registration(SQLModel, table=True):
         # The lists filter by one owner and show the newest first (storage/queries.py).
         Index("ix_registration_partner_created", "partner_id", "created_at"),
         Index("ix_registration_assignee_created", "assigned_to_slack_id", "created_at"),
+        # App Home's filters: one assignee's registrations in one status, newest first (storage/lists.py).
+        Index("ix_registration_assignee_status_created", "assigned_to_slack_id", "status", "created_at"),
         Index("ix_registration_submitter_created", "submitted_by_slack_id", "created_at"),
         # The jobs and the conflict check look for one status within a time range.
         Index("ix_registration_status_expires", "status", "protection_expires_at"),
@@ -198,6 +200,7 @@ class Registration(SQLModel, table=True):
     routing_reason: str | None = Field(default=None, max_length=500)
     decision_reason: str | None = Field(default=None, max_length=3000)
     override_reason: str | None = Field(default=None, max_length=3000)  # approved over an approved conflict
+    close_reason: str | None = Field(default=None, max_length=1000)  # why a deal was lost (internal)
 
     partner_channel_id: str | None = Field(default=None, max_length=32)
     partner_thread_ts: str | None = Field(default=None, max_length=32)
@@ -246,6 +249,29 @@ class RegistrationEvent(SQLModel, table=True):
     actor_slack_id: str | None = Field(default=None, max_length=32)
     reason: str | None = Field(default=None, max_length=3000)
     at: datetime = ts_field(default_factory=utcnow)
+
+
+class ReviewDecision(SQLModel, table=True):
+    """A reviewer's decision (accept, reject, won, lost) and what it replaced, so it can be undone for a while.
+
+    `previous` holds the registration's fields as they were before (workflows/undo.py restores them);
+    `partner_message_key` is the partner's update in the Slack outbox, to know whether they were told.
+    """
+
+    __tablename__ = "review_decision"
+    # App Home lists what its user may still undo.
+    __table_args__ = (Index("ix_review_decision_actor_until", "actor_slack_id", "undo_until"),)
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    actor_slack_id: str = Field(max_length=32)
+    from_status: RegistrationStatus
+    to_status: RegistrationStatus
+    previous: dict[str, Any] = json_field(dict)
+    partner_message_key: str | None = Field(default=None, max_length=200)
+    decided_at: datetime = ts_field(default_factory=utcnow)
+    undo_until: datetime = ts_field(default_factory=utcnow)
+    undone_at: datetime | None = ts_field(default=None, nullable=True)
+    undone_by_slack_id: str | None = Field(default=None, max_length=32)
 
 
 class CrmOutbox(SQLModel, table=True):

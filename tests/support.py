@@ -22,6 +22,7 @@ class RecordingNotifier:
 
     def partner_update(self, session, registration, partner, *, actor_slack_id):
         self.calls.append(("partner_update", registration.id, registration.status.value))
+        return f"update:{registration.id}:{len(self.calls)}"
 
     def review_requested(self, session, registration, partner, conflicts):
         registration.review_message_key = f"review:{registration.id}:{len(self.calls)}"
@@ -34,8 +35,27 @@ class RecordingNotifier:
     def tell_user(self, session, slack_user_id, text, *, key=None):
         self.calls.append(("tell", slack_user_id, text))
 
-    def review_overdue(self, session, registration, partner, *, recipient, hours_waiting, key):
+    def review_overdue(self, session, registration, partner, *, recipient, hours_waiting, key, link=None):
         self.calls.append(("overdue", registration.id, recipient, hours_waiting))
+        if link:
+            self.calls.append(("overdue_link", registration.id, recipient, link))
+
+    def review_handed_over(self, session, registration, partner, *, review_key, actor_slack_id, previous_assignee,
+                           reason):
+        self.calls.append(("handed_over", registration.id, previous_assignee, registration.assigned_to_slack_id,
+                           reason))
+
+    def review_restored(self, session, registration, partner, *, review_key, conflicts, actor_slack_id):
+        self.calls.append(("restored", registration.id, registration.status.value, actor_slack_id))
+
+    def decision_withdrawn(self, session, registration, partner, *, withdrawn, told):
+        self.calls.append(("withdrawn", registration.id, withdrawn.value, told))
+
+    def question_to_partner(self, session, registration, partner, *, asker_slack_id, question):
+        self.calls.append(("question", registration.id, asker_slack_id, question))
+
+    def partner_replied(self, session, registration, partner, *, recipient, author_slack_id, text, link):
+        self.calls.append(("reply", registration.id, recipient, author_slack_id, text, link))
 
     def partner_desk(self, session, partner):
         self.calls.append(("desk", partner.id))

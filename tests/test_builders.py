@@ -65,7 +65,10 @@ def test_review_request_buttons_and_score():
     message = build_review_request(registration(), PARTNER, [])
     actions = message.blocks[-1].to_dict()
     assert actions["block_id"] == Block.review_actions
-    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [(Action.accept, "7"), (Action.reject, "7")]
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
+        (Action.accept, "7"), (Action.reject, "7"), (Action.reassign, "7"), (Action.ask_partner, "7")]
+    accept = actions["elements"][0]
+    assert accept["confirm"]["confirm"]["text"] == "Accept" and "undo" in accept["confirm"]["text"]["text"]
     assert "Score 72/100" in rendered(message) and "Fit 30/35" in rendered(message)
 
 
@@ -79,7 +82,7 @@ def test_conflict_review_shows_evidence_and_the_rule():
     assert "REG-00003" in text and "*Globex*" in text and "protected until 31 Jan 2027" in text
     assert "same domain" in text and "approving this one is an override" in text
     ids = [e["action_id"] for e in message.blocks[-1].to_dict()["elements"]]
-    assert ids == [Action.clear_conflict, Action.reject_conflict]
+    assert ids == [Action.clear_conflict, Action.reject_conflict, Action.ask_partner]  # conflicts stay with managers
 
 
 def test_registration_modal_fits_slack_and_parses_back():
@@ -189,3 +192,90 @@ def test_a_long_many_line_note_is_quoted_and_still_fits_slack():
         for block in message.blocks:
             block.to_dict()  # raises past Slack's 3,000 characters
         assert not any(line.startswith("*Status:*") for line in mrkdwn_lines(message))
+
+
+def test_reviewer_messages_escape_user_text_and_fit_slack():
+    from handlers.blocks.review import build_review_handed_over, build_undo_prompt
+    from handlers.blocks.review_threads import build_decision_withdrawn, build_partner_question, build_partner_reply
+
+    worst = registration(company="&<>" * 66, close_reason="<!here> " * 120, status=RegistrationStatus.lost)
+    partner = Partner(id=1, name="&" * 200, type=PartnerType.reseller)
+    messages = [
+        build_review_settled(worst, partner, "U0ALEX"),
+        build_review_handed_over(worst, partner, actor_slack_id="U0ALEX", reason="<!channel> " * 100),
+        build_review_reminder(worst.model_copy(update={"status": RegistrationStatus.under_review}), partner, 50, 48,
+                              link="https://acme.slack.com/archives/D1/p1"),
+        build_partner_question(worst, "U0ALEX", "<!channel> " * 100),
+        build_partner_reply(worst, partner, "U0DANA", "<!everyone> " * 200, "https://acme.slack.com/archives/C1/p2"),
+        build_decision_withdrawn(worst.model_copy(update={"status": RegistrationStatus.approved}),
+                                 RegistrationStatus.won),
+        build_undo_prompt("REG-00007 marked lost.", 12, WHEN),
+    ]
+    for message in messages:
+        for block in message.blocks:
+            block.to_dict()  # slack_sdk raises past Slack's limits (confirm dialogs included)
+        text = rendered(message)
+        assert "<!here>" not in text and "<!channel>" not in text and "<!everyone>" not in text
+        assert len(message.blocks) <= 50 and message.text
+    lost = rendered(messages[0])
+    assert "&lt;!here&gt;" in lost  # the lost reason, quoted
+    reminder = messages[2]
+    assert "<https://acme.slack.com/archives/D1/p1|Open the review request>" in rendered(reminder)
+    assert [e["action_id"] for e in reminder.blocks[-1].to_dict()["elements"]] == [
+        Action.accept, Action.reject, Action.reassign, Action.ask_partner]
+    forged = build_review_reminder(registration(), PARTNER, 50, 48, link="https://x|<!channel>")
+    assert "Open the review request" not in rendered(forged)  # only a plain Slack link is ever linked
+    undo = messages[-1].blocks[1].to_dict()["elements"][0]
+    assert (undo["action_id"], undo["value"]) == (Action.undo, "12")
+    assert "<!date^" in rendered(messages[-1])  # the time in the reader's own zone
+
+
+def test_review_modals_fit_slack():
+    from handlers.blocks.review_modals import (
+        build_ask_modal,
+        build_lost_modal,
+        build_reassign_modal,
+        build_reject_modal,
+        parse_modal_metadata,
+    )
+
+    aes = [(f"U{i:04d}", "Name " * 30) for i in range(150)]
+    modals = [build_reject_modal(7, ReviewKind.conflict, "D0ALEX"), build_reject_modal(7, ReviewKind.ae, "home"),
+              build_lost_modal(7, "REG-00007", None), build_reassign_modal(7, "REG-00007", aes, "D0ALEX"),
+              build_ask_modal(7, "REG-00007", "C0NORTH")]
+    for modal in modals:
+        data = modal.to_dict()  # raises past Slack's limits (title 24, option text 75, 100 options)
+        assert len(data["blocks"]) <= 100 and len(data["private_metadata"]) <= 3000
+        assert parse_modal_metadata(data["private_metadata"]).registration_id == 7
+    conflict = modals[0].to_dict()
+    labels = [o["text"]["text"] for o in conflict["blocks"][0]["element"]["options"]]
+    assert "Another partner registered it first" in labels
+    reassign = modals[3].to_dict()["blocks"][0]["element"]["options"]
+    assert len(reassign) == 100 and reassign[0]["value"] == "routing"
+    assert parse_modal_metadata('{"registration": "7"}').registration_id is None  # only our own shape
+    assert parse_modal_metadata("7").registration_id == 7  # the override modal's bare id
+
+
+def test_app_home_with_a_full_page_of_buttons_fits_slack():
+    from handlers.blocks.home import build_home, shown_filter
+    from storage.lists import HomeFilter
+    from storage.models import ReviewDecision
+    from workflows.people import HomeView
+
+    ae = Actor("U0ALEX", "T0OURS", ActorKind.internal, role=Role.ae)
+    rows = [(registration(id=i, company=NASTY), PARTNER) for i in range(1, 11)]
+    rows += [(registration(id=i, status=RegistrationStatus.approved, protection_expires_at=WHEN), PARTNER)
+             for i in range(11, 21)]
+    undo = [(ReviewDecision(id=i, registration_id=i, actor_slack_id="U0ALEX", from_status="under_review",
+                            to_status="approved"), registration(id=i, company=NASTY,
+                                                                status=RegistrationStatus.approved))
+            for i in range(3)]
+    page = Page(rows, 45, False, 0, Cursor(WHEN, 2, True, 20), None)
+    view = build_home(HomeView(page, HomeFilter.open, (12, False), (10_000, True), undo), ae).to_dict()
+    assert len(view["blocks"]) <= 100
+    text = str(view)
+    assert "<!channel>" not in text and "more than 10,000" in text and "Showing 1–20 of 45" in text
+    actions = [e["action_id"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert actions.count(Action.accept) == 10 and actions.count(Action.mark_won) == 10
+    assert actions[-1] == Action.home_older and text.count(Action.undo.value) == 3
+    assert shown_filter(view) == HomeFilter.open and shown_filter({"private_metadata": "x"}) == HomeFilter.all

@@ -121,12 +121,17 @@ def test_conflicting_registration_goes_to_the_manager_with_evidence(bot, engine)
     reason_modal = sandbox.open_modal("U0PRIYA")
     empty = driver.submit("U0PRIYA", reason_modal.id, {"reason": "   "})
     assert empty.json["errors"] == {"reason": "Write a reason: the partner sees it."}
-    driver.submit("U0PRIYA", reason_modal.id, {"reason": "Northwind registered Acme first & it's approved"})
+    # Naming the other partner is flagged before anything is sent; the standard wording names nobody.
+    named = driver.submit("U0PRIYA", reason_modal.id, {"reason": "Northwind registered Acme first & it's approved"})
+    assert "names Northwind Consulting, another partner" in named.json["errors"]["reason"]
+    driver.submit("U0PRIYA", reason_modal.id, {"reason_choice": "registered_first",
+                                               "reason": "It was registered first & it's approved"})
     _, second = registrations(engine)
     assert second.status == RegistrationStatus.rejected
     thread = sandbox.messages("C0GLOBEX", thread_ts=second.partner_thread_ts)
-    assert any("Not approved" in text_of(m) and "registered Acme first &amp; it's approved" in text_of(m)
-               for m in thread)
+    assert any("Not approved" in text_of(m) and "Another partner registered this company first" in text_of(m)
+               and "registered first &amp; it's approved" in text_of(m) for m in thread)
+    assert "Northwind" not in "\n".join(text_of(m) for m in sandbox.messages("C0GLOBEX"))
 
 
 def test_override_of_an_approved_conflict_asks_for_a_reason(bot, engine):

@@ -288,7 +288,10 @@ def test_won_and_lost_only_after_approval_and_feed_the_partner_record(services):
     decide_registration(services, actor=alex, registration_id=reg.id, decision=Decision.approve)
     with pytest.raises(NotAllowed):
         close_deal(services, actor=dana(services), registration_id=reg.id, won=True)
-    assert close_deal(services, actor=alex, registration_id=reg.id, won=False).registration.status == "lost"
+    with pytest.raises(WorkflowError, match="Give a reason"):
+        close_deal(services, actor=alex, registration_id=reg.id, won=False)
+    lost = close_deal(services, actor=alex, registration_id=reg.id, won=False, reason_choice="competitor")
+    assert lost.registration.status == "lost" and lost.registration.close_reason == "Lost to a competitor"
     assert not close_deal(services, actor=alex, registration_id=reg.id, won=True).changed
     with Session(services.engine) as session:
         assert partner_record(session, reg.partner_id) == {"lost": 1}

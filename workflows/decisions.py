@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlmodel import Session
@@ -13,22 +13,24 @@ from storage.db import transaction
 from storage.models import OPEN_STATUSES, AttributionType, Partner, Registration, RegistrationStatus, ReviewKind
 from storage.queries import (
     claim_request,
-    registration_for_decision,
     registrations_due_to_expire,
     serialize_conflict_checks,
 )
 from workflows.conflicts import approved_winners, find_conflicts
 from workflows.history import change_status, record_attribution_change
+from workflows.partner_names import ensure_names_no_other_partner
+from workflows.reasons import LOST_REASONS, compose_reason, reject_reasons
 from workflows.registrations import send_to_review
+from workflows.review_access import load_for_reviewer
 from workflows.services import (
     ACK_LOCK_TIMEOUT,
     ConflictEvidence,
-    NotAllowed,
     OverrideReasonNeeded,
     Services,
     WorkflowError,
     WriteBudget,
 )
+from workflows.undo import record_decision, snapshot
 
 MAX_REASON = 1000
 
@@ -45,16 +47,11 @@ class DecisionOutcome:
     changed: bool
     message: str
     replayed: bool = False
+    undo_id: int | None = None  # the decision, while it can be undone (workflows/undo.py)
+    undo_until: datetime | None = None
 
 
-def _load_for(session: Session, registration_id: int, actor: Actor) -> Registration:
-    registration = registration_for_decision(session, registration_id, actor)
-    if registration is not None:
-        return registration
-    # The same words whether or not the id exists, so a refusal tells nobody which registrations there are.
-    if actor.is_partner:
-        raise NotAllowed("Partners can't approve or reject registrations, including their own.")
-    raise NotAllowed("Only the assigned reviewer or a partner manager can decide this registration.")
+_load_for = load_for_reviewer
 
 
 def _clean_reason(reason: str | None, *, required: bool, what: str) -> str | None:
@@ -66,15 +63,18 @@ def _clean_reason(reason: str | None, *, required: bool, what: str) -> str | Non
     return reason or None
 
 
-def ensure_can_decide(services: Services, *, actor: Actor, registration_id: int) -> None:
-    """Raises unless this actor may still decide this registration (before asking for a reason).
+def ensure_can_decide(services: Services, *, actor: Actor, registration_id: int,
+                      statuses: tuple[RegistrationStatus, ...] = OPEN_STATUSES) -> Registration:
+    """The registration, unless this actor may not act on it in one of `statuses` (before opening a modal).
 
     A plain read, not a write transaction: it must not queue behind writers while a trigger_id ages.
     """
     with Session(services.engine) as session:
         registration = _load_for(session, registration_id, actor)
-        if registration.status not in OPEN_STATUSES:
+        if registration.status not in statuses:
             raise WorkflowError(f"{registration.reference} was already {registration.status.replace('_', ' ')}.")
+        session.expunge(registration)
+        return registration
 
 
 def _make_co_sell(session: Session, winners: list[ConflictEvidence], registration: Registration, now) -> None:
@@ -89,12 +89,14 @@ def _make_co_sell(session: Session, winners: list[ConflictEvidence], registratio
 
 def decide_registration(
     services: Services, *, actor: Actor, registration_id: int, decision: Decision, reason: str | None = None,
-    request_key: str | None = None,
+    request_key: str | None = None, reason_choice: str | None = None,
 ) -> DecisionOutcome:
     """Apply a reviewer's decision once; a second click, or a decision on a closed registration, changes nothing.
 
-    The decision and every message it owes are committed together, before the ack; the messages go out
-    from the Slack outbox. Raises DatabaseBusy when the database stays locked.
+    A rejection's reason is a standard wording (`reason_choice`), the reviewer's words (`reason`), or both; the
+    reviewer's words may not name another partner. The decision and every message it owes are committed
+    together, before the ack; the messages go out from the Slack outbox. Accepting and rejecting can be undone
+    for a few minutes (workflows/undo.py). Raises DatabaseBusy when the database stays locked.
     """
     now = services.clock()
     notifier = services.notifier
@@ -114,10 +116,14 @@ def decide_registration(
         winners = approved_winners(conflicts, registration.partner_id)
         acted_on = registration.review_message_key
         new_review: list[ConflictEvidence] | None = None
+        before, from_status, undoable = snapshot(registration), registration.status, False
 
         if decision is Decision.reject:
-            reason = _clean_reason(reason, required=True, what="rejecting")
+            ensure_names_no_other_partner(session, reason, partner=partner, registration=registration)
+            reason = _clean_reason(compose_reason(reject_reasons(registration.review_kind), reason_choice, reason),
+                                   required=True, what="rejecting")
             registration.decision_reason = reason
+            undoable = True
             change_status(session, registration, RegistrationStatus.rejected,
                           actor_slack_id=actor.slack_user_id, now=now, reason=reason)
             message = f"{registration.reference} rejected."
@@ -156,14 +162,19 @@ def decide_registration(
                           now=now, reason=_clean_reason(reason, required=False, what="approving"))
             message = (f"{registration.reference} approved; protected until "
                        f"{registration.protection_expires_at:%d %b %Y}.")
+            undoable = True
         notifier.review_settled(session, registration, partner, review_key=acted_on,
                                 actor_slack_id=actor.slack_user_id)
+        told = None
         if new_review is None:
-            notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
+            told = notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
         else:
             notifier.review_requested(session, registration, partner, new_review)
+        undo = record_decision(session, registration, actor_slack_id=actor.slack_user_id, from_status=from_status,
+                               previous=before, partner_message_key=told, now=now) if undoable else None
     services.kick()
-    return DecisionOutcome(registration, partner, True, message)
+    return DecisionOutcome(registration, partner, True, message, undo_id=undo.id if undo else None,
+                           undo_until=undo.undo_until if undo else None)
 
 
 def _replayed() -> DecisionOutcome:
@@ -172,8 +183,13 @@ def _replayed() -> DecisionOutcome:
 
 
 def close_deal(services: Services, *, actor: Actor, registration_id: int, won: bool,
-               request_key: str | None = None) -> DecisionOutcome:
-    """An approved registration's deal is won or lost: the partner is told and the CRM updated, once."""
+               request_key: str | None = None, reason: str | None = None,
+               reason_choice: str | None = None) -> DecisionOutcome:
+    """An approved registration's deal is won or lost: the partner is told and the CRM updated, once.
+
+    A lost deal needs a reason (a standard one, the reviewer's words, or both), kept for our team and sent to
+    the CRM with the change; the partner is not shown it. Can be undone for a few minutes.
+    """
     now = services.clock()
     with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
         if request_key and not claim_request(session, request_key, now):
@@ -184,15 +200,23 @@ def close_deal(services: Services, *, actor: Actor, registration_id: int, won: b
             return DecisionOutcome(registration, partner, False,
                                    f"{registration.reference} is {registration.status.replace('_', ' ')}: only "
                                    "approved registrations can be marked won or lost.")
-        registration.closed_at = now
+        reason = None if won else _clean_reason(
+            compose_reason(LOST_REASONS, reason_choice, reason, needs_details=frozenset({"other"})),
+            required=True, what="a lost deal")
+        before = snapshot(registration)
+        registration.closed_at, registration.close_reason = now, reason
         change_status(session, registration, RegistrationStatus.won if won else RegistrationStatus.lost,
-                      actor_slack_id=actor.slack_user_id, now=now)
+                      actor_slack_id=actor.slack_user_id, now=now, reason=reason)
         services.notifier.review_settled(session, registration, partner,
                                          review_key=registration.review_message_key,
                                          actor_slack_id=actor.slack_user_id)
-        services.notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
+        told = services.notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
+        undo = record_decision(session, registration, actor_slack_id=actor.slack_user_id,
+                               from_status=RegistrationStatus.approved, previous=before, partner_message_key=told,
+                               now=now)
     services.kick()
-    return DecisionOutcome(registration, partner, True, f"{registration.reference} marked {registration.status}.")
+    return DecisionOutcome(registration, partner, True, f"{registration.reference} marked {registration.status}.",
+                           undo_id=undo.id, undo_until=undo.undo_until)
 
 
 EXPIRY_BATCH = 200  # due registrations read per transaction; it writes as many as fit its write budget

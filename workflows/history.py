@@ -19,13 +19,19 @@ CRM_EVENTS = {
     RegistrationStatus.lost: "lost",
 }
 URGENT_CRM_EVENTS = {"approved", "won"}
+# A decision taken back within its undo window (workflows/undo.py): "undone" when Salesforce has (or will
+# have) the deal's Opportunity, "reopened" when only its Lead.
+UNDONE, REOPENED = "undone", "reopened"
 
 
 def change_status(
     session: Session, registration: Registration, to: RegistrationStatus, *, actor_slack_id: str | None,
-    now: datetime, reason: str | None = None,
+    now: datetime, reason: str | None = None, crm_event: str | None = None,
 ) -> None:
-    """Move a registration to `to`, keeping who/when/why and queueing the CRM write when it matters."""
+    """Move a registration to `to`, keeping who/when/why and queueing the CRM write when it matters.
+
+    `crm_event` names the CRM event instead of the one `to` implies (an undo: "undone", whatever it restores).
+    """
     previous = None if registration.id is None else registration.status
     registration.status = to
     registration.updated_at = now
@@ -34,10 +40,16 @@ def change_status(
     follow_status(session, registration, previous)
     session.add(RegistrationEvent(registration_id=registration.id, from_status=previous, to_status=to,
                                   actor_slack_id=actor_slack_id, reason=reason, at=now))
-    crm_event = CRM_EVENTS.get(to)
-    if crm_event and previous != to:
-        session.add(CrmOutbox(registration_id=registration.id, event=crm_event, urgent=crm_event in URGENT_CRM_EVENTS,
-                              payload={"status": to.value, "actor": actor_slack_id, "reason": reason},
+    if crm_event is None:
+        crm_event = CRM_EVENTS.get(to) if previous != to else None
+        urgent = crm_event in URGENT_CRM_EVENTS
+    else:
+        urgent = CRM_EVENTS.get(previous) in URGENT_CRM_EVENTS  # an approval or a win taken back matters as much
+    if crm_event:
+        payload = {"status": to.value, "actor": actor_slack_id, "reason": reason}
+        if crm_event in (UNDONE, REOPENED):
+            payload["undone"] = previous.value
+        session.add(CrmOutbox(registration_id=registration.id, event=crm_event, urgent=urgent, payload=payload,
                               created_at=now, next_attempt_at=now))
 
 

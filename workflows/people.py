@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlmodel import Session
 
 from storage.actors import Actor, resolve_actor
 from storage.db import insert_once, transaction
-from storage.lists import Cursor, Page, deals_page, home_page
+from storage.lists import Cursor, HomeFilter, Page, deals_page, home_count, home_page
+from storage.models import Registration, ReviewDecision
+from storage.reviews import undoable_decisions
 from storage.slack.outbox import retry_failed
 from storage.models import Partner, ProcessedEvent
 from storage.queries import (
@@ -36,10 +39,34 @@ def deals_for(services: Services, actor: Actor, cursor: Cursor | None = None) ->
         return deals_page(session, actor, cursor)
 
 
-def home_for(services: Services, actor: Actor, cursor: Cursor | None = None) -> Page:
+def home_for(services: Services, actor: Actor, cursor: Cursor | None = None, *,
+             show: HomeFilter = HomeFilter.all) -> Page:
     """One page of an internal user's App Home list; nobody else has one."""
     with Session(services.engine) as session:
-        return home_page(session, actor, cursor)
+        return home_page(session, actor, cursor, show=show)
+
+
+@dataclass
+class HomeView:
+    """What App Home shows an internal user: one page of the chosen list, how much waits for them and how many
+    deals they have open, and their decisions they may still undo."""
+
+    page: Page
+    show: HomeFilter
+    waiting: tuple[int, bool]  # (count, capped)
+    open_deals: tuple[int, bool]
+    undoable: list[tuple[ReviewDecision, Registration]]
+
+
+def home_view(services: Services, actor: Actor, cursor: Cursor | None = None, *,
+              show: HomeFilter = HomeFilter.all) -> HomeView:
+    """App Home for an internal user, read in one session."""
+    with Session(services.engine) as session:
+        return HomeView(page=home_page(session, actor, cursor, show=show), show=show,
+                        waiting=home_count(session, actor, HomeFilter.waiting),
+                        open_deals=home_count(session, actor, HomeFilter.open),
+                        undoable=undoable_decisions(session, actor.slack_user_id, services.clock())
+                        if actor.is_internal else [])
 
 
 def partner_options(services: Services, actor: Actor, query: str) -> list[tuple[int, str]]:

@@ -1,4 +1,8 @@
-"""Approval SLA: remind the reviewer of a registration waiting longer than the program allows."""
+"""Approval SLA: remind the reviewer of a registration waiting longer than the program allows.
+
+A reminder carries the review's buttons and, for the reviewer, a link to the review message: Slack's
+permalink, asked of Slack (chat.getPermalink) before the transaction that queues the reminder.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlmodel import Session
 from storage.db import transaction
 from storage.models import Partner, Registration, Reminder
 from storage.queries import reminder_keys_sent, reviews_waiting_since
+from storage.reviews import sent_location
 from workflows.services import Services, WriteBudget
 
 BATCH = 200  # overdue reviews read per page; a transaction writes as many of them as fit its write budget
@@ -22,11 +27,12 @@ def remind_overdue_reviews(services: Services) -> int:
     with Session(services.engine) as session:  # a plain read: a run with nothing overdue takes no write lock
         if not reviews_waiting_since(session, now - sla, limit=1):
             return 0
-    sent, after = 0, None
+    sent, after, links = 0, None, {}
     while True:
+        _resolve_links(services, links, now=now, sla=sla, after=after)
         with transaction(services.engine) as session:
             page = reviews_waiting_since(session, now - sla, after=after, limit=BATCH)
-            done, count = _remind_page(session, services, page, now=now, sla=sla)
+            done, count = _remind_page(session, services, page, now=now, sla=sla, links=links)
             sent += count
         services.kick()  # these messages go out while the next transaction is written
         if done == len(page) < BATCH:
@@ -34,10 +40,10 @@ def remind_overdue_reviews(services: Services) -> int:
         after = (page[done - 1][0].updated_at, page[done - 1][0].id)
 
 
-def _remind_page(session: Session, services: Services, page: list[tuple[Registration, Partner]], *,
-                 now: datetime, sla: timedelta) -> tuple[int, int]:
-    """Reminds from the start of `page` until the write budget is spent; returns (reviews done, reminders sent)."""
-    owed = []  # per review, in page order: its reminder keys and recipients
+def _owed(page: list[tuple[Registration, Partner]], *, now: datetime,
+          sla: timedelta) -> list[tuple[Registration, Partner, int, list[tuple[str, str]]]]:
+    """Per review, in page order: hours waiting and the (reminder key, recipient) pairs of this SLA period."""
+    owed = []
     for registration, partner in page:
         periods = int((now - registration.updated_at) / sla)
         hours = int((now - registration.updated_at).total_seconds() // 3600)
@@ -47,6 +53,32 @@ def _remind_page(session: Session, services: Services, page: list[tuple[Registra
         owed.append((registration, partner, hours, [
             (f"review-sla:{registration.id}:{recipient}:{registration.updated_at:%Y%m%d%H%M%S}:{periods}", recipient)
             for recipient in dict.fromkeys(r for r in recipients if r)]))
+    return owed
+
+
+def _resolve_links(services: Services, links: dict[str, str | None], *, now: datetime, sla: timedelta,
+                   after: tuple[datetime, int] | None) -> None:
+    """Permalinks of the review messages the next page's reviewers will be reminded of, asked of Slack with no
+    transaction open (a plain read first); kept in `links` by review message key."""
+    if services.message_link is None:
+        return
+    with Session(services.engine) as session:
+        page = reviews_waiting_since(session, now - sla, after=after, limit=BATCH)
+        owed = _owed(page, now=now, sla=sla)
+        already = reminder_keys_sent(session, [key for *_, keys in owed for key, _ in keys])
+        wanted = {registration.review_message_key for registration, _, _, keys in owed
+                  if registration.review_message_key not in links
+                  and any(key not in already and recipient == registration.assigned_to_slack_id
+                          for key, recipient in keys)}
+        where = {key: sent_location(session, key) for key in wanted}
+    for key, location in where.items():
+        links[key] = services.message_link(*location) if location else None
+
+
+def _remind_page(session: Session, services: Services, page: list[tuple[Registration, Partner]], *,
+                 now: datetime, sla: timedelta, links: dict[str, str | None]) -> tuple[int, int]:
+    """Reminds from the start of `page` until the write budget is spent; returns (reviews done, reminders sent)."""
+    owed = _owed(page, now=now, sla=sla)
     already = reminder_keys_sent(session, [key for *_, keys in owed for key, _ in keys])
     budget, sent = WriteBudget(), 0
     for done, (registration, partner, hours, keys) in enumerate(owed):
@@ -61,8 +93,11 @@ def _remind_page(session: Session, services: Services, page: list[tuple[Registra
                 with session.begin_nested():
                     session.add(Reminder(key=key, sent_at=now))
                     session.flush()
+                    # The review message is the reviewer's DM: only they can open a link to it.
+                    link = links.get(registration.review_message_key) \
+                        if recipient == registration.assigned_to_slack_id else None
                     services.notifier.review_overdue(session, registration, partner, recipient=recipient,
-                                                     hours_waiting=hours, key=key)
+                                                     hours_waiting=hours, key=key, link=link)
             except IntegrityError:
                 continue
             sent += 1

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.db import DatabaseBusy  # noqa: F401  (workflows raise it; handlers catch it from here)
-from storage.models import Partner, Registration
+from storage.models import Partner, Registration, RegistrationStatus
 from workflows.program import Program
 
 
@@ -31,7 +31,8 @@ class Notifier(Protocol):
     def registration_received(self, session: Session, registration: Registration, partner: Partner) -> None: ...
 
     def partner_update(self, session: Session, registration: Registration, partner: Partner, *,
-                       actor_slack_id: str | None) -> None: ...
+                       actor_slack_id: str | None) -> str | None:
+        """Returns the key of the update it queued, so an undo can tell whether the partner saw it."""
 
     def review_requested(self, session: Session, registration: Registration, partner: Partner,
                          conflicts: list[ConflictEvidence]) -> None: ...
@@ -44,7 +45,29 @@ class Notifier(Protocol):
     def partner_desk(self, session: Session, partner: Partner) -> None: ...
 
     def review_overdue(self, session: Session, registration: Registration, partner: Partner, *, recipient: str,
-                       hours_waiting: int, key: str) -> None: ...
+                       hours_waiting: int, key: str, link: str | None = None) -> None:
+        """`link` points at the review message the reminder is about, when the recipient can open it."""
+
+    def review_handed_over(self, session: Session, registration: Registration, partner: Partner, *,
+                           review_key: str | None, actor_slack_id: str, previous_assignee: str | None,
+                           reason: str | None) -> None:
+        """The previous reviewer's message says who has the review now (a new request goes to them)."""
+
+    def review_restored(self, session: Session, registration: Registration, partner: Partner, *,
+                        review_key: str | None, conflicts: list[ConflictEvidence], actor_slack_id: str) -> None:
+        """After an undo: the review message shows the restored state and its buttons again."""
+
+    def decision_withdrawn(self, session: Session, registration: Registration, partner: Partner, *,
+                           withdrawn: RegistrationStatus, told: bool) -> None:
+        """After an undo: the partner's root shows the restored status; a thread reply says so if they were told."""
+
+    def question_to_partner(self, session: Session, registration: Registration, partner: Partner, *,
+                            asker_slack_id: str, question: str) -> None:
+        """A reviewer's question, in the registration's thread where the partner sees it."""
+
+    def partner_replied(self, session: Session, registration: Registration, partner: Partner, *, recipient: str,
+                        author_slack_id: str, text: str, link: str | None) -> None:
+        """A partner's reply in the registration's thread, for the reviewer."""
 
 
 # Work done before a Slack ack may wait this long for the database's locks; the ack must come within 3 s.
@@ -100,3 +123,6 @@ class Services:
     bot_user_id: str | None = None
     # Wakes the worker that processes stored work and drains the outboxes (set by whoever runs one).
     kick: Callable[[], None] = lambda: None
+    # Slack's permalink of a message (conversation id, ts), asked of Slack outside any transaction; None
+    # without a Slack client (tests of workflows) or when Slack cannot say.
+    message_link: Callable[[str, str], str | None] | None = None

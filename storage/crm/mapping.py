@@ -43,6 +43,8 @@ EVENT_TARGETS: dict[str, frozenset[str]] = {
     "lost": frozenset({LEAD, OPPORTUNITY}),
     "usage": frozenset({OPPORTUNITY, REVENUE}),
     "attribution": frozenset({LEAD, OPPORTUNITY}),  # attribution type changed after approval (e.g. co-sell)
+    "undone": frozenset({LEAD, OPPORTUNITY}),  # an approval, win or loss taken back within its undo window
+    "reopened": frozenset({LEAD}),  # a rejection (or an approval Salesforce never heard of) taken back
 }
 
 Getter = Callable[[Registration, Partner], Any]

@@ -33,7 +33,9 @@ class SlackMessage(SQLModel, table=True):
 
     __tablename__ = "slack_outbox"
     __table_args__ = (Index("ix_slack_outbox_due", "status", "next_attempt_at"),
-                      Index("ix_slack_outbox_lane", "lane", "status", "id"))
+                      Index("ix_slack_outbox_lane", "lane", "status", "id"),
+                      # A reply in a registration's thread is matched to it by the root's channel and ts.
+                      Index("ix_slack_outbox_sent", "sent_channel", "sent_ts"))
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
     lane: str = Field(max_length=200)
