@@ -10,6 +10,7 @@ from sqlalchemy import event, insert
 from sqlmodel import Session
 
 from storage.actors import Actor, ActorKind
+from storage.conflict_index import index_unindexed
 from storage.models import Partner, PartnerType, RegistrationStatus, Role
 from storage.queries import (
     active_registrations_like,
@@ -57,6 +58,9 @@ def filled(engine, now):
         return out
 
     store(engine, rows)
+    with Session(engine) as session:  # what change_status does for each registration stored one by one
+        index_unindexed(session)
+        session.commit()
     analyze(engine)
     return ids[1]
 
