@@ -72,6 +72,10 @@ def serve() -> None:
     settings = settings_or_exit()
     configure_logging(settings.log_level)
     program = program_or_exit(settings.program_file)
+    if "program_file" in settings.model_fields_set and not settings.program_file.exists():
+        logging.getLogger("partnerbot").warning("PROGRAM_FILE names %s, which does not exist: running with the "
+                                                "built-in rules (`partnerbot doctor` flags this)",
+                                                settings.program_file)
     if not settings.has_slack_credentials:
         console.print("No Slack credentials: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN), "
                       "or try `partnerbot demo`.")

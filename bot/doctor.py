@@ -179,6 +179,9 @@ def check_partner_people(engine: Engine, client: WebClient) -> Result:
 def check_program(settings: Settings) -> Result:
     """The program file is valid (or absent: the built-in defaults apply)."""
     path = settings.program_file
+    if "program_file" in settings.model_fields_set and not path.exists():
+        return _failed("Program", f"PROGRAM_FILE names {path}, which does not exist: the built-in rules apply",
+                       fix="fix the path, or unset PROGRAM_FILE to mean the built-in rules")
     try:
         load_program(path)
     except ProgramError as exc:

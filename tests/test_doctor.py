@@ -220,3 +220,11 @@ def test_registrations_missing_from_the_conflict_index_are_named_and_db_upgrade_
     assert upgraded.exit_code == 0, upgraded.output
     assert "Added 1 registration(s) missing from the conflict index." in upgraded.output
     assert line(run_doctor(), "✓ Conflict index")
+
+
+def test_a_program_file_named_but_missing_is_flagged(sandbox, monkeypatch, tmp_path):
+    monkeypatch.setenv("PROGRAM_FILE", str(tmp_path / "progam.yml"))  # a typo: the built-in rules would apply
+    result = run_doctor()
+    assert result.exit_code == 1
+    assert "progam.yml, which does not exist: the built-in rules apply" in line(result, "✗ Program")
+    assert "unset PROGRAM_FILE" in result.output

@@ -59,6 +59,7 @@ def test_serve_runs_http_mode_against_the_configured_slack(engine, database_url,
             output, _ = process.communicate(timeout=10)
     assert token not in output and secret not in output
     assert "serving Slack requests on port" in output
+    assert "none.yml, which does not exist: running with the built-in rules" in output  # PROGRAM_FILE as set
 
 
 def test_serve_refuses_bad_configuration_clearly(tmp_path):
