@@ -7,16 +7,35 @@ import re
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from handlers.blocks.lists import build_help
+from handlers.blocks.lists import build_deal_status, build_help
 from handlers.blocks.messages import build_desk_prompt
-from handlers.common import actor_of, acting_user, answer
+from handlers.blocks.text import escape
+from handlers.common import DATABASE_BUSY, actor_of, acting_user, answer, answer_text
 from handlers.home import publish_home
 from handlers.ids import Event
-from workflows.people import channel_id_changed, first_delivery, open_desk_in_channel
+from workflows.people import channel_id_changed, deals_for, first_delivery, open_desk_in_channel, repost_partner_desk
 from workflows.questions import forward_partner_reply, is_registration_thread
-from workflows.services import Services
+from workflows.services import DatabaseBusy, Services, WorkflowError
 
+DESK_WORDS = re.compile(r"\bdesk\b", re.IGNORECASE)
 LEAD_WORDS = re.compile(r"\b(lead|leads|register|registration|deal)\b", re.IGNORECASE)
+# “status of Acme?”, “what's the status on acme.com”, “Acme status?”: the deal's status, for whoever may see it.
+STATUS_OF = re.compile(r"\bstatus\s+(?:of|for|on)\s+(.+)", re.IGNORECASE | re.DOTALL)
+STATUS_AFTER = re.compile(r"(.+?)\s+status\b", re.IGNORECASE | re.DOTALL)
+MENTION = re.compile(r"<@[A-Z0-9]+>")
+FILLER = frozenset("what what's whats is the a my our of deal deals registration lead please".split())
+
+
+def asked_status_of(text: str) -> str | None:
+    """The company or domain a mention asks the status of, or None when it asks something else."""
+    text = MENTION.sub(" ", text).strip()
+    match = STATUS_OF.search(text) or STATUS_AFTER.search(text)
+    if not match:
+        return None
+    words = [w.strip("?!,;:'\"“”") for w in match.group(1).split()]
+    words = [w for w in words if w and w.lower().rstrip(".") not in FILLER]
+    asked = " ".join(words).rstrip(".")
+    return asked or None
 # Messages people write: plain ones, replies also sent to the channel, and ones with a file.
 PEOPLES_MESSAGES = (None, "thread_broadcast", "file_share")
 
@@ -32,11 +51,32 @@ def _first_delivery(services: Services, body: dict) -> bool:
 def register(app: App, services: Services) -> None:
     @app.event(Event.app_mention.value)
     def handle_mention(event: dict, body: dict, context: BoltContext, client: WebClient):
-        """“@Partnerbot lead” answers with the Register button; anything else, privately, with what the user can do."""
+        """“@Partnerbot lead” answers with the Register button; “status of Acme?” privately with that deal's status
+        (if the asker may see it); anything else, privately, with what the user can do."""
         channel, text = event.get("channel"), event.get("text")
         if not (isinstance(channel, str) and isinstance(text, str)) or not _first_delivery(services, body):
             return
         thread_ts = event.get("thread_ts") or event.get("ts")
+        asked = asked_status_of(text)
+        if asked:
+            # Privately: the answer goes through the asker's own permission filter, and only they see it.
+            actor = actor_of(services, context, body)
+            if actor.slack_user_id:
+                answer(client, actor.slack_user_id, build_deal_status(deals_for(services, actor, search=asked),
+                                                                      actor, asked),
+                       channel_id=channel, thread_ts=thread_ts)
+            return
+        if DESK_WORDS.search(text):
+            # Partners can't run /partner desk in a Slack Connect channel: a mention posts the desk again.
+            actor = actor_of(services, context, body)
+            try:
+                repost_partner_desk(services, actor=actor, channel_id=channel)
+            except DatabaseBusy:
+                answer_text(client, actor.slack_user_id, DATABASE_BUSY, channel_id=channel)
+            except WorkflowError as refused:
+                if actor.slack_user_id:
+                    answer_text(client, actor.slack_user_id, escape(str(refused)), channel_id=channel)
+            return
         if LEAD_WORDS.search(text):
             message = build_desk_prompt()
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=message.text, blocks=message.blocks)

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from handlers.blocks.messages import (
     Message,
     build_notice,
+    build_partner_chased,
     build_partner_desk,
     build_partner_update,
     build_registration_root,
@@ -28,8 +29,9 @@ from handlers.blocks.review import (
     build_review_request,
     build_review_settled,
 )
+from handlers.blocks.partner_actions import build_withdrawn_for_reviewer
 from handlers.blocks.review_threads import build_decision_withdrawn, build_partner_question, build_partner_reply
-from handlers.blocks.text import escape, status_label
+from handlers.blocks.text import escape, quoted, status_label
 from storage.models import Partner, Registration, RegistrationStatus
 from storage.reviews import reminder_keys, thread_root_key
 from storage.slack.outbox import enqueue_post, enqueue_update
@@ -166,8 +168,10 @@ class SlackNotifier:
         self._post(session, key=key or f"notice:{uuid.uuid4().hex}", lane=f"notice:{slack_user_id}",
                    channel=slack_user_id, message=build_notice(escape(text)))
 
-    def partner_desk(self, session: Session, partner: Partner) -> None:
-        self._post(session, key=f"desk:{partner.id}:{partner.slack_channel_id}", lane=f"desk:{partner.id}",
+    def partner_desk(self, session: Session, partner: Partner, *, again: bool = False) -> None:
+        """The desk in the partner's channel: once per channel, or `again` (a new post at the bottom) on request."""
+        key = f"desk:{partner.id}:{partner.slack_channel_id}" + (f":{uuid.uuid4().hex[:12]}" if again else "")
+        self._post(session, key=key, lane=f"desk:{partner.id}",
                    channel=partner.slack_channel_id, partner_id=partner.id,
                    message=build_partner_desk(partner, self.program.protection_window_days))
 
@@ -176,3 +180,24 @@ class SlackNotifier:
         self._post(session, key=key, lane=f"reg:{registration.id}:review", channel=recipient,
                    message=build_review_reminder(registration, partner, hours_waiting,
                                                  self.program.approval_sla_hours, link=link))
+
+    def review_chased(self, session: Session, registration: Registration, partner: Partner, *, key: str,
+                      hours_waiting: int) -> None:
+        """A reply in the registration's thread: the approval SLA was missed and we are chasing it."""
+        self._post(session, key=key, lane=f"reg:{registration.id}:partner", channel="",
+                   parent_key=root_key(registration), partner_id=partner.id,
+                   message=build_partner_chased(registration, hours_waiting, self.program.approval_sla_hours))
+
+    def partner_withdrew(self, session: Session, registration: Registration, partner: Partner, *,
+                         actor_slack_id: str, reason: str) -> None:
+        """The review message (and its reminders) show the withdrawal in place; its reviewer is told in a DM."""
+        note = (f"{status_label(registration.status)} by the partner (<@{actor_slack_id}>):\n"
+                f"{quoted(reason, 1500)}")
+        if registration.review_message_key:
+            self._update(session, lane=f"reg:{registration.id}:review", parent_key=registration.review_message_key,
+                         message=build_review_settled(registration, partner, actor_slack_id, note=note))
+        self._settle_reminders(session, registration, partner, f"withdrawn by the partner (<@{actor_slack_id}>).")
+        if registration.assigned_to_slack_id:
+            self._post(session, key=f"reg:{registration.id}:withdrawn", lane=f"reg:{registration.id}:review",
+                       channel=registration.assigned_to_slack_id,
+                       message=build_withdrawn_for_reviewer(registration, partner, actor_slack_id, reason))

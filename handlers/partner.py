@@ -1,40 +1,52 @@
-"""`/partner` (deals, help), the desk's My deals button, and paging of deals lists and the App Home."""
+"""`/partner` (deals [search], help), the desk's My deals button, paging of deals lists and the App Home, and
+the partner's own actions on a registration (Withdraw)."""
 
 from __future__ import annotations
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from handlers.blocks.lists import build_deals_list, build_help, build_home
+from handlers.blocks.lists import build_deals_list, build_help, build_home, parse_paging_value
 from handlers.blocks.text import escape
-from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer, answer_text, channel_of
-from handlers.ids import Action, Command
+from handlers.blocks.partner_actions import build_withdraw_modal
+from handlers.blocks.registration import parse_view_state
+from handlers.blocks.review_modals import parse_modal_metadata
+from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer, answer_text, channel_of, request_key
+from handlers.ids import Action, Block, Callback, Command
+from handlers.reviews import OUT_OF_DATE, commit_then_tell, for_clicked_registration, place_of
 from storage.actors import Actor
 from storage.lists import Cursor
-from workflows.people import deals_for, home_for
+from workflows.partner_actions import ensure_can_withdraw, withdraw_registration
+from workflows.people import deals_for, home_for, repost_partner_desk
 from workflows.revenue import record_usage_as
 from workflows.services import DatabaseBusy, Services, WorkflowError
 
 
 
-def show_deals(services: Services, client: WebClient, actor: Actor, channel_id: str | None) -> None:
+def show_deals(services: Services, client: WebClient, actor: Actor, channel_id: str | None, search: str = "") -> None:
+    """The first page of the deals this actor may see, matching `search` when given, privately."""
     if not (actor.is_partner or actor.is_internal):
         answer_text(client, actor.slack_user_id, UNKNOWN_USER, channel_id=channel_id)
         return
-    answer(client, actor.slack_user_id, build_deals_list(deals_for(services, actor), actor), channel_id=channel_id)
+    answer(client, actor.slack_user_id, build_deals_list(deals_for(services, actor, search=search), actor, search),
+           channel_id=channel_id)
+
+
+def _clicked_value(body: dict) -> object:
+    actions = body.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    return action.get("value")
 
 
 def clicked_cursor(body: dict) -> Cursor | None:
     """The page a Previous/Next button asks for; anything malformed means the first page."""
-    actions = body.get("actions")
-    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-    return Cursor.parse(action.get("value"))
+    return Cursor.parse(_clicked_value(body))
 
 
 def register(app: App, services: Services) -> None:
     @app.command(Command.partner.value)
     def handle_partner_command(ack: Ack, body: dict, context: BoltContext, client: WebClient):
-        """`/partner deals` lists what the caller may see; `usage` records revenue; `help` says what they can do."""
+        """`/partner deals [company or domain]` lists what the caller may see; `desk` posts the desk again; `usage` records revenue; `help` says what they can do."""
         text = body.get("text")
         words = text.split() if isinstance(text, str) else []
         sub = words[0].lower() if words else "help"
@@ -43,7 +55,7 @@ def register(app: App, services: Services) -> None:
         actor = actor_of(services, context, body)
         channel_id = body.get("channel_id")
         if sub == "deals":
-            show_deals(services, client, actor, channel_id)
+            show_deals(services, client, actor, channel_id, " ".join(words[1:]))
         elif sub == "usage":
             # It changes what is stored, so it is committed before the ack (or refused in time).
             try:
@@ -53,6 +65,14 @@ def register(app: App, services: Services) -> None:
             except WorkflowError as refused:
                 text = escape(str(refused))
             ack()
+            answer_text(client, actor.slack_user_id, text, channel_id=channel_id)
+        elif sub == "desk":
+            try:
+                text = escape(repost_partner_desk(services, actor=actor, channel_id=channel_id))
+            except DatabaseBusy:
+                text = DATABASE_BUSY
+            except WorkflowError as refused:
+                text = escape(str(refused))
             answer_text(client, actor.slack_user_id, text, channel_id=channel_id)
         elif sub == "help":
             answer(client, actor.slack_user_id, build_help(actor), channel_id=channel_id)
@@ -76,12 +96,35 @@ def register(app: App, services: Services) -> None:
         if not (actor.is_partner or actor.is_internal):
             answer_text(client, actor.slack_user_id, UNKNOWN_USER, channel_id=channel_of(body))
             return
-        message = build_deals_list(deals_for(services, actor, clicked_cursor(body)), actor)
+        cursor, search = parse_paging_value(_clicked_value(body))
+        message = build_deals_list(deals_for(services, actor, cursor, search=search), actor, search)
         if body.get("response_url"):
             # The list is ephemeral or a DM; its response_url replaces it in place either way.
             respond(replace_original=True, text=message.text, blocks=message.blocks)
         else:
             answer(client, actor.slack_user_id, message, channel_id=channel_of(body))
+
+    @app.action(Action.withdraw.value)
+    def handle_withdraw_button(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        """Withdraw (thread root, My deals): asks why, but only of someone who may withdraw this registration."""
+        def ask(actor: Actor, registration_id: int) -> None:
+            registration = ensure_can_withdraw(services, actor=actor, registration_id=registration_id)
+            ack()
+            client.views_open(trigger_id=body["trigger_id"], view=build_withdraw_modal(registration, place_of(body)))
+        for_clicked_registration(services, ack, body, context, client, ask)
+
+    @app.view(Callback.withdraw_reason.value)
+    def handle_withdraw_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
+        """Why it is withdrawn (required); committed before the ack, then the partner is told privately."""
+        origin = parse_modal_metadata(view.get("private_metadata"))
+        reason = (parse_view_state(view).get(Block.reason.value) or "").strip()
+        if origin.registration_id is None:
+            ack(response_action="errors", errors={Block.reason.value: OUT_OF_DATE})
+            return
+        actor = actor_of(services, context, body)
+        commit_then_tell(services, client, ack, actor, body, origin.place, lambda: withdraw_registration(
+            services, actor=actor, registration_id=origin.registration_id, reason=reason,
+            request_key=request_key(body)))
 
     @app.action(Action.home_newer.value)
     @app.action(Action.home_older.value)

@@ -68,9 +68,29 @@ class Page:
     previous: Cursor | None
 
 
-def deals_page(session: Session, actor: Actor, cursor: Cursor | None = None, *, size: int = PAGE_SIZE) -> Page:
-    """What `/partner deals` shows this actor, one page, newest first."""
-    return _page(session, [_visible_to(actor)], cursor, size)
+@dataclass(frozen=True)
+class DealSearch:
+    """What a deals list is narrowed to: a company key containing `key`, or a domain starting with `domain`
+    (both already normalised by the caller as registrations store them)."""
+
+    key: str
+    domain: str
+
+    def clause(self):
+        matches = []
+        if self.key:
+            matches.append(Registration.company_key.contains(self.key, autoescape=True))
+        if self.domain:
+            matches.append(Registration.domain.startswith(self.domain, autoescape=True))
+        return or_(*matches) if matches else false()
+
+
+def deals_page(session: Session, actor: Actor, cursor: Cursor | None = None, *, size: int = PAGE_SIZE,
+               search: DealSearch | None = None) -> Page:
+    """What `/partner deals` shows this actor, one page, newest first; `search` narrows it, inside the same
+    permission filter."""
+    where = _visible_to(actor) if search is None else and_(_visible_to(actor), search.clause())
+    return _page(session, [where], cursor, size)
 
 
 class HomeFilter(StrEnum):
@@ -79,11 +99,11 @@ class HomeFilter(StrEnum):
     all = "all"  # everything they own, and open conflicts for program runners
     waiting = "waiting"  # waiting for their decision
     open = "open"  # approved deals they own
-    closed = "closed"  # won, lost, rejected or expired
+    closed = "closed"  # won, lost, rejected, expired or withdrawn
 
 
 CLOSED_STATUSES = (RegistrationStatus.won, RegistrationStatus.lost, RegistrationStatus.rejected,
-                   RegistrationStatus.expired)
+                   RegistrationStatus.expired, RegistrationStatus.withdrawn)
 
 
 def _home_branches(actor: Actor, show: HomeFilter) -> list:

@@ -88,6 +88,7 @@ class RegistrationStatus(StrEnum):
     expired = "expired"
     won = "won"
     lost = "lost"
+    withdrawn = "withdrawn"  # the partner took it back (open or approved): it no longer protects the company
 
 
 OPEN_STATUSES = (RegistrationStatus.received, RegistrationStatus.under_review)

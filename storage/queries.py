@@ -82,6 +82,20 @@ def registration_for_decision(session: Session, registration_id: int, actor: Act
     return session.exec(query).first()
 
 
+def registration_for_partner(session: Session, registration_id: int, actor: Actor) -> Registration | None:
+    """The registration if this actor may act for its partner (withdraw it, add an update): one of the partner's
+    people who may see it, or whoever of our team registered it on the partner's behalf. Locked where the
+    database can. Reviewers decide through registration_for_decision instead."""
+    if actor.is_partner:
+        may = _visible_to(actor)
+    elif actor.is_internal:
+        may = Registration.submitted_by_slack_id == actor.slack_user_id
+    else:
+        return None
+    query = select(Registration).where(Registration.id == registration_id, may).with_for_update()
+    return session.exec(query).first()
+
+
 MAX_CONFLICTS = 20
 REGISTRATION_LOCK = 7_202_611  # any constant: the advisory lock that serialises conflict checks
 

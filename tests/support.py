@@ -40,6 +40,12 @@ class RecordingNotifier:
         if link:
             self.calls.append(("overdue_link", registration.id, recipient, link))
 
+    def review_chased(self, session, registration, partner, *, key, hours_waiting):
+        self.calls.append(("chased", registration.id, hours_waiting))
+
+    def partner_withdrew(self, session, registration, partner, *, actor_slack_id, reason):
+        self.calls.append(("partner_withdrew", registration.id, actor_slack_id, reason))
+
     def review_handed_over(self, session, registration, partner, *, review_key, actor_slack_id, previous_assignee,
                            reason):
         self.calls.append(("handed_over", registration.id, previous_assignee, registration.assigned_to_slack_id,
@@ -57,8 +63,8 @@ class RecordingNotifier:
     def partner_replied(self, session, registration, partner, *, recipient, author_slack_id, text, link):
         self.calls.append(("reply", registration.id, recipient, author_slack_id, text, link))
 
-    def partner_desk(self, session, partner):
-        self.calls.append(("desk", partner.id))
+    def partner_desk(self, session, partner, *, again=False):
+        self.calls.append(("desk", partner.id, "again") if again else ("desk", partner.id))
 
 
 BASE_LEAD = LeadInput(

@@ -99,10 +99,11 @@ def test_a_backlog_of_overdue_reviews_goes_in_batches_and_once_per_period(engine
     writes = WritesPerTransaction(engine, "INSERT INTO REMINDER")
 
     assert remind_overdue_reviews(services) == DUE
-    assert sum(writes.per_commit) == DUE and max(writes.per_commit) <= BATCH
+    # Two reminders per review: the reviewer's and the partner's notice that it is being chased.
+    assert sum(writes.per_commit) == 2 * DUE and max(writes.per_commit) <= 2 * BATCH
     assert remind_overdue_reviews(services) == 0  # the same period is not reminded twice
     with Session(engine) as session:
-        assert session.exec(select(func.count()).select_from(Reminder)).one() == DUE
+        assert session.exec(select(func.count()).select_from(Reminder)).one() == 2 * DUE
     assert len([c for c in services.notifier.calls if c[0] == "overdue"]) == DUE
 
 
@@ -135,6 +136,6 @@ def test_a_spent_write_budget_commits_early_and_the_next_transaction_goes_on(eng
     assert remind_overdue_reviews(services) == due
     assert expire_registrations(services) == due
 
-    assert reminders.per_commit == [1] * due and expiries.per_commit == [1] * due
+    assert reminders.per_commit == [2] * due and expiries.per_commit == [1] * due  # reviewer + partner notice
     calls = Counter((call[0], call[1]) for call in services.notifier.calls)
-    assert len(calls) == 2 * due and set(calls.values()) == {1}  # each review and each expiry exactly once
+    assert len(calls) == 3 * due and set(calls.values()) == {1}  # each review and each expiry exactly once

@@ -173,7 +173,7 @@ def test_paging_clicks_end_to_end(bot, engine, now):
     assert f"Showing 1–20 of {len(northwind)}" in text_of(first)
     driver.click("U0DANA", "deals_older", message=("C0NORTH", first.ts))
     shown = text_of(sandbox.ephemerals("U0DANA")[-1])
-    assert f"Showing 21–40 of {len(northwind)}" in shown
+    assert f"Showing 21–{min(40, len(northwind))} of {len(northwind)}" in shown
     assert f"REG-{newest_first(northwind)[20]:05d}" in shown
     assert not any(f"REG-{r.id:05d}" in shown for r in rows if r.partner_id != 1)
 
@@ -186,3 +186,26 @@ def test_paging_clicks_end_to_end(bot, engine, now):
     home = sandbox.home("U0ALEX")
     assert f"Showing 21–{min(40, len(alex))} of {len(alex)}" in str(home.blocks)
     assert f"REG-{alex[20]:05d}" in str(home.blocks) and f"REG-{alex[0]:05d}" not in str(home.blocks)
+
+
+@pytest.mark.parametrize("value", ["", "garbage|acme", "|acme", "n:0:1:2|" + "x" * 5000, None, 12, "n:0:1:2|%_"])
+def test_a_paging_value_keeps_its_search_and_forged_ones_stay_filtered(services, engine, now, value):
+    from handlers.blocks.lists import parse_paging_value
+
+    seed(engine, now, count=30)
+    cursor, search = parse_paging_value(value)
+    assert len(search) <= 100
+    dana = identify(services, user_id="U0DANA", team_id="T0NORTH")
+    page = deals_for(services, dana, cursor, search=search)
+    assert {r.partner_id for r, _ in page.rows} <= {1}  # whatever the value says, only what Dana may see
+
+
+def test_search_narrows_inside_the_permission_filter(services, engine, now):
+    rows = seed(engine, now, count=30)
+    dana = identify(services, user_id="U0DANA", team_id="T0NORTH")
+    mine = next(r for r in rows if r.partner_id == 1)
+    page = deals_for(services, dana, search=mine.company_key)
+    assert mine.id in [r.id for r, _ in page.rows]
+    assert all(r.partner_id == 1 and mine.company_key in r.company_key for r, _ in page.rows)
+    other = next(r for r in rows if r.partner_id == 2)
+    assert other.id not in [r.id for r, _ in deals_for(services, dana, search=other.company_key).rows]

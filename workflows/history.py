@@ -17,11 +17,15 @@ CRM_EVENTS = {
     RegistrationStatus.expired: "expired",
     RegistrationStatus.won: "won",
     RegistrationStatus.lost: "lost",
+    RegistrationStatus.withdrawn: "withdrawn",
 }
 URGENT_CRM_EVENTS = {"approved", "won"}
 # A decision taken back within its undo window (workflows/undo.py): "undone" when Salesforce has (or will
 # have) the deal's Opportunity, "reopened" when only its Lead.
 UNDONE, REOPENED = "undone", "reopened"
+# A partner withdrew an approved registration: Salesforce has its Opportunity too ("withdrawn" alone refreshes
+# the Lead, so withdrawing an open registration never creates an Opportunity).
+DEAL_WITHDRAWN = "deal_withdrawn"
 
 
 def change_status(

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from storage.actors import Actor, resolve_actor
 from storage.db import insert_once, transaction
-from storage.lists import Cursor, HomeFilter, Page, deals_page, home_count, home_page
+from storage.lists import Cursor, DealSearch, HomeFilter, Page, deals_page, home_count, home_page
 from storage.models import Registration, ReviewDecision
 from storage.reviews import undoable_decisions
 from storage.slack.outbox import retry_failed
@@ -23,7 +23,8 @@ from storage.queries import (
     program_runners,
     partners_with_channels,
 )
-from workflows.services import Services
+from workflows.normalize import InvalidDomain, company_key, normalize_domain
+from workflows.services import Services, WorkflowError
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +34,30 @@ def identify(services: Services, *, user_id: str, team_id: str | None) -> Actor:
         return resolve_actor(session, user_id=user_id, team_id=team_id, our_team_id=services.our_team_id)
 
 
-def deals_for(services: Services, actor: Actor, cursor: Cursor | None = None) -> Page:
-    """One page of the registrations this actor may see, from where the cursor says (or the newest)."""
+MAX_SEARCH = 100
+
+
+def deal_search(text: str | None) -> DealSearch | None:
+    """`acme`, `Acme Inc.` or `acme.com` as a search of company names and domains; None for nothing to search.
+
+    Something with a dot that is a domain searches domains (`https://www.acme.com/x` -> `acme.com`); anything
+    else searches company names as the form keys them (`Acme Inc.` -> `acme`) and the starts of domains."""
+    text = (text or "").strip()[:MAX_SEARCH]
+    if not text:
+        return None
+    if "." in text and " " not in text:
+        try:
+            return DealSearch(key="", domain=normalize_domain(text))
+        except InvalidDomain:
+            pass
+    return DealSearch(key=company_key(text), domain=text.lower())
+
+
+def deals_for(services: Services, actor: Actor, cursor: Cursor | None = None, *, search: str | None = None) -> Page:
+    """One page of the registrations this actor may see, from where the cursor says (or the newest); `search`
+    (a company name or domain, as typed) narrows it."""
     with Session(services.engine) as session:
-        return deals_page(session, actor, cursor)
+        return deals_page(session, actor, cursor, search=deal_search(search))
 
 
 def home_for(services: Services, actor: Actor, cursor: Cursor | None = None, *,
@@ -86,6 +107,20 @@ def _open_desk(services: Services, session: Session, partner: Partner) -> bool:
         return False
     services.notifier.partner_desk(session, partner)
     return True
+
+
+def repost_partner_desk(services: Services, *, actor: Actor, channel_id: str | None) -> str:
+    """`/partner desk` or “@Partnerbot desk” in a partner's channel: the desk is posted again at the bottom, so
+    nobody has to scroll for it. Our team may ask in any partner channel; a partner's people in their own."""
+    with transaction(services.engine) as session:
+        partner = partner_by_channel(session, channel_id) if channel_id else None
+        if partner is None:
+            raise WorkflowError("This isn't a partner's channel: ask in the channel shared with the partner.")
+        if not (actor.is_internal or (actor.is_partner and actor.partner_id == partner.id)):
+            raise WorkflowError("Only our team and this partner's people can post its desk here.")
+        services.notifier.partner_desk(session, partner, again=True)
+    services.kick()
+    return f"Posted {partner.name}'s partner desk again."
 
 
 def open_partner_desks(services: Services) -> int:

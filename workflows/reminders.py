@@ -1,5 +1,8 @@
 """Approval SLA: remind the reviewer of a registration waiting longer than the program allows.
 
+The partner is told too, once per SLA period, in the registration's thread: the promise was missed and it is
+being chased. Its key is a reminder like the reviewer's, so a double run tells them once.
+
 A reminder carries the review's buttons and, for the reviewer, a link to the review message: Slack's
 permalink, asked of Slack (chat.getPermalink) before the transaction that queues the reminder.
 """
@@ -20,8 +23,18 @@ from workflows.services import Services, WriteBudget
 BATCH = 200  # overdue reviews read per page; a transaction writes as many of them as fit its write budget
 
 
+PARTNER = None  # the recipient of a partner's "being chased" notice: the registration's thread, not a person
+
+
+def partner_chase_key(registration: Registration, periods: int) -> str:
+    """Not under `review-sla:{id}:` (storage/reviews.py reminder_keys): a decision settles the reviewer's
+    reminders in place, and the partner's notice is not one of them."""
+    return f"partner-sla:{registration.id}:{registration.updated_at:%Y%m%d%H%M%S}:{periods}"
+
+
 def remind_overdue_reviews(services: Services) -> int:
-    """Once per SLA period overdue: the reviewer is reminded; from the second period, the partner's manager too."""
+    """Once per SLA period overdue: the reviewer is reminded; from the second period, the partner's manager too;
+    the partner hears it is being chased. Returns how many of our own people were reminded."""
     now = services.clock()
     sla = timedelta(hours=services.program.approval_sla_hours)
     with Session(services.engine) as session:  # a plain read: a run with nothing overdue takes no write lock
@@ -41,8 +54,9 @@ def remind_overdue_reviews(services: Services) -> int:
 
 
 def _owed(page: list[tuple[Registration, Partner]], *, now: datetime,
-          sla: timedelta) -> list[tuple[Registration, Partner, int, list[tuple[str, str]]]]:
-    """Per review, in page order: hours waiting and the (reminder key, recipient) pairs of this SLA period."""
+          sla: timedelta) -> list[tuple[Registration, Partner, int, list[tuple[str, str | None]]]]:
+    """Per review, in page order: hours waiting and the (reminder key, recipient) pairs of this SLA period
+    (recipient PARTNER: the partner's notice in the registration's thread)."""
     owed = []
     for registration, partner in page:
         periods = int((now - registration.updated_at) / sla)
@@ -52,7 +66,8 @@ def _owed(page: list[tuple[Registration, Partner]], *, now: datetime,
             recipients.append(partner.manager_slack_id)
         owed.append((registration, partner, hours, [
             (f"review-sla:{registration.id}:{recipient}:{registration.updated_at:%Y%m%d%H%M%S}:{periods}", recipient)
-            for recipient in dict.fromkeys(r for r in recipients if r)]))
+            for recipient in dict.fromkeys(r for r in recipients if r)] + [
+            (partner_chase_key(registration, periods), PARTNER)]))
     return owed
 
 
@@ -93,12 +108,16 @@ def _remind_page(session: Session, services: Services, page: list[tuple[Registra
                 with session.begin_nested():
                     session.add(Reminder(key=key, sent_at=now))
                     session.flush()
-                    # The review message is the reviewer's DM: only they can open a link to it.
-                    link = links.get(registration.review_message_key) \
-                        if recipient == registration.assigned_to_slack_id else None
-                    services.notifier.review_overdue(session, registration, partner, recipient=recipient,
-                                                     hours_waiting=hours, key=key, link=link)
+                    if recipient is PARTNER:
+                        services.notifier.review_chased(session, registration, partner, key=key,
+                                                        hours_waiting=hours)
+                    else:
+                        # The review message is the reviewer's DM: only they can open a link to it.
+                        link = links.get(registration.review_message_key) \
+                            if recipient == registration.assigned_to_slack_id else None
+                        services.notifier.review_overdue(session, registration, partner, recipient=recipient,
+                                                         hours_waiting=hours, key=key, link=link)
             except IntegrityError:
                 continue
-            sent += 1
+            sent += recipient is not PARTNER  # the count is of our own people reminded
     return len(page), sent

@@ -42,11 +42,20 @@ class Notifier(Protocol):
 
     def tell_user(self, session: Session, slack_user_id: str, text: str, *, key: str | None = None) -> None: ...
 
-    def partner_desk(self, session: Session, partner: Partner) -> None: ...
+    def partner_desk(self, session: Session, partner: Partner, *, again: bool = False) -> None:
+        """The partner desk in the partner's channel; `again` posts it anew (the first one scrolled away)."""
 
     def review_overdue(self, session: Session, registration: Registration, partner: Partner, *, recipient: str,
                        hours_waiting: int, key: str, link: str | None = None) -> None:
         """`link` points at the review message the reminder is about, when the recipient can open it."""
+
+    def review_chased(self, session: Session, registration: Registration, partner: Partner, *, key: str,
+                      hours_waiting: int) -> None:
+        """The partner hears, in the registration's thread, that its approval SLA was missed and is chased."""
+
+    def partner_withdrew(self, session: Session, registration: Registration, partner: Partner, *,
+                         actor_slack_id: str, reason: str) -> None:
+        """The partner withdrew it: the review message and reminders show it, the reviewer is told."""
 
     def review_handed_over(self, session: Session, registration: Registration, partner: Partner, *,
                            review_key: str | None, actor_slack_id: str, previous_assignee: str | None,

@@ -13,25 +13,40 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from handlers.blocks.messages import Message
+from handlers.blocks.messages import Message, partner_buttons
 from handlers.ids import Action
 from handlers.blocks.text import day, deal_summary, escape, lead_title, section, status_label
 from storage.actors import Actor
-from storage.lists import PAGE_SIZE, Page
-from storage.models import Partner, Registration, ReviewKind
+from storage.lists import PAGE_SIZE, Cursor, Page
+from workflows.people import MAX_SEARCH
+
+STATUS_ROWS = 3  # deals a status answer shows; more are a search away
+from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
 
 # Two blocks a row, plus a header, the "Showing" line and the buttons: 43 of Slack's 50 blocks a message.
 assert PAGE_SIZE * 2 + 3 <= 50
 
 
 def _row(registration: Registration, partner: Partner, *, show_partner: bool) -> SectionBlock:
+    return section(deal_row_text(registration, partner, show_partner=show_partner))
+
+
+def deal_row_text(registration: Registration, partner: Partner, *, show_partner: bool) -> str:
+    """A deal as a list row or a status answer: status, protection, who has it, and when it last changed."""
     who = f" · {escape(partner.name)}" if show_partner else ""
-    waiting = ""
-    if registration.review_kind == ReviewKind.conflict and registration.status.value == "under_review":
-        waiting = " · _conflict review_"
-    return section((
-        f"{lead_title(registration)}{who}\n{deal_summary(registration)}\n"
-        f"{status_label(registration.status)}{waiting} · registered {day(registration.created_at)}"))
+    status = registration.status
+    line = status_label(status)
+    if registration.review_kind == ReviewKind.conflict and status == RegistrationStatus.under_review:
+        line += " · _conflict review_"
+    if status == RegistrationStatus.approved:
+        line += f" · protected until {day(registration.protection_expires_at)}"
+    elif status == RegistrationStatus.expired:
+        line += f" · protection ended {day(registration.protection_expires_at)}"
+    if registration.assigned_to_slack_id and status != RegistrationStatus.received:
+        role = "Partner team" if registration.review_kind == ReviewKind.conflict and status in OPEN_STATUSES else "AE"
+        line += f" · {role} <@{registration.assigned_to_slack_id}>"
+    return (f"{lead_title(registration)}{who}\n{deal_summary(registration)}\n{line}\n"
+            f"Last update {day(registration.updated_at)} · registered {day(registration.created_at)}")
 
 
 def showing(page: Page) -> str:
@@ -41,29 +56,72 @@ def showing(page: Page) -> str:
     return f"Showing {first:,}–{last:,} of {of}"
 
 
-def _paging(page: Page, newer: Action, older: Action) -> list:
+SEARCH_SEPARATOR = "|"  # a deals list's paging value: the cursor, then the search it keeps
+
+
+def paging_value(cursor: Cursor, search: str = "") -> str:
+    return f"{cursor.encode()}{SEARCH_SEPARATOR}{search}" if search else cursor.encode()
+
+
+def parse_paging_value(value: object) -> tuple[Cursor | None, str]:
+    """The cursor (None, the first page, for anything malformed) and the search a paging button keeps.
+
+    Neither is trusted: the search is normalised again and runs inside the clicker's own permission filter."""
+    if not isinstance(value, str):
+        return None, ""
+    cursor, _, search = value.partition(SEARCH_SEPARATOR)
+    return Cursor.parse(cursor), search[:MAX_SEARCH]
+
+
+def _paging(page: Page, newer: Action, older: Action, search: str = "") -> list:
     """The Showing line and Previous / Next buttons where there is somewhere to go."""
     buttons = []
     if page.previous is not None:
-        buttons.append(ButtonElement(text="Previous", action_id=newer.value, value=page.previous.encode()))
+        buttons.append(ButtonElement(text="Previous", action_id=newer.value,
+                                     value=paging_value(page.previous, search)))
     if page.next is not None:
-        buttons.append(ButtonElement(text="Next", action_id=older.value, value=page.next.encode()))
+        buttons.append(ButtonElement(text="Next", action_id=older.value, value=paging_value(page.next, search)))
     blocks: list = [ContextBlock(elements=[MarkdownTextObject(text=showing(page))])]
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     return blocks
 
 
-def build_deals_list(page: Page, actor: Actor) -> Message:
-    """One page of what the caller may see of the registrations, newest first, with paging."""
+def build_deals_list(page: Page, actor: Actor, search: str = "") -> Message:
+    """One page of what the caller may see of the registrations (matching `search`), newest first, with paging
+    that keeps the search."""
+    search = search.strip()[:MAX_SEARCH]
     if not page.rows:
+        if search:
+            text = f"No registrations you can see match “{escape(search)}”."
+            return Message(text=text, blocks=[section(text)])
         return Message(text="No registrations to show yet.", blocks=[SectionBlock(text=MarkdownTextObject(
             text="No registrations to show yet. Use *Register a lead* to add one."))])
-    blocks: list = [section("*Registrations you can see*")]
+    title = f"*Registrations you can see matching “{escape(search)}”*" if search else "*Registrations you can see*"
+    blocks: list = [section(title)]
     for registration, partner in page.rows:
-        blocks += [_row(registration, partner, show_partner=actor.is_internal), DividerBlock()]
-    blocks += _paging(page, Action.deals_newer, Action.deals_older)
+        row = _row(registration, partner, show_partner=actor.is_internal)
+        buttons = partner_buttons(registration) if actor.is_partner else []
+        if buttons:
+            row.accessory = buttons[0]  # one accessory a row keeps the page within Slack's 50 blocks
+        blocks += [row, DividerBlock()]
+    blocks += _paging(page, Action.deals_newer, Action.deals_older, search)
     return Message(text=showing(page) + " registrations", blocks=blocks)
+
+
+def build_deal_status(page: Page, actor: Actor, search: str) -> Message:
+    """The answer to “status of Acme?”: the matching deals this asker may see, or that there are none."""
+    if not page.rows:
+        text = f"I can't find a registration you can see matching “{escape(search[:MAX_SEARCH])}”."
+        return Message(text=text, blocks=[section(text)])
+    shown_rows = page.rows[:STATUS_ROWS]
+    blocks: list = [section(deal_row_text(r, p, show_partner=actor.is_internal)) for r, p in shown_rows]
+    if page.total > len(shown_rows):
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f"{page.total - len(shown_rows)} more match: `/partner deals {escape(search[:MAX_SEARCH])}` or "
+                 "*My deals* lists them.")]))
+    first = shown_rows[0][0]
+    return Message(text=f"{first.reference} {escape(first.company)}: {first.status.replace('_', ' ')}", blocks=blocks)
 
 
 def build_home(page: Page, actor: Actor) -> View:
@@ -84,10 +142,14 @@ def build_help(actor: Actor) -> Message:
     if actor.is_partner:
         lines += ["• *Register a lead*: use the button on the partner desk in your shared channel, mention me "
                   "with “lead”, or run `/lead company-or-domain` if your workspace has the app.",
-                  "• *See your deals*: the *My deals* button, or `/partner deals`."]
+                  "• *See your deals*: the *My deals* button, or `/partner deals [company or domain]`; "
+                  "ask me “status of Acme?” for one deal.",
+                  "• *Withdraw* a registration from its message or My deals.",
+                  "• *The partner desk* scrolled away? Mention me with “desk”."]
     elif actor.is_internal:
         lines += ["• `/lead [company or domain]`: register a lead on a partner's behalf.",
-                  "• `/partner deals`: registrations you can see.",
+                  "• `/partner deals [company or domain]`: registrations you can see.",
+                  "• `/partner desk` in a partner's channel: post its partner desk again.",
                   "• Accept or reject leads routed to you from the message I send you; your App Home lists them."]
         if actor.runs_program:
             lines.append("• You review channel conflicts and see every registration.")

@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, M
 from handlers.blocks.text import day, deal_summary, escape, lead_title, quoted, section, status_label
 from handlers.ids import Action, Block
 from storage.models import AttributionType, Partner, Registration, RegistrationStatus
+from workflows.partner_actions import WITHDRAWABLE
 
 
 @dataclass
@@ -54,11 +55,22 @@ def build_registration_root(registration: Registration, partner: Partner) -> Mes
     ]
     if registration.status == RegistrationStatus.approved:
         lines.append(f"Protected until {day(registration.protection_expires_at)}")
+    blocks: list = [section("\n".join(lines))]
+    buttons = partner_buttons(registration)
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
     return Message(
         text=f"Lead registration {registration.reference} for {escape(registration.company)}: "
              f"{registration.status.replace('_', ' ')}",
-        blocks=[section("\n".join(lines))],
+        blocks=blocks,
     )
+
+
+def partner_buttons(registration: Registration) -> list[ButtonElement]:
+    """What the partner can still do to its registration; the value is its id, re-checked against the clicker."""
+    if registration.id is None or registration.status not in WITHDRAWABLE:
+        return []
+    return [ButtonElement(text="Withdraw", action_id=Action.withdraw.value, value=str(registration.id))]
 
 
 def build_partner_update(registration: Registration, sla_hours: int) -> Message:
@@ -82,12 +94,23 @@ def build_partner_update(registration: Registration, sla_hours: int) -> Message:
         text = f":heavy_minus_sign: Closed lost: *{company}* did not go ahead this time."
     elif status == RegistrationStatus.expired:
         text = f":calendar: Protection for *{company}* ended on {day(registration.protection_expires_at)}."
+    elif status == RegistrationStatus.withdrawn:
+        text = f":leftwards_arrow_with_hook: Withdrawn: *{company}* is no longer registered to you. We've told our team."
     else:
         text = f"{status_label(status)}: *{company}*"
     plain = text.replace("*", "").split(": ", 1)
     return Message(text=f"{registration.reference} {plain[0]}: {plain[-1]}" if len(plain) > 1 else text,
                    blocks=[section(text),
                            ContextBlock(elements=[MarkdownTextObject(text=registration.reference)])])
+
+
+def build_partner_chased(registration: Registration, hours_waiting: int, sla_hours: int) -> Message:
+    """The partner's notice, in the registration's thread, that the approval promise was missed."""
+    company = escape(registration.company)
+    text = (f":alarm_clock: *{company}* has waited {hours_waiting} hours, past our {sla_hours}-hour promise. "
+            "Sorry for the wait: we have reminded the reviewer and are chasing a decision.")
+    return Message(text=f"{registration.reference} is overdue: we are chasing a decision on {company}.",
+                   blocks=[section(text), ContextBlock(elements=[MarkdownTextObject(text=registration.reference)])])
 
 
 def build_notice(text: str) -> Message:

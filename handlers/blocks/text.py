@@ -19,6 +19,7 @@ STATUS_LABELS = {
     RegistrationStatus.expired: "Expired",
     RegistrationStatus.won: "Won",
     RegistrationStatus.lost: "Lost",
+    RegistrationStatus.withdrawn: "Withdrawn",
 }
 STATUS_EMOJI = {
     RegistrationStatus.received: ":inbox_tray:",
@@ -28,6 +29,7 @@ STATUS_EMOJI = {
     RegistrationStatus.expired: ":calendar:",
     RegistrationStatus.won: ":trophy:",
     RegistrationStatus.lost: ":heavy_minus_sign:",
+    RegistrationStatus.withdrawn: ":leftwards_arrow_with_hook:",
 }
 
 

@@ -45,6 +45,8 @@ EVENT_TARGETS: dict[str, frozenset[str]] = {
     "attribution": frozenset({LEAD, OPPORTUNITY}),  # attribution type changed after approval (e.g. co-sell)
     "undone": frozenset({LEAD, OPPORTUNITY}),  # an approval, win or loss taken back within its undo window
     "reopened": frozenset({LEAD}),  # a rejection (or an approval Salesforce never heard of) taken back
+    "withdrawn": frozenset({LEAD}),  # the partner withdrew an open registration
+    "deal_withdrawn": frozenset({LEAD, OPPORTUNITY}),  # the partner withdrew an approved one
 }
 
 Getter = Callable[[Registration, Partner], Any]

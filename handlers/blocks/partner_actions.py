@@ -1,0 +1,35 @@
+"""Messages and modals of a partner's own actions on its registration (withdraw)."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import InputBlock, PlainTextInputElement
+from slack_sdk.models.views import View
+
+from handlers.blocks.messages import Message
+from handlers.blocks.review_modals import modal_metadata
+from handlers.blocks.text import escape, lead_title, quoted, section
+from handlers.ids import Block, Callback
+from storage.models import Partner, Registration
+from workflows.partner_actions import MAX_REASON
+
+
+def build_withdraw_modal(registration: Registration, place: str | None) -> View:
+    """Asks why before a registration is withdrawn; its id rides in private_metadata (re-checked on submit)."""
+    return View(type="modal", callback_id=Callback.withdraw_reason.value, title="Withdraw registration",
+                submit="Withdraw", close="Cancel", private_metadata=modal_metadata(registration.id, place), blocks=[
+                    section(f"Withdraw {lead_title(registration)}? It will no longer be protected for you, and "
+                            "this cannot be undone: register it again if plans change."),
+                    InputBlock(block_id=Block.reason.value, label="Why are you withdrawing it?",
+                               hint="Our team sees this; the customer never does.",
+                               element=PlainTextInputElement(action_id=Block.reason.value, multiline=True,
+                                                             max_length=MAX_REASON)),
+                ])
+
+
+def build_withdrawn_for_reviewer(registration: Registration, partner: Partner, actor_slack_id: str,
+                                 reason: str) -> Message:
+    """The reviewer's DM when a partner withdraws a registration they were reviewing or own."""
+    text = (f":leftwards_arrow_with_hook: *{escape(partner.name)}* withdrew {lead_title(registration)} "
+            f"(<@{actor_slack_id}>):\n{quoted(reason, 1500)}\nNothing more is needed from you.")
+    return Message(text=f"{registration.reference} {escape(registration.company)} was withdrawn by the partner.",
+                   blocks=[section(text)])

@@ -1,0 +1,208 @@
+"""End to end, for partners: My deals with expiry, AE and last update, search and paging that keeps it, a
+mention asking a deal's status, the partner told when the approval SLA is missed, Withdraw (with who may not),
+and the partner desk posted again on request.
+
+Signed requests through the sandbox, the real WebClient and the real database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.local import local_bot
+from storage.models import Registration
+from tests.e2e_support import GOOD_FORM, desk_message, dm_messages, text_of
+from tests.test_e2e_reviewers import clock  # noqa: F401  (the bot's clock, moved by a test)
+from workflows.reminders import remind_overdue_reviews
+
+
+@pytest.fixture
+def bot(engine, clock):
+    with local_bot(engine, process_before_response=True, clock=clock) as running:
+        running.driver.bot_joined("C0NORTH")
+        running.driver.bot_joined("C0GLOBEX")
+        yield running
+
+
+def register_via_desk(bot, user_id: str, channel_id: str, form: dict | None = None):
+    """A partner registers from the desk, filling whichever inputs the form's first step has."""
+    desk = desk_message(bot.sandbox, channel_id)
+    assert bot.driver.click(user_id, "register_lead", message=(channel_id, desk.ts)).status == 200
+    form = dict(GOOD_FORM, **(form or {}))
+    modal = bot.sandbox.open_modal(user_id)
+    while modal is not None:  # the form's steps, each with the inputs it has
+        inputs = {b.get("block_id") for b in modal.blocks if b.get("type") == "input"}
+        response = bot.driver.submit(user_id, modal.id, {k: v for k, v in form.items() if k in inputs})
+        assert response.status == 200 and not (response.json or {}).get("errors"), response.json
+        modal = bot.sandbox.open_modal(user_id)
+    return response
+
+
+def thread_of(bot, channel: str, reference: str):
+    root = next(m for m in bot.sandbox.messages(channel) if reference in m.text and not m.thread_ts)
+    return root, bot.sandbox.messages(channel, thread_ts=root.ts)
+
+
+def test_a_missed_approval_sla_is_told_to_the_partner_once_per_period(bot, clock):
+    register_via_desk(bot, "U0DANA", "C0NORTH")
+    clock.offset = timedelta(hours=49)
+    assert remind_overdue_reviews(bot.services) == 1  # the reviewer; the partner's notice is not counted
+    assert remind_overdue_reviews(bot.services) == 0
+    bot.worker.kick()
+    _, thread = thread_of(bot, "C0NORTH", "REG-00001")
+    chased = [m for m in thread if "chasing" in text_of(m)]
+    assert len(chased) == 1 and "past our 48-hour promise" in text_of(chased[0])
+    assert "Acme Inc." in text_of(chased[0])
+    clock.offset = timedelta(hours=97)
+    remind_overdue_reviews(bot.services)
+    bot.worker.kick()
+    _, thread = thread_of(bot, "C0NORTH", "REG-00001")
+    assert len([m for m in thread if "chasing" in text_of(m)]) == 2  # once per period
+    # A decision settles the reviewer's reminders; the partner's notices are left as they were.
+    [review] = dm_messages(bot.sandbox, "U0ALEX")[:1]
+    bot.driver.click("U0ALEX", "review_accept", message=(review.channel, review.ts))
+    _, thread = thread_of(bot, "C0NORTH", "REG-00001")
+    assert len([m for m in thread if "chasing" in text_of(m)]) == 2
+
+
+def test_my_deals_shows_expiry_the_ae_and_the_last_update_and_searches(bot, engine):
+    sandbox, driver = bot.sandbox, bot.driver
+    register_via_desk(bot, "U0DANA", "C0NORTH")
+    register_via_desk(bot, "U0DANA", "C0NORTH", {"company": "Hooli", "domain": "hooli.com"})
+    [review] = [m for m in dm_messages(sandbox, "U0ALEX") if "Acme" in text_of(m)]
+    driver.click("U0ALEX", "review_accept", message=(review.channel, review.ts))
+    with Session(engine) as session:
+        acme = session.exec(select(Registration).where(Registration.company == "Acme Inc.")).one()
+    driver.click("U0DANA", "my_deals", message=("C0NORTH", desk_message(sandbox, "C0NORTH").ts))
+    listing = text_of(sandbox.ephemerals("U0DANA")[-1])
+    assert f"protected until {acme.protection_expires_at:%-d %b %Y}" in listing
+    assert "AE <@U0ALEX>" in listing and "AE <@U0BEA>" in listing  # round-robin: Hooli went to Bea
+    assert f"Last update {acme.updated_at:%-d %b %Y}" in listing
+
+    driver.command("U0PRIYA", "/partner", "deals hooli.com")
+    found = text_of(dm_messages(sandbox, "U0PRIYA")[-1])
+    assert "matching “hooli.com”" in found and "Hooli" in found and "Acme" not in found
+    driver.command("U0PRIYA", "/partner", "deals ACME Incorporated")
+    found = text_of(dm_messages(sandbox, "U0PRIYA")[-1])
+    assert "Acme" in found and "Hooli" not in found
+    driver.command("U0PRIYA", "/partner", "deals umbrella")
+    assert "No registrations you can see match “umbrella”" in text_of(dm_messages(sandbox, "U0PRIYA")[-1])
+
+
+def test_a_search_is_kept_while_paging(bot, engine):
+    sandbox, driver = bot.sandbox, bot.driver
+    for i in range(22):
+        register_via_desk(bot, "U0DANA", "C0NORTH", {"company": f"Acme {i}", "domain": f"acme{i}.com"})
+    register_via_desk(bot, "U0DANA", "C0NORTH", {"company": "Hooli", "domain": "hooli.com"})
+    driver.command("U0PRIYA", "/partner", "deals acme")
+    listing = dm_messages(sandbox, "U0PRIYA")[-1]
+    assert "Showing 1–20 of 22" in text_of(listing)
+    driver.click("U0PRIYA", "deals_older", message=(listing.channel, listing.ts))
+    listing = dm_messages(sandbox, "U0PRIYA")[-1]
+    assert "Showing 21–22 of 22" in text_of(listing) and "Hooli" not in text_of(listing)
+    assert "matching “acme”" in text_of(listing)
+    driver.click("U0PRIYA", "deals_newer", message=(listing.channel, listing.ts))
+    assert "Showing 1–20 of 22" in text_of(dm_messages(sandbox, "U0PRIYA")[-1])
+
+
+def test_a_mention_asking_a_deals_status_answers_only_who_may_see_it(bot, engine):
+    sandbox, driver = bot.sandbox, bot.driver
+    register_via_desk(bot, "U0DANA", "C0NORTH")  # Northwind's Acme
+    register_via_desk(bot, "U0BETH", "C0GLOBEX", {"company": "Umbrella", "domain": "umbrella.com"})
+    driver.mention("U0DANA", "C0NORTH", "status of Acme?")
+    [answer] = [e for e in sandbox.ephemerals("U0DANA") if "REG-00001" in text_of(e)]
+    assert answer.thread_ts and "Under review" in text_of(answer) and "AE <@U0ALEX>" in text_of(answer)
+    assert not [m for m in sandbox.messages("C0NORTH") if m.thread_ts and "Under review" in text_of(m)
+                and m.thread_ts == answer.thread_ts], "the answer is private"
+    # Bob is Globex (referral): he sees neither Northwind's Acme nor Beth's Umbrella.
+    driver.mention("U0BOB", "C0GLOBEX", "what's the status of the Umbrella deal?")
+    said = text_of(sandbox.ephemerals("U0BOB")[-1])
+    assert "can't find a registration you can see matching “Umbrella”" in said and "REG-00002" not in said
+    driver.mention("U0BOB", "C0GLOBEX", "acme status?")
+    assert "REG-00001" not in text_of(sandbox.ephemerals("U0BOB")[-1])
+    driver.mention("U0BETH", "C0GLOBEX", "umbrella.com status")
+    assert "REG-00002" in text_of(sandbox.ephemerals("U0BETH")[-1])
+
+
+def crm_events(engine, registration_id: int) -> list[str]:
+    from storage.models import CrmOutbox
+
+    with Session(engine) as session:
+        return list(session.exec(select(CrmOutbox.event).where(CrmOutbox.registration_id == registration_id)
+                                 .order_by(CrmOutbox.id)).all())
+
+
+def test_a_partner_withdraws_an_approved_registration_with_a_reason(bot, engine):
+    from storage.models import RegistrationEvent, RegistrationStatus
+
+    sandbox, driver = bot.sandbox, bot.driver
+    register_via_desk(bot, "U0DANA", "C0NORTH")
+    [review] = dm_messages(sandbox, "U0ALEX")
+    driver.click("U0ALEX", "review_accept", message=(review.channel, review.ts))
+    root, _ = thread_of(bot, "C0NORTH", "REG-00001")
+    assert [b.action_id for b in sandbox.buttons(root)] == ["deal_withdraw"]
+
+    # Someone of another partner cannot, whatever the button says; nothing opens and nothing changes.
+    driver.click("U0ERIK", "deal_withdraw", message=("C0NORTH", root.ts))  # Erik: Northwind too, may see it
+    assert sandbox.open_modal("U0ERIK") is not None
+    driver.click("U0DANA", "deal_withdraw", message=("C0NORTH", root.ts))
+    modal = sandbox.open_modal("U0DANA")
+    blank = driver.submit("U0DANA", modal.id, {"reason": "  "})
+    assert "Say why" in blank.json["errors"]["reason"]
+    assert driver.submit("U0DANA", modal.id, {"reason": "Customer chose to buy direct <!channel>"}).status == 200
+    with Session(engine) as session:
+        reg = session.get(Registration, 1)
+        assert reg.status == RegistrationStatus.withdrawn
+        event = session.exec(select(RegistrationEvent).where(RegistrationEvent.to_status == "withdrawn")).one()
+        assert (event.actor_slack_id, event.reason) == ("U0DANA", "Customer chose to buy direct <!channel>")
+    assert crm_events(engine, 1)[-1] == "deal_withdrawn"  # Salesforce has the Opportunity: both records
+    root, thread = thread_of(bot, "C0NORTH", "REG-00001")
+    assert sandbox.buttons(root) == [] and "Withdrawn" in text_of(root)
+    assert "Withdrawn: *Acme Inc.* is no longer registered to you" in text_of(thread[-1])
+    review, *rest = dm_messages(sandbox, "U0ALEX")
+    assert sandbox.buttons(review) == [] and "Withdrawn by the partner (<@U0DANA>)" in text_of(review)
+    told = rest[-1]
+    assert "withdrew" in text_of(told) and "&lt;!channel&gt;" in text_of(told) and "<!channel>" not in text_of(told)
+    assert any("REG-00001 withdrawn" in text_of(e) for e in sandbox.ephemerals("U0DANA"))
+    # Erik's modal, still open, is now out of date: it says so and changes nothing.
+    erik = sandbox.open_modal("U0ERIK")
+    again = driver.submit("U0ERIK", erik.id, {"reason": "dup"})
+    assert again.status == 200
+    assert any("was already withdrawn" in text_of(e) for e in sandbox.ephemerals("U0ERIK"))
+
+
+def test_withdrawing_an_open_registration_and_who_may_not(bot, engine):
+    from storage.models import RegistrationStatus
+
+    sandbox, driver = bot.sandbox, bot.driver
+    register_via_desk(bot, "U0BETH", "C0GLOBEX", {"company": "Umbrella", "domain": "umbrella.com"})
+    root, _ = thread_of(bot, "C0GLOBEX", "REG-00001")
+    # Bob is Globex's too, but Globex is a referral partner: its people see (and act on) only their own.
+    driver.click("U0BOB", "deal_withdraw", message=("C0GLOBEX", root.ts))
+    assert sandbox.open_modal("U0BOB") is None
+    assert any("can't find that registration" in text_of(e) for e in sandbox.ephemerals("U0BOB"))
+    # My deals offers Withdraw too.
+    driver.click("U0BETH", "my_deals", message=("C0GLOBEX", desk_message(sandbox, "C0GLOBEX").ts))
+    listing = sandbox.ephemerals("U0BETH")[-1]
+    assert [b.action_id for b in sandbox.buttons(listing)] == ["deal_withdraw"]
+    driver.click("U0BETH", "deal_withdraw", message=("C0GLOBEX", listing.ts))
+    modal = sandbox.open_modal("U0BETH")
+    driver.submit("U0BETH", modal.id, {"reason": "Duplicate of another request"})
+    with Session(engine) as session:
+        assert session.get(Registration, 1).status == RegistrationStatus.withdrawn
+    assert crm_events(engine, 1) == ["submitted", "withdrawn"]  # the Lead only: no Opportunity is created
+
+
+def test_the_desk_is_posted_again_on_request(bot):
+    sandbox, driver = bot.sandbox, bot.driver
+    desks = lambda: [m for m in sandbox.messages("C0NORTH") if "Partner desk for" in text_of(m)]  # noqa: E731
+    assert len(desks()) == 1
+    driver.command("U0PRIYA", "/partner", "desk", channel_id="C0NORTH")
+    assert len(desks()) == 2 and any("partner desk again" in text_of(e) for e in sandbox.ephemerals("U0PRIYA"))
+    driver.mention("U0DANA", "C0NORTH", "where is the desk?")  # a partner in Slack Connect: no slash commands
+    assert len(desks()) == 3 and desks()[-1].ts == sandbox.messages("C0NORTH")[-1].ts
+    driver.command("U0PRIYA", "/partner", "desk")  # in a DM: not a partner's channel
+    assert "isn't a partner's channel" in text_of(dm_messages(sandbox, "U0PRIYA")[-1])
+    assert len(desks()) == 3
