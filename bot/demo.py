@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,19 +13,24 @@ from rich.console import Console
 from sqlmodel import Session, select
 
 from bot.local import LocalBot, local_bot
+from handlers.blocks.text import STATUS_LABELS
 from storage.crm.status import mirror_of
 from storage.crm.writer import drain_outbox
 from storage.db import create_schema, make_engine
-from storage.models import Registration
+from storage.models import Partner, Registration, TeamMember
 from storage.slack.outbox import next_due_at
 from workflows.amounts import shown as shown_amount
+from workflows.countries import country_name
 from workflows.program import Program
 
-PARTNER_FORM = {
+PARTNER_FORM = {  # the form's first step: what routing and the conflict check need
     "company": "Acme Inc.", "domain": "https://www.acme.com/pricing", "contact_name": "Jane Smith",
     "contact_email": "jane@acme.com", "country": "DE", "product_line": "Platform", "estimated_value": "48,000",
     "currency": "USD", "pricing_model": "usage_based", "starting_monthly_usage": "4000",
-    "company_size": "201-1000", "budget": "approved", "timeline": "1-3m", "attribution": "partner_sourced",
+    "attribution": "partner_sourced",
+}
+PARTNER_DETAILS = {  # its optional second step
+    "company_size": "201-1000", "budget": "approved", "timeline": "1-3m",
     "notes": "CFO is sponsoring; they are comparing us with two others.",
 }
 
@@ -60,9 +66,23 @@ class Walkthrough:
                 return
             time.sleep(0.05)
 
-    def submit_form(self, user_id: str, values: dict) -> None:
-        modal = self.bot.sandbox.open_modal(user_id)
-        self.bot.driver.submit(user_id, modal.id, values)
+    def submit_form(self, user_id: str, values: dict, details: dict | None = None) -> None:
+        """Fill in and submit the open modal (choosing from options-loaded selects as a person would); when
+        the app answers with the registration's details step, save `details` there, or Skip it."""
+        sandbox, driver = self.bot.sandbox, self.bot.driver
+        modal = sandbox.open_modal(user_id)
+        for block in modal.blocks:
+            element = block.get("element") or {}
+            if element.get("type") == "external_select" and block.get("block_id") == "country" \
+                    and values.get("country"):
+                driver.suggest(user_id, modal.id, element["action_id"], country_name(values["country"]))
+        driver.submit(user_id, modal.id, values)
+        step = sandbox.open_modal(user_id)
+        if step is not None and step.callback_id == "lead_details":
+            if details:
+                driver.submit(user_id, step.id, details)
+            else:
+                driver.close(user_id, step.id)
 
     def type_in_select(self, user_id: str, action_id: str, typed: str) -> None:
         """Type into an options-loaded select of the open modal: Slack asks the app (block_suggestion)."""
@@ -94,13 +114,14 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
            lambda: w.type_in_select("U0DANA", "country", "germ"))
     w.step("Dana submits an email typo and 48.000 (48 or 48,000?): both shown inline",
            lambda: w.submit_form("U0DANA", dict(PARTNER_FORM, contact_email="jane@acme", estimated_value="48.000")))
-    w.step("Dana fixes it and submits: the lead is checked, scored and routed to an AE",
-           lambda: w.submit_form("U0DANA", PARTNER_FORM))
+    w.step("Dana fixes it and submits: the lead is stored at once; in the optional second step she adds size, "
+           "budget, timeline and notes, and it is checked, scored and routed to an AE",
+           lambda: w.submit_form("U0DANA", PARTNER_FORM, PARTNER_DETAILS))
     w.step("Alex (AE) accepts the lead: the partner is told in the thread and protection starts",
            lambda: w.click_in_dm("U0ALEX", "review_accept"))
     w.step("Bob (Globex, external) asks the bot for help registering a lead",
            lambda: driver.mention("U0BOB", "C0GLOBEX", "I want to register a lead"))
-    w.step("Bob registers ACME Incorporated (acme.com) too",
+    w.step("Bob registers ACME Incorporated (acme.com) too, and skips the details",
            lambda: (w.click_in("U0BOB", "C0GLOBEX", "register_lead"),
                     w.submit_form("U0BOB", dict(PARTNER_FORM, company="ACME Incorporated", domain="acme.com",
                                                 contact_email="cto@acme.com", pricing_model="subscription",
@@ -144,7 +165,7 @@ def play_reviewer_tools(bot: LocalBot, w: Walkthrough) -> None:
         driver.click(user_id, action_id, view_id=home.id,
                      value=next(b.value for b in sandbox.buttons(home) if b.action_id == action_id))
 
-    w.step("Dana registers Hooli; it is routed to Alex",
+    w.step("Dana registers Hooli and skips the details: Alex's score says what they would add",
            lambda: (w.click_in("U0DANA", "C0NORTH", "register_lead"),
                     w.submit_form("U0DANA", dict(PARTNER_FORM, company="Hooli", domain="hooli.com",
                                                  contact_email="cto@hooli.com", pricing_model="subscription",
@@ -171,21 +192,53 @@ def play_reviewer_tools(bot: LocalBot, w: Walkthrough) -> None:
                     w.submit_form("U0BEA", {"reason_choice": "no_decision", "reason": "No reply since the demo."})))
 
 
+def _field_text(value: object) -> str:
+    """A CRM field value as a person reads it (a lookup by external id shows the key it points at)."""
+    if isinstance(value, dict):
+        return ", ".join(_field_text(v) for v in value.values())
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:,.0f}"
+    return str(value)
+
+
+def _record_line(sobject: str, key: str, values: dict) -> str:
+    shown = " · ".join(f"{name.removesuffix('__c').removesuffix('__r').replace('_', ' ')}: {_field_text(v)}"
+                       for name, v in values.items() if name in MIRROR_FIELDS)
+    return f"  {sobject} {key}: {shown}"
+
+
 def summarise(bot: LocalBot, console: Console) -> None:
+    """What was stored and written for the CRM, then what happened in a few lines and what to do next."""
+    def say(text: str = "") -> None:
+        console.print(text, markup=False, highlight=False)
+
     console.rule("[bold]Stored")
     with Session(bot.engine) as session:
         registrations = session.exec(select(Registration).order_by(Registration.id)).all()
+        names = {m.slack_user_id: m.name for m in session.exec(select(TeamMember)).all()}
+        partners = {p.id: p.name for p in session.exec(select(Partner)).all()}
     for reg in registrations:
-        console.print(f"{reg.reference} {reg.company} ({reg.domain}): {reg.status.value}, score {reg.score}, "
-                      f"{shown_amount(reg.estimated_value)} {reg.currency}, {reg.country}/{reg.region}, "
-                      f"assigned to {reg.assigned_to_slack_id}", markup=False, highlight=False)
+        say(f"{reg.reference} {reg.company} ({reg.domain}) from {partners.get(reg.partner_id)}: "
+            f"{STATUS_LABELS[reg.status]}, score {reg.score}/100, {shown_amount(reg.estimated_value)} {reg.currency}, "
+            f"{country_name(reg.country)} ({reg.region}), with {names.get(reg.assigned_to_slack_id, 'nobody yet')}")
     console.rule("[bold]CRM sync (no Salesforce settings, so into the local CRM mirror)")
-    report = drain_outbox(bot.engine, bot.runtime.settings, notify=lambda text: console.print(text, markup=False))
-    console.print(f"{report.mirrored} CRM writes mirrored; they stay queued for Salesforce until it is connected.")
+    report = drain_outbox(bot.engine, bot.runtime.settings, notify=say)
+    say(f"{report.mirrored} CRM writes mirrored; they stay queued for Salesforce until it is connected.")
     for reg in registrations:
         for record in mirror_of(bot.engine, reg.id):
-            shown = {k: v for k, v in record.field_values.items() if k in MIRROR_FIELDS}
-            console.print(f"{record.sobject} {record.external_key}: {shown}", markup=False, highlight=False)
+            say(_record_line(record.sobject, record.external_key, record.field_values))
+    console.rule("[bold]What happened")
+    statuses = Counter(STATUS_LABELS[reg.status].lower() for reg in registrations)
+    say(f"{len(registrations)} leads registered by {len({r.partner_id for r in registrations})} partners in their "
+        f"Slack Connect channels: " + ", ".join(f"{n} {status}" for status, n in statuses.items()) + ".")
+    say("Each was checked for channel conflict, scored, routed to an AE and reported to the partner in its thread; "
+        "the conflict went to the partner manager, and every change was queued for the CRM.")
+    console.rule("[bold]Next")
+    say("1. Connect Slack: create the app from manifest.yml and set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
+        "(README, \"Connecting to Slack\").")
+    say("2. Import your team and partners: partnerbot import team team.csv, then partnerbot import partners "
+        "partners.csv (partnerbot import template team prints the columns).")
+    say("3. Run partnerbot doctor until every check passes, then make run (or partnerbot serve).")
 
 
 def run_demo(program: Program, *, pause: float = 0.0, console: Console | None = None,

@@ -18,6 +18,7 @@ class Callback(StrEnum):
     reassign = "review_reassign"  # a reviewer hands the review to another AE or back to routing
     ask_partner = "review_ask_partner"  # a reviewer's question, posted in the partner's registration thread
     lost_reason = "deal_lost_reason"  # why a deal was lost
+    lead_details = "lead_details"  # the registration form's optional second step (size, budget, timeline, notes)
 
 
 class Action(StrEnum):

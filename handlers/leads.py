@@ -1,24 +1,40 @@
-"""Lead registration listeners: `/lead`, the desk's Register button, the partner picker, the form submission."""
+"""Lead registration listeners: `/lead`, the desk's Register button, the partner picker, the form's two steps."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import Option
 
-from handlers.blocks.registration import build_registration_modal, origin_channel, parse_view_state
+from handlers.blocks.registration import (
+    build_lead_details_modal,
+    build_registration_modal,
+    details_registration,
+    origin_channel,
+    parse_view_state,
+)
 from handlers.blocks.text import escape
 from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer_text, channel_of, request_key
 from handlers.ids import Action, Block, Callback, Command
 from storage.actors import Actor
-from workflows.lead_form import LeadFormInvalid, country_choices, prepare_lead_form, validate_lead
+from workflows.lead_form import (
+    LeadFormInvalid,
+    country_choices,
+    has_details,
+    prepare_lead_form,
+    validate_details,
+    validate_lead,
+)
 from workflows.people import partner_options
-from workflows.registrations import submit_registration
+from workflows.registrations import add_lead_details, skip_lead_details, submit_registration
 from workflows.services import DatabaseBusy, Services, WorkflowError
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def open_registration_modal(services: Services, client: WebClient, actor: Actor, *, trigger_id: str,
@@ -30,6 +46,20 @@ def open_registration_modal(services: Services, client: WebClient, actor: Actor,
     view = build_registration_modal(services.program, prefill_text=prefill_text, choose_partner=actor.is_internal,
                                     origin_channel_id=channel_id, partner_name=actor.partner_name)
     client.views_open(trigger_id=trigger_id, view=view)
+
+
+def _store_before_ack(ack: Ack, client: WebClient, actor: Actor, busy_block: Block,
+                      store: Callable[[], T]) -> tuple[bool, T | None]:
+    """Run a write that must commit before the ack: (True, its result), or (False, None) once the user has been
+    answered (inline "try again" when the database stays locked, or privately why it was refused)."""
+    try:
+        return True, store()
+    except DatabaseBusy:
+        ack(response_action="errors", errors={busy_block.value: DATABASE_BUSY})
+    except WorkflowError as refused:
+        ack()
+        answer_text(client, actor.slack_user_id, escape(str(refused)))
+    return False, None
 
 
 def register(app: App, services: Services) -> None:
@@ -66,7 +96,11 @@ def register(app: App, services: Services) -> None:
 
     @app.view(Callback.lead_registration.value)
     def handle_lead_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
-        """Validate (inline errors), store the registration, then ack; checking and routing follow from the row."""
+        """Validate (inline errors), store the registration, then answer with the optional details step.
+
+        The details step replaces this one (`update`, not `push`): the registration is stored, so there is
+        no going back to submit it twice. Checking and routing follow from the row once the details are in.
+        """
         fields = parse_view_state(view)
         try:
             lead = validate_lead(fields, services.program, needs_partner=Block.partner.value in fields)
@@ -78,19 +112,50 @@ def register(app: App, services: Services) -> None:
             ack()
             answer_text(client, actor.slack_user_id, UNKNOWN_USER)
             return
-        try:
-            submission = submit_registration(services, actor=actor, lead=lead, request_key=request_key(body))
-        except DatabaseBusy:
-            ack(response_action="errors", errors={Block.company.value: DATABASE_BUSY})
+        details_to_follow = not has_details(fields)  # a one-step form opened before an upgrade has them all
+        stored, submission = _store_before_ack(ack, client, actor, Block.company, lambda: submit_registration(
+            services, actor=actor, lead=lead, request_key=request_key(body), details_to_follow=details_to_follow))
+        if not stored:
             return
-        except WorkflowError as refused:
+        if details_to_follow and submission.registration is not None:  # a replay is answered as the first was
+            registration = submission.registration
+            ack(response_action="update", view=build_lead_details_modal(
+                registration_id=registration.id, reference=registration.reference, company=registration.company,
+                partner_name=submission.partner.name, origin_channel_id=origin_channel(view)))
+        else:
             ack()
-            answer_text(client, actor.slack_user_id, escape(str(refused)))
-            return
-        ack()
         if actor.is_internal and not submission.duplicate:
             registration, partner = submission.registration, submission.partner
             where = f" in <#{partner.slack_channel_id}>" if partner.slack_channel_id else ""
             answer_text(client, actor.slack_user_id,
                         f"Registered {registration.reference} *{escape(registration.company)}* for "
                         f"{escape(partner.name)}; updates follow{where}.", channel_id=origin_channel(view))
+
+    @app.view(Callback.lead_details.value)
+    def handle_details_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
+        """The optional second step: store the details (inline errors), then ack; processing follows."""
+        try:
+            details = validate_details(parse_view_state(view))
+        except LeadFormInvalid as invalid:
+            ack(response_action="errors", errors=invalid.errors)
+            return
+        actor, registration_id = actor_of(services, context, body), details_registration(view)
+        if registration_id is None:
+            ack()
+            return
+        stored, _ = _store_before_ack(ack, client, actor, Block.notes, lambda: add_lead_details(
+            services, actor=actor, registration_id=registration_id, details=details, request_key=request_key(body)))
+        if stored:
+            ack()
+
+    @app.view_closed(Callback.lead_details.value)
+    def handle_details_skipped(ack: Ack, body: dict, view: dict, context: BoltContext):
+        """Skip (or the modal closed): the registration goes on without details, now rather than after the wait."""
+        ack()
+        registration_id = details_registration(view)
+        if registration_id is None:
+            return
+        try:
+            skip_lead_details(services, actor=actor_of(services, context, body), registration_id=registration_id)
+        except WorkflowError:
+            logger.info("details step of registration %s closed by someone else; ignored", registration_id)

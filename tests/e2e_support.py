@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-GOOD_FORM = {
+from datetime import datetime, timedelta
+
+from bot.local import local_bot
+from workflows.services import utc_clock
+
+GOOD_FORM = {  # the form's first step
     "company": "Acme Inc.", "domain": "https://www.acme.com", "contact_name": "Jane Smith",
     "contact_email": "jane@acme.com", "country": "DE", "product_line": "Platform", "estimated_value": "48000",
-    "currency": "USD", "pricing_model": "subscription", "company_size": "201-1000", "budget": "approved",
-    "timeline": "1-3m", "notes": "CFO involved; evaluating against two others.",
+    "currency": "USD", "pricing_model": "subscription",
+}
+DETAILS = {  # its optional second step
+    "company_size": "201-1000", "budget": "approved", "timeline": "1-3m",
+    "notes": "CFO involved; evaluating against two others.",
 }
 
 
@@ -32,13 +40,27 @@ def desk_message(sandbox, channel_id: str):
                                                               for b in sandbox.buttons(m)))
 
 
-def register_via_desk(bot, user_id: str, channel_id: str, form: dict | None = None):
-    """A partner clicks Register a lead on the desk and submits the form; returns the submit response."""
+def register_via_desk(bot, user_id: str, channel_id: str, form: dict | None = None, details: dict | None = None):
+    """A partner clicks Register a lead on the desk, submits the form and then its details step (`details`,
+    DETAILS by default; {} skips it); returns the first step's response."""
     desk = desk_message(bot.sandbox, channel_id)
     assert bot.driver.click(user_id, "register_lead", message=(channel_id, desk.ts)).status == 200
     modal = bot.sandbox.open_modal(user_id)
     assert modal is not None and modal.callback_id == "lead_registration"
-    return bot.driver.submit(user_id, modal.id, dict(GOOD_FORM, **(form or {})))
+    first = bot.driver.submit(user_id, modal.id, dict(GOOD_FORM, **(form or {})))
+    finish_details(bot, user_id, DETAILS if details is None else details)
+    return first
+
+
+def finish_details(bot, user_id: str, details: dict) -> None:
+    """If the details step is open, fill it in and save, or Skip it when `details` is empty."""
+    step = bot.sandbox.open_modal(user_id)
+    if step is None or step.callback_id != "lead_details":
+        return
+    if details:
+        assert bot.driver.submit(user_id, step.id, details).status == 200
+    else:
+        assert bot.driver.close(user_id, step.id).status == 200
 
 
 def dm_messages(sandbox, user_id: str):
@@ -46,10 +68,31 @@ def dm_messages(sandbox, user_id: str):
 
 
 def submit_form_in_production_mode(bot, user_id: str = "U0DANA", channel_id: str = "C0NORTH"):
-    """With work after the ack (as in production), wait for each step before the next; returns the ack."""
+    """With work after the ack (as in production), wait for each step before the next; fills in the details
+    step too; returns the first step's ack."""
     bot.driver.bot_joined(channel_id)
     bot.sandbox.wait_for(lambda: bot.sandbox.messages(channel_id))
     desk = desk_message(bot.sandbox, channel_id)
     bot.driver.click(user_id, "register_lead", message=(channel_id, desk.ts))
     modal = bot.sandbox.wait_for(lambda: bot.sandbox.open_modal(user_id))
-    return bot.driver.submit(user_id, modal.id, GOOD_FORM)
+    acked = bot.driver.submit(user_id, modal.id, GOOD_FORM)
+    finish_details(bot, user_id, DETAILS)
+    return acked
+
+
+class Clock:
+    """The bot's clock, moved by the test (the sandbox keeps real time for signatures and triggers)."""
+
+    def __init__(self):
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return utc_clock() + self.offset
+
+
+def clocked_bot(engine, clock: Clock):
+    """The bot on `clock`, in both partner channels: `yield from` it in a fixture."""
+    with local_bot(engine, process_before_response=True, clock=clock) as running:
+        running.driver.bot_joined("C0NORTH")
+        running.driver.bot_joined("C0GLOBEX")
+        yield running

@@ -7,7 +7,12 @@ from decimal import Decimal
 
 from handlers.blocks.lists import build_deals_list, build_help
 from handlers.blocks.messages import build_partner_desk, build_partner_update, build_registration_root
-from handlers.blocks.registration import build_registration_modal, parse_view_state
+from handlers.blocks.registration import (
+    build_lead_details_modal,
+    build_registration_modal,
+    details_registration,
+    parse_view_state,
+)
 from handlers.blocks.review import build_review_reminder, build_review_request, build_review_settled
 from handlers.ids import Action, Block, Callback
 from storage.actors import Actor, ActorKind
@@ -102,6 +107,25 @@ def test_registration_modal_fits_slack_and_parses_back():
                                                         "selected_option": {"value": "EMEA"}}},
                                   "budget": {"budget": {"type": "static_select", "selected_option": None}}}}}
     assert parse_view_state(state) == {"company": "Acme", "region": "EMEA", "budget": None}
+
+
+def test_registration_form_asks_only_what_routing_needs_then_optional_details():
+    first = build_registration_modal(Program(), choose_partner=False, origin_channel_id="C0NORTH").to_dict()
+    inputs = [b["block_id"] for b in first["blocks"] if b["type"] == "input"]
+    assert inputs == [Block.company, Block.domain, Block.contact_name, Block.contact_email, Block.country,
+                      Block.product_line, Block.estimated_value, Block.currency, Block.pricing_model,
+                      Block.starting_monthly_usage, Block.attribution]
+    details = build_lead_details_modal(registration_id=42, reference="REG-00042", company=NASTY,
+                                       partner_name="Northwind", origin_channel_id="C0NORTH").to_dict()
+    assert details["callback_id"] == Callback.lead_details and details["notify_on_close"] is True
+    assert len(details["title"]["text"]) <= 24 and details["close"]["text"] == "Skip"
+    assert [b["block_id"] for b in details["blocks"] if b["type"] == "input"] == [
+        Block.company_size, Block.budget, Block.timeline, Block.notes]
+    assert all(b.get("optional") for b in details["blocks"] if b["type"] == "input")
+    assert "<!channel>" not in details["blocks"][0]["text"]["text"]  # escaped
+    assert details_registration(details) == 42
+    for forged in ('{"registration": "42"}', '{"registration": true}', '[1]', 'nope', '{"registration": -1}'):
+        assert details_registration({"private_metadata": forged}) is None
 
 
 def test_lists_and_help_depend_on_who_asks():
@@ -279,3 +303,4 @@ def test_app_home_with_a_full_page_of_buttons_fits_slack():
     assert actions.count(Action.accept) == 10 and actions.count(Action.mark_won) == 10
     assert actions[-1] == Action.home_older and text.count(Action.undo.value) == 3
     assert shown_filter(view) == HomeFilter.open and shown_filter({"private_metadata": "x"}) == HomeFilter.all
+

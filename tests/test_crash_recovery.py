@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from bot.demo_data import BOT_USER, OUR_TEAM, import_demo_records, populate_sandbox
 from bot.sandbox import Sandbox
 from storage.models import Registration, RegistrationStatus
-from tests.e2e_support import GOOD_FORM, text_of
+from tests.e2e_support import DETAILS, GOOD_FORM, text_of
 from tests.test_serve import free_port, wait_until_healthy
 
 
@@ -49,10 +49,11 @@ def test_killed_right_after_the_ack_the_restarted_bot_delivers_everything_once(e
             time.sleep(kill_after_ms / 1000)
             process.kill()  # SIGKILL: no clean-up, whatever the worker was doing
             process.wait(timeout=10)
-            assert acked.status == 200 and acked.json is None  # the partner saw it accepted
+            assert acked.status == 200 and acked.json["response_action"] == "update"  # stored: the details step
 
             process = start_serve(env, tmp_path)
             wait_until_healthy(base)
+            assert driver.submit("U0DANA", sandbox.open_modal("U0DANA").id, DETAILS).status == 200
             reviews = sandbox.wait_for(lambda: [m for m in sandbox.messages(sandbox.dm_channel("U0ALEX"))
                                                 if "REG-00001" in text_of(m)], timeout=15)
             root = sandbox.wait_for(lambda: [m for m in sandbox.messages("C0NORTH")

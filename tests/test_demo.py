@@ -19,13 +19,19 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "typed “germ” in the select: Slack lists Germany · EMEA",  # the country select, options from the app
         "errors: contact_email",  # bad input shown inline
         "estimated_value: “48.000” is unclear: did you mean 48,000 or 48?",  # asked, not guessed
+        "Contact email: jane@acme\n",  # what was typed is shown, the mistake too
+        "Estimated deal value: 48.000\n",
+        "Customer's country: Germany · EMEA",  # a choice shows as the person saw it
+        'modal updated "Add details (optional)"',  # stored, then the optional second step
         "REG-00001 · *Acme Inc.* (acme.com)",  # registered
+        "Timeline: 1–3 months",  # the details as chosen
         "Platform · 48,000 USD · usage-based, starting at 4,000 USD/month · Germany (EMEA)",  # what was read
         "*Score ",  # scored, for the AE
         "Routed to you: rule “Territory and product line”",  # routed
         "Under review",  # the partner is told
         "Alex Rivera (AE) clicked [Accept]",
         "Approved: *Acme Inc.* is registered to you",  # the partner is told in the thread
+        'Bob Stone (Globex, external) closed "Add details (optional)" with [Skip]',  # details are optional
         "*Channel conflict* on a new registration by *Globex Referrals*",  # the second partner is flagged
         "REG-00001 Acme Inc. (acme.com) by *Northwind Consulting*",
         "Not approved: *ACME Incorporated*",
@@ -36,15 +42,23 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "I couldn't post to the channel C0GLOBEX for partner Globex Referrals: Slack says not_in_channel",
         "Priya invites Partnerbot back",
         "#partner-globex  Partnerbot → 📝 *Lead registration* REG-00003 · *Initech*",
-        "REG-00001 Acme Inc. (acme.com): won",
+        "_To raise it, ask the partner:_ add the company size: up to +",  # Hooli came without details
+        "REG-00001 Acme Inc. (acme.com) from Northwind Consulting: Won, score 85/100",
         "into the local CRM mirror",
-        "Opportunity REG-00001: {'Partner_Account__r': {'Partnerbot_Partner_Key__c': 'northwind.io'}, "
-        "'Attribution_Type__c': 'partner_sourced', 'Registration_Status__c': 'won'",
-        "'Current_Monthly_Revenue__c': 15000.0, 'Revenue_Growth__c': 275.0, 'StageName': 'Closed Won'}",
-        "Partner REG-00001: {'Role': 'Reseller'}",
+        "Opportunity REG-00001: Partner Account: northwind.io · Attribution Type: partner_sourced · "
+        "Registration Status: won",
+        "Current Monthly Revenue: 15,000 · Revenue Growth: 275 · StageName: Closed Won",
+        "Partner REG-00001: Role: Reseller",
+        "What happened",
+        "4 leads registered by 2 partners",
+        "1. Connect Slack: create the app from manifest.yml",
+        "2. Import your team and partners: partnerbot import team team.csv",
+        "3. Run partnerbot doctor",
     ]
     position = 0
     for snippet in expected_in_order:
         found = text.find(snippet, position)
         assert found >= 0, f"demo transcript lacks {snippet!r} after position {position}"
         position = found
+    assert "{'" not in text and "': " not in text  # no Python dict reprs anywhere
+    assert "____" not in text.split("Dana fixes it")[1].split("modal updated")[0]  # the submission shows values

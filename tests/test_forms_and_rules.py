@@ -9,10 +9,10 @@ import pytest
 
 from bot.settings import SettingsError, load_settings
 from tests.support import lead
-from workflows.lead_form import LeadFormInvalid, validate_lead
+from workflows.lead_form import DETAIL_FIELDS, LeadDetails, LeadFormInvalid, validate_details, validate_lead
 from workflows.normalize import InvalidDomain, company_key, normalize_domain
 from workflows.program import Program, ProgramError, load_program, parse_program
-from workflows.scoring import score_lead
+from workflows.scoring import score_hints, score_lead
 
 GOOD_FORM = {
     "company": "  Acme Inc. ", "domain": "https://www.Acme.com/x", "contact_name": "Jane Smith",
@@ -64,6 +64,42 @@ def test_every_bad_field_gets_its_own_message():
     assert errors["starting_monthly_usage"] == "The starting monthly usage must be a number, e.g. 25000."
     assert errors["notes"].startswith("Keep this under 2900 characters")
     assert all(len(message) <= 150 for message in errors.values())
+
+
+def test_the_first_step_needs_no_details_but_still_refuses_bad_ones():
+    first_step = {k: v for k, v in GOOD_FORM.items() if k not in DETAIL_FIELDS}
+    parsed = validate_lead(first_step, Program())
+    assert (parsed.company_size, parsed.budget, parsed.timeline, parsed.notes) == ("", "", "", "")
+    with pytest.raises(LeadFormInvalid) as invalid:  # a one-step form still open during an upgrade
+        validate_lead(dict(GOOD_FORM, company_size="huge", budget="lots", timeline="soon"), Program())
+    assert invalid.value.errors == {"company_size": "“huge” is not one of the company size choices.",
+                                    "budget": "“lots” is not one of the budget choices.",
+                                    "timeline": "“soon” is not one of the timeline choices."}
+
+
+def test_the_details_step_is_optional_and_checked():
+    assert validate_details({"company_size": None, "budget": None, "timeline": None, "notes": None}) == LeadDetails()
+    assert not LeadDetails().given
+    details = validate_details({"company_size": "51-200", "budget": None, "timeline": "0-1m", "notes": " Hi "})
+    assert details == LeadDetails(company_size="51-200", timeline="0-1m", notes="Hi") and details.given
+    with pytest.raises(LeadFormInvalid) as invalid:
+        validate_details({"timeline": "tomorrow", "notes": "x" * 3000})
+    assert set(invalid.value.errors) == {"timeline", "notes"}
+    assert invalid.value.errors["notes"].startswith("Keep this under 2900 characters")
+
+
+def test_the_score_says_what_missing_details_would_add():
+    weights = Program().scoring.weights
+    bare = score_lead(lead(company_size="", budget="", timeline="", notes=""), {}, weights)
+    full = score_lead(lead(), {}, weights)
+    assert bare.total < full.total
+    assert bare.breakdown["timing"]["why"] == "timeline not given" and bare.breakdown["timing"]["points"] == 0
+    assert bare.breakdown["timing"]["raise"] == [f"add the timeline: up to +{weights.timing}"]
+    fit_hints = bare.breakdown["fit"]["raise"]
+    assert [h.split(":")[0] for h in fit_hints] == ["add the company size", "add the budget"]
+    assert bare.breakdown["completeness"]["raise"][0].startswith("add notes with context: up to +")
+    assert score_hints(bare.breakdown)[:2] == fit_hints
+    assert score_hints(full.breakdown) == []  # nothing to add: no hint
 
 
 def test_usage_rules_and_partner_choice():

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from bot.local import local_bot
 from storage.models import Registration, RegistrationStatus
 from storage.slack.models import SlackMessage, SlackMessageStatus
-from tests.e2e_support import GOOD_FORM, desk_message, dm_messages, register_via_desk, text_of
+from tests.e2e_support import DETAILS, GOOD_FORM, desk_message, dm_messages, finish_details, register_via_desk, text_of
 
 
 def registrations(engine):
@@ -27,7 +27,7 @@ def test_a_replayed_submission_registers_once(bot, engine):
     first = register_via_desk(bot, "U0DANA", "C0NORTH")
     again = bot.driver.redeliver(first)
     assert first.status == again.status == 200
-    assert again.text == first.text  # it answers as the first did: the modal closes
+    assert again.text == first.text  # it answers as the first did: with the same details step
     assert len(registrations(engine)) == 1
     assert len(roots(bot.sandbox)) == 1 and len(dm_messages(bot.sandbox, "U0ALEX")) == 1
 
@@ -67,6 +67,7 @@ def test_a_500_on_the_review_dm_still_reaches_the_ae_once(bot, engine):
     # The partner's root goes first, the AE's DM second: fail the second post, before Slack posted it.
     bot.sandbox.fail("chat.postMessage", status=502, times=1)
     bot.driver.submit("U0DANA", modal.id, GOOD_FORM)
+    finish_details(bot, "U0DANA", DETAILS)
     dms = bot.sandbox.wait_for(lambda: dm_messages(bot.sandbox, "U0ALEX"))
     assert len(dms) == 1 and "REG-00001" in text_of(dms[0])
     assert any(c.status == 502 for c in bot.sandbox.calls("chat.postMessage"))
@@ -127,6 +128,7 @@ def test_with_the_database_locked_every_request_is_answered_in_time(engine):
                 assert response.status == 200 and response.elapsed < 1
         assert registrations(engine) == []  # nothing was stored, and the partner was told so
         again = bot.driver.submit("U0DANA", modal.id, GOOD_FORM)  # once the lock is gone, it goes through
-        assert again.status == 200 and again.json is None
+        assert again.status == 200 and again.json["response_action"] == "update"  # the details step
+        finish_details(bot, "U0DANA", DETAILS)
         bot.sandbox.wait_for(lambda: dm_messages(bot.sandbox, "U0ALEX"))
         assert len(registrations(engine)) == 1

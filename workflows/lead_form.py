@@ -1,4 +1,8 @@
-"""The lead registration form as typed input: choices, limits and validation with one message per field."""
+"""The lead registration form as typed input: choices, limits and validation with one message per field.
+
+The form has two steps: what routing and the conflict check need (`validate_lead`), then optional details
+that only feed the score (`validate_details`). A detail not given is stored as "".
+"""
 
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ ATTRIBUTIONS = {
 MAX_LENGTHS = {"company": 200, "contact_name": 200, "contact_email": 320, "domain": 253, "notes": 2900}
 MAX_AMOUNT = Decimal("1000000000")
 MAX_PARTNER_ID_DIGITS = 18  # fits a BIGINT
+DETAIL_FIELDS = ("company_size", "budget", "timeline", "notes")  # the optional second step
 
 
 @dataclass(frozen=True)
@@ -63,13 +68,27 @@ class LeadInput:
     currency: str
     pricing_model: PricingModel
     starting_monthly_usage: Decimal | None
-    company_size: str
+    company_size: str  # "" when not given (the details step is optional)
     budget: str
     timeline: str
     attribution: AttributionType
     notes: str
     partner_id: int | None = None
     country: str | None = None  # ISO 3166; None on registrations from before the form asked for it
+
+
+@dataclass(frozen=True)
+class LeadDetails:
+    """The optional second step: each "" when not given."""
+
+    company_size: str = ""
+    budget: str = ""
+    timeline: str = ""
+    notes: str = ""
+
+    @property
+    def given(self) -> bool:
+        return any((self.company_size, self.budget, self.timeline, self.notes))
 
 
 class LeadFormInvalid(ValueError):
@@ -141,10 +160,50 @@ def _choice(raw: str | None, allowed, label: str, errors: dict[str, str], field:
     return raw
 
 
-def validate_lead(fields: dict[str, str | None], program: Program, *, needs_partner: bool = False) -> LeadInput:
-    """Check a submitted form; raises LeadFormInvalid listing every field to fix."""
+def _optional_choice(raw: str | None, allowed, label: str, errors: dict[str, str], field: str) -> str:
+    """A choice of the optional details: "" when left empty, refused when not one of the choices."""
+    if not raw:
+        return ""
+    return _choice(raw, allowed, label, errors, field) or ""
+
+
+def _texts(fields: dict[str, str | None]) -> dict[str, str]:
+    return {k: (v or "").strip() for k, v in fields.items() if isinstance(v, str) or v is None}
+
+
+def _details(text: dict[str, str], errors: dict[str, str]) -> LeadDetails:
+    return LeadDetails(
+        company_size=_optional_choice(text.get("company_size"), COMPANY_SIZES, "company size", errors, "company_size"),
+        budget=_optional_choice(text.get("budget"), BUDGETS, "budget", errors, "budget"),
+        timeline=_optional_choice(text.get("timeline"), TIMELINES, "timeline", errors, "timeline"),
+        notes=text.get("notes", ""),
+    )
+
+
+def has_details(fields: dict[str, str | None]) -> bool:
+    """Whether a submitted first step carried the details too (a one-step form opened before an upgrade)."""
+    return any(name in fields for name in DETAIL_FIELDS)
+
+
+def validate_details(fields: dict[str, str | None]) -> LeadDetails:
+    """Check the optional details step; raises LeadFormInvalid for a choice not offered or notes too long."""
     errors: dict[str, str] = {}
-    text = {k: (v or "").strip() for k, v in fields.items() if isinstance(v, str) or v is None}
+    text = _texts(fields)
+    if len(text.get("notes", "")) > MAX_LENGTHS["notes"]:
+        errors["notes"] = f"Keep this under {MAX_LENGTHS['notes']} characters (it has {len(text['notes'])})."
+    details = _details(text, errors)
+    if errors:
+        raise LeadFormInvalid(errors)
+    return details
+
+
+def validate_lead(fields: dict[str, str | None], program: Program, *, needs_partner: bool = False) -> LeadInput:
+    """Check a submitted first step; raises LeadFormInvalid listing every field to fix.
+
+    Details (size, budget, timeline, notes) are optional here: checked when present, else stored as "".
+    """
+    errors: dict[str, str] = {}
+    text = _texts(fields)
 
     for field, label in (("company", "company name"), ("contact_name", "contact's name")):
         if not text.get(field):
@@ -174,9 +233,7 @@ def validate_lead(fields: dict[str, str | None], program: Program, *, needs_part
     country, region = _country(text, program, errors)
     product_line = _choice(text.get("product_line"), program.product_lines, "product line", errors, "product_line")
     currency = _choice(text.get("currency"), program.currencies, "currency", errors, "currency")
-    size = _choice(text.get("company_size"), COMPANY_SIZES, "company size", errors, "company_size")
-    budget = _choice(text.get("budget"), BUDGETS, "budget", errors, "budget")
-    timeline = _choice(text.get("timeline"), TIMELINES, "timeline", errors, "timeline")
+    details = _details(text, errors)
     pricing = _choice(text.get("pricing_model"), [p.value for p in PricingModel], "pricing model", errors,
                       "pricing_model")
     attribution = text.get("attribution") or AttributionType.sourced.value
@@ -215,10 +272,10 @@ def validate_lead(fields: dict[str, str | None], program: Program, *, needs_part
         currency=currency,
         pricing_model=PricingModel(pricing),
         starting_monthly_usage=usage,
-        company_size=size,
-        budget=budget,
-        timeline=timeline,
+        company_size=details.company_size,
+        budget=details.budget,
+        timeline=details.timeline,
         attribution=AttributionType(attribution),
-        notes=text.get("notes", ""),
+        notes=details.notes,
         partner_id=partner_id,
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from storage.actors import Actor
 
 from storage.db import transaction
-from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
+from storage.models import OPEN_STATUSES, Partner, PendingWork, Registration, RegistrationStatus, ReviewKind
 from storage.queries import (
     claim_request,
     partner_record,
@@ -20,7 +21,7 @@ from storage.queries import (
 from storage.work import owe_work
 from workflows.conflicts import find_conflicts
 from workflows.history import change_status
-from workflows.lead_form import LeadInput
+from workflows.lead_form import BUDGETS, COMPANY_SIZES, TIMELINES, LeadDetails, LeadInput
 from workflows.routing import route_lead
 from workflows.scoring import score_lead
 from workflows.services import ACK_LOCK_TIMEOUT, ConflictEvidence, NotAllowed, NotFound, Services
@@ -81,6 +82,9 @@ def send_to_review(session: Session, services: Services, registration: Registrat
 
 
 PROCESS_REGISTRATION = "registration"
+# How long processing waits for the form's optional details step when Slack never says it was closed (a
+# client that quit with it open): the reviewer gets one complete message, and nothing waits for ever.
+DETAILS_GRACE = timedelta(minutes=10)
 
 
 @dataclass
@@ -92,18 +96,31 @@ class Submission:
     duplicate: bool = False
 
 
+def _first_submission(session: Session, actor: Actor, lead: LeadInput) -> Submission:
+    """A replayed submission: the registration its first delivery stored (this submitter's latest of this
+    company), so the replay is answered as the first was."""
+    registration = session.exec(
+        select(Registration).where(Registration.submitted_by_slack_id == actor.slack_user_id,
+                                   Registration.company_key == lead.company_key)
+        .order_by(Registration.created_at.desc(), Registration.id.desc()).limit(1)).first()
+    partner = session.get(Partner, registration.partner_id) if registration else None
+    return Submission(registration, partner, duplicate=True)
+
+
 def submit_registration(services: Services, *, actor: Actor, lead: LeadInput,
-                        request_key: str | None = None) -> Submission:
+                        request_key: str | None = None, details_to_follow: bool = False) -> Submission:
     """Store the registration as received, owe its processing and its thread root, in a few milliseconds.
 
     This is what the partner is told happened, so it is committed before the ack; the conflict check,
     scoring and routing follow from the stored row (`process_registration`). Raises DatabaseBusy when the
     database stays locked, so the form can say "try again" instead of accepting and then losing it.
+    With `details_to_follow` the processing waits for the optional details step (`add_lead_details`,
+    `skip_lead_details`), at most DETAILS_GRACE.
     """
     now = services.clock()
     with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
         if request_key and not claim_request(session, request_key, now):
-            return Submission(None, None, duplicate=True)
+            return _first_submission(session, actor, lead)
         partner = _registering_partner(session, actor, lead)
         fields = {k: v for k, v in lead.__dict__.items() if k != "partner_id"}
         registration = Registration(**fields, partner_id=partner.id, submitted_by_slack_id=actor.slack_user_id,
@@ -111,10 +128,76 @@ def submit_registration(services: Services, *, actor: Actor, lead: LeadInput,
                                     partner_channel_id=partner.slack_channel_id)
         change_status(session, registration, RegistrationStatus.received, actor_slack_id=actor.slack_user_id,
                       now=now)
-        owe_work(session, PROCESS_REGISTRATION, registration.id, now)
+        if details_to_follow:
+            session.add(PendingWork(kind=PROCESS_REGISTRATION, subject_id=registration.id, created_at=now,
+                                    next_attempt_at=now + DETAILS_GRACE))
+        else:
+            owe_work(session, PROCESS_REGISTRATION, registration.id, now)
         services.notifier.registration_received(session, registration, partner)
     services.kick()
     return Submission(registration, partner)
+
+
+DETAIL_LABELS = {"company_size": COMPANY_SIZES, "budget": BUDGETS, "timeline": TIMELINES}
+
+
+def _own_registration(session: Session, actor: Actor, registration_id: int) -> Registration:
+    """The registration the details step names, if this actor submitted it (the view's metadata is a claim)."""
+    registration = session.get(Registration, registration_id)
+    if registration is None:
+        raise NotFound("That registration no longer exists.")
+    if registration.submitted_by_slack_id != actor.slack_user_id:
+        raise NotAllowed("Only the person who registered this lead can add its details.")
+    return registration
+
+
+def add_lead_details(services: Services, *, actor: Actor, registration_id: int, details: LeadDetails,
+                     request_key: str | None = None) -> Registration | None:
+    """Store the optional details before the ack; the registration is then processed (or re-scored if the
+    wait for them had already run out, and its reviewer told). None for a replayed submission."""
+    now = services.clock()
+    with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
+        if request_key and not claim_request(session, request_key, now):
+            return None
+        registration = _own_registration(session, actor, registration_id)
+        for name in ("company_size", "budget", "timeline", "notes"):
+            if getattr(details, name):
+                setattr(registration, name, getattr(details, name))
+        registration.updated_at = now
+        session.add(registration)
+        if registration.review_kind is None and registration.status == RegistrationStatus.received:
+            owe_work(session, PROCESS_REGISTRATION, registration.id, now)  # the one waiting for them is then a no-op
+        elif details.given:
+            _rescore(session, services, registration, actor)
+    services.kick()
+    return registration
+
+
+def _rescore(session: Session, services: Services, registration: Registration, actor: Actor) -> None:
+    """Details that came after the review was requested: a new score, and the reviewer hears of it."""
+    before = registration.score
+    lead = LeadInput(**{name: getattr(registration, name) for name in LeadInput.__dataclass_fields__
+                        if name != "partner_id"})
+    score = score_lead(lead, partner_record(session, registration.partner_id), services.program.scoring.weights)
+    registration.score, registration.score_breakdown = score.total, score.breakdown
+    session.add(registration)
+    if registration.assigned_to_slack_id and registration.status in OPEN_STATUSES:
+        given = [DETAIL_LABELS[name].get(getattr(registration, name), "") for name in DETAIL_LABELS]
+        summary = ", ".join(g for g in given if g) or "notes"
+        services.notifier.tell_user(
+            session, registration.assigned_to_slack_id,
+            f"{registration.reference} {registration.company}: the partner added details ({summary}). "
+            f"Score {before} -> {score.total}/100.")
+
+
+def skip_lead_details(services: Services, *, actor: Actor, registration_id: int) -> None:
+    """The details step was closed (Skip): the registration goes on now instead of after DETAILS_GRACE."""
+    now = services.clock()
+    with transaction(services.engine) as session:
+        registration = _own_registration(session, actor, registration_id)
+        if registration.review_kind is None and registration.status == RegistrationStatus.received:
+            owe_work(session, PROCESS_REGISTRATION, registration.id, now)
+    services.kick()
 
 
 @processor(PROCESS_REGISTRATION)

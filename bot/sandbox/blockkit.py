@@ -249,10 +249,47 @@ def flatten(blocks: list[dict]) -> list[str]:
             lines.append(" ".join(label for label in labels if label))
         elif kind == "input":
             optional = " (optional)" if block.get("optional") else ""
-            lines.append(f"{plain(block.get('label'))}{optional}: ____")
+            shown = _initial(block.get("element")) or "____"
+            lines.append(f"{plain(block.get('label'))}{optional}: {shown}")
         elif kind == "rich_text":
             lines.append(_rich_text(block))
     return [line for line in lines if line]
+
+
+def _initial(element: object) -> str:
+    """What an input shows before anyone types: its initial value or option."""
+    if not isinstance(element, dict):
+        return ""
+    option = element.get("initial_option")
+    if isinstance(option, dict):
+        return plain(option.get("text"))
+    return str(element.get("initial_value") or "")
+
+
+def _shown(state: dict) -> str:
+    """What a submitted input shows: the typed text, or the text of the chosen option(s)."""
+    if "selected_option" in state:
+        return plain((state["selected_option"] or {}).get("text"))
+    if "selected_options" in state:
+        return ", ".join(plain(o.get("text")) for o in state["selected_options"] or [])
+    for key in ("value", "selected_date", "selected_time", "selected_user", "selected_channel",
+                "selected_conversation"):
+        if state.get(key):
+            return str(state[key])
+    return ""
+
+
+def submitted_fields(blocks: list[dict], state_values: dict) -> list[list[str]]:
+    """[label, what it shows] for each input of a submitted view that holds something, in display order."""
+    fields = []
+    for block in blocks or []:
+        if not isinstance(block, dict) or block.get("type") != "input":
+            continue
+        for state in (state_values.get(block.get("block_id")) or {}).values():
+            shown = _shown(state) if isinstance(state, dict) else ""
+            if shown:
+                fields.append([plain(block.get("label")), shown])
+    return fields
 
 
 def _element_label(element: dict) -> str:

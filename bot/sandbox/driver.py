@@ -52,6 +52,8 @@ class Driver:
         self.timeout = timeout
         # Never route local traffic through a proxy from the environment.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        # Options the app offered per (view, action_id): Slack echoes the chosen one's text back on submission.
+        self._suggested: dict[tuple[str, str], list[dict]] = {}
 
     # transport ------------------------------------------------------------------------------------
     def raw(self, body: bytes, headers: dict[str, str]) -> Response:
@@ -224,16 +226,55 @@ class Driver:
         """Submit a modal with `values` ({block_id: python value}); applies the app's response_action."""
         self._user(user_id)
         view = self._view(user_id, view_id)
-        state_values = payloads.submission_values(view, values or {})
+        values = {block_id: self._offered(view, block_id, value) for block_id, value in (values or {}).items()}
+        state_values = payloads.submission_values(view, values)
         payload = payloads.view_submission(self.state, user_id, view, state_values,
                                            self.state.issue_trigger(user_id))
         seq = self.state.next_seq()
+        title, fields = view.title, blockkit.submitted_fields(view.blocks, state_values)
         response = self._interaction(payload, forge=forge, stale=stale)
         outcome = self._apply_ack(view, response) if response.status == 200 else "rejected"
         errors = response.json.get("errors") if isinstance(response.json, dict) else None
-        detail = {"title": view.title, "callback_id": view.callback_id, "outcome": outcome, "errors": errors,
-                  "values": {k: str(v) for k, v in (values or {}).items()}}
+        detail = {"title": title, "callback_id": view.callback_id, "outcome": outcome, "errors": errors,
+                  "values": {k: str(v) for k, v in values.items()}, "fields": fields}
+        if outcome in ("updated", "pushed"):  # the ack's new view: Slack shows it, no Web API call is made
+            detail["view"] = dict(response.json["view"])
         self.state.record_inbound("submit", user_id, None, detail, response.status, seq=seq)
+        return response
+
+    def _offered(self, view: View, block_id: str, value: Any) -> Any:
+        """A value typed for an options-loaded select, as the option the app offered for it (if it did)."""
+        block = next((b for b in view.blocks if b.get("block_id") == block_id), None)
+        element = block.get("element") if isinstance(block, dict) else None
+        if not isinstance(value, str) or not isinstance(element, dict) or \
+                not element.get("type", "").endswith("external_select"):
+            return value
+        offered = self._suggested.get((view.root_view_id, element.get("action_id", "")), [])
+        return next((dict(o) for o in offered if o.get("value") == value), value)
+
+    def close(self, user_id: str, view_id: str, *, forge: bool = False) -> Response | None:
+        """The user closes a modal (its close button or the X). Slack tells the app with `view_closed` only when
+        the view asked for it (notify_on_close); returns the app's answer then, else None."""
+        self._user(user_id)
+        view = self._view(user_id, view_id)
+        with self.state.lock:
+            if view.previous_view_id and not view.raw.get("clear_on_close"):
+                view.closed = True  # a pushed view's close button goes back to the view below it
+            else:
+                for other in self.state.views.values():
+                    if other.root_view_id == view.root_view_id:
+                        other.closed = True
+        seq = self.state.next_seq()
+        detail = {"title": view.title, "close": blockkit.plain(view.raw.get("close")) or "Cancel"}
+        if not view.raw.get("notify_on_close"):
+            self.state.record_inbound("close", user_id, None, detail, 0, seq=seq)
+            return None
+        payload = {"type": "view_closed", "team": payloads.team_object(self.state, self.state.users[user_id].team_id),
+                   "user": payloads.user_object(self.state, user_id), "api_app_id": self.state.app_id,
+                   "token": payloads.VERIFICATION_TOKEN, "view": payloads.view_surface(self.state, view)["view"],
+                   "is_cleared": False, "is_enterprise_install": False, "enterprise": None}
+        response = self._interaction(payload, forge=forge)
+        self.state.record_inbound("close", user_id, None, detail, response.status, seq=seq)
         return response
 
     def _apply_ack(self, view: View, response: Response) -> str:
@@ -249,6 +290,9 @@ class Driver:
         payload = payloads.block_suggestion(self.state, user_id, view, block, element, value)
         seq = self.state.next_seq()
         response = self._interaction(payload)
+        if isinstance(response.json, dict) and isinstance(response.json.get("options"), list):
+            self._suggested[(view.root_view_id, action_id)] = [o for o in response.json["options"]
+                                                               if isinstance(o, dict)]
         self.state.record_inbound("suggest", user_id, None, {"action_id": action_id, "value": value},
                                   response.status, seq=seq)
         return response

@@ -157,6 +157,14 @@ def render_inbound(directory: Directory, entry: Inbound) -> list[str]:
         if detail.get("outcome") == "errors":
             errors = "; ".join(f"{k}: {v}" for k, v in (detail.get("errors") or {}).items())
             line += f" → errors: {errors}"
+        if entry.status != 200:
+            line += f"  ✗ app answered HTTP {entry.status}"
+        return [line] + _typed(detail) + _answered_view(directory, detail)
+    elif entry.kind == "close":
+        line = f'  ▭ {actor} closed "{detail.get("title")}" with [{detail.get("close")}]'
+        if entry.status not in (0, 200):
+            line += f"  ✗ app answered HTTP {entry.status}"
+        return [line]
     elif entry.kind == "event":
         line = _render_event(directory, entry, actor, place)
     else:
@@ -166,6 +174,26 @@ def render_inbound(directory: Directory, entry: Inbound) -> list[str]:
     if entry.status != 200:
         line += f"  ✗ app answered HTTP {entry.status}"
     return [line]
+
+
+def _typed(detail: dict) -> list[str]:
+    """What the user had typed or chosen in the submitted modal, one field a line."""
+    return [f"      {label}: {shown}".replace("\n", " ⏎ ") for label, shown in detail.get("fields") or []]
+
+
+def _answered_view(directory: Directory, detail: dict) -> list[str]:
+    """The view the app answered a submission with (`response_action` update or push)."""
+    view = detail.get("view")
+    if not isinstance(view, dict):
+        return []
+    verb = "pushed" if detail.get("outcome") == "pushed" else "updated"
+    lines = [f'  ▭ modal {verb} "{blockkit.plain(view.get("title"))}"']
+    lines += ["    " + part for line in blockkit.flatten(view.get("blocks") or [])
+              for part in readable(directory, line).splitlines() or [""]]
+    buttons = [blockkit.plain(view.get(key)) for key in ("submit", "close") if view.get(key)]
+    if buttons:
+        lines.append("    " + " ".join(f"[{b}]" for b in buttons))
+    return lines
 
 
 def _render_event(directory: Directory, entry: Inbound, actor: str, place: str) -> str:

@@ -1,4 +1,4 @@
-"""The lead registration modal and the parser of its submitted state."""
+"""The lead registration modal (two steps) and the parser of its submitted state."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     Option,
     PlainTextInputElement,
+    SectionBlock,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
@@ -29,12 +30,13 @@ def _text(block: Block, label: str, *, initial: str | None = None, placeholder: 
     return InputBlock(block_id=block.value, label=label, element=element, optional=optional or None, hint=hint)
 
 
-def _select(block: Block, label: str, choices: dict[str, str], *, initial: str | None = None) -> InputBlock:
+def _select(block: Block, label: str, choices: dict[str, str], *, initial: str | None = None,
+            optional: bool = False) -> InputBlock:
     options = [Option(value=value, text=text[:75]) for value, text in choices.items()]
     chosen = next((o for o in options if o.value == initial), None)
     element = StaticSelectElement(action_id=block.value, options=options, initial_option=chosen,
                                   placeholder="Choose…")
-    return InputBlock(block_id=block.value, label=label, element=element)
+    return InputBlock(block_id=block.value, label=label, element=element, optional=optional or None)
 
 
 def _prefill(text: str) -> dict[str, str]:
@@ -49,7 +51,8 @@ def _prefill(text: str) -> dict[str, str]:
 
 def build_registration_modal(program: Program, *, prefill_text: str = "", choose_partner: bool,
                              origin_channel_id: str | None, partner_name: str | None = None) -> View:
-    """The registration form; internal users also choose the partner they register for."""
+    """The registration form's first step: what routing and the conflict check need (internal users also
+    choose the partner). The role stays here because it is the attribution the CRM records at submission."""
     prefill = _prefill(prefill_text)
     blocks: list[Any] = []
     if choose_partner:
@@ -79,17 +82,46 @@ def build_registration_modal(program: Program, *, prefill_text: str = "", choose
         _select(Block.pricing_model, "Pricing model", {k.value: v for k, v in PRICING_MODELS.items()}),
         _text(Block.starting_monthly_usage, "Starting monthly usage (usage-based only)", optional=True,
               placeholder="5000"),
-        _select(Block.company_size, "Company size", COMPANY_SIZES),
-        _select(Block.budget, "Budget", BUDGETS),
-        _select(Block.timeline, "Timeline", TIMELINES),
         _select(Block.attribution, "Your role", {k.value: v for k, v in ATTRIBUTIONS.items()},
                 initial=next(iter(ATTRIBUTIONS)).value),
-        _text(Block.notes, "Notes", optional=True, multiline=True,
-              placeholder="Use case, who you've spoken to, next steps"),
     ]
     metadata = json.dumps({"channel": origin_channel_id})
     return View(type="modal", callback_id=Callback.lead_registration.value, title="Register a lead",
                 submit="Register", close="Cancel", blocks=blocks, private_metadata=metadata)
+
+
+def build_lead_details_modal(*, registration_id: int, reference: str, company: str, partner_name: str,
+                             origin_channel_id: str | None) -> View:
+    """The optional second step, shown in place of the first once the registration is stored.
+
+    Closing it (Skip) loses nothing: Slack tells us (notify_on_close) and the lead goes on without details.
+    """
+    blocks: list[Any] = [
+        SectionBlock(text=MarkdownTextObject(
+            text=f":white_check_mark: *{escape(reference)} · {escape(company[:150])}* is registered for "
+                 f"{escape(partner_name[:150])}; updates follow in its thread.")),
+        ContextBlock(elements=[MarkdownTextObject(
+            text="Optional: these details help the account executive prioritise the lead. *Skip* if you don't "
+                 "have them yet.")]),
+        _select(Block.company_size, "Company size", COMPANY_SIZES, optional=True),
+        _select(Block.budget, "Budget", BUDGETS, optional=True),
+        _select(Block.timeline, "Timeline", TIMELINES, optional=True),
+        _text(Block.notes, "Notes", optional=True, multiline=True,
+              placeholder="Use case, who you've spoken to, next steps"),
+    ]
+    metadata = json.dumps({"registration": registration_id, "channel": origin_channel_id})
+    return View(type="modal", callback_id=Callback.lead_details.value, title="Add details (optional)",
+                submit="Save details", close="Skip", blocks=blocks, private_metadata=metadata,
+                notify_on_close=True)
+
+
+def details_registration(view: dict) -> int | None:
+    """The registration id the details step says it is for: a claim to re-check, never to trust."""
+    try:
+        value = json.loads(view.get("private_metadata") or "{}").get("registration")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2 ** 63 else None
 
 
 def parse_view_state(view: dict) -> dict[str, str | None]:
@@ -107,6 +139,7 @@ def parse_view_state(view: dict) -> dict[str, str | None]:
 
 def origin_channel(view: dict) -> str | None:
     try:
-        return json.loads(view.get("private_metadata") or "{}").get("channel")
-    except ValueError:
+        channel = json.loads(view.get("private_metadata") or "{}").get("channel")
+    except (ValueError, AttributeError):
         return None
+    return channel if isinstance(channel, str) else None

@@ -21,6 +21,7 @@ from handlers.blocks.messages import Message
 from handlers.blocks.text import clip, day, deal_summary, escape, lead_title, quoted, section, status_label
 from handlers.ids import Action, Block, Callback
 from storage.models import Partner, Registration, RegistrationStatus, ReviewKind
+from workflows.scoring import score_hints
 from workflows.services import ConflictEvidence
 from workflows.undo import UNDO_MINUTES
 
@@ -91,7 +92,9 @@ def _lead_details(registration: Registration, partner: Partner) -> list:
 def _score_block(registration: Registration):
     parts = [f"{BREAKDOWN_LABELS.get(name, name)} {item['points']}/{item['max']} ({escape(item['why'])})"
              for name, item in registration.score_breakdown.items()]
-    return section(f"*Score {registration.score}/100*\n" + "\n".join(f"• {p}" for p in parts))
+    hints = score_hints(registration.score_breakdown)
+    raise_it = f"\n_To raise it, ask the partner:_ {escape('; '.join(hints))}" if hints else ""
+    return section(f"*Score {registration.score}/100*\n" + "\n".join(f"• {p}" for p in parts) + raise_it)
 
 
 MAX_EVIDENCE = 8  # keeps the section under Slack's 3,000 characters
