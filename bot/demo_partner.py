@@ -1,4 +1,5 @@
-"""The partner's part of `partnerbot demo`: My deals with search, a status question, the SLA notice, Withdraw.
+"""The partner's part of `partnerbot demo`: a status question, the SLA notice, Add an update, My deals with
+search, the desk posted again, Withdraw.
 
 bot/demo.py calls `play_partner_tools(bot, w)` with its LocalBot and Walkthrough, after the other flows.
 """
@@ -34,7 +35,8 @@ def fill_form(bot: LocalBot, user_id: str, values: dict) -> None:
 
 
 def play_partner_tools(bot: LocalBot, w: Walkthrough) -> None:
-    """A partner's week: register, ask the status, hear the SLA was missed, search its deals, withdraw one."""
+    """A partner's week: register, ask the status, hear the SLA was missed, add an update, search its deals, get
+    the desk back, withdraw one."""
     driver, sandbox = bot.driver, bot.sandbox
 
     def thread_root(company: str):
@@ -49,10 +51,15 @@ def play_partner_tools(bot: LocalBot, w: Walkthrough) -> None:
     w.step("Two days pass without a decision (the job runs with its clock moved on): the reviewer is reminded, "
            "and Northwind is told in the thread that we are chasing it",
            lambda: remind_overdue_reviews(later))
+    w.step("Dana adds an update for the AE: it is stored, shown in the thread and sent to the AE",
+           lambda: (driver.click("U0DANA", "deal_add_update", message=("C0NORTH", thread_root("Vandelay").ts)),
+                    w.submit_form("U0DANA", {"notes": "Their CFO approved the pilot budget this morning."})))
     w.step("Dana opens My deals: status, protection expiry, the AE and the last update of each deal",
            lambda: w.click_in("U0DANA", "C0NORTH", "my_deals"))
     w.step("Priya searches the deals she can see for “vandelay” (paging keeps the search)",
            lambda: driver.command("U0PRIYA", "/partner", "deals vandelay"))
+    w.step("The desk has scrolled away: Dana (external, no slash commands) mentions the bot with “desk”",
+           lambda: driver.mention("U0DANA", "C0NORTH", "can you post the desk again?"))
     w.step("The customer buys direct: Dana withdraws the registration with a reason; the AE's review message is "
            "settled, the AE is told, the thread says so, and the CRM hears it",
            lambda: (driver.click("U0DANA", "deal_withdraw", message=("C0NORTH", thread_root("Vandelay").ts)),

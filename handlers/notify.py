@@ -29,7 +29,11 @@ from handlers.blocks.review import (
     build_review_request,
     build_review_settled,
 )
-from handlers.blocks.partner_actions import build_withdrawn_for_reviewer
+from handlers.blocks.partner_actions import (
+    build_partner_note,
+    build_partner_note_for_reviewer,
+    build_withdrawn_for_reviewer,
+)
 from handlers.blocks.review_threads import build_decision_withdrawn, build_partner_question, build_partner_reply
 from handlers.blocks.text import escape, quoted, status_label
 from storage.models import Partner, Registration, RegistrationStatus
@@ -201,3 +205,16 @@ class SlackNotifier:
             self._post(session, key=f"reg:{registration.id}:withdrawn", lane=f"reg:{registration.id}:review",
                        channel=registration.assigned_to_slack_id,
                        message=build_withdrawn_for_reviewer(registration, partner, actor_slack_id, reason))
+
+    def partner_note(self, session: Session, registration: Registration, partner: Partner, *,
+                     author_slack_id: str, text: str) -> None:
+        """A partner's update: in the registration's thread, and to its AE in a DM."""
+        suffix = uuid.uuid4().hex[:12]
+        root = root_key(registration)
+        self._post(session, key=f"{root}:note:{suffix}", lane=f"reg:{registration.id}:partner", channel="",
+                   parent_key=root, partner_id=partner.id,
+                   message=build_partner_note(registration, author_slack_id, text))
+        if registration.assigned_to_slack_id:
+            self._post(session, key=f"reg:{registration.id}:note:{suffix}", lane=f"reg:{registration.id}:review",
+                       channel=registration.assigned_to_slack_id,
+                       message=build_partner_note_for_reviewer(registration, partner, author_slack_id, text))

@@ -1,5 +1,5 @@
 """`/partner` (deals [search], help), the desk's My deals button, paging of deals lists and the App Home, and
-the partner's own actions on a registration (Withdraw)."""
+the partner's own actions on a registration (Add an update, Withdraw)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 
 from handlers.blocks.lists import build_deals_list, build_help, build_home, parse_paging_value
 from handlers.blocks.text import escape
-from handlers.blocks.partner_actions import build_withdraw_modal
+from handlers.blocks.partner_actions import build_update_modal, build_withdraw_modal
 from handlers.blocks.registration import parse_view_state
 from handlers.blocks.review_modals import parse_modal_metadata
 from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer, answer_text, channel_of, request_key
@@ -16,7 +16,7 @@ from handlers.ids import Action, Block, Callback, Command
 from handlers.reviews import OUT_OF_DATE, commit_then_tell, for_clicked_registration, place_of
 from storage.actors import Actor
 from storage.lists import Cursor
-from workflows.partner_actions import ensure_can_withdraw, withdraw_registration
+from workflows.partner_actions import add_partner_update, ensure_can_act, withdraw_registration
 from workflows.people import deals_for, home_for, repost_partner_desk
 from workflows.revenue import record_usage_as
 from workflows.services import DatabaseBusy, Services, WorkflowError
@@ -104,27 +104,37 @@ def register(app: App, services: Services) -> None:
         else:
             answer(client, actor.slack_user_id, message, channel_id=channel_of(body))
 
-    @app.action(Action.withdraw.value)
-    def handle_withdraw_button(ack: Ack, body: dict, context: BoltContext, client: WebClient):
-        """Withdraw (thread root, My deals): asks why, but only of someone who may withdraw this registration."""
-        def ask(actor: Actor, registration_id: int) -> None:
-            registration = ensure_can_withdraw(services, actor=actor, registration_id=registration_id)
-            ack()
-            client.views_open(trigger_id=body["trigger_id"], view=build_withdraw_modal(registration, place_of(body)))
-        for_clicked_registration(services, ack, body, context, client, ask)
+    def ask(withdraw: bool):
+        def handle_partner_button(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+            """Add an update / Withdraw (thread root, My deals): a modal, only for someone who may act on it."""
+            def open_modal(actor: Actor, registration_id: int) -> None:
+                registration = ensure_can_act(services, actor=actor, registration_id=registration_id,
+                                              withdraw=withdraw)
+                ack()
+                build = build_withdraw_modal if withdraw else build_update_modal
+                client.views_open(trigger_id=body["trigger_id"], view=build(registration, place_of(body)))
+            for_clicked_registration(services, ack, body, context, client, open_modal)
+        return handle_partner_button
 
-    @app.view(Callback.withdraw_reason.value)
-    def handle_withdraw_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
-        """Why it is withdrawn (required); committed before the ack, then the partner is told privately."""
-        origin = parse_modal_metadata(view.get("private_metadata"))
-        reason = (parse_view_state(view).get(Block.reason.value) or "").strip()
-        if origin.registration_id is None:
-            ack(response_action="errors", errors={Block.reason.value: OUT_OF_DATE})
-            return
-        actor = actor_of(services, context, body)
-        commit_then_tell(services, client, ack, actor, body, origin.place, lambda: withdraw_registration(
-            services, actor=actor, registration_id=origin.registration_id, reason=reason,
-            request_key=request_key(body)))
+    app.action(Action.withdraw.value)(ask(withdraw=True))
+    app.action(Action.add_update.value)(ask(withdraw=False))
+
+    def on_submit(block: Block, act, field: str):
+        def handle_partner_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
+            """The reason or the update (required), committed before the ack; then the partner is told privately."""
+            origin = parse_modal_metadata(view.get("private_metadata"))
+            if origin.registration_id is None:
+                ack(response_action="errors", errors={block.value: OUT_OF_DATE})
+                return
+            actor = actor_of(services, context, body)
+            text = parse_view_state(view).get(block.value)
+            commit_then_tell(services, client, ack, actor, body, origin.place, lambda: act(
+                services, actor=actor, registration_id=origin.registration_id, request_key=request_key(body),
+                **{field: text}), block=block)
+        return handle_partner_submission
+
+    app.view(Callback.withdraw_reason.value)(on_submit(Block.reason, withdraw_registration, "reason"))
+    app.view(Callback.partner_update.value)(on_submit(Block.notes, add_partner_update, "text"))
 
     @app.action(Action.home_newer.value)
     @app.action(Action.home_older.value)

@@ -220,6 +220,17 @@ class Registration(SQLModel, table=True):
         return f"REG-{self.id:05d}"
 
 
+class RegistrationNote(SQLModel, table=True):
+    """A partner's update on its registration (Add an update): for the AE, and shown in the registration's thread."""
+
+    __tablename__ = "registration_note"
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    author_slack_id: str = Field(max_length=32)
+    text: str = Field(max_length=3000)
+    created_at: datetime = ts_field(default_factory=utcnow)
+
+
 class ConflictTrigram(SQLModel, table=True):
     """The trigrams of the company key of every registration whose status protects a company.
 

@@ -19,4 +19,5 @@ def test_play_partner_tools_shows_each_flow(engine):
     text = out.getvalue()
     assert "Vandelay" in text and "chasing a decision" in text
     assert "protected until" in text or "Under review" in text
+    assert "added an update" in text and text.count("Partner desk for Northwind") >= 2
     assert "withdrew" in text and "Withdrawn: *Vandelay Industries* is no longer registered to you" in text and "AE @" in text

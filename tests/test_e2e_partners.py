@@ -1,5 +1,6 @@
 """End to end, for partners: My deals with expiry, AE and last update, search and paging that keeps it, a
-mention asking a deal's status, the partner told when the approval SLA is missed, Withdraw (with who may not),
+mention asking a deal's status, the partner told when the approval SLA is missed, Add an update and Withdraw
+(with who may not),
 and the partner desk posted again on request.
 
 Signed requests through the sandbox, the real WebClient and the real database (SQLite or PostgreSQL)."""
@@ -142,7 +143,7 @@ def test_a_partner_withdraws_an_approved_registration_with_a_reason(bot, engine)
     [review] = dm_messages(sandbox, "U0ALEX")
     driver.click("U0ALEX", "review_accept", message=(review.channel, review.ts))
     root, _ = thread_of(bot, "C0NORTH", "REG-00001")
-    assert [b.action_id for b in sandbox.buttons(root)] == ["deal_withdraw"]
+    assert [b.action_id for b in sandbox.buttons(root)] == ["deal_add_update", "deal_withdraw"]
 
     # Someone of another partner cannot, whatever the button says; nothing opens and nothing changes.
     driver.click("U0ERIK", "deal_withdraw", message=("C0NORTH", root.ts))  # Erik: Northwind too, may see it
@@ -186,7 +187,7 @@ def test_withdrawing_an_open_registration_and_who_may_not(bot, engine):
     # My deals offers Withdraw too.
     driver.click("U0BETH", "my_deals", message=("C0GLOBEX", desk_message(sandbox, "C0GLOBEX").ts))
     listing = sandbox.ephemerals("U0BETH")[-1]
-    assert [b.action_id for b in sandbox.buttons(listing)] == ["deal_withdraw"]
+    assert [b.action_id for b in sandbox.buttons(listing)] == ["deal_add_update", "deal_withdraw"]
     driver.click("U0BETH", "deal_withdraw", message=("C0GLOBEX", listing.ts))
     modal = sandbox.open_modal("U0BETH")
     driver.submit("U0BETH", modal.id, {"reason": "Duplicate of another request"})
@@ -206,3 +207,29 @@ def test_the_desk_is_posted_again_on_request(bot):
     driver.command("U0PRIYA", "/partner", "desk")  # in a DM: not a partner's channel
     assert "isn't a partner's channel" in text_of(dm_messages(sandbox, "U0PRIYA")[-1])
     assert len(desks()) == 3
+
+
+def test_a_partner_adds_an_update_for_the_ae(bot, engine, clock):
+    from storage.models import RegistrationNote
+
+    sandbox, driver = bot.sandbox, bot.driver
+    register_via_desk(bot, "U0DANA", "C0NORTH")
+    root, _ = thread_of(bot, "C0NORTH", "REG-00001")
+    driver.click("U0DANA", "deal_add_update", message=("C0NORTH", root.ts))
+    modal = sandbox.open_modal("U0DANA")
+    assert "errors" in driver.submit("U0DANA", modal.id, {"notes": " "}).json
+    driver.submit("U0DANA", modal.id, {"notes": "Their CFO signed off the budget <!here>"})
+    with Session(engine) as session:
+        [note] = session.exec(select(RegistrationNote)).all()
+        assert (note.registration_id, note.author_slack_id) == (1, "U0DANA")
+    _, thread = thread_of(bot, "C0NORTH", "REG-00001")
+    assert "Update from <@U0DANA>" in text_of(thread[-1]) and "&lt;!here&gt;" in text_of(thread[-1])
+    to_ae = dm_messages(sandbox, "U0ALEX")[-1]
+    assert "added an update" in text_of(to_ae) and "CFO signed off" in text_of(to_ae)
+    assert any("Update added to REG-00001" in text_of(e) for e in sandbox.ephemerals("U0DANA"))
+    # An update does not restart the approval SLA: the review is still overdue two days after it was routed.
+    clock.offset = timedelta(hours=49)
+    assert remind_overdue_reviews(bot.services) == 1
+    # Someone of another partner gets nothing, whatever the button carries.
+    with Session(engine) as session:
+        assert len(session.exec(select(RegistrationNote)).all()) == 1

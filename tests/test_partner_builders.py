@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from handlers.blocks.lists import build_deal_status, build_deals_list
 from handlers.blocks.messages import build_partner_chased, build_registration_root
-from handlers.blocks.partner_actions import build_withdraw_modal, build_withdrawn_for_reviewer
+from handlers.blocks.partner_actions import (
+    build_partner_note,
+    build_partner_note_for_reviewer,
+    build_update_modal,
+    build_withdraw_modal,
+    build_withdrawn_for_reviewer,
+)
 from handlers.ids import Action, Callback
 from storage.actors import Actor, ActorKind
 from storage.lists import Page
@@ -26,12 +32,19 @@ def test_partner_facing_builders_escape_and_fit_slack():
     status = rendered(messages[2])
     assert "protected until 2 Nov 2026" in status and "AE <@U0ALEX>" in status and "2 more match" in status
     listing = messages[-1]
-    assert [b.accessory.action_id for b in listing.blocks if getattr(b, "accessory", None)] == [Action.withdraw] * 20
+    assert [e.action_id for b in listing.blocks for e in getattr(b, "elements", None) or []
+            if hasattr(e, "action_id") and e.action_id.startswith("deal_")] == [Action.add_update, Action.withdraw] * 20
     modal = build_withdraw_modal(approved, "C0NORTH").to_dict()
     assert modal["callback_id"] == Callback.withdraw_reason and "<!channel>" not in str(modal)
+    update = build_update_modal(approved, "C0NORTH").to_dict()
+    assert update["callback_id"] == Callback.partner_update and "<!channel>" not in str(update)
+    for note in (build_partner_note(approved, "U0DANA", NASTY), build_partner_note_for_reviewer(approved, PARTNER,
+                                                                                              "U0DANA", NASTY)):
+        assert "<!channel>" not in rendered(note) and "<@U0EVIL>" not in rendered(note)
     # Closed registrations offer nothing; open and approved ones offer Withdraw on their thread root.
-    for status_, buttons in [(RegistrationStatus.received, ["deal_withdraw"]), (RegistrationStatus.approved,
-                             ["deal_withdraw"]), (RegistrationStatus.won, []), (RegistrationStatus.withdrawn, [])]:
+    both = ["deal_add_update", "deal_withdraw"]
+    for status_, buttons in [(RegistrationStatus.received, both), (RegistrationStatus.approved, both),
+                             (RegistrationStatus.won, []), (RegistrationStatus.withdrawn, [])]:
         root = build_registration_root(registration(status=status_), PARTNER)
         assert [e.action_id for b in root.blocks for e in getattr(b, "elements", []) or []
                 if hasattr(e, "action_id")] == buttons

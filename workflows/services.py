@@ -57,6 +57,10 @@ class Notifier(Protocol):
                          actor_slack_id: str, reason: str) -> None:
         """The partner withdrew it: the review message and reminders show it, the reviewer is told."""
 
+    def partner_note(self, session: Session, registration: Registration, partner: Partner, *,
+                     author_slack_id: str, text: str) -> None:
+        """A partner's update: shown in the registration's thread and sent to its AE."""
+
     def review_handed_over(self, session: Session, registration: Registration, partner: Partner, *,
                            review_key: str | None, actor_slack_id: str, previous_assignee: str | None,
                            reason: str | None) -> None:

@@ -100,11 +100,10 @@ def build_deals_list(page: Page, actor: Actor, search: str = "") -> Message:
     title = f"*Registrations you can see matching “{escape(search)}”*" if search else "*Registrations you can see*"
     blocks: list = [section(title)]
     for registration, partner in page.rows:
-        row = _row(registration, partner, show_partner=actor.is_internal)
         buttons = partner_buttons(registration) if actor.is_partner else []
-        if buttons:
-            row.accessory = buttons[0]  # one accessory a row keeps the page within Slack's 50 blocks
-        blocks += [row, DividerBlock()]
+        # A row's buttons stand where its divider would: two blocks a row keep a page within Slack's 50.
+        blocks += [_row(registration, partner, show_partner=actor.is_internal),
+                   ActionsBlock(elements=buttons) if buttons else DividerBlock()]
     blocks += _paging(page, Action.deals_newer, Action.deals_older, search)
     return Message(text=showing(page) + " registrations", blocks=blocks)
 

@@ -70,7 +70,8 @@ def partner_buttons(registration: Registration) -> list[ButtonElement]:
     """What the partner can still do to its registration; the value is its id, re-checked against the clicker."""
     if registration.id is None or registration.status not in WITHDRAWABLE:
         return []
-    return [ButtonElement(text="Withdraw", action_id=Action.withdraw.value, value=str(registration.id))]
+    return [ButtonElement(text="Add an update", action_id=Action.add_update.value, value=str(registration.id)),
+            ButtonElement(text="Withdraw", action_id=Action.withdraw.value, value=str(registration.id))]
 
 
 def build_partner_update(registration: Registration, sla_hours: int) -> Message:

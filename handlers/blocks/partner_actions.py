@@ -1,4 +1,4 @@
-"""Messages and modals of a partner's own actions on its registration (withdraw)."""
+"""Messages and modals of a partner's own actions on its registration (add an update, withdraw)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,34 @@ from handlers.blocks.review_modals import modal_metadata
 from handlers.blocks.text import escape, lead_title, quoted, section
 from handlers.ids import Block, Callback
 from storage.models import Partner, Registration
-from workflows.partner_actions import MAX_REASON
+from workflows.partner_actions import MAX_REASON, MAX_UPDATE
+
+
+def build_update_modal(registration: Registration, place: str | None) -> View:
+    """Add an update: a note the AE gets and the registration's thread shows; the id is re-checked on submit."""
+    return View(type="modal", callback_id=Callback.partner_update.value, title="Add an update",
+                submit="Send", close="Cancel", private_metadata=modal_metadata(registration.id, place), blocks=[
+                    section(f"An update on {lead_title(registration)} for the account executive."),
+                    InputBlock(block_id=Block.notes.value, label="What's new?",
+                               hint="Your channel's thread shows it too.",
+                               element=PlainTextInputElement(action_id=Block.notes.value, multiline=True,
+                                                             max_length=MAX_UPDATE)),
+                ])
+
+
+def build_partner_note(registration: Registration, author_slack_id: str, text: str) -> Message:
+    """The update in the registration's thread, where the partner's people see it."""
+    body = f":memo: Update from <@{author_slack_id}>:\n{quoted(text, 2500)}"
+    return Message(text=f"{registration.reference}: update from the partner", blocks=[section(body)])
+
+
+def build_partner_note_for_reviewer(registration: Registration, partner: Partner, author_slack_id: str,
+                                    text: str) -> Message:
+    """The AE's DM with a partner's update on a registration they review or own."""
+    body = (f":memo: *{escape(partner.name)}* (<@{author_slack_id}>) added an update on "
+            f"{lead_title(registration)}:\n{quoted(text, 2500)}")
+    return Message(text=f"{registration.reference} {escape(registration.company)}: an update from the partner",
+                   blocks=[section(body)])
 
 
 def build_withdraw_modal(registration: Registration, place: str | None) -> View:
