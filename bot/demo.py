@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from sqlmodel import Session, select
 
+from bot.demo_partner import play_partner_tools
 from bot.local import LocalBot, local_bot
 from handlers.blocks.text import STATUS_LABELS
 from storage.crm.status import mirror_of
@@ -151,6 +152,7 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
     w.step("Priya invites Partnerbot back: what failed there is posted, once",
            lambda: driver.bot_joined("C0GLOBEX"))
     play_reviewer_tools(bot, w)
+    play_partner_tools(bot, w)
 
 
 def play_reviewer_tools(bot: LocalBot, w: Walkthrough) -> None:

@@ -50,7 +50,8 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "Current Monthly Revenue: 15,000 · Revenue Growth: 275 · StageName: Closed Won",
         "Partner REG-00001: Role: Reseller",
         "What happened",
-        "4 leads registered by 2 partners",
+        "5 leads registered by 2 partners",
+        "1 withdrawn",  # the partner tools: Vandelay withdrawn by its partner
         "1. Connect Slack: create the app from manifest.yml",
         "2. Import your team and partners: partnerbot import team team.csv",
         "3. Run partnerbot doctor",
