@@ -122,7 +122,8 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
            lambda: w.click_in_dm("U0ALEX", "review_accept"))
     w.step("Bob (Globex, external) asks the bot for help registering a lead",
            lambda: driver.mention("U0BOB", "C0GLOBEX", "I want to register a lead"))
-    w.step("Bob registers ACME Incorporated (acme.com) too, and skips the details",
+    w.step("Bob registers ACME Incorporated (acme.com) too, and skips the details; Globex is a referral partner, "
+           "so its thread goes to Bob privately, not to Globex's channel",
            lambda: (w.click_in("U0BOB", "C0GLOBEX", "register_lead"),
                     w.submit_form("U0BOB", dict(PARTNER_FORM, company="ACME Incorporated", domain="acme.com",
                                                 contact_email="cto@acme.com", pricing_model="subscription",
@@ -142,15 +143,15 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
            "and Northwind hears of the win once",
            lambda: (bot.sandbox.fail("chat.postMessage", status=503),
                     w.click_in_dm("U0ALEX", "deal_won")))
-    w.step("Someone removes Partnerbot from Globex's channel; Bob's next registration can't be posted there, "
+    w.step("Someone removes Partnerbot from Northwind's channel; Erik's registration can't be posted there, "
            "so Priya is told once, with the fix",
-           lambda: (bot.sandbox.state.channels["C0GLOBEX"].members.remove(bot.sandbox.bot_user_id),
-                    w.click_in("U0BOB", "C0GLOBEX", "register_lead"),
-                    w.submit_form("U0BOB", dict(PARTNER_FORM, company="Initech", domain="initech.com",
-                                                contact_email="cfo@initech.com", pricing_model="subscription",
-                                                starting_monthly_usage=""))))
+           lambda: (bot.sandbox.state.channels["C0NORTH"].members.remove(bot.sandbox.bot_user_id),
+                    w.click_in("U0ERIK", "C0NORTH", "register_lead"),
+                    w.submit_form("U0ERIK", dict(PARTNER_FORM, company="Initech", domain="initech.com",
+                                                 contact_email="cfo@initech.com", pricing_model="subscription",
+                                                 starting_monthly_usage=""))))
     w.step("Priya invites Partnerbot back: what failed there is posted, once",
-           lambda: driver.bot_joined("C0GLOBEX"))
+           lambda: driver.bot_joined("C0NORTH"))
     play_reviewer_tools(bot, w)
     play_partner_tools(bot, w)
 

@@ -38,7 +38,7 @@ from handlers.blocks.review_threads import build_decision_withdrawn, build_partn
 from handlers.blocks.text import escape, quoted, status_label
 from storage.models import Partner, Registration, RegistrationStatus
 from storage.reviews import reminder_keys, thread_root_key
-from storage.slack.outbox import enqueue_post, enqueue_update
+from storage.slack.outbox import enqueue_pin, enqueue_post, enqueue_update
 from workflows.program import Program
 from workflows.services import ConflictEvidence
 
@@ -79,7 +79,8 @@ class SlackNotifier:
                        now=self.clock())
 
     def registration_received(self, session: Session, registration: Registration, partner: Partner) -> None:
-        """The root of the registration's thread in the partner's channel (a DM when it has none)."""
+        """The root of the registration's thread in the partner's channel (a DM to the submitter when it has none,
+        or when its people may see only their own registrations); its replies follow the root."""
         channel = registration.partner_channel_id or registration.submitted_by_slack_id
         received = registration.model_copy(update={"status": RegistrationStatus.received})
         self._post(session, key=root_key(registration), lane=f"reg:{registration.id}:partner", channel=channel,
@@ -175,9 +176,12 @@ class SlackNotifier:
     def partner_desk(self, session: Session, partner: Partner, *, again: bool = False) -> None:
         """The desk in the partner's channel: once per channel, or `again` (a new post at the bottom) on request."""
         key = f"desk:{partner.id}:{partner.slack_channel_id}" + (f":{uuid.uuid4().hex[:12]}" if again else "")
-        self._post(session, key=key, lane=f"desk:{partner.id}",
-                   channel=partner.slack_channel_id, partner_id=partner.id,
+        lane = f"desk:{partner.id}"
+        self._post(session, key=key, lane=lane, channel=partner.slack_channel_id, partner_id=partner.id,
                    message=build_partner_desk(partner, self.program.protection_window_days))
+        # Pinned once posted, so it stays in reach. Its own lane: a pin being retried never holds up a desk, and
+        # a failed one leaves the desk as it is (the sender pins only a posted parent).
+        enqueue_pin(session, lane=f"{lane}:pin", parent_key=key, now=self.clock())
 
     def review_overdue(self, session: Session, registration: Registration, partner: Partner, *, recipient: str,
                        hours_waiting: int, key: str, link: str | None = None) -> None:

@@ -25,6 +25,17 @@ from storage.models import (
 )
 
 
+def sees_only_own_registrations(partner_type: PartnerType | str | None) -> bool:
+    """Whether a partner's people may see only the registrations they submitted (referral partners)."""
+    return partner_type == PartnerType.referral
+
+
+def registration_thread_channel(partner: Partner) -> str | None:
+    """Where a new registration's thread goes: the partner's shared channel, or None for a DM to its submitter
+    when that channel's other members may not see it."""
+    return None if sees_only_own_registrations(partner.type) else partner.slack_channel_id
+
+
 def _visible_to(actor: Actor):
     """The WHERE clause of registrations an actor may see."""
     if actor.is_internal:
@@ -32,7 +43,7 @@ def _visible_to(actor: Actor):
             return true()
         return Registration.assigned_to_slack_id == actor.slack_user_id
     if actor.is_partner:
-        if actor.partner_type is PartnerType.referral:
+        if sees_only_own_registrations(actor.partner_type):
             return and_(Registration.partner_id == actor.partner_id,
                         Registration.submitted_by_slack_id == actor.slack_user_id)
         return Registration.partner_id == actor.partner_id

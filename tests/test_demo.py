@@ -16,6 +16,7 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
     text = out.getvalue()
     expected_in_order = [
         "Partner desk for Northwind Consulting",
+        "#partner-northwind  Partnerbot 📌 pinned",  # the desk is pinned once posted
         "typed “germ” in the select: Slack lists Germany · EMEA",  # the country select, options from the app
         "errors: contact_email",  # bad input shown inline
         "estimated_value: “48.000” is unclear: did you mean 48,000 or 48?",  # asked, not guessed
@@ -31,6 +32,8 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "Under review",  # the partner is told
         "Alex Rivera (AE) clicked [Accept]",
         "Approved: *Acme Inc.* is registered to you",  # the partner is told in the thread
+        # Globex is a referral partner: its people see only their own registrations, so Bob's goes to him.
+        "DM to Bob Stone (Globex, external)  Partnerbot → 📝 *Lead registration* REG-00002",
         'Bob Stone (Globex, external) closed "Add details (optional)" with [Skip]',  # details are optional
         "*Channel conflict* on a new registration by *Globex Referrals*",  # the second partner is flagged
         "REG-00001 Acme Inc. (acme.com) by *Northwind Consulting*",
@@ -39,9 +42,9 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "Home tab for Alex Rivera",
         "Recorded 15,000.00 USD for ",
         "Won: *Acme Inc.* closed as a won deal",
-        "I couldn't post to the channel C0GLOBEX for partner Globex Referrals: Slack says not_in_channel",
+        "I couldn't post to the channel C0NORTH for partner Northwind Consulting: Slack says not_in_channel",
         "Priya invites Partnerbot back",
-        "#partner-globex  Partnerbot → 📝 *Lead registration* REG-00003 · *Initech*",
+        "#partner-northwind  Partnerbot → 📝 *Lead registration* REG-00003 · *Initech*",
         "_To raise it, ask the partner:_ add the company size: up to +",  # Hooli came without details
         "REG-00001 Acme Inc. (acme.com) from Northwind Consulting: Won, score 85/100",
         "into the local CRM mirror",
@@ -61,5 +64,6 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         found = text.find(snippet, position)
         assert found >= 0, f"demo transcript lacks {snippet!r} after position {position}"
         position = found
+    assert "#partner-globex  Partnerbot → 📝 *Lead registration*" not in text  # never in the shared channel
     assert "{'" not in text and "': " not in text  # no Python dict reprs anywhere
     assert "____" not in text.split("Dana fixes it")[1].split("modal updated")[0]  # the submission shows values

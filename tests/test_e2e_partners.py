@@ -179,11 +179,13 @@ def test_withdrawing_an_open_registration_and_who_may_not(bot, engine):
 
     sandbox, driver = bot.sandbox, bot.driver
     register_via_desk(bot, "U0BETH", "C0GLOBEX", {"company": "Umbrella", "domain": "umbrella.com"})
-    root, _ = thread_of(bot, "C0GLOBEX", "REG-00001")
-    # Bob is Globex's too, but Globex is a referral partner: its people see (and act on) only their own.
-    driver.click("U0BOB", "deal_withdraw", message=("C0GLOBEX", root.ts))
-    assert sandbox.open_modal("U0BOB") is None
-    assert any("can't find that registration" in text_of(e) for e in sandbox.ephemerals("U0BOB"))
+    # Bob is Globex's too, but Globex is a referral partner: its people see (and act on) only their own, so
+    # Beth's registration is in her DM with the bot, not in Globex's channel, and not in Bob's My deals.
+    assert not [m for m in sandbox.messages("C0GLOBEX") if "REG-00001" in text_of(m)]
+    root, _ = thread_of(bot, sandbox.dm_channel("U0BETH"), "REG-00001")
+    driver.click("U0BOB", "my_deals", message=("C0GLOBEX", desk_message(sandbox, "C0GLOBEX").ts))
+    assert not sandbox.buttons(sandbox.ephemerals("U0BOB")[-1]) and "Umbrella" not in text_of(
+        sandbox.ephemerals("U0BOB")[-1])
     # My deals offers Withdraw too.
     driver.click("U0BETH", "my_deals", message=("C0GLOBEX", desk_message(sandbox, "C0GLOBEX").ts))
     listing = sandbox.ephemerals("U0BETH")[-1]
@@ -233,3 +235,30 @@ def test_a_partner_adds_an_update_for_the_ae(bot, engine, clock):
     # Someone of another partner gets nothing, whatever the button carries.
     with Session(engine) as session:
         assert len(session.exec(select(RegistrationNote)).all()) == 1
+
+
+def test_a_referral_partners_registration_thread_goes_to_its_submitter_privately(bot, engine):
+    sandbox, driver = bot.sandbox, bot.driver
+    register_via_desk(bot, "U0BETH", "C0GLOBEX", {"company": "Umbrella", "domain": "umbrella.com"})
+    beth_dm = sandbox.dm_channel("U0BETH")
+    # Globex is a referral partner: Bob, its other contact in the shared channel, must not see Beth's deal.
+    assert [m for m in sandbox.messages("C0GLOBEX") if not m.thread_ts and "Partner desk" not in text_of(m)] == []
+    assert all("Umbrella" not in text_of(m) for m in sandbox.messages("C0GLOBEX"))
+    root, thread = thread_of(bot, beth_dm, "REG-00001")
+    assert "Under review" in text_of(root) and any("Under review" in text_of(m) for m in thread)
+    [review] = [m for m in dm_messages(sandbox, "U0ALEX") if "Umbrella" in text_of(m)] or \
+        [m for m in dm_messages(sandbox, "U0PRIYA") if "Umbrella" in text_of(m)]
+    reviewer = "U0ALEX" if review.channel == sandbox.dm_channel("U0ALEX") else "U0PRIYA"
+    driver.click(reviewer, "review_ask_partner", message=(review.channel, review.ts))
+    driver.submit(reviewer, sandbox.open_modal(reviewer).id, {"question": "Who signs the order?"})
+    _, thread = thread_of(bot, beth_dm, "REG-00001")  # the question and later replies follow the root
+    assert "asks about *Umbrella*" in text_of(thread[-1])
+    # Beth answers in her DM thread: the reply reaches the reviewer, as from a shared channel.
+    assert driver.post("U0BETH", beth_dm, "The CFO", thread_ts=root.ts).status == 200
+    assert "<@U0BETH> (Globex Referrals) replied on REG-00001" in text_of(dm_messages(sandbox, reviewer)[-1])
+    # A Northwind (reseller) registration still goes to Northwind's shared channel.
+    register_via_desk(bot, "U0DANA", "C0NORTH", {"company": "Hooli", "domain": "hooli.com"})
+    assert thread_of(bot, "C0NORTH", "REG-00002")[0]
+    with Session(engine) as session:
+        assert [r.partner_channel_id for r in session.exec(select(Registration).order_by(Registration.id))] == [
+            None, "C0NORTH"]

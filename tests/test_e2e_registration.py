@@ -133,8 +133,12 @@ def test_conflicting_registration_goes_to_the_manager_with_evidence(bot, engine)
     evidence = text_of(conflict)
     assert first.reference in evidence and "Northwind Consulting" in evidence and "same domain" in evidence
     assert "override" in evidence
-    globex_view = "\n".join(text_of(m) for m in sandbox.messages("C0GLOBEX"))
-    assert "Northwind" not in globex_view  # another partner's registration is never shown to a partner
+    # Globex is a referral partner: Bob's registration is in his DM with the bot, not in Globex's channel.
+    bob_dm = sandbox.dm_channel("U0BOB")
+    assert not [m for m in sandbox.messages("C0GLOBEX") if second.reference in text_of(m)]
+    assert any(second.reference in text_of(m) and not m.thread_ts for m in sandbox.messages(bob_dm))
+    partner_view = "\n".join(text_of(m) for m in sandbox.messages("C0GLOBEX") + sandbox.messages(bob_dm))
+    assert "Northwind" not in partner_view  # another partner's registration is never shown to a partner
 
     driver.click("U0PRIYA", "conflict_reject", message=(conflict.channel, conflict.ts))
     reason_modal = sandbox.open_modal("U0PRIYA")
@@ -147,10 +151,10 @@ def test_conflicting_registration_goes_to_the_manager_with_evidence(bot, engine)
                                                "reason": "It was registered first & it's approved"})
     _, second = registrations(engine)
     assert second.status == RegistrationStatus.rejected
-    thread = sandbox.messages("C0GLOBEX", thread_ts=second.partner_thread_ts)
+    thread = sandbox.messages(bob_dm, thread_ts=second.partner_thread_ts)
     assert any("Not approved" in text_of(m) and "Another partner registered this company first" in text_of(m)
                and "registered first &amp; it's approved" in text_of(m) for m in thread)
-    assert "Northwind" not in "\n".join(text_of(m) for m in sandbox.messages("C0GLOBEX"))
+    assert "Northwind" not in "\n".join(text_of(m) for m in sandbox.messages("C0GLOBEX") + sandbox.messages(bob_dm))
 
 
 def test_override_of_an_approved_conflict_asks_for_a_reason(bot, engine):

@@ -185,7 +185,7 @@ def test_undo_of_a_conflict_rejection_by_someone_else_is_refused(bot, engine):
     assert [b.action_id for b in bot.sandbox.buttons(conflict)] == [
         "conflict_clear", "conflict_reject", "review_ask_partner"]
     assert "REG-00001" in text_of(conflict)  # the evidence is back
-    _, thread = partner_thread(bot, "C0GLOBEX", "REG-00002")
+    _, thread = partner_thread(bot, bot.sandbox.dm_channel("U0BOB"), "REG-00002")  # a referral partner: by DM
     assert "rejection of *Acme Inc.* was withdrawn" in text_of(thread[-1])
 
 

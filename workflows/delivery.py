@@ -8,7 +8,7 @@ import logging
 from storage.db import transaction
 from storage.models import Partner
 from storage.queries import program_runners
-from storage.slack.models import SlackMessage
+from storage.slack.models import SlackMessage, SlackMessageKind
 from workflows.services import Services
 
 logger = logging.getLogger(__name__)
@@ -17,6 +17,7 @@ FIXES = {
     "not_in_channel": "invite @Partnerbot to the channel (it retries by itself when it joins)",
     "channel_not_found": "check the partner's slack_channel_id and import the partner again",
     "is_archived": "unarchive the channel, or import the partner with its new channel",
+    "missing_scope": "add the pins:write scope to the Slack app (see manifest.yml) and reinstall it",
 }
 
 
@@ -26,7 +27,8 @@ def failure_notice(message: SlackMessage, partner: Partner | None) -> str:
         f"a direct message to {message.channel}"
     whose = f" for partner {partner.name}" if partner else ""
     fix = FIXES.get(message.last_error or "", "fix the cause")
-    return (f"I couldn't post to {where}{whose}: Slack says {message.last_error}. To fix it, {fix}, then run "
+    what = "pin the partner desk in" if message.kind == SlackMessageKind.pin else "post to"
+    return (f"I couldn't {what} {where}{whose}: Slack says {message.last_error}. To fix it, {fix}, then run "
             f"`partnerbot slack retry`.")
 
 

@@ -16,6 +16,7 @@ from storage.queries import (
     claim_request,
     partner_record,
     program_runners,
+    registration_thread_channel,
     serialize_conflict_checks,
 )
 from storage.work import owe_work
@@ -125,7 +126,7 @@ def submit_registration(services: Services, *, actor: Actor, lead: LeadInput,
         fields = {k: v for k, v in lead.__dict__.items() if k != "partner_id"}
         registration = Registration(**fields, partner_id=partner.id, submitted_by_slack_id=actor.slack_user_id,
                                     submitted_by_team_id=actor.team_id, created_at=now, updated_at=now,
-                                    partner_channel_id=partner.slack_channel_id)
+                                    partner_channel_id=registration_thread_channel(partner))
         change_status(session, registration, RegistrationStatus.received, actor_slack_id=actor.slack_user_id,
                       now=now)
         if details_to_follow:

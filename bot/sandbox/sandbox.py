@@ -210,6 +210,11 @@ class Sandbox:
                 found = [m for m in found if m.thread_ts == thread_ts and m.ts != thread_ts]
             return copy.deepcopy(sorted(found, key=lambda m: m.ts))
 
+    def pins(self, channel: str) -> list[str]:
+        """The ts of messages pinned in a channel (pins.add), in the order they were pinned."""
+        with self.state.lock:
+            return list(self.state.pins.get(channel, []))
+
     def ephemerals(self, user: str | None = None) -> list[Ephemeral]:
         with self.state.lock:
             return copy.deepcopy([e for e in self.state.ephemerals if user in (None, e.user)])

@@ -20,6 +20,7 @@ FIXED_SCOPES = {
     "chat.update": "chat:write",
     "chat.delete": "chat:write",
     "conversations.open": "im:write",
+    "pins.add": "pins:write",
     "team.info": "team:read",
     "users.info": "users:read",
     "users.lookupByEmail": "users:read.email",

@@ -139,6 +139,7 @@ class State:
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         self.messages: dict[str, list[Message]] = {}
+        self.pins: dict[str, list[str]] = {}  # channel id -> pinned message ts, in pin order (pins.add)
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, View] = {}
         self.homes: dict[str, View] = {}
@@ -255,6 +256,7 @@ class State:
         with self.lock:
             self.generation += 1
             self.messages.clear()
+            self.pins.clear()
             self.ephemerals.clear()
             self.views.clear()
             self.homes.clear()

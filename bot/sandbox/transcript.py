@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from bot.sandbox.state import State
 
 RENDERED_CALLS = {"chat.postMessage", "chat.update", "chat.postEphemeral", "chat.delete", "views.open",
-                  "views.push", "views.update", "views.publish", "response_url"}
+                  "views.push", "views.update", "views.publish", "response_url", "pins.add"}
 _LINK = re.compile(r"<([^<>]+)>")
 
 
@@ -110,6 +110,8 @@ def render_call(directory: Directory, call: Call) -> list[str]:
                      " sees: ", _body(directory, args.get("text", ""), blocks))
     if call.method == "chat.delete":
         return [f"{where(directory, args.get('channel'))}  {bot} deleted a message"]
+    if call.method == "pins.add":
+        return [f"{where(directory, args.get('channel'))}  {bot} 📌 pinned the message above"]
     if call.method == "response_url":
         context = args.get("_context", {})
         kind = "→" if args.get("response_type") == "in_channel" else \

@@ -9,14 +9,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from bot.sandbox import api_chat, api_directory, api_history, api_views, scopes
+from bot.sandbox import api_chat, api_directory, api_history, api_pins, api_views, scopes
 from bot.sandbox.api_common import ApiError
 from bot.sandbox.method_data import KNOWN_METHODS
 from bot.sandbox.state import State
 
 logger = logging.getLogger(__name__)
 
-HANDLERS = {**api_chat.HANDLERS, **api_views.HANDLERS, **api_directory.HANDLERS, **api_history.HANDLERS}
+HANDLERS = {**api_chat.HANDLERS, **api_views.HANDLERS, **api_directory.HANDLERS, **api_history.HANDLERS,
+            **api_pins.HANDLERS}
 JSON_ARGS = ("blocks", "view", "attachments", "metadata")
 
 

@@ -21,6 +21,7 @@ class SlackMessageStatus(StrEnum):
 class SlackMessageKind(StrEnum):
     post = "post"  # chat.postMessage (a thread reply when parent_key is set)
     update = "update"  # chat.update of the message stored under parent_key
+    pin = "pin"  # pins.add of the message stored under parent_key, once it is posted
 
 
 class SlackMessage(SQLModel, table=True):

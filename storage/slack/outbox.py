@@ -62,6 +62,20 @@ def enqueue_update(session: Session, *, lane: str, parent_key: str, text: str, b
     return row
 
 
+def enqueue_pin(session: Session, *, lane: str, parent_key: str, now: datetime) -> SlackMessage:
+    """Owe pinning the message queued under `parent_key`, once per message; the sender waits for it to be posted."""
+    key = f"{parent_key}:pin"
+    existing = _find(session, key)
+    if existing is not None:
+        return existing
+    parent = _find(session, parent_key)
+    row = SlackMessage(key=key, lane=lane, kind=SlackMessageKind.pin, channel=parent.channel if parent else "",
+                       parent_key=parent_key, partner_id=parent.partner_id if parent else None, created_at=now,
+                       next_attempt_at=now)
+    session.add(row)
+    return row
+
+
 def due_messages(session: Session, now: datetime, *, limit: int) -> list[SlackMessage]:
     """Pending rows whose time has come and that head their lane (nothing earlier in it still pending)."""
     earlier = aliased(SlackMessage)

@@ -36,6 +36,9 @@ PERMANENT_ERRORS = frozenset({
     "ekm_access_denied", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
     "messages_tab_disabled", "thread_not_found", "parent_failed",
 })
+# pins.add refusals that no retry changes (until someone grants the scope, or pins by hand).
+PERMANENT_PIN_ERRORS = frozenset({"missing_scope", "not_pinnable", "permission_denied", "no_permission",
+                                  "bad_timestamp", "no_item_specified"})
 # Slack says it failed on its side: the message may or may not have been posted.
 UNKNOWN_OUTCOME_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 NETWORK_ERRORS = (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError)
@@ -120,13 +123,17 @@ class SlackSender:
                 return self._settle(row, report, _Outcome("parent_failed", permanent=True), posted)
             if parent.status == SlackMessageStatus.pending:
                 return False  # its thread root or target is in another lane and not out yet
-        method = "chat.update" if row.kind == SlackMessageKind.update else "chat.postMessage"
+        method = {SlackMessageKind.update: "chat.update", SlackMessageKind.pin: "pins.add"}.get(
+            row.kind, "chat.postMessage")
         # Slack limits posts per channel: after a 429 the channel's other messages wait out Retry-After too.
         hold = (method, parent.sent_channel if parent else row.channel)
         held = self._held_until.get(hold)
         if held is not None and self.clock() < held:
             return False
         try:
+            if row.kind == SlackMessageKind.pin:
+                posted = True
+                return self._pin(row, parent, report)
             if row.kind == SlackMessageKind.update:
                 text, blocks = self._mark_attempt(row)
                 posted = True
@@ -155,6 +162,19 @@ class SlackSender:
             if outcome.retry_after is not None:
                 self._held_until[hold] = self.clock() + timedelta(seconds=outcome.retry_after)
             return self._settle(row, report, outcome, posted)
+
+    def _pin(self, row: SlackMessage, parent: SlackMessage, report: DrainReport) -> bool:
+        """Pin the posted parent; a pin already there (an earlier try whose answer was lost) is done."""
+        self._mark_attempt(row)
+        try:
+            self.client.pins_add(channel=parent.sent_channel, timestamp=parent.sent_ts)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error in PERMANENT_PIN_ERRORS:
+                return self._settle(row, report, _Outcome(str(error), permanent=True), True)
+            if error != "already_pinned":
+                raise
+        return self._mark_sent(row, report, parent.sent_channel, parent.sent_ts)
 
     def _conversation_id(self, channel: str) -> str:
         """A DM is addressed by user id, but its history lives under the D... id conversations.open gives."""
