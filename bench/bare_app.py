@@ -12,7 +12,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.server import HttpServer, make_wsgi_app
-from handlers.ids import Callback, Command
+from handlers.ids import Callback, Command, Event
 from storage.db import make_engine
 
 
@@ -22,6 +22,7 @@ def main() -> None:
     app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], token_verification_enabled=False)
     app.command(Command.lead.value)(lambda ack: ack())
     app.view(Callback.lead_registration.value)(lambda ack: ack())
+    app.event(Event.app_home_opened.value)(lambda: None)  # Bolt acks events itself, before the listener runs
     wsgi = make_wsgi_app(app, make_engine("sqlite://"))
     HttpServer(wsgi, host="127.0.0.1", port=int(os.environ["PORT"])).serve_forever()
 
