@@ -101,7 +101,10 @@ def test_a_backlog_of_overdue_reviews_goes_in_batches_and_once_per_period(engine
     assert remind_overdue_reviews(services) == DUE
     # Two reminders per review: the reviewer's and the partner's notice that it is being chased.
     assert sum(writes.per_commit) == 2 * DUE and max(writes.per_commit) <= 2 * BATCH
+    commits = []
+    event.listen(engine, "commit", commits.append)
     assert remind_overdue_reviews(services) == 0  # the same period is not reminded twice
+    assert commits == []  # and finding that out takes no write transaction (it would hold SQLite's lock)
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Reminder)).one() == 2 * DUE
     assert len([c for c in services.notifier.calls if c[0] == "overdue"]) == DUE

@@ -42,6 +42,20 @@ def remind_overdue_reviews(services: Services) -> int:
             return 0
     sent, after, links = 0, None, {}
     while True:
+        # A plain read first: reviews stay overdue until decided, so most runs find every key already sent,
+        # and reading that inside a write transaction held SQLite's write lock (and every ack) for nothing.
+        with Session(services.engine) as session:
+            page = reviews_waiting_since(session, now - sla, after=after, limit=BATCH)
+            owed = _owed(page, now=now, sla=sla)
+            already = reminder_keys_sent(session, [key for *_, keys in owed for key, _ in keys])
+        first = next((i for i, (*_, keys) in enumerate(owed) if any(key not in already for key, _ in keys)), None)
+        if first is None:  # this whole page was reminded already
+            if len(page) < BATCH:
+                return sent
+            after = (page[-1][0].updated_at, page[-1][0].id)
+            continue
+        if first:  # start the write at the first review that is owed something
+            after = (page[first - 1][0].updated_at, page[first - 1][0].id)
         _resolve_links(services, links, now=now, sla=sla, after=after)
         with transaction(services.engine) as session:
             page = reviews_waiting_since(session, now - sla, after=after, limit=BATCH)
