@@ -20,7 +20,6 @@ from workflows.services import Services, utc_clock
 
 logger = logging.getLogger(__name__)
 
-# home before partner: its App Home paging listeners answer first (handlers/home.py).
 LISTENER_MODULES = (events, leads, reviews, review_tools, home, partner)
 
 

@@ -1,8 +1,4 @@
-"""App Home listeners: which list it shows, its paging, and publishing it again after an action taken there.
-
-Registered before handlers/partner.py (bot/app.py), so these paging listeners answer Previous / Next on the
-Home this module publishes; Bolt runs the first listener that matches.
-"""
+"""App Home listeners: which list it shows, its paging, and publishing it again after an action taken there."""
 
 from __future__ import annotations
 

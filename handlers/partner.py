@@ -1,4 +1,4 @@
-"""`/partner` (deals [search], help), the desk's My deals button, paging of deals lists and the App Home, and
+"""`/partner` (deals [search], help), the desk's My deals button, paging of deals lists, and
 the partner's own actions on a registration (Add an update, Withdraw)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from handlers.blocks.lists import build_deals_list, build_help, build_home, parse_paging_value
+from handlers.blocks.lists import build_deals_list, build_help, parse_paging_value
 from handlers.blocks.text import escape
 from handlers.blocks.partner_actions import build_update_modal, build_withdraw_modal
 from handlers.blocks.registration import parse_view_state
@@ -15,9 +15,8 @@ from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer, answe
 from handlers.ids import Action, Block, Callback, Command
 from handlers.reviews import OUT_OF_DATE, commit_then_tell, for_clicked_registration, place_of
 from storage.actors import Actor
-from storage.lists import Cursor
 from workflows.partner_actions import add_partner_update, ensure_can_act, withdraw_registration
-from workflows.people import deals_for, home_for, repost_partner_desk
+from workflows.people import deals_for, repost_partner_desk
 from workflows.revenue import record_usage_as
 from workflows.services import DatabaseBusy, Services, WorkflowError
 
@@ -36,11 +35,6 @@ def _clicked_value(body: dict) -> object:
     actions = body.get("actions")
     action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
     return action.get("value")
-
-
-def clicked_cursor(body: dict) -> Cursor | None:
-    """The page a Previous/Next button asks for; anything malformed means the first page."""
-    return Cursor.parse(_clicked_value(body))
 
 
 def register(app: App, services: Services) -> None:
@@ -135,13 +129,3 @@ def register(app: App, services: Services) -> None:
 
     app.view(Callback.withdraw_reason.value)(on_submit(Block.reason, withdraw_registration, "reason"))
     app.view(Callback.partner_update.value)(on_submit(Block.notes, add_partner_update, "text"))
-
-    @app.action(Action.home_newer.value)
-    @app.action(Action.home_older.value)
-    def handle_home_page(ack: Ack, body: dict, context: BoltContext, client: WebClient):
-        """Previous/Next on the App Home: publish the page the cursor points at, filtered for the clicker."""
-        ack()
-        actor = actor_of(services, context, body)
-        if actor.slack_user_id and actor.is_internal:
-            page = home_for(services, actor, clicked_cursor(body))
-            client.views_publish(user_id=actor.slack_user_id, view=build_home(page, actor))

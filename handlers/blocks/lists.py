@@ -1,4 +1,4 @@
-"""Lists and help: `/partner deals`, the App Home, and what each kind of user can do."""
+"""Lists and help: `/partner deals`, a deal's status, and what each kind of user can do."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ContextBlock,
     DividerBlock,
-    HeaderBlock,
     MarkdownTextObject,
     SectionBlock,
 )
-from slack_sdk.models.views import View
 
 from handlers.blocks.messages import Message, partner_buttons
 from handlers.ids import Action
@@ -73,14 +71,15 @@ def parse_paging_value(value: object) -> tuple[Cursor | None, str]:
     return Cursor.parse(cursor), search[:MAX_SEARCH]
 
 
-def _paging(page: Page, newer: Action, older: Action, search: str = "") -> list:
+def _paging(page: Page, search: str = "") -> list:
     """The Showing line and Previous / Next buttons where there is somewhere to go."""
     buttons = []
     if page.previous is not None:
-        buttons.append(ButtonElement(text="Previous", action_id=newer.value,
+        buttons.append(ButtonElement(text="Previous", action_id=Action.deals_newer.value,
                                      value=paging_value(page.previous, search)))
     if page.next is not None:
-        buttons.append(ButtonElement(text="Next", action_id=older.value, value=paging_value(page.next, search)))
+        buttons.append(ButtonElement(text="Next", action_id=Action.deals_older.value,
+                                     value=paging_value(page.next, search)))
     blocks: list = [ContextBlock(elements=[MarkdownTextObject(text=showing(page))])]
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
@@ -104,7 +103,7 @@ def build_deals_list(page: Page, actor: Actor, search: str = "") -> Message:
         # A row's buttons stand where its divider would: two blocks a row keep a page within Slack's 50.
         blocks += [_row(registration, partner, show_partner=actor.is_internal),
                    ActionsBlock(elements=buttons) if buttons else DividerBlock()]
-    blocks += _paging(page, Action.deals_newer, Action.deals_older, search)
+    blocks += _paging(page, search)
     return Message(text=showing(page) + " registrations", blocks=blocks)
 
 
@@ -121,18 +120,6 @@ def build_deal_status(page: Page, actor: Actor, search: str) -> Message:
                  "*My deals* lists them.")]))
     first = shown_rows[0][0]
     return Message(text=f"{first.reference} {escape(first.company)}: {first.status.replace('_', ' ')}", blocks=blocks)
-
-
-def build_home(page: Page, actor: Actor) -> View:
-    """App Home for internal users: one page of leads they own or must review, newest first."""
-    blocks: list = [HeaderBlock(text="Partner leads"),
-                    ContextBlock(elements=[MarkdownTextObject(text="Leads you own or must review, newest first.")])]
-    if not page.rows:
-        blocks.append(section("Nothing waiting for you."))
-        return View(type="home", blocks=blocks)
-    for registration, partner in page.rows:
-        blocks += [_row(registration, partner, show_partner=True), DividerBlock()]
-    return View(type="home", blocks=blocks + _paging(page, Action.home_newer, Action.home_older))
 
 
 def build_help(actor: Actor) -> Message:
