@@ -3,7 +3,7 @@ reaches the reviewer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -12,47 +12,32 @@ from storage.db import transaction
 from storage.models import Partner, Registration, RegistrationStatus
 from storage.queries import claim_request
 from storage.reviews import registration_of_thread
+from workflows.acting import ActionOutcome, act_on_registration, required_text
 from workflows.partner_names import ensure_names_no_other_partner
 from workflows.review_access import load_for_reviewer
-from workflows.services import ACK_LOCK_TIMEOUT, Services, WorkflowError
+from workflows.services import Services
 
 MAX_QUESTION = 1000
 MAX_REPLY = 2000  # what is forwarded of a reply; the link leads to all of it
 ASKABLE = (RegistrationStatus.under_review, RegistrationStatus.approved)
 
 
-@dataclass
-class QuestionOutcome:
-    registration: Registration | None
-    changed: bool
-    message: str
-    replayed: bool = False
-
-
 def ask_partner(services: Services, *, actor: Actor, registration_id: int, question: str,
-                request_key: str | None = None) -> QuestionOutcome:
+                request_key: str | None = None) -> ActionOutcome:
     """Post a reviewer's question in the partner's registration thread (committed before the ack)."""
-    question = (question or "").strip()
-    if not question:
-        raise WorkflowError("Write your question: the partner sees it in their registration's thread.")
-    if len(question) > MAX_QUESTION:
-        raise WorkflowError(f"Keep the question under {MAX_QUESTION} characters.")
-    now = services.clock()
-    with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
-        if request_key and not claim_request(session, request_key, now):
-            return QuestionOutcome(None, False, "", replayed=True)
-        registration = load_for_reviewer(session, registration_id, actor)
-        if registration.status not in ASKABLE:
-            return QuestionOutcome(registration, False, f"{registration.reference} is "
-                                   f"{registration.status.replace('_', ' ')}: questions are for leads under review "
-                                   "and open deals.")
-        partner = session.get(Partner, registration.partner_id)
+    question = required_text(question, MAX_QUESTION,
+                             "Write your question: the partner sees it in their registration's thread.")
+
+    def ask(session: Session, registration: Registration, partner: Partner, now: datetime) -> str:
         ensure_names_no_other_partner(session, question, partner=partner, registration=registration)
         services.notifier.question_to_partner(session, registration, partner, asker_slack_id=actor.slack_user_id,
                                               question=question)
-    services.kick()
-    return QuestionOutcome(registration, True, f"Asked in {registration.reference}'s thread; their reply will "
-                                               "come to you here.")
+        return f"Asked in {registration.reference}'s thread; their reply will come to you here."
+    return act_on_registration(
+        services, request_key=request_key, load=lambda session: load_for_reviewer(session, registration_id, actor),
+        allowed=ASKABLE, work=ask,
+        refusal=lambda r: f"{r.reference} is {r.status.replace('_', ' ')}: questions are for leads under review "
+                          "and open deals.")
 
 
 def is_registration_thread(services: Services, channel_id: str, thread_ts: str) -> bool:

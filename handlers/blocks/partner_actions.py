@@ -13,16 +13,35 @@ from storage.models import Partner, Registration
 from workflows.partner_actions import MAX_REASON, MAX_UPDATE
 
 
-def build_update_modal(registration: Registration, place: str | None) -> View:
-    """Add an update: a note the AE gets and the registration's thread shows; the id is re-checked on submit."""
-    return View(type="modal", callback_id=Callback.partner_update.value, title="Add an update",
-                submit="Send", close="Cancel", private_metadata=modal_metadata(registration.id, place), blocks=[
-                    section(f"An update on {lead_title(registration)} for the account executive."),
-                    InputBlock(block_id=Block.notes.value, label="What's new?",
-                               hint="Your channel's thread shows it too.",
-                               element=PlainTextInputElement(action_id=Block.notes.value, multiline=True,
-                                                             max_length=MAX_UPDATE)),
+def _text_modal(registration: Registration, place: str | None, *, callback: Callback, title: str, submit: str,
+                intro: str, block: Block, label: str, hint: str, max_length: int) -> View:
+    """A partner action that asks for one text (a reason, an update); the id rides in private_metadata and is
+    re-checked on submit."""
+    return View(type="modal", callback_id=callback.value, title=title, submit=submit, close="Cancel",
+                private_metadata=modal_metadata(registration.id, place), blocks=[
+                    section(intro),
+                    InputBlock(block_id=block.value, label=label, hint=hint,
+                               element=PlainTextInputElement(action_id=block.value, multiline=True,
+                                                             max_length=max_length)),
                 ])
+
+
+def build_update_modal(registration: Registration, place: str | None) -> View:
+    """Add an update: a note the AE gets and the registration's thread shows."""
+    return _text_modal(registration, place, callback=Callback.partner_update, title="Add an update", submit="Send",
+                       intro=f"An update on {lead_title(registration)} for the account executive.",
+                       block=Block.notes, label="What's new?", hint="Your channel's thread shows it too.",
+                       max_length=MAX_UPDATE)
+
+
+def build_withdraw_modal(registration: Registration, place: str | None) -> View:
+    """Asks why before a registration is withdrawn."""
+    return _text_modal(registration, place, callback=Callback.withdraw_reason, title="Withdraw registration",
+                       submit="Withdraw",
+                       intro=f"Withdraw {lead_title(registration)}? It will no longer be protected for you, and "
+                             "this cannot be undone: register it again if plans change.",
+                       block=Block.reason, label="Why are you withdrawing it?",
+                       hint="Our team sees this; the customer never does.", max_length=MAX_REASON)
 
 
 def build_partner_note(registration: Registration, author_slack_id: str, text: str) -> Message:
@@ -38,19 +57,6 @@ def build_partner_note_for_reviewer(registration: Registration, partner: Partner
             f"{lead_title(registration)}:\n{quoted(text, 2500)}")
     return Message(text=f"{registration.reference} {escape(registration.company)}: an update from the partner",
                    blocks=[section(body)])
-
-
-def build_withdraw_modal(registration: Registration, place: str | None) -> View:
-    """Asks why before a registration is withdrawn; its id rides in private_metadata (re-checked on submit)."""
-    return View(type="modal", callback_id=Callback.withdraw_reason.value, title="Withdraw registration",
-                submit="Withdraw", close="Cancel", private_metadata=modal_metadata(registration.id, place), blocks=[
-                    section(f"Withdraw {lead_title(registration)}? It will no longer be protected for you, and "
-                            "this cannot be undone: register it again if plans change."),
-                    InputBlock(block_id=Block.reason.value, label="Why are you withdrawing it?",
-                               hint="Our team sees this; the customer never does.",
-                               element=PlainTextInputElement(action_id=Block.reason.value, multiline=True,
-                                                             max_length=MAX_REASON)),
-                ])
 
 
 def build_withdrawn_for_reviewer(registration: Registration, partner: Partner, actor_slack_id: str,
