@@ -1,10 +1,17 @@
-"""Helpers for end-to-end tests: the bot on loopback with the demo people, and the form a partner fills in."""
+"""Helpers for end-to-end tests: the bot on loopback with the demo people, and the form a partner fills in.
+
+A test module that moves the bot's clock imports the `clock` and `bot` fixtures from here (they replace
+conftest's `bot` there)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+from sqlmodel import Session, select
+
 from bot.local import local_bot
+from storage.models import CrmOutbox
 from workflows.services import utc_clock
 
 GOOD_FORM = {  # the form's first step
@@ -90,9 +97,30 @@ class Clock:
         return utc_clock() + self.offset
 
 
-def clocked_bot(engine, clock: Clock):
-    """The bot on `clock`, in both partner channels: `yield from` it in a fixture."""
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def bot(engine, clock):
+    """The bot on `clock`, in both partner channels."""
     with local_bot(engine, process_before_response=True, clock=clock) as running:
         running.driver.bot_joined("C0NORTH")
         running.driver.bot_joined("C0GLOBEX")
         yield running
+
+
+def registration_thread(bot, channel: str = "C0NORTH", reference: str = "REG-00001"):
+    """A registration's thread root in `channel` and the replies under it."""
+    root = next(m for m in bot.sandbox.messages(channel) if reference in text_of(m) and not m.thread_ts)
+    return root, bot.sandbox.messages(channel, thread_ts=root.ts)
+
+
+def crm_events(engine, registration_id: int | None = None) -> list[str]:
+    """The CRM outbox's events in the order they were queued (of one registration, when given)."""
+    query = select(CrmOutbox.event).order_by(CrmOutbox.id)
+    if registration_id is not None:
+        query = query.where(CrmOutbox.registration_id == registration_id)
+    with Session(engine) as session:
+        return list(session.exec(query).all())

@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
 from sqlmodel import Session, select
 
 from storage.models import Registration, RegistrationStatus
 from tests.e2e_support import (
     DETAILS,
     GOOD_FORM,
-    Clock,
-    clocked_bot,
+    bot,  # noqa: F401  (fixtures: the bot on a clock the test moves)
+    clock,  # noqa: F401
     desk_message,
     dm_messages,
     register_via_desk,
@@ -22,16 +21,6 @@ from tests.e2e_support import (
 )
 from workflows.registrations import DETAILS_GRACE
 from workflows.work import run_pending_work
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def bot(engine, clock):
-    yield from clocked_bot(engine, clock)
 
 
 def the_registration(engine) -> Registration:

@@ -1,7 +1,6 @@
 """End to end, for partners: My deals with expiry, AE and last update, search and paging that keeps it, a
 mention asking a deal's status, the partner told when the approval SLA is missed, Add an update and Withdraw
-(with who may not),
-and the partner desk posted again on request.
+(with who may not), and the partner desk posted again on request.
 
 Signed requests through the sandbox, the real WebClient and the real database (SQLite or PostgreSQL)."""
 
@@ -9,41 +8,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlmodel import Session, select
 
-from bot.local import local_bot
 from storage.models import Registration
-from tests.e2e_support import GOOD_FORM, desk_message, dm_messages, text_of
-from tests.test_e2e_reviewers import clock  # noqa: F401  (the bot's clock, moved by a test)
+from tests.e2e_support import (  # noqa: F401  (bot, clock: fixtures, the bot on a clock the test moves)
+    bot,
+    clock,
+    crm_events,
+    desk_message,
+    dm_messages,
+    register_via_desk,
+    registration_thread,
+    text_of,
+)
 from workflows.reminders import remind_overdue_reviews
-
-
-@pytest.fixture
-def bot(engine, clock):
-    with local_bot(engine, process_before_response=True, clock=clock) as running:
-        running.driver.bot_joined("C0NORTH")
-        running.driver.bot_joined("C0GLOBEX")
-        yield running
-
-
-def register_via_desk(bot, user_id: str, channel_id: str, form: dict | None = None):
-    """A partner registers from the desk, filling whichever inputs the form's first step has."""
-    desk = desk_message(bot.sandbox, channel_id)
-    assert bot.driver.click(user_id, "register_lead", message=(channel_id, desk.ts)).status == 200
-    form = dict(GOOD_FORM, **(form or {}))
-    modal = bot.sandbox.open_modal(user_id)
-    while modal is not None:  # the form's steps, each with the inputs it has
-        inputs = {b.get("block_id") for b in modal.blocks if b.get("type") == "input"}
-        response = bot.driver.submit(user_id, modal.id, {k: v for k, v in form.items() if k in inputs})
-        assert response.status == 200 and not (response.json or {}).get("errors"), response.json
-        modal = bot.sandbox.open_modal(user_id)
-    return response
-
-
-def thread_of(bot, channel: str, reference: str):
-    root = next(m for m in bot.sandbox.messages(channel) if reference in m.text and not m.thread_ts)
-    return root, bot.sandbox.messages(channel, thread_ts=root.ts)
 
 
 def test_a_missed_approval_sla_is_told_to_the_partner_once_per_period(bot, clock):
@@ -52,19 +30,19 @@ def test_a_missed_approval_sla_is_told_to_the_partner_once_per_period(bot, clock
     assert remind_overdue_reviews(bot.services) == 1  # the reviewer; the partner's notice is not counted
     assert remind_overdue_reviews(bot.services) == 0
     bot.worker.kick()
-    _, thread = thread_of(bot, "C0NORTH", "REG-00001")
+    _, thread = registration_thread(bot, "C0NORTH", "REG-00001")
     chased = [m for m in thread if "chasing" in text_of(m)]
     assert len(chased) == 1 and "past our 48-hour promise" in text_of(chased[0])
     assert "Acme Inc." in text_of(chased[0])
     clock.offset = timedelta(hours=97)
     remind_overdue_reviews(bot.services)
     bot.worker.kick()
-    _, thread = thread_of(bot, "C0NORTH", "REG-00001")
+    _, thread = registration_thread(bot, "C0NORTH", "REG-00001")
     assert len([m for m in thread if "chasing" in text_of(m)]) == 2  # once per period
     # A decision settles the reviewer's reminders; the partner's notices are left as they were.
     [review] = dm_messages(bot.sandbox, "U0ALEX")[:1]
     bot.driver.click("U0ALEX", "review_accept", message=(review.channel, review.ts))
-    _, thread = thread_of(bot, "C0NORTH", "REG-00001")
+    _, thread = registration_thread(bot, "C0NORTH", "REG-00001")
     assert len([m for m in thread if "chasing" in text_of(m)]) == 2
 
 
@@ -127,14 +105,6 @@ def test_a_mention_asking_a_deals_status_answers_only_who_may_see_it(bot, engine
     assert "REG-00002" in text_of(sandbox.ephemerals("U0BETH")[-1])
 
 
-def crm_events(engine, registration_id: int) -> list[str]:
-    from storage.models import CrmOutbox
-
-    with Session(engine) as session:
-        return list(session.exec(select(CrmOutbox.event).where(CrmOutbox.registration_id == registration_id)
-                                 .order_by(CrmOutbox.id)).all())
-
-
 def test_a_partner_withdraws_an_approved_registration_with_a_reason(bot, engine):
     from storage.models import RegistrationEvent, RegistrationStatus
 
@@ -142,7 +112,7 @@ def test_a_partner_withdraws_an_approved_registration_with_a_reason(bot, engine)
     register_via_desk(bot, "U0DANA", "C0NORTH")
     [review] = dm_messages(sandbox, "U0ALEX")
     driver.click("U0ALEX", "review_accept", message=(review.channel, review.ts))
-    root, _ = thread_of(bot, "C0NORTH", "REG-00001")
+    root, _ = registration_thread(bot, "C0NORTH", "REG-00001")
     assert [b.action_id for b in sandbox.buttons(root)] == ["deal_add_update", "deal_withdraw"]
 
     # Someone of another partner cannot, whatever the button says; nothing opens and nothing changes.
@@ -159,7 +129,7 @@ def test_a_partner_withdraws_an_approved_registration_with_a_reason(bot, engine)
         event = session.exec(select(RegistrationEvent).where(RegistrationEvent.to_status == "withdrawn")).one()
         assert (event.actor_slack_id, event.reason) == ("U0DANA", "Customer chose to buy direct <!channel>")
     assert crm_events(engine, 1)[-1] == "deal_withdrawn"  # Salesforce has the Opportunity: both records
-    root, thread = thread_of(bot, "C0NORTH", "REG-00001")
+    root, thread = registration_thread(bot, "C0NORTH", "REG-00001")
     assert sandbox.buttons(root) == [] and "Withdrawn" in text_of(root)
     assert "Withdrawn: *Acme Inc.* is no longer registered to you" in text_of(thread[-1])
     review, *rest = dm_messages(sandbox, "U0ALEX")
@@ -182,7 +152,7 @@ def test_withdrawing_an_open_registration_and_who_may_not(bot, engine):
     # Bob is Globex's too, but Globex is a referral partner: its people see (and act on) only their own, so
     # Beth's registration is in her DM with the bot, not in Globex's channel, and not in Bob's My deals.
     assert not [m for m in sandbox.messages("C0GLOBEX") if "REG-00001" in text_of(m)]
-    root, _ = thread_of(bot, sandbox.dm_channel("U0BETH"), "REG-00001")
+    root, _ = registration_thread(bot, sandbox.dm_channel("U0BETH"), "REG-00001")
     driver.click("U0BOB", "my_deals", message=("C0GLOBEX", desk_message(sandbox, "C0GLOBEX").ts))
     assert not sandbox.buttons(sandbox.ephemerals("U0BOB")[-1]) and "Umbrella" not in text_of(
         sandbox.ephemerals("U0BOB")[-1])
@@ -216,7 +186,7 @@ def test_a_partner_adds_an_update_for_the_ae(bot, engine, clock):
 
     sandbox, driver = bot.sandbox, bot.driver
     register_via_desk(bot, "U0DANA", "C0NORTH")
-    root, _ = thread_of(bot, "C0NORTH", "REG-00001")
+    root, _ = registration_thread(bot, "C0NORTH", "REG-00001")
     driver.click("U0DANA", "deal_add_update", message=("C0NORTH", root.ts))
     modal = sandbox.open_modal("U0DANA")
     assert "errors" in driver.submit("U0DANA", modal.id, {"notes": " "}).json
@@ -224,7 +194,7 @@ def test_a_partner_adds_an_update_for_the_ae(bot, engine, clock):
     with Session(engine) as session:
         [note] = session.exec(select(RegistrationNote)).all()
         assert (note.registration_id, note.author_slack_id) == (1, "U0DANA")
-    _, thread = thread_of(bot, "C0NORTH", "REG-00001")
+    _, thread = registration_thread(bot, "C0NORTH", "REG-00001")
     assert "Update from <@U0DANA>" in text_of(thread[-1]) and "&lt;!here&gt;" in text_of(thread[-1])
     to_ae = dm_messages(sandbox, "U0ALEX")[-1]
     assert "added an update" in text_of(to_ae) and "CFO signed off" in text_of(to_ae)
@@ -244,21 +214,21 @@ def test_a_referral_partners_registration_thread_goes_to_its_submitter_privately
     # Globex is a referral partner: Bob, its other contact in the shared channel, must not see Beth's deal.
     assert [m for m in sandbox.messages("C0GLOBEX") if not m.thread_ts and "Partner desk" not in text_of(m)] == []
     assert all("Umbrella" not in text_of(m) for m in sandbox.messages("C0GLOBEX"))
-    root, thread = thread_of(bot, beth_dm, "REG-00001")
+    root, thread = registration_thread(bot, beth_dm, "REG-00001")
     assert "Under review" in text_of(root) and any("Under review" in text_of(m) for m in thread)
     [review] = [m for m in dm_messages(sandbox, "U0ALEX") if "Umbrella" in text_of(m)] or \
         [m for m in dm_messages(sandbox, "U0PRIYA") if "Umbrella" in text_of(m)]
     reviewer = "U0ALEX" if review.channel == sandbox.dm_channel("U0ALEX") else "U0PRIYA"
     driver.click(reviewer, "review_ask_partner", message=(review.channel, review.ts))
     driver.submit(reviewer, sandbox.open_modal(reviewer).id, {"question": "Who signs the order?"})
-    _, thread = thread_of(bot, beth_dm, "REG-00001")  # the question and later replies follow the root
+    _, thread = registration_thread(bot, beth_dm, "REG-00001")  # the question and later replies follow the root
     assert "asks about *Umbrella*" in text_of(thread[-1])
     # Beth answers in her DM thread: the reply reaches the reviewer, as from a shared channel.
     assert driver.post("U0BETH", beth_dm, "The CFO", thread_ts=root.ts).status == 200
     assert "<@U0BETH> (Globex Referrals) replied on REG-00001" in text_of(dm_messages(sandbox, reviewer)[-1])
     # A Northwind (reseller) registration still goes to Northwind's shared channel.
     register_via_desk(bot, "U0DANA", "C0NORTH", {"company": "Hooli", "domain": "hooli.com"})
-    assert thread_of(bot, "C0NORTH", "REG-00002")[0]
+    assert registration_thread(bot, "C0NORTH", "REG-00002")[0]
     with Session(engine) as session:
         assert [r.partner_channel_id for r in session.exec(select(Registration).order_by(Registration.id))] == [
             None, "C0NORTH"]

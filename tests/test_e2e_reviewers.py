@@ -5,41 +5,23 @@ Signed requests through the sandbox, the real WebClient and the real database (S
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
 
-from bot.local import local_bot
 from storage.models import CrmOutbox, Registration, RegistrationEvent, RegistrationStatus
-from tests.e2e_support import dm_messages, register_via_desk, text_of
+from tests.e2e_support import (  # noqa: F401  (bot, clock: fixtures, the bot on a clock the test moves)
+    bot,
+    clock,
+    crm_events,
+    dm_messages,
+    register_via_desk,
+    registration_thread,
+    text_of,
+)
 from workflows.reminders import remind_overdue_reviews
 from workflows.undo import UNDO_MINUTES
-
-
-class Clock:
-    """The bot's clock, moved by the test (the sandbox keeps real time for signatures and triggers)."""
-
-    def __init__(self):
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        from workflows.services import utc_clock
-
-        return utc_clock() + self.offset
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def bot(engine, clock):
-    with local_bot(engine, process_before_response=True, clock=clock) as running:
-        running.driver.bot_joined("C0NORTH")
-        running.driver.bot_joined("C0GLOBEX")
-        yield running
 
 
 def registration(engine, reg_id: int = 1) -> Registration:
@@ -47,19 +29,9 @@ def registration(engine, reg_id: int = 1) -> Registration:
         return session.get(Registration, reg_id)
 
 
-def crm_events(engine) -> list[str]:
-    with Session(engine) as session:
-        return list(session.exec(select(CrmOutbox.event).order_by(CrmOutbox.id)).all())
-
-
 def review_of(bot, user_id: str, reference: str = "REG-00001"):
     return next(m for m in dm_messages(bot.sandbox, user_id) if reference in text_of(m) and "New partner lead"
                 in text_of(m) or reference in text_of(m) and bot.sandbox.buttons(m))
-
-
-def partner_thread(bot, channel: str = "C0NORTH", reference: str = "REG-00001"):
-    root = next(m for m in bot.sandbox.messages(channel) if reference in text_of(m) and not m.thread_ts)
-    return root, bot.sandbox.messages(channel, thread_ts=root.ts)
 
 
 def accept(bot, user_id: str = "U0ALEX"):
@@ -103,7 +75,7 @@ def test_mark_lost_is_confirmed_then_asks_why_and_the_crm_gets_the_reason(bot, e
     assert lost.payload["reason"] == reg.close_reason
     [review] = dm_messages(bot.sandbox, "U0ALEX")
     assert "Lost to a competitor" in text_of(review) and "Chose Initech &lt;b&gt;" in text_of(review)
-    _, thread = partner_thread(bot)
+    _, thread = registration_thread(bot)
     assert any("Closed lost" in text_of(m) for m in thread)
     assert not any("competitor" in text_of(m) for m in thread)  # the reason is ours, not the partner's
 
@@ -111,7 +83,7 @@ def test_mark_lost_is_confirmed_then_asks_why_and_the_crm_gets_the_reason(bot, e
 def test_undo_of_an_accept_restores_state_buttons_history_crm_and_tells_the_partner(bot, engine):
     register_via_desk(bot, "U0DANA", "C0NORTH")
     accept(bot)
-    _, thread = partner_thread(bot)
+    _, thread = registration_thread(bot)
     assert any("Approved:" in text_of(m) for m in thread)  # the partner was told
     prompt = undo_prompt(bot)
     assert bot.driver.click("U0ALEX", "review_undo", message=(prompt.channel, prompt.ts)).status == 200
@@ -122,7 +94,7 @@ def test_undo_of_an_accept_restores_state_buttons_history_crm_and_tells_the_part
     assert [b.action_id for b in bot.sandbox.buttons(review)] == [
         "review_accept", "review_reject", "review_reassign", "review_ask_partner"]
     assert "Decision undone by <@U0ALEX>" in text_of(review)
-    root, thread = partner_thread(bot)
+    root, thread = registration_thread(bot)
     assert "Under review" in text_of(root)
     assert "Correction: the approval of *Acme Inc.* was withdrawn" in text_of(thread[-1])
     with Session(engine) as session:
@@ -185,13 +157,13 @@ def test_undo_of_a_conflict_rejection_by_someone_else_is_refused(bot, engine):
     assert [b.action_id for b in bot.sandbox.buttons(conflict)] == [
         "conflict_clear", "conflict_reject", "review_ask_partner"]
     assert "REG-00001" in text_of(conflict)  # the evidence is back
-    _, thread = partner_thread(bot, bot.sandbox.dm_channel("U0BOB"), "REG-00002")  # a referral partner: by DM
+    _, thread = registration_thread(bot, bot.sandbox.dm_channel("U0BOB"), "REG-00002")  # a referral partner: by DM
     assert "rejection of *Acme Inc.* was withdrawn" in text_of(thread[-1])
 
 
 def test_reassign_to_another_ae_and_back_to_routing_without_telling_the_partner(bot, engine):
     register_via_desk(bot, "U0DANA", "C0NORTH")
-    _, before = partner_thread(bot)
+    _, before = registration_thread(bot)
     [review] = dm_messages(bot.sandbox, "U0ALEX")
     bot.driver.click("U0ALEX", "review_reassign", message=(review.channel, review.ts))
     modal = bot.sandbox.open_modal("U0ALEX")
@@ -207,7 +179,7 @@ def test_reassign_to_another_ae_and_back_to_routing_without_telling_the_partner(
     [new] = dm_messages(bot.sandbox, "U0BEA")
     assert "reassigned by Alex Rivera: Bea owns this account" in text_of(new)
     assert [b.action_id for b in bot.sandbox.buttons(new)][:2] == ["review_accept", "review_reject"]
-    _, after = partner_thread(bot)
+    _, after = registration_thread(bot)
     assert len(after) == len(before) and "Not approved" not in "".join(text_of(m) for m in after)
     # Back to routing: the rules pick an EMEA / Platform AE other than Bea.
     bot.driver.click("U0BEA", "review_reassign", message=(new.channel, new.ts))
@@ -229,7 +201,7 @@ def test_ask_the_partner_and_the_reply_reaches_the_reviewer(bot, engine):
     named = bot.driver.submit("U0ALEX", modal.id, {"question": "Is Globex also talking to them?"})
     assert "names Globex Referrals" in named.json["errors"]["question"]
     bot.driver.submit("U0ALEX", modal.id, {"question": "Who signs the order <!channel>?"})
-    root, thread = partner_thread(bot)
+    root, thread = registration_thread(bot)
     question = thread[-1]
     assert "<@U0ALEX> asks about *Acme Inc.*" in text_of(question) and "&lt;!channel&gt;" in text_of(question)
     assert registration(engine).status == RegistrationStatus.under_review  # nothing decided
