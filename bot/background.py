@@ -92,6 +92,7 @@ def _wake_on_kicks(reader, worker, parent_gone: threading.Event) -> None:
 def background_main(parent_pid: int, settings: Settings, program: Program, reader) -> None:
     """The child: a worker woken by the parent's kicks and, while it leads, the scheduler's jobs."""
     from bot.app import build_services, make_client
+    from bot.runtime import freeze_long_lived
     from bot.scheduler import build_scheduler
     from bot.worker import Worker, make_outbox_client
     from storage.db import make_engine
@@ -103,6 +104,7 @@ def background_main(parent_pid: int, settings: Settings, program: Program, reade
     parent_gone = threading.Event()
     threading.Thread(target=_wake_on_kicks, args=(reader, worker, parent_gone), daemon=True).start()
     scheduler = build_scheduler(services, extra_jobs=crm_jobs(engine, settings, services))
+    freeze_long_lived()
     try:
         while not parent_gone.wait(0.5) and os.getppid() == parent_pid:
             # One scheduler per database (PLATFORM.md): only the worker that leads runs the jobs.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 
 from slack_sdk.errors import SlackApiError
 
 from bot.background import Background
-from bot.runtime import build_runtime
+from bot.runtime import build_runtime, freeze_long_lived
 from bot.server import SafeSocketModeHandler, bind_http, make_wsgi_app
 from bot.settings import Settings, StartupProblem
 from workflows.people import open_partner_desks
@@ -34,10 +33,7 @@ def run_server(settings: Settings, program: Program) -> None:
     queued = open_partner_desks(runtime.services)
     if queued:
         logger.info("queued the partner desk for %d partner channel(s)", queued)
-    # Everything built so far lives as long as the process: keep it out of the garbage collector's full
-    # passes, which otherwise walk it all and can hold up an ack by tens of milliseconds.
-    gc.collect()
-    gc.freeze()
+    freeze_long_lived()
     try:
         if settings.socket_mode:
             handler = connect_socket_mode(runtime.app, settings)  # noqa: F841 - kept open while serving

@@ -5,13 +5,15 @@ decision): `change_status` keeps that true on every status change. Whether its p
 running is checked when reading, so a lapsed registration that the expiry job has not reached yet costs a
 few index rows, never a wrong answer.
 
-Candidates are the keys that share enough trigram positions with the key checked (the bound is
-workflows.conflicts.SimilarityBound): counted in one grouped index scan over the keys of a possible length,
-the same statement on SQLite and PostgreSQL.
+Candidates are the keys with the same numbers as the key checked (names whose numbers differ are different
+companies) that share enough trigram positions with it (the bound is workflows.conflicts.SimilarityBound):
+counted in one grouped index scan over the keys of a possible length, the same statement on SQLite and
+PostgreSQL. Leading with the numbers keeps that scan to the keys that could match at all.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from sqlalchemy import case, delete, func, insert, select as sa_select, union_all
 from sqlmodel import Session, select
@@ -21,6 +23,12 @@ from storage.models import OPEN_STATUSES, ConflictTrigram, Registration, Registr
 PROTECTING_STATUSES = frozenset((*OPEN_STATUSES, RegistrationStatus.approved))
 ID_CHUNK = 5_000  # ids per IN list: well under SQLite's limit of bound parameters
 LENGTH_ROW = -1  # every indexed key has this row, so keys of any length can be found without trigrams
+NUMBERS = re.compile(r"\d+")
+
+
+def key_numbers(key: str) -> str:
+    """The numbers in a company key, in order ("" for none): keys whose numbers differ never conflict."""
+    return " ".join(NUMBERS.findall(key))
 
 
 def trigram_code(trigram: str) -> int:
@@ -34,7 +42,9 @@ def trigram_code(trigram: str) -> int:
 def trigram_rows(registration_id: int, key: str) -> list[dict[str, int]]:
     """The index rows of one key: its distinct trigrams and its length row."""
     codes = {trigram_code(key[i:i + 3]) for i in range(len(key) - 2)} | {LENGTH_ROW}
-    return [{"trigram": code, "key_length": len(key), "registration_id": registration_id} for code in codes]
+    numbers = key_numbers(key)
+    return [{"numbers": numbers, "trigram": code, "key_length": len(key), "registration_id": registration_id}
+            for code in codes]
 
 
 def index_keys(session: Session, keys: Iterable[tuple[int, str]]) -> None:
@@ -61,15 +71,16 @@ def follow_status(session: Session, registration: Registration, previous: Regist
         unindex(session, [registration.id])
 
 
-def candidate_keys(session: Session, *, bound, protecting) -> list[tuple[int, str]]:
-    """(id, company_key) of protecting registrations whose keys pass `bound`, by id; `protecting` is the
-    WHERE clause of registrations still protecting now (storage.queries). A superset: the caller scores them.
+def candidate_keys(session: Session, *, numbers: str, bound, protecting) -> list[tuple[int, str]]:
+    """(id, company_key) of protecting registrations with these `numbers` whose keys pass `bound`, by id;
+    `protecting` is the WHERE clause of registrations still protecting now (storage.queries). A superset: the
+    caller scores them.
     """
     table = ConflictTrigram.__table__.c
     loose = [length for length in bound.lengths if length not in bound.min_shared]
     parts = []
     if loose:  # any key of these lengths may be similar enough: their length rows find them
-        parts.append(sa_select(table.registration_id).where(table.trigram == LENGTH_ROW,
+        parts.append(sa_select(table.registration_id).where(table.numbers == numbers, table.trigram == LENGTH_ROW,
                                                             table.key_length.in_(loose)))
     if bound.min_shared:  # keys sharing enough trigram positions for their length
         # Counting distinct shared trigrams is cheaper than weighing each by its positions in `key`; a trigram
@@ -77,7 +88,8 @@ def candidate_keys(session: Session, *, bound, protecting) -> list[tuple[int, st
         slack = sum(count - 1 for count in bound.trigrams.values())
         need = case(bound.min_shared, value=func.min(table.key_length))
         parts.append(sa_select(table.registration_id)
-                     .where(table.trigram.in_([trigram_code(trigram) for trigram in bound.trigrams]),
+                     .where(table.numbers == numbers,
+                            table.trigram.in_([trigram_code(trigram) for trigram in bound.trigrams]),
                             table.key_length.in_(list(bound.min_shared)))
                      .group_by(table.registration_id)
                      .having(func.count() + slack >= need))

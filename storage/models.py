@@ -237,6 +237,8 @@ class ConflictTrigram(SQLModel, table=True):
     The fuzzy conflict check finds its candidates here by index (storage/conflict_index.py) instead of
     reading every protected key. Only approved and open registrations are in it, so it grows with what is
     protected, not with what was ever registered. Each key also has one row with trigram -1 (its length row).
+    Rows lead with the numbers in the key ("" for none): names whose numbers differ are different companies
+    ("Studio 1", "Studio 2"), so only keys with the same numbers are ever candidates.
     """
 
     __tablename__ = "conflict_trigram"
@@ -244,6 +246,7 @@ class ConflictTrigram(SQLModel, table=True):
         Index("ix_conflict_trigram_registration", "registration_id"),
         {"sqlite_with_rowid": False},
     )
+    numbers: str = Field(sa_column=Column(String, primary_key=True, autoincrement=False))
     trigram: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))  # three code points
     key_length: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     registration_id: int = Field(sa_column=Column(Integer, ForeignKey("registration.id"), primary_key=True,

@@ -148,12 +148,13 @@ def _protecting(now: datetime, window_days: int):
     )
 
 
-def similar_key_candidates(session: Session, *, bound, now: datetime, window_days: int) -> list[tuple[int, str]]:
-    """(id, company_key) of protecting registrations that pass `bound` (a conflicts.SimilarityBound), by id.
-
-    A superset of the keys similar enough, found in the trigram index of protected keys: the caller scores them.
+def similar_key_candidates(session: Session, *, numbers: str, bound, now: datetime,
+                           window_days: int) -> list[tuple[int, str]]:
+    """(id, company_key) of protecting registrations with these numbers that pass `bound` (a
+    conflicts.SimilarityBound), by id. A superset of the keys similar enough, found in the trigram index of
+    protected keys: the caller scores them.
     """
-    return candidate_keys(session, bound=bound, protecting=_protecting(now, window_days))
+    return candidate_keys(session, numbers=numbers, bound=bound, protecting=_protecting(now, window_days))
 
 
 def registrations_by_ids(session: Session, ids: list[int]) -> list[tuple[Registration, Partner]]:

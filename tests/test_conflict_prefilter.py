@@ -12,10 +12,10 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
-from storage.conflict_index import PROTECTING_STATUSES, index_unindexed
+from storage.conflict_index import PROTECTING_STATUSES, index_unindexed, key_numbers
 from storage.models import Partner, PartnerType, PricingModel, Registration, RegistrationStatus
 from storage.queries import _protecting
-from workflows.conflicts import _numbers, find_conflicts, similarity_bound
+from workflows.conflicts import find_conflicts, similarity_bound
 from workflows.normalize import company_key
 from workflows.program import ConflictRules, Program
 
@@ -61,11 +61,12 @@ def full_scan_conflicts(session, *, domain, key, program, now, exclude_id=None):
     matched = {r.id: ("same domain" if domain and r.domain == domain else "same company name") for r in exact}
     rows = session.exec(select(Registration.id, Registration.company_key)
                         .where(_protecting(now, window)).order_by(Registration.id)).all()
-    keys = {rid: k for rid, k in rows if rid not in matched and rid != exclude_id}
+    # Names whose numbers differ are different companies: never similar, so never taking one of the 20 places.
+    keys = {rid: k for rid, k in rows if rid not in matched and rid != exclude_id
+            and key_numbers(k) == key_numbers(key)}
     cutoff = program.conflict.name_similarity * 100
-    for other, similarity, rid in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=20):
-        if _numbers(other) == _numbers(key):
-            matched[rid] = f"similar company name ({similarity:.0f}% alike)"
+    for _other, similarity, rid in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=20):
+        matched[rid] = f"similar company name ({similarity:.0f}% alike)"
     return sorted(matched.items())
 
 

@@ -247,6 +247,9 @@ def test_names_differing_only_in_numbers_are_different_companies(services):
     register_lead(services, actor=dana(services), lead=lead(company="Studio 12 Design", domain="studio12.com"))
     other = register_lead(services, actor=bob(services), lead=lead(company="Studio 13 Design", domain="studio13.com"))
     assert other.conflicts == []
+    # The same numbers with a near-identical name: a conflict, found among the keys indexed with "12".
+    again = register_lead(services, actor=bob(services), lead=lead(company="Studio 12 Designs", domain="s12.io"))
+    assert [c.match for c in again.conflicts] == ["similar company name (97% alike)"]
 
 
 def test_overdue_reviews_are_reminded_once_per_period(services, clock):
@@ -366,3 +369,4 @@ def test_the_conflict_index_holds_exactly_the_registrations_whose_status_protect
     assert sorted(row.trigram for row in rows) == sorted(
         {trigram_code(again.company_key[i:i + 3]) for i in range(len(again.company_key) - 2)} | {LENGTH_ROW})
     assert {row.key_length for row in rows} == {len(again.company_key)}
+    assert {row.numbers for row in rows} == {""}  # keys lead with their numbers: "Kept Corp" has none

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +10,7 @@ from datetime import datetime
 from rapidfuzz import fuzz, process
 from sqlmodel import Session
 
+from storage.conflict_index import key_numbers
 from storage.models import RegistrationStatus
 from storage.queries import active_registrations_like, registrations_by_ids, similar_key_candidates
 from workflows.program import Program
@@ -64,18 +64,15 @@ def find_conflicts(
                                       exclude_id=exclude_id)
     matched = {r.id: ("same domain" if domain and r.domain == domain else "same company name") for r in exact}
     cutoff = program.conflict.name_similarity * 100
-    # The database narrows the protected keys to those that can reach the cutoff; rapidfuzz decides.
-    candidates = similar_key_candidates(session, bound=similarity_bound(key, cutoff), now=now, window_days=window)
+    # The database narrows the protected keys to those with the same numbers ("Studio 1" and "Studio 2" are
+    # different companies) that can reach the cutoff; rapidfuzz decides.
+    candidates = similar_key_candidates(session, numbers=key_numbers(key), bound=similarity_bound(key, cutoff),
+                                        now=now, window_days=window)
     keys = {rid: k for rid, k in candidates if rid not in matched and rid != exclude_id}
-    for other, similarity, rid in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=20):
-        if _numbers(other) == _numbers(key):  # "Studio 1" and "Studio 2" are different companies
-            matched[rid] = f"similar company name ({similarity:.0f}% alike)"
+    for _other, similarity, rid in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=20):
+        matched[rid] = f"similar company name ({similarity:.0f}% alike)"
     return [ConflictEvidence(registration=r, partner=p, match=matched[r.id])
             for r, p in registrations_by_ids(session, list(matched))]
-
-
-def _numbers(key: str) -> list[str]:
-    return re.findall(r"\d+", key)
 
 
 def approved_winners(conflicts: list[ConflictEvidence], partner_id: int) -> list[ConflictEvidence]:
