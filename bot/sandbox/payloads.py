@@ -152,8 +152,9 @@ def submission_values(view: View, values: dict) -> dict:
         if block.get("type") != "input":
             continue
         element, block_id = block["element"], block["block_id"]
-        # A field the user leaves untouched is submitted with what the app prefilled, as in Slack.
-        value = values[block_id] if block_id in values else initial_value(element)
+        # A field the user leaves untouched is submitted with what the app prefilled, as in Slack: a select's
+        # initial option as the app gave it (an external select's text is the app's, not its value).
+        value = values[block_id] if block_id in values else element.get("initial_option") or initial_value(element)
         if value in (None, "", []) and not block.get("optional"):
             raise SandboxError(f"required input {block_id!r} is empty: Slack would not let the user submit")
         state_values[block_id] = {element["action_id"]: {"type": element["type"], **selection(element, value)}}

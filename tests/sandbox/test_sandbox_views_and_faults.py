@@ -118,3 +118,21 @@ def test_untouched_prefilled_inputs_are_submitted_with_their_initial_values():
     assert initial_value({"type": "plain_text_input", "initial_value": "acme.com"}) == "acme.com"
     assert initial_value({"type": "static_select", "initial_option": {"value": "USD", "text": {}}}) == "USD"
     assert initial_value({"type": "plain_text_input"}) is None
+
+
+def test_an_untouched_select_is_submitted_with_the_initial_option_the_app_gave():
+    from bot.sandbox.payloads import submission_values
+    from bot.sandbox.state import View
+
+    germany = {"text": {"type": "plain_text", "text": "Germany · EMEA"}, "value": "DE"}
+    blocks = [{"type": "input", "block_id": "country",
+               "element": {"type": "external_select", "action_id": "country", "initial_option": germany}},
+              {"type": "input", "block_id": "company",
+               "element": {"type": "plain_text_input", "action_id": "company", "initial_value": "Acme"}}]
+    view = View(id="V1", user="U1", type="modal", title="Edit", blocks=blocks, callback_id="edit",
+                private_metadata="", external_id="", hash="h", root_view_id="V1")
+    assert submission_values(view, {}) == {
+        "country": {"country": {"type": "external_select", "selected_option": germany}},
+        "company": {"company": {"type": "plain_text_input", "value": "Acme"}}}
+    typed = submission_values(view, {"company": "Hooli"})
+    assert typed["company"]["company"]["value"] == "Hooli" and typed["country"]["country"]["selected_option"] == germany
