@@ -98,7 +98,7 @@ def background_main(parent_pid: int, settings: Settings, program: Program, reade
     from storage.db import make_engine
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, background=True)  # makes way for the acks' writes
     services = build_services(engine=engine, program=program, client=make_client(settings))
     worker = Worker(services, make_outbox_client(settings)).start()
     parent_gone = threading.Event()

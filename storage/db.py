@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-
 from pathlib import Path
 
 from alembic import command
@@ -19,11 +21,43 @@ from storage import crm, models, slack  # noqa: F401  (registers the tables)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # matches the connect timeout below
 
+# SQLite has one write lock and serves those waiting for it in no order: a writer that sleeps in SQLite's
+# busy handler (1, 2, 5 ... 100 ms) loses to one that commits and begins again at once. So the process that
+# answers Slack asks for the lock every ACK_RETRY_SECONDS, and a background process (the worker and its jobs)
+# leaves BACKGROUND_GAP_SECONDS between one write transaction and its next: an ack waits for one background
+# transaction at most, never for a run of them.
+ACK_RETRY_SECONDS = 0.0005
+BACKGROUND_GAP_SECONDS = 0.005
 
-def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, foreign keys on, safe across threads) or PostgreSQL."""
+
+class _WriteGap:
+    """When a background engine's next write transaction may begin (monotonic seconds)."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.free_at = seconds, 0.0
+
+    def wait(self) -> None:
+        delay = self.free_at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+    def ended(self) -> None:
+        self.free_at = time.monotonic() + self.seconds
+
+
+_BACKGROUND: "weakref.WeakKeyDictionary[Engine, _WriteGap]" = weakref.WeakKeyDictionary()
+
+
+def make_engine(url: str, *, background: bool = False) -> Engine:
+    """An engine for SQLite (WAL, foreign keys on, safe across threads) or PostgreSQL.
+
+    `background`: the engine of a process that works after the acks (the worker and the scheduler's jobs);
+    on SQLite its write transactions make way for the acks' (see BACKGROUND_GAP_SECONDS).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        if background:
+            _BACKGROUND[engine] = _WriteGap(BACKGROUND_GAP_SECONDS)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -102,15 +136,18 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None) -> Iterato
     transaction is rolled back and DatabaseBusy raised, instead of the ack arriving too late.
     """
     sqlite = engine.dialect.name == "sqlite"
+    gap = _BACKGROUND.get(engine) if sqlite else None
     with Session(engine, expire_on_commit=False) as session:
         try:
-            if lock_timeout is not None:
-                if sqlite:
+            if sqlite and gap is None:
+                _begin_polling(session, lock_timeout)
+            elif sqlite:
+                gap.wait()
+                if lock_timeout is not None:
                     session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {int(lock_timeout * 1000)}")
-                else:
-                    session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
-            if sqlite:
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            elif lock_timeout is not None:
+                session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
             yield session
             session.commit()
         except OperationalError as error:
@@ -121,6 +158,32 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None) -> Iterato
         except BaseException:
             session.rollback()
             raise
+        finally:
+            if gap is not None:
+                gap.ended()
+
+
+def _begin_polling(session: Session, lock_timeout: float | None) -> None:
+    """BEGIN IMMEDIATE on SQLite for a process that answers people, asking again every ACK_RETRY_SECONDS until
+    `lock_timeout` (DatabaseBusy) or SQLite's usual wait (its "database is locked") has passed."""
+    driver = session.connection().connection.driver_connection
+    deadline = time.monotonic() + (SQLITE_BUSY_TIMEOUT_MS / 1000 if lock_timeout is None else lock_timeout)
+    driver.execute("PRAGMA busy_timeout = 0")
+    while True:
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if time.monotonic() >= deadline:
+                if lock_timeout is None:
+                    raise OperationalError("BEGIN IMMEDIATE", None, error) from error
+                raise DatabaseBusy("the database is busy") from error
+            time.sleep(ACK_RETRY_SECONDS)
+    # Within the transaction (a read that meets a checkpoint, say), SQLite's own wait up to what is left.
+    left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+    driver.execute(f"PRAGMA busy_timeout = {left_ms}")
 
 
 def insert_once(engine: Engine, row: SQLModel, *, also=None) -> bool:

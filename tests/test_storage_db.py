@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
 import pytest
 
-from storage.db import SQLITE_BUSY_TIMEOUT_MS, transaction
+from storage.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, transaction
+from storage.models import ProcessedEvent
 
 
 def test_a_short_wait_for_locks_does_not_stay_on_the_pooled_connection(engine):
@@ -29,3 +35,40 @@ def test_lock_timeout_is_local_to_its_transaction(engine):
         assert session.connection().exec_driver_sql("SHOW lock_timeout").scalar() == "200ms"
     with transaction(engine) as session:
         assert session.connection().exec_driver_sql("SHOW lock_timeout").scalar() == "0"
+
+
+def test_an_ack_gets_the_sqlite_write_lock_between_a_background_loops_transactions(database_url, engine):
+    """SQLite serves lock waiters in no order: without the background gap and the ack's quick retries, a job
+    writing back to back keeps the lock and the ack waits until it gives up (DatabaseBusy after 1.5 s)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL locks rows, not the whole database")
+    background = make_engine(database_url, background=True)
+    stop, held = threading.Event(), []
+
+    def job_writing_back_to_back():
+        while not stop.is_set():
+            with transaction(background) as session:
+                started = time.monotonic()
+                session.add(ProcessedEvent(event_id=f"job-{uuid.uuid4().hex}", received_at=datetime.now(timezone.utc)))
+                session.flush()
+                time.sleep(0.04)  # a batch's worth of writing, with the lock held
+                held.append(time.monotonic() - started)
+
+    job = threading.Thread(target=job_writing_back_to_back, daemon=True)
+    job.start()
+    try:
+        while len(held) < 2:
+            time.sleep(0.01)
+        waits = []
+        for n in range(10):
+            started = time.monotonic()
+            with transaction(engine, lock_timeout=1.5) as session:
+                session.add(ProcessedEvent(event_id=f"ack-{n}", received_at=datetime.now(timezone.utc)))
+            waits.append(time.monotonic() - started)
+            time.sleep(0.013)  # acks arrive at any moment of the job's transactions
+    finally:
+        stop.set()
+        job.join()
+        background.dispose()
+    assert len(held) > 10  # the job really was writing all along
+    assert max(waits) < 0.04 + 0.25, waits  # one job transaction at most, with room for a slow machine

@@ -20,7 +20,7 @@ from storage.queries import reminder_keys_sent, reviews_waiting_since
 from storage.reviews import sent_location
 from workflows.services import Services, WriteBudget
 
-BATCH = 200  # overdue reviews read per page; a transaction writes as many of them as fit its write budget
+BATCH = 50  # overdue reviews read per page (about 10 fit a write budget); a transaction writes what fits
 
 
 PARTNER = None  # the recipient of a partner's "being chased" notice: the registration's thread, not a person
@@ -58,8 +58,9 @@ def remind_overdue_reviews(services: Services) -> int:
             after = (page[first - 1][0].updated_at, page[first - 1][0].id)
         _resolve_links(services, links, now=now, sla=sla, after=after)
         with transaction(services.engine) as session:
+            budget = WriteBudget()  # from the start: the reads below hold the write lock too
             page = reviews_waiting_since(session, now - sla, after=after, limit=BATCH)
-            done, count = _remind_page(session, services, page, now=now, sla=sla, links=links)
+            done, count = _remind_page(session, services, page, now=now, sla=sla, links=links, budget=budget)
             sent += count
         services.kick()  # these messages go out while the next transaction is written
         if done == len(page) < BATCH:
@@ -105,11 +106,12 @@ def _resolve_links(services: Services, links: dict[str, str | None], *, now: dat
 
 
 def _remind_page(session: Session, services: Services, page: list[tuple[Registration, Partner]], *,
-                 now: datetime, sla: timedelta, links: dict[str, str | None]) -> tuple[int, int]:
-    """Reminds from the start of `page` until the write budget is spent; returns (reviews done, reminders sent)."""
+                 now: datetime, sla: timedelta, links: dict[str, str | None],
+                 budget: WriteBudget) -> tuple[int, int]:
+    """Reminds from the start of `page` until `budget` is spent; returns (reviews done, reminders sent)."""
     owed = _owed(page, now=now, sla=sla)
     already = reminder_keys_sent(session, [key for *_, keys in owed for key, _ in keys])
-    budget, sent = WriteBudget(), 0
+    sent = 0
     for done, (registration, partner, hours, keys) in enumerate(owed):
         if done and budget.spent():
             return done, sent
