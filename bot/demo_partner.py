@@ -1,4 +1,4 @@
-"""The partner's part of `partnerbot demo`: a status question, the SLA notice, Add an update, My deals with
+"""The partner's part of `partnerbot demo`: a status question, the SLA notice, Add an update, Edit, My deals with
 search, the desk posted again, Withdraw.
 
 bot/demo.py calls `play_partner_tools(bot, w)` with its LocalBot and Walkthrough, after the other flows.
@@ -35,8 +35,8 @@ def fill_form(bot: LocalBot, user_id: str, values: dict) -> None:
 
 
 def play_partner_tools(bot: LocalBot, w: Walkthrough) -> None:
-    """A partner's week: register, ask the status, hear the SLA was missed, add an update, search its deals, get
-    the desk back, withdraw one."""
+    """A partner's week: register, ask the status, hear the SLA was missed, add an update, correct the
+    registration, search its deals, get the desk back, withdraw one."""
     driver, sandbox = bot.driver, bot.sandbox
 
     def thread_root(company: str):
@@ -54,6 +54,12 @@ def play_partner_tools(bot: LocalBot, w: Walkthrough) -> None:
     w.step("Dana adds an update for the AE: it is stored, shown in the thread and sent to the AE",
            lambda: (driver.click("U0DANA", "deal_add_update", message=("C0NORTH", thread_root("Vandelay").ts)),
                     w.submit_form("U0DANA", {"notes": "Their CFO approved the pilot budget this morning."})))
+    w.step("Dana corrects the registration with Edit (the form shows what she registered): the value is 42,000 "
+           "and the contact is Kel Varnsen. The thread says what changed, the AE's review is closed and the "
+           "lead is checked, scored and routed again",
+           lambda: (driver.click("U0DANA", "deal_edit", message=("C0NORTH", thread_root("Vandelay").ts)),
+                    w.submit_form("U0DANA", {"estimated_value": "42,000", "contact_name": "Kel Varnsen",
+                                             "contact_email": "kel@vandelay.com"})))
     w.step("Dana opens My deals: status, protection expiry, the AE and the last update of each deal",
            lambda: w.click_in("U0DANA", "C0NORTH", "my_deals"))
     w.step("Priya searches the deals she can see for “vandelay” (paging keeps the search)",

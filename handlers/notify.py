@@ -30,9 +30,12 @@ from handlers.blocks.review import (
     build_review_settled,
 )
 from handlers.blocks.partner_actions import (
+    build_edited_for_reviewer,
+    build_edited_in_thread,
     build_partner_note,
     build_partner_note_for_reviewer,
     build_withdrawn_for_reviewer,
+    edit_note,
 )
 from handlers.blocks.review_threads import build_decision_withdrawn, build_partner_question, build_partner_reply
 from handlers.blocks.text import escape, quoted, status_label
@@ -222,3 +225,23 @@ class SlackNotifier:
             self._post(session, key=f"reg:{registration.id}:note:{suffix}", lane=f"reg:{registration.id}:review",
                        channel=registration.assigned_to_slack_id,
                        message=build_partner_note_for_reviewer(registration, partner, author_slack_id, text))
+
+    def registration_edited(self, session: Session, registration: Registration, partner: Partner, *,
+                            actor_slack_id: str, changed: str, review_key: str | None,
+                            reviewer: str | None) -> None:
+        """A reply in the thread and the root with the new values; a review under way is settled in place (its
+        reminders too) and its reviewer told in a DM."""
+        lane, root = f"reg:{registration.id}:partner", root_key(registration)
+        self._post(session, key=f"{root}:edited:{uuid.uuid4().hex[:12]}", lane=lane, channel="", parent_key=root,
+                   partner_id=partner.id, message=build_edited_in_thread(registration, actor_slack_id, changed))
+        self._update(session, lane=lane, parent_key=root, message=build_registration_root(registration, partner))
+        if review_key is None:
+            return
+        note = edit_note(actor_slack_id, changed)
+        self._update(session, lane=f"reg:{registration.id}:review", parent_key=review_key,
+                     message=build_review_settled(registration, partner, actor_slack_id, note=note))
+        self._settle_reminders(session, registration, partner, note)
+        if reviewer:
+            self._post(session, key=f"reg:{registration.id}:edited:{uuid.uuid4().hex[:12]}",
+                       lane=f"reg:{registration.id}:review", channel=reviewer,
+                       message=build_edited_for_reviewer(registration, partner, actor_slack_id, changed))

@@ -1,21 +1,36 @@
 """`/partner` (deals [search], help), the desk's My deals button, paging of deals lists, and
-the partner's own actions on a registration (Add an update, Withdraw)."""
+the partner's own actions on a registration (Add an update, Edit, Withdraw)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.models.views import View
 
 from handlers.blocks.lists import build_deals_list, build_help, parse_paging_value
 from handlers.blocks.text import escape
-from handlers.blocks.partner_actions import build_update_modal, build_withdraw_modal
+from handlers.blocks.partner_actions import build_edit_modal, build_update_modal, build_withdraw_modal
 from handlers.blocks.registration import parse_view_state
 from handlers.blocks.review_modals import parse_modal_metadata
 from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer, answer_text, channel_of, request_key
 from handlers.ids import Action, Block, Callback, Command
 from handlers.reviews import OUT_OF_DATE, commit_then_tell, for_clicked_registration, place_of
 from storage.actors import Actor
-from workflows.partner_actions import add_partner_update, ensure_can_act, withdraw_registration
+from storage.models import Registration
+from workflows.lead_form import LeadFormInvalid, validate_lead
+from workflows.partner_actions import (
+    EDIT,
+    UPDATE,
+    WITHDRAW,
+    PartnerAction,
+    add_partner_update,
+    edit_registration,
+    ensure_can_act,
+    withdraw_registration,
+)
 from workflows.people import deals_for, repost_partner_desk
 from workflows.revenue import record_usage_as
 from workflows.services import DatabaseBusy, Services, WorkflowError
@@ -98,20 +113,19 @@ def register(app: App, services: Services) -> None:
         else:
             answer(client, actor.slack_user_id, message, channel_id=channel_of(body))
 
-    def ask(withdraw: bool):
+    def ask(action: PartnerAction, build: Callable[[Registration, str | None], View]):
         def handle_partner_button(ack: Ack, body: dict, context: BoltContext, client: WebClient):
-            """Add an update / Withdraw (thread root, My deals): a modal, only for someone who may act on it."""
+            """Add an update / Edit / Withdraw (thread root, My deals): a modal, only for someone who may act."""
             def open_modal(actor: Actor, registration_id: int) -> None:
-                registration = ensure_can_act(services, actor=actor, registration_id=registration_id,
-                                              withdraw=withdraw)
+                registration = ensure_can_act(services, actor=actor, registration_id=registration_id, action=action)
                 ack()
-                build = build_withdraw_modal if withdraw else build_update_modal
                 client.views_open(trigger_id=body["trigger_id"], view=build(registration, place_of(body)))
             for_clicked_registration(services, ack, body, context, client, open_modal)
         return handle_partner_button
 
-    app.action(Action.withdraw.value)(ask(withdraw=True))
-    app.action(Action.add_update.value)(ask(withdraw=False))
+    app.action(Action.withdraw.value)(ask(WITHDRAW, build_withdraw_modal))
+    app.action(Action.add_update.value)(ask(UPDATE, build_update_modal))
+    app.action(Action.edit.value)(ask(EDIT, partial(build_edit_modal, services.program)))
 
     def on_submit(block: Block, act, field: str):
         def handle_partner_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
@@ -129,3 +143,21 @@ def register(app: App, services: Services) -> None:
 
     app.view(Callback.withdraw_reason.value)(on_submit(Block.reason, withdraw_registration, "reason"))
     app.view(Callback.partner_update.value)(on_submit(Block.notes, add_partner_update, "text"))
+
+    @app.view(Callback.edit_registration.value)
+    def handle_edit_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
+        """The edited registration: checked as the form is (inline errors), committed before the ack, or refused
+        inline with nothing stored (decided meanwhile, not theirs, nothing changed)."""
+        try:
+            lead = validate_lead(parse_view_state(view), services.program)
+        except LeadFormInvalid as invalid:
+            ack(response_action="errors", errors=invalid.errors)
+            return
+        origin = parse_modal_metadata(view.get("private_metadata"))
+        if origin.registration_id is None:
+            ack(response_action="errors", errors={Block.company.value: OUT_OF_DATE})
+            return
+        actor = actor_of(services, context, body)
+        commit_then_tell(services, client, ack, actor, body, origin.place, lambda: edit_registration(
+            services, actor=actor, registration_id=origin.registration_id, lead=lead, request_key=request_key(body)),
+            block=Block.company)

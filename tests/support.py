@@ -49,6 +49,10 @@ class RecordingNotifier:
     def partner_note(self, session, registration, partner, *, author_slack_id, text):
         self.calls.append(("partner_note", registration.id, author_slack_id, text))
 
+    def registration_edited(self, session, registration, partner, *, actor_slack_id, changed, review_key,
+                            reviewer):
+        self.calls.append(("edited", registration.id, actor_slack_id, changed, review_key, reviewer))
+
     def review_handed_over(self, session, registration, partner, *, review_key, actor_slack_id, previous_assignee,
                            reason):
         self.calls.append(("handed_over", registration.id, previous_assignee, registration.assigned_to_slack_id,

@@ -20,4 +20,8 @@ def test_play_partner_tools_shows_each_flow(engine):
     assert "Vandelay" in text and "chasing a decision" in text
     assert "protected until" in text or "Under review" in text
     assert "added an update" in text and text.count("Partner desk for Northwind") >= 2
+    # Edit: the modal shows what was registered, the thread and the AE say what changed, and it is routed anew.
+    assert "Estimated deal value: 36000" in text and "Estimated deal value: 42,000" in text
+    assert "Edited by @Dana Scully: contact, amount" in text and "while you were reviewing it" in text
+    assert "42,000 USD" in text and "REG-00001 updated (contact, amount)" in text
     assert "withdrew" in text and "Withdrawn: *Vandelay Industries* is no longer registered to you" in text and "AE @" in text

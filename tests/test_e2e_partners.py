@@ -1,11 +1,12 @@
 """End to end, for partners: My deals with expiry, AE and last update, search and paging that keeps it, a
-mention asking a deal's status, the partner told when the approval SLA is missed, Add an update and Withdraw
-(with who may not), and the partner desk posted again on request.
+mention asking a deal's status, the partner told when the approval SLA is missed, Add an update, Withdraw
+and Edit (with who may not), and the partner desk posted again on request.
 
 Signed requests through the sandbox, the real WebClient and the real database (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlmodel import Session, select
@@ -159,7 +160,7 @@ def test_withdrawing_an_open_registration_and_who_may_not(bot, engine):
     # My deals offers Withdraw too.
     driver.click("U0BETH", "my_deals", message=("C0GLOBEX", desk_message(sandbox, "C0GLOBEX").ts))
     listing = sandbox.ephemerals("U0BETH")[-1]
-    assert [b.action_id for b in sandbox.buttons(listing)] == ["deal_add_update", "deal_withdraw"]
+    assert [b.action_id for b in sandbox.buttons(listing)] == ["deal_add_update", "deal_edit", "deal_withdraw"]
     driver.click("U0BETH", "deal_withdraw", message=("C0GLOBEX", listing.ts))
     modal = sandbox.open_modal("U0BETH")
     driver.submit("U0BETH", modal.id, {"reason": "Duplicate of another request"})
@@ -232,3 +233,132 @@ def test_a_referral_partners_registration_thread_goes_to_its_submitter_privately
     with Session(engine) as session:
         assert [r.partner_channel_id for r in session.exec(select(Registration).order_by(Registration.id))] == [
             None, "C0NORTH"]
+
+
+def edit_modal(bot, user_id: str, channel: str, reference: str):
+    """Click Edit on the registration's thread root; the modal that opens."""
+    root, _ = registration_thread(bot, channel, reference)
+    assert bot.driver.click(user_id, "deal_edit", message=(channel, root.ts)).status == 200
+    modal = bot.sandbox.open_modal(user_id)
+    assert modal is not None and modal.callback_id == "edit_registration"
+    return modal
+
+
+def prefilled(modal) -> dict:
+    values = {}
+    for block in modal.blocks:
+        element = block.get("element") or {}
+        option = element.get("initial_option")
+        if block.get("type") == "input":
+            values[block["block_id"]] = option["value"] if option else element.get("initial_value")
+    return values
+
+
+def stored(engine, reg_id: int) -> Registration:
+    with Session(engine) as session:
+        return session.get(Registration, reg_id)
+
+
+def test_a_partner_edits_its_registration_and_the_conflict_check_runs_again(bot, engine):
+    from storage.models import RegistrationEvent, RegistrationStatus, ReviewKind
+
+    sandbox, driver = bot.sandbox, bot.driver
+    register_via_desk(bot, "U0DANA", "C0NORTH")  # Northwind's Acme: REG-00001
+    register_via_desk(bot, "U0BETH", "C0GLOBEX", {"company": "Hooli", "domain": "hooli.com"})  # REG-00002
+    beth_dm = sandbox.dm_channel("U0BETH")  # Globex is a referral partner: Beth's thread is in her DM
+    first_reviewer = stored(engine, 2).assigned_to_slack_id
+    [first_review] = [m for m in dm_messages(sandbox, first_reviewer) if "Hooli" in text_of(m)]
+    root, _ = registration_thread(bot, beth_dm, "REG-00002")
+    assert [b.action_id for b in sandbox.buttons(root)] == ["deal_add_update", "deal_edit", "deal_withdraw"]
+
+    # The modal shows what was registered, as it was typed.
+    modal = edit_modal(bot, "U0BETH", beth_dm, "REG-00002")
+    assert prefilled(modal) == {
+        "company": "Hooli", "domain": "hooli.com", "contact_name": "Jane Smith", "contact_email": "jane@acme.com",
+        "country": "DE", "product_line": "Platform", "estimated_value": "48000", "currency": "USD",
+        "pricing_model": "subscription", "starting_monthly_usage": None, "company_size": "201-1000",
+        "budget": "approved", "timeline": "1-3m", "notes": "CFO involved; evaluating against two others."}
+    # Saved untouched, nothing changes, and the modal says so.
+    unchanged = driver.submit("U0BETH", modal.id, {})
+    assert "Nothing changed" in unchanged.json["errors"]["company"]
+
+    # Renamed to Northwind's customer: it is checked again and is now a conflict for the partner manager.
+    saved = driver.submit("U0BETH", modal.id, {"company": "ACME Incorporated", "domain": "www.acme.com"})
+    assert saved.status == 200 and not (saved.json or {}).get("errors") and sandbox.open_modal("U0BETH") is None
+    reg = stored(engine, 2)
+    assert (reg.company, reg.company_key, reg.domain) == ("ACME Incorporated", "acme", "acme.com")
+    assert (reg.status, reg.review_kind, reg.assigned_to_slack_id, reg.conflict_with) == (
+        RegistrationStatus.under_review, ReviewKind.conflict, "U0PRIYA", [1])
+    with Session(engine) as session:
+        history = [(e.from_status, e.to_status, e.actor_slack_id, e.reason) for e in session.exec(
+            select(RegistrationEvent).where(RegistrationEvent.registration_id == 2).order_by(RegistrationEvent.id))]
+    assert history[2] == ("under_review", "received", "U0BETH", "edited: company, domain")
+    assert history[3][1] == "under_review" and len(history) == 4
+    assert crm_events(engine, 2) == ["submitted", "edited"]
+    # The first reviewer's request is closed and they are told; the partner's root shows the new values.
+    first_review = next(m for m in dm_messages(sandbox, first_reviewer) if m.ts == first_review.ts)
+    assert sandbox.buttons(first_review) == [] and "Edited by the partner (<@U0BETH>): company, domain" in text_of(
+        first_review)
+    assert any("edited" in text_of(m) and "while you were reviewing it" in text_of(m)
+               for m in dm_messages(sandbox, first_reviewer))
+    root, thread = registration_thread(bot, beth_dm, "REG-00002")
+    assert "ACME Incorporated" in text_of(root) and "Hooli" not in text_of(root)
+    assert any("Edited by <@U0BETH>: company, domain" in text_of(m) for m in thread)
+    assert any("REG-00002 updated (company, domain)" in text_of(e) for e in sandbox.ephemerals("U0BETH"))
+    assert any("REG-00002" in text_of(m) and "conflict" in text_of(m).lower()
+               for m in dm_messages(sandbox, "U0PRIYA"))
+
+    # Renamed back, the conflict goes: Priya's review is settled and the lead goes to an AE again.
+    modal = edit_modal(bot, "U0BETH", beth_dm, "REG-00002")
+    assert prefilled(modal)["company"] == "ACME Incorporated"
+    driver.submit("U0BETH", modal.id, {"company": "Hooli", "domain": "hooli.com", "estimated_value": "52,500.50"})
+    reg = stored(engine, 2)
+    assert (reg.review_kind, reg.conflict_with, reg.company_key) == (ReviewKind.ae, [], "hooli")
+    assert str(reg.estimated_value) in ("52500.50", "52500.5")
+    assert reg.assigned_to_slack_id in ("U0ALEX", "U0BEA")
+    assert any("while you were reviewing it" in text_of(m) for m in dm_messages(sandbox, "U0PRIYA"))
+    assert crm_events(engine, 2) == ["submitted", "edited", "edited"]
+    assert "52,500.50 USD" in text_of(registration_thread(bot, beth_dm, "REG-00002")[0])
+
+
+def test_an_edit_is_refused_inline_when_invalid_decided_meanwhile_or_not_the_partners(bot, engine):
+    from storage.models import RegistrationEvent, RegistrationStatus
+
+    sandbox, driver = bot.sandbox, bot.driver
+    register_via_desk(bot, "U0DANA", "C0NORTH")  # REG-00001, Northwind
+    register_via_desk(bot, "U0BETH", "C0GLOBEX", {"company": "Hooli", "domain": "hooli.com"})  # REG-00002, Globex
+    before = stored(engine, 1)
+
+    def nothing_stored():
+        after = stored(engine, 1)
+        assert (after.company, after.estimated_value, after.currency) == (
+            before.company, before.estimated_value, before.currency)
+        with Session(engine) as session:
+            assert not session.exec(select(RegistrationEvent).where(RegistrationEvent.reason.like("edited%"))).all()
+        assert "edited" not in crm_events(engine)
+
+    # An amount that reads two ways is refused inline, as on the registration form; the modal stays open.
+    modal = edit_modal(bot, "U0DANA", "C0NORTH", "REG-00001")
+    unclear = driver.submit("U0DANA", modal.id, {"estimated_value": "48.000", "currency": "EUR"})
+    assert "did you mean 48,000 or 48?" in unclear.json["errors"]["estimated_value"]
+    assert sandbox.open_modal("U0DANA").id == modal.id
+    nothing_stored()
+
+    # Someone of another partner, whatever the modal claims, gets nothing.
+    beth_dm = sandbox.dm_channel("U0BETH")
+    forged = edit_modal(bot, "U0BETH", beth_dm, "REG-00002")
+    sandbox.state.views[forged.id].private_metadata = json.dumps({"registration": 1, "place": beth_dm})
+    refused = driver.submit("U0BETH", forged.id, {"company": "Stolen Inc."})
+    assert "can't find that registration among yours" in refused.json["errors"]["company"]
+    nothing_stored()
+
+    # Decided while the modal was open: refused inline, nothing stored; a decided registration offers no Edit.
+    [review] = [m for m in dm_messages(sandbox, "U0ALEX") if "REG-00001" in text_of(m)]
+    driver.click("U0ALEX", "review_accept", message=(review.channel, review.ts))
+    late = driver.submit("U0DANA", modal.id, {"company": "Acme Holdings"})
+    assert "is approved: only a registration still waiting for a decision can be edited" in late.json["errors"][
+        "company"]
+    assert stored(engine, 1).status == RegistrationStatus.approved
+    nothing_stored()
+    root, _ = registration_thread(bot, "C0NORTH", "REG-00001")
+    assert "deal_edit" not in [b.action_id for b in sandbox.buttons(root)]

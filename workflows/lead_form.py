@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from email_validator import EmailNotValidError, validate_email
 
-from storage.models import AttributionType, PricingModel
-from workflows.amounts import AmountUnclear, decimal_marks, parse_amount
+from storage.models import AttributionType, PricingModel, Registration
+from workflows.amounts import AmountUnclear, decimal_marks, parse_amount, plain
 from workflows.countries import COUNTRY_CODES, country_name, country_names, search_countries
 from workflows.normalize import InvalidDomain, company_key, normalize_domain
 from workflows.program import Program
@@ -126,13 +126,28 @@ def prepare_lead_form(program: Program) -> None:
     country_names()
 
 
+def country_label(program: Program, code: str) -> str:
+    """`Germany · EMEA`: a country as the form's select offers it, with the region it routes to."""
+    region = program.region_of(code)
+    return f"{country_name(code)} · {region}" if region else country_name(code)
+
+
 def country_choices(program: Program, typed: str) -> list[tuple[str, str]]:
     """(code, `Germany · EMEA`) for what someone typed into the country select, at most Slack's 100."""
-    choices = []
-    for code in search_countries(typed[:100], limit=100):
-        region = program.region_of(code)
-        choices.append((code, f"{country_name(code)} · {region}" if region else country_name(code)))
-    return choices
+    return [(code, country_label(program, code)) for code in search_countries(typed[:100], limit=100)]
+
+
+def typed_values(registration: Registration) -> dict[str, str]:
+    """A stored registration as the form's inputs show it again: what was typed, amounts in a form that reads
+    back the same whatever the currency (`48000`, never `48.000`)."""
+    values = {name: getattr(registration, name) or "" for name in
+              ("company", "domain", "contact_name", "contact_email", "country", "product_line", "currency",
+               *DETAIL_FIELDS)}
+    values["pricing_model"] = registration.pricing_model.value
+    values["estimated_value"] = plain(registration.estimated_value)
+    usage = registration.starting_monthly_usage
+    values["starting_monthly_usage"] = "" if usage is None else plain(usage)
+    return values
 
 
 def _country(fields: dict[str, str], program: Program, errors: dict[str, str]) -> tuple[str | None, str | None]:

@@ -61,6 +61,12 @@ class Notifier(Protocol):
                      author_slack_id: str, text: str) -> None:
         """A partner's update: shown in the registration's thread and sent to its AE."""
 
+    def registration_edited(self, session: Session, registration: Registration, partner: Partner, *,
+                            actor_slack_id: str, changed: str, review_key: str | None,
+                            reviewer: str | None) -> None:
+        """The partner edited it (`changed` names the fields): its thread and root show it; a review under way
+        (`review_key`, its reminders) is settled and its `reviewer` told, since it is checked and routed anew."""
+
     def review_handed_over(self, session: Session, registration: Registration, partner: Partner, *,
                            review_key: str | None, actor_slack_id: str, previous_assignee: str | None,
                            reason: str | None) -> None:

@@ -130,7 +130,8 @@ def build_help(actor: Actor) -> Message:
                   "with “lead”, or run `/lead company-or-domain` if your workspace has the app.",
                   "• *See your deals*: the *My deals* button, or `/partner deals [company or domain]`; "
                   "ask me “status of Acme?” for one deal.",
-                  "• *Withdraw* a registration from its message or My deals.",
+                  "• *Edit* a registration until it is decided, *Add an update* or *Withdraw* it: the buttons on "
+                  "its message or My deals.",
                   "• *The partner desk* scrolled away? Mention me with “desk”."]
     elif actor.is_internal:
         lines += ["• `/lead [company or domain]`: register a lead on a partner's behalf.",

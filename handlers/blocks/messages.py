@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, M
 from handlers.blocks.text import day, deal_summary, escape, lead_title, quoted, section, status_label
 from handlers.ids import Action, Block
 from storage.models import AttributionType, Partner, Registration, RegistrationStatus
-from workflows.partner_actions import WITHDRAWABLE
+from workflows.partner_actions import EDITABLE, WITHDRAWABLE
 
 
 @dataclass
@@ -70,8 +70,11 @@ def partner_buttons(registration: Registration) -> list[ButtonElement]:
     """What the partner can still do to its registration; the value is its id, re-checked against the clicker."""
     if registration.id is None or registration.status not in WITHDRAWABLE:
         return []
-    return [ButtonElement(text="Add an update", action_id=Action.add_update.value, value=str(registration.id)),
-            ButtonElement(text="Withdraw", action_id=Action.withdraw.value, value=str(registration.id))]
+    value = str(registration.id)
+    edit = [ButtonElement(text="Edit", action_id=Action.edit.value, value=value)] \
+        if registration.status in EDITABLE else []
+    return [ButtonElement(text="Add an update", action_id=Action.add_update.value, value=value), *edit,
+            ButtonElement(text="Withdraw", action_id=Action.withdraw.value, value=value)]
 
 
 def build_partner_update(registration: Registration, sla_hours: int) -> Message:

@@ -1,4 +1,4 @@
-"""Messages and modals of a partner's own actions on its registration (add an update, withdraw)."""
+"""Messages and modals of a partner's own actions on its registration (add an update, withdraw, edit)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from slack_sdk.models.blocks import InputBlock, PlainTextInputElement
 from slack_sdk.models.views import View
 
 from handlers.blocks.messages import Message
+from handlers.blocks.registration import detail_inputs, lead_inputs
 from handlers.blocks.review_modals import modal_metadata
 from handlers.blocks.text import escape, lead_title, quoted, section
 from handlers.ids import Block, Callback
-from storage.models import Partner, Registration
+from storage.models import Partner, Registration, RegistrationStatus
+from workflows.lead_form import typed_values
 from workflows.partner_actions import MAX_REASON, MAX_UPDATE
+from workflows.program import Program
 
 
 def _text_modal(registration: Registration, place: str | None, *, callback: Callback, title: str, submit: str,
@@ -65,4 +68,36 @@ def build_withdrawn_for_reviewer(registration: Registration, partner: Partner, a
     text = (f":leftwards_arrow_with_hook: *{escape(partner.name)}* withdrew {lead_title(registration)} "
             f"(<@{actor_slack_id}>):\n{quoted(reason, 1500)}\nNothing more is needed from you.")
     return Message(text=f"{registration.reference} {escape(registration.company)} was withdrawn by the partner.",
+                   blocks=[section(text)])
+
+
+def build_edit_modal(program: Program, registration: Registration, place: str | None) -> View:
+    """Edit: the registration form's inputs, showing what was registered; the id is re-checked on submit."""
+    again = " Its review starts over." if registration.status == RegistrationStatus.under_review else ""
+    values = typed_values(registration)
+    return View(type="modal", callback_id=Callback.edit_registration.value, title="Edit registration",
+                submit="Save changes", close="Cancel", private_metadata=modal_metadata(registration.id, place),
+                blocks=[section(f"Correct {lead_title(registration)}: it is checked for conflicts and routed again "
+                                f"once saved.{again}"),
+                        *lead_inputs(program, values), *detail_inputs(values)])
+
+
+def build_edited_in_thread(registration: Registration, actor_slack_id: str, changed: str) -> Message:
+    """In the registration's thread: who edited it and what (`changed` is our own field names)."""
+    text = f":pencil2: Edited by <@{actor_slack_id}>: {changed}. We check and route it again; updates follow here."
+    return Message(text=f"{registration.reference} edited: {changed}", blocks=[section(text)])
+
+
+def edit_note(actor_slack_id: str, changed: str) -> str:
+    """What a settled review message and its reminders say of the edit."""
+    return f":pencil2: Edited by the partner (<@{actor_slack_id}>): {changed}. It is checked and routed again."
+
+
+def build_edited_for_reviewer(registration: Registration, partner: Partner, actor_slack_id: str,
+                              changed: str) -> Message:
+    """The reviewer's DM when the partner edits a registration under their review."""
+    text = (f":pencil2: *{escape(partner.name)}* (<@{actor_slack_id}>) edited {lead_title(registration)} while "
+            f"you were reviewing it: {changed}. It is checked and routed again, so your review of it is closed; "
+            "if it comes back to you, a new request follows.")
+    return Message(text=f"{registration.reference} {escape(registration.company)} was edited by the partner.",
                    blocks=[section(text)])

@@ -19,7 +19,15 @@ from slack_sdk.models.views import View
 
 from handlers.blocks.text import escape
 from handlers.ids import Action, Block, Callback
-from workflows.lead_form import ATTRIBUTIONS, BUDGETS, COMPANY_SIZES, MAX_LENGTHS, PRICING_MODELS, TIMELINES
+from workflows.lead_form import (
+    ATTRIBUTIONS,
+    BUDGETS,
+    COMPANY_SIZES,
+    MAX_LENGTHS,
+    PRICING_MODELS,
+    TIMELINES,
+    country_label,
+)
 from workflows.program import Program
 
 
@@ -49,6 +57,49 @@ def _prefill(text: str) -> dict[str, str]:
     return {"company": text[:MAX_LENGTHS["company"]]}
 
 
+def lead_inputs(program: Program, values: dict[str, str]) -> list[InputBlock]:
+    """The first step's inputs (what routing and the conflict check need), showing `values` where given: a
+    prefilled `/lead`, or a registration being edited (workflows.lead_form.typed_values)."""
+    country = values.get("country")
+    return [
+        _text(Block.company, "Company", initial=values.get("company"), placeholder="Acme Inc."),
+        _text(Block.domain, "Website or domain", initial=values.get("domain"), placeholder="acme.com"),
+        _text(Block.contact_name, "Contact name", initial=values.get("contact_name"), placeholder="Jane Smith"),
+        _text(Block.contact_email, "Contact email", initial=values.get("contact_email"),
+              placeholder="jane@acme.com"),
+        InputBlock(block_id=Block.country.value, label="Customer's country",
+                   element=ExternalDataSelectElement(
+                       action_id=Action.choose_country.value, min_query_length=0,
+                       placeholder="Type to search countries",
+                       initial_option=Option(value=country, text=country_label(program, country)[:75])
+                       if country else None),
+                   hint="Where the customer is based; it decides who on our team picks the lead up."),
+        _select(Block.product_line, "Product line", {p: p for p in program.product_lines},
+                initial=values.get("product_line")),
+        _text(Block.estimated_value, "Estimated deal value", initial=values.get("estimated_value"),
+              placeholder="25000",
+              hint="First-year value, typed as you usually would (48000, 48,000 or 48.000,00); "
+                   "for usage-based deals, your best estimate."),
+        _select(Block.currency, "Currency", {c: c for c in program.currencies},
+                initial=values.get("currency") or program.currencies[0]),
+        _select(Block.pricing_model, "Pricing model", {k.value: v for k, v in PRICING_MODELS.items()},
+                initial=values.get("pricing_model")),
+        _text(Block.starting_monthly_usage, "Starting monthly usage (usage-based only)", optional=True,
+              initial=values.get("starting_monthly_usage"), placeholder="5000"),
+    ]
+
+
+def detail_inputs(values: dict[str, str]) -> list[InputBlock]:
+    """The optional details (the form's second step), showing `values` where given."""
+    return [
+        _select(Block.company_size, "Company size", COMPANY_SIZES, optional=True, initial=values.get("company_size")),
+        _select(Block.budget, "Budget", BUDGETS, optional=True, initial=values.get("budget")),
+        _select(Block.timeline, "Timeline", TIMELINES, optional=True, initial=values.get("timeline")),
+        _text(Block.notes, "Notes", optional=True, multiline=True, initial=values.get("notes"),
+              placeholder="Use case, who you've spoken to, next steps"),
+    ]
+
+
 def build_registration_modal(program: Program, *, prefill_text: str = "", choose_partner: bool,
                              origin_channel_id: str | None, partner_name: str | None = None) -> View:
     """The registration form's first step: what routing and the conflict check need (internal users also
@@ -65,26 +116,9 @@ def build_registration_modal(program: Program, *, prefill_text: str = "", choose
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
             text=f"Registering for *{escape(partner_name)}*. Registrations are protected for "
                  f"{program.protection_window_days} days once approved.")]))
-    blocks += [
-        _text(Block.company, "Company", initial=prefill.get("company"), placeholder="Acme Inc."),
-        _text(Block.domain, "Website or domain", initial=prefill.get("domain"), placeholder="acme.com"),
-        _text(Block.contact_name, "Contact name", placeholder="Jane Smith"),
-        _text(Block.contact_email, "Contact email", placeholder="jane@acme.com"),
-        InputBlock(block_id=Block.country.value, label="Customer's country",
-                   element=ExternalDataSelectElement(action_id=Action.choose_country.value, min_query_length=0,
-                                                     placeholder="Type to search countries"),
-                   hint="Where the customer is based; it decides who on our team picks the lead up."),
-        _select(Block.product_line, "Product line", {p: p for p in program.product_lines}),
-        _text(Block.estimated_value, "Estimated deal value", placeholder="25000",
-              hint="First-year value, typed as you usually would (48000, 48,000 or 48.000,00); "
-                   "for usage-based deals, your best estimate."),
-        _select(Block.currency, "Currency", {c: c for c in program.currencies}, initial=program.currencies[0]),
-        _select(Block.pricing_model, "Pricing model", {k.value: v for k, v in PRICING_MODELS.items()}),
-        _text(Block.starting_monthly_usage, "Starting monthly usage (usage-based only)", optional=True,
-              placeholder="5000"),
-        _select(Block.attribution, "Your role", {k.value: v for k, v in ATTRIBUTIONS.items()},
-                initial=next(iter(ATTRIBUTIONS)).value),
-    ]
+    blocks += lead_inputs(program, prefill)
+    blocks.append(_select(Block.attribution, "Your role", {k.value: v for k, v in ATTRIBUTIONS.items()},
+                          initial=next(iter(ATTRIBUTIONS)).value))
     metadata = json.dumps({"channel": origin_channel_id})
     return View(type="modal", callback_id=Callback.lead_registration.value, title="Register a lead",
                 submit="Register", close="Cancel", blocks=blocks, private_metadata=metadata)
@@ -103,11 +137,7 @@ def build_lead_details_modal(*, registration_id: int, reference: str, company: s
         ContextBlock(elements=[MarkdownTextObject(
             text="Optional: these details help the account executive prioritise the lead. *Skip* if you don't "
                  "have them yet.")]),
-        _select(Block.company_size, "Company size", COMPANY_SIZES, optional=True),
-        _select(Block.budget, "Budget", BUDGETS, optional=True),
-        _select(Block.timeline, "Timeline", TIMELINES, optional=True),
-        _text(Block.notes, "Notes", optional=True, multiline=True,
-              placeholder="Use case, who you've spoken to, next steps"),
+        *detail_inputs({}),
     ]
     metadata = json.dumps({"registration": registration_id, "channel": origin_channel_id})
     return View(type="modal", callback_id=Callback.lead_details.value, title="Add details (optional)",

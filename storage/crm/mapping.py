@@ -47,6 +47,7 @@ EVENT_TARGETS: dict[str, frozenset[str]] = {
     "reopened": frozenset({LEAD}),  # a rejection (or an approval Salesforce never heard of) taken back
     "withdrawn": frozenset({LEAD}),  # the partner withdrew an open registration
     "deal_withdrawn": frozenset({LEAD, OPPORTUNITY}),  # the partner withdrew an approved one
+    "edited": frozenset({LEAD}),  # the partner corrected an undecided registration: no Opportunity exists yet
 }
 
 Getter = Callable[[Registration, Partner], Any]

@@ -131,6 +131,7 @@ def test_events_choose_the_records_they_touch():
     assert mapping.targets_for(["submitted"]) == {"Lead"}
     assert mapping.targets_for(["submitted", "approved"]) == {"Lead", "Opportunity", "Partner"}
     assert mapping.targets_for(["usage"]) == {"Opportunity", "Partnerbot_Revenue__c"}
+    assert mapping.targets_for(["edited"]) == {"Lead"}  # only undecided registrations are edited: no Opportunity
     with pytest.raises(KeyError):
         mapping.targets_for(["deleted"])
 
