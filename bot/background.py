@@ -4,6 +4,9 @@ Work after an ack (checking and routing registrations, sending the Slack and CRM
 would otherwise share the request process's interpreter lock with the next ack. The request process only
 stores and wakes this one; this one exits when its parent is gone, and the parent starts it again if it
 dies, so work is neither stranded nor done by two processes (the worker's leadership lock sees to that).
+
+App Home is read and rendered here too: the request process passes on who opened it. A view is published
+whole each time, so one lost with this process (it is restarted) comes back at the user's next visit.
 """
 
 from __future__ import annotations
@@ -61,8 +64,16 @@ class Background:
 
     def kick(self) -> None:
         """Something was stored that the worker should do or send now."""
+        self._send(KICK)
+
+    def publish_home(self, user_id: str, team_id: str | None) -> None:
+        """Publish this user's App Home from the background process."""
+        if user_id.isalnum() and (team_id or "-").isalnum():  # Slack's ids; nothing else goes down the pipe
+            self._send(f"{HOME} {user_id} {team_id or '-'}\n".encode())
+
+    def _send(self, line: bytes) -> None:
         try:
-            os.write(self._writer.fileno(), b"k")
+            os.write(self._writer.fileno(), line)  # under PIPE_BUF: written whole or not at all
         except OSError:
             pass  # full: the child has wakes pending; gone: the watch starts a new one, which looks anyway
 
@@ -76,8 +87,13 @@ class Background:
                 self.process.terminate()
 
 
-def _wake_on_kicks(reader, worker, parent_gone: threading.Event) -> None:
-    """Each kick from the parent wakes the worker; end-of-file means the parent has stopped or died."""
+KICK, HOME = b"k\n", "h"  # the pipe's lines: wake the worker; publish App Home for "h USER TEAM"
+
+
+def _wake_on_kicks(reader, worker, homes: "HomePublisher", parent_gone: threading.Event) -> None:
+    """Each line from the parent wakes the worker or asks for an App Home; end-of-file means the parent has
+    stopped or died."""
+    pending = b""
     while True:
         try:
             data = os.read(reader.fileno(), 4096)
@@ -86,7 +102,43 @@ def _wake_on_kicks(reader, worker, parent_gone: threading.Event) -> None:
         if not data:
             parent_gone.set()
             return
+        *lines, pending = (pending + data).split(b"\n")
+        for line in lines:
+            parts = line.decode("ascii", "replace").split(" ")
+            if len(parts) == 3 and parts[0] == HOME:
+                homes.request(parts[1], None if parts[2] == "-" else parts[2])
         worker.kick()
+
+
+class HomePublisher:
+    """Publishes the App Homes asked for, one at a time on its own thread; asked twice before it gets to a
+    user, it publishes once."""
+
+    def __init__(self, services, client):
+        self.services, self.client = services, client
+        self._waiting: dict[str, str | None] = {}
+        self._ready = threading.Condition()
+        threading.Thread(target=self._run, name="app-home", daemon=True).start()
+
+    def request(self, user_id: str, team_id: str | None) -> None:
+        with self._ready:
+            self._waiting[user_id] = team_id
+            self._ready.notify()
+
+    def _run(self) -> None:
+        from handlers.home import publish_home
+        from workflows.people import identify
+
+        while True:
+            with self._ready:
+                while not self._waiting:
+                    self._ready.wait()
+                user_id = next(iter(self._waiting))
+                team_id = self._waiting.pop(user_id)
+            try:
+                publish_home(self.services, self.client, identify(self.services, user_id=user_id, team_id=team_id))
+            except Exception:  # noqa: BLE001 - the next visit publishes it again
+                logger.exception("could not publish App Home for %s", user_id)
 
 
 def background_main(parent_pid: int, settings: Settings, program: Program, reader) -> None:
@@ -102,7 +154,8 @@ def background_main(parent_pid: int, settings: Settings, program: Program, reade
     services = build_services(engine=engine, program=program, client=make_client(settings))
     worker = Worker(services, make_outbox_client(settings)).start()
     parent_gone = threading.Event()
-    threading.Thread(target=_wake_on_kicks, args=(reader, worker, parent_gone), daemon=True).start()
+    homes = HomePublisher(services, make_client(settings))
+    threading.Thread(target=_wake_on_kicks, args=(reader, worker, homes, parent_gone), daemon=True).start()
     scheduler = build_scheduler(services, extra_jobs=crm_jobs(engine, settings, services))
     freeze_long_lived()
     try:

@@ -30,6 +30,7 @@ def run_server(settings: Settings, program: Program) -> None:
     # Started first: it finishes what a previous process stored but did not do or send.
     background = Background(settings, program).start()
     runtime.services.kick = background.kick
+    runtime.services.publish_home_later = background.publish_home
     queued = open_partner_desks(runtime.services)
     if queued:
         logger.info("queued the partner desk for %d partner channel(s)", queued)

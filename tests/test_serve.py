@@ -54,6 +54,10 @@ def test_serve_runs_http_mode_against_the_configured_slack(engine, database_url,
             assert driver.command("U0ALEX", "/lead", "acme.com").status == 200
             assert sandbox.wait_for(lambda: sandbox.open_modal("U0ALEX")) is not None
             assert driver.command("U0ALEX", "/lead", "acme.com", forge=True).status == 401
+            # App Home is read and published by the background process, not beside the ack.
+            assert driver.home_opened("U0ALEX").status == 200
+            home = sandbox.wait_for(lambda: sandbox.home("U0ALEX"))
+            assert home.blocks[0]["text"]["text"] == "Partner leads"  # the internal user's lists, not the help
         finally:
             process.terminate()
             output, _ = process.communicate(timeout=10)

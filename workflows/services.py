@@ -142,6 +142,9 @@ class Services:
     bot_user_id: str | None = None
     # Wakes the worker that processes stored work and drains the outboxes (set by whoever runs one).
     kick: Callable[[], None] = lambda: None
+    # Hands "publish App Home for (user, their team)" to the background process, which reads and renders it
+    # there instead of beside the next ack; None (tests, the demo): the listener publishes it itself.
+    publish_home_later: Callable[[str, str | None], None] | None = None
     # Slack's permalink of a message (conversation id, ts), asked of Slack outside any transaction; None
     # without a Slack client (tests of workflows) or when Slack cannot say.
     message_link: Callable[[str, str], str | None] | None = None
