@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from storage.actors import Actor
 
 from storage.db import transaction
-from storage.models import OPEN_STATUSES, Partner, PendingWork, Registration, RegistrationStatus, ReviewKind
+from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
 from storage.queries import (
     claim_request,
     partner_record,
@@ -129,11 +129,8 @@ def submit_registration(services: Services, *, actor: Actor, lead: LeadInput,
                                     partner_channel_id=registration_thread_channel(partner))
         change_status(session, registration, RegistrationStatus.received, actor_slack_id=actor.slack_user_id,
                       now=now)
-        if details_to_follow:
-            session.add(PendingWork(kind=PROCESS_REGISTRATION, subject_id=registration.id, created_at=now,
-                                    next_attempt_at=now + DETAILS_GRACE))
-        else:
-            owe_work(session, PROCESS_REGISTRATION, registration.id, now)
+        owe_work(session, PROCESS_REGISTRATION, registration.id, now,
+                 due=now + DETAILS_GRACE if details_to_follow else now)
         services.notifier.registration_received(session, registration, partner)
     services.kick()
     return Submission(registration, partner)
