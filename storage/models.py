@@ -311,7 +311,7 @@ class ProcessedEvent(SQLModel, table=True):
 
     __tablename__ = "processed_event"
     event_id: str = Field(primary_key=True, max_length=64)
-    received_at: datetime = ts_field(default_factory=utcnow)
+    received_at: datetime = ts_field(default_factory=utcnow, index=True)  # kept a week (workflows/retention.py)
 
 
 class Reminder(SQLModel, table=True):

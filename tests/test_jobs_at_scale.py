@@ -10,12 +10,15 @@ import pytest
 from sqlalchemy import event, insert
 from sqlmodel import Session, func, select
 
-from storage.models import Partner, PartnerType, PricingModel, Registration, RegistrationStatus, Reminder
+from storage.models import (Partner, PartnerType, PricingModel, ProcessedEvent, Registration, RegistrationStatus,
+                            Reminder)
+from storage.slack.models import SlackMessage, SlackMessageKind, SlackMessageStatus
 from tests.conftest import FIXED_NOW
 from tests.support import RecordingNotifier
 from workflows.decisions import EXPIRY_BATCH, expire_registrations
 from workflows.program import Program
 from workflows.reminders import BATCH, remind_overdue_reviews
+from workflows.retention import forget_old_rows
 from workflows.services import Services
 
 DUE = 10_000
@@ -142,3 +145,38 @@ def test_a_spent_write_budget_commits_early_and_the_next_transaction_goes_on(eng
     assert reminders.per_commit == [2] * due and expiries.per_commit == [1] * due  # reviewer + partner notice
     calls = Counter((call[0], call[1]) for call in services.notifier.calls)
     assert len(calls) == 3 * due and set(calls.values()) == {1}  # each review and each expiry exactly once
+
+
+def test_old_delivery_keys_and_sent_updates_are_forgotten_in_batches_and_posts_are_kept(engine, services, now):
+    old, recent = now - timedelta(days=8), now - timedelta(days=2)
+    message = dict(lane="l", channel="C1", text="t", blocks=[], created_at=LONG_AGO, next_attempt_at=LONG_AGO)
+    with Session(engine) as session:
+        session.exec(insert(ProcessedEvent), params=[
+            {"event_id": f"old-{i}", "received_at": old} for i in range(3_000)] + [
+            {"event_id": f"recent-{i}", "received_at": recent} for i in range(10)])
+        session.exec(insert(SlackMessage), params=[
+            message | {"key": f"root-{i}", "kind": SlackMessageKind.post, "status": SlackMessageStatus.sent,
+                       "sent_at": LONG_AGO, "sent_channel": "C1", "sent_ts": f"1.{i}"} for i in range(20)] + [
+            message | {"key": f"root-{i}~u", "kind": SlackMessageKind.update, "parent_key": f"root-{i}",
+                       "status": status, "sent_at": sent_at}
+            for i, (status, sent_at) in enumerate([(SlackMessageStatus.sent, now - timedelta(days=31))] * 12 + [
+                (SlackMessageStatus.sent, now - timedelta(days=29)), (SlackMessageStatus.pending, None),
+                (SlackMessageStatus.failed, LONG_AGO)])])
+        session.commit()
+    writes = WritesPerTransaction(engine, "DELETE FROM")
+
+    assert forget_old_rows(services) == {"delivery keys": 3_000, "sent updates": 12}
+    assert len(writes.per_commit) > 1  # in several short transactions, not one
+
+    with Session(engine) as session:
+        assert sorted(session.exec(select(ProcessedEvent.event_id)).all()) == sorted(f"recent-{i}" for i in range(10))
+        kept = session.exec(select(SlackMessage.kind, SlackMessage.status)).all()
+    # Every post (threads and later updates find their message through it), the recent, pending and failed updates.
+    assert Counter(kept) == {(SlackMessageKind.post, SlackMessageStatus.sent): 20,
+                             (SlackMessageKind.update, SlackMessageStatus.sent): 1,
+                             (SlackMessageKind.update, SlackMessageStatus.pending): 1,
+                             (SlackMessageKind.update, SlackMessageStatus.failed): 1}
+    commits = []
+    event.listen(engine, "commit", commits.append)
+    assert forget_old_rows(services) == {"delivery keys": 0, "sent updates": 0}
+    assert commits == []  # a day with nothing old takes no write lock

@@ -12,6 +12,8 @@ from sqlmodel import Session
 from storage.actors import Actor, ActorKind
 from storage.conflict_index import index_unindexed
 from storage.models import Partner, PartnerType, RegistrationStatus, Role
+from storage.models import ProcessedEvent
+from storage.retention import old_delivery_keys, old_sent_updates
 from storage.queries import (
     active_registrations_like,
     count_visible_registrations,
@@ -117,8 +119,9 @@ def test_hot_queries_use_an_index(engine, now, filled):
             "ix_registration_status_updated (status=? AND updated_at>?"),
         "exact conflicts": (lambda s: active_registrations_like(s, domain="d5.com", key="acme", now=now,
                                                                 window_days=90), "ix_registration_company_key"),
-        "fuzzy candidates": (lambda s: similar_key_candidates(s, numbers="", bound=similarity_bound("northwind traders", 90),
-                                                              now=now, window_days=90), "conflict_trigram USING PRIMARY KEY"),
+        "fuzzy candidates": (lambda s: similar_key_candidates(
+            s, numbers="", bound=similarity_bound("northwind traders", 90), now=now, window_days=90),
+            "conflict_trigram USING PRIMARY KEY"),
     }
     for name, (run, index) in queries.items():
         plan, *later = plans(engine, run)  # the fuzzy candidates: their ids, then their keys by id
@@ -128,6 +131,26 @@ def test_hot_queries_use_an_index(engine, now, filled):
             assert index in plan, (name, plan)
             if "page" in name:  # the index range starts at the cursor and is already in order
                 assert "TEMP B-TREE" not in plan, (name, plan)
+
+
+def test_the_daily_clean_up_reads_only_what_it_deletes(engine, now):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's planner reads small tables whole, whatever their indexes")
+    sent = [dict(key=f"m{n}", lane=f"reg:{n % 300}:partner", channel="C1",
+                 kind=SlackMessageKind.post if n % 3 else SlackMessageKind.update, text="x", blocks=[], status=SlackMessageStatus.sent, attempts=1, maybe_sent=False,
+                 next_attempt_at=now, created_at=now, sent_at=now) for n in range(3000)]
+    with Session(engine) as session:
+        session.exec(insert(SlackMessage), params=sent)
+        session.exec(insert(ProcessedEvent), params=[dict(event_id=f"e{n}", received_at=now) for n in range(3000)])
+        session.commit()
+    analyze(engine)  # as the worker keeps the planner's statistics
+    queries = {"old delivery keys": (lambda s: old_delivery_keys(s, now - timedelta(days=7), limit=50),
+                                     "SEARCH processed_event USING INDEX ix_processed_event_received_at"),
+               "old sent updates": (lambda s: old_sent_updates(s, now - timedelta(days=30), limit=50),
+                                    "SEARCH slack_outbox USING INDEX ix_slack_outbox_sent_updates")}
+    for name, (run, index) in queries.items():
+        plan, = plans(engine, run)
+        assert index in plan and "TEMP B-TREE" not in plan, (name, plan)
 
 
 def test_an_update_finds_its_pending_twin_by_lane_not_by_reading_the_sent_history(engine, now):

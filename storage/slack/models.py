@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import Column, Index, String, text
 from sqlmodel import Field, SQLModel
 
 from storage.models import json_field, ts_field, utcnow
@@ -24,6 +24,9 @@ class SlackMessageKind(StrEnum):
     pin = "pin"  # pins.add of the message stored under parent_key, once it is posted
 
 
+SENT_UPDATE = text("kind = 'update' AND status = 'sent'")
+
+
 class SlackMessage(SQLModel, table=True):
     """A message the bot owes someone, recorded in the same transaction as the change it reports.
 
@@ -36,7 +39,10 @@ class SlackMessage(SQLModel, table=True):
     __table_args__ = (Index("ix_slack_outbox_due", "status", "next_attempt_at"),
                       Index("ix_slack_outbox_lane", "lane", "status", "id"),
                       # A reply in a registration's thread is matched to it by the root's channel and ts.
-                      Index("ix_slack_outbox_sent", "sent_channel", "sent_ts"))
+                      Index("ix_slack_outbox_sent", "sent_channel", "sent_ts"),
+                      # Only sent updates, which the daily clean-up deletes after a while (workflows/retention.py).
+                      Index("ix_slack_outbox_sent_updates", "sent_at", sqlite_where=SENT_UPDATE,
+                            postgresql_where=SENT_UPDATE))
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
     lane: str = Field(max_length=200)
