@@ -17,6 +17,7 @@ from storage.models import (
     PartnerType,
     ProcessedEvent,
     Registration,
+    RegistrationEvent,
     RegistrationStatus,
     Reminder,
     ReviewKind,
@@ -155,6 +156,13 @@ def similar_key_candidates(session: Session, *, numbers: str, bound, now: dateti
     protected keys: the caller scores them.
     """
     return candidate_keys(session, numbers=numbers, bound=bound, protecting=_protecting(now, window_days))
+
+
+def claimed_again_at(session: Session, registration_id: int) -> datetime | None:
+    """When the registration last went back to received (an edit: it claims its company anew), or None."""
+    return session.exec(select(func.max(RegistrationEvent.at)).where(
+        RegistrationEvent.registration_id == registration_id,
+        RegistrationEvent.to_status == RegistrationStatus.received, RegistrationEvent.from_status.is_not(None))).one()
 
 
 def registrations_by_ids(session: Session, ids: list[int]) -> list[tuple[Registration, Partner]]:

@@ -3,6 +3,7 @@ index, the history, the CRM, the owed processing, and who may edit."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -105,6 +106,26 @@ def test_an_edit_under_review_settles_the_review_and_starts_it_over(services):
         RegistrationStatus.received, None, None, None)
     run_pending_work(services, PROCESS_REGISTRATION, reg.id)
     assert stored(services, reg.id).status == RegistrationStatus.under_review
+
+
+def test_an_edited_registration_claims_its_new_company_when_edited_so_an_open_one_already_there_comes_first(
+        services, clock):
+    earlier = register_lead(services, actor=who(services, DANA), lead=lead(company="Globex", domain="globex.com")
+                            ).registration
+    clock.now += timedelta(minutes=5)
+    hooli = register_lead(services, actor=who(services, BETH), lead=lead(company="Hooli", domain="hooli.com"))
+    assert hooli.conflicts == [] and hooli.registration.review_kind == ReviewKind.ae  # with its AE, no conflict
+    clock.now += timedelta(minutes=5)
+    edit_registration(services, actor=who(services, DANA), registration_id=earlier.id,
+                      lead=form_of(earlier, company="Hooli Inc", domain="hooli.com"))
+    run_pending_work(services, PROCESS_REGISTRATION, earlier.id)
+    edited = stored(services, earlier.id)
+    # Submitted first, but Hooli became its company after Beth's registration: that one is the conflict.
+    assert edited.review_kind == ReviewKind.conflict and edited.conflict_with == [hooli.registration.id]
+    # A registration submitted after the edit is checked against the edited one (and Beth's), as always.
+    clock.now += timedelta(minutes=5)
+    later = register_lead(services, actor=who(services, BOB), lead=lead(company="Hooli", domain="hooli.io"))
+    assert sorted(c.registration.id for c in later.conflicts) == sorted([earlier.id, hooli.registration.id])
 
 
 def test_who_may_edit_and_what_is_refused_with_nothing_stored(services, engine):

@@ -13,6 +13,7 @@ from storage.actors import Actor
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
 from storage.queries import (
+    claimed_again_at,
     claim_request,
     partner_record,
     program_runners,
@@ -213,9 +214,17 @@ def process_registration(services: Services, session: Session, registration_id: 
     registration.score, registration.score_breakdown = score.total, score.breakdown
     # Open registrations submitted after this one are checked against it, not it against them: first
     # submitted, first through, whatever order the worker gets to them in. An approved one counts whenever.
+    # An edited registration claims its company when edited: the open ones submitted before that came first.
+    edited_at = claimed_again_at(session, registration.id)
+
+    def came_later(other: Registration) -> bool:
+        if other.status not in OPEN_STATUSES:
+            return False
+        return other.created_at > edited_at if edited_at else other.id > registration.id
+
     conflicts = [c for c in find_conflicts(session, domain=registration.domain, key=registration.company_key,
                                            program=services.program, now=now, exclude_id=registration.id)
-                 if not (c.registration.id > registration.id and c.registration.status in OPEN_STATUSES)]
+                 if not came_later(c.registration)]
     send_to_review(session, services, registration, partner, conflicts, actor_slack_id=registration.submitted_by_slack_id)
     if registration.status == RegistrationStatus.under_review:
         services.notifier.partner_update(session, registration, partner, actor_slack_id=None)
