@@ -159,17 +159,20 @@ def to_salesforce_opportunity(
     *,
     revenue: Sequence[tuple[str, Decimal]] = (),
     creating: bool = False,
+    sent: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Opportunity of an approved registration, upserted by `Partnerbot_Id__c`.
 
-    Stage and close date are only sent when creating the record or closing the deal, so later syncs
-    never undo an AE's progress in Salesforce.
+    Stage and close date are only sent when creating the record, closing the deal, or reopening one that
+    `sent` (what Salesforce last accepted from us) shows closed: a win or loss undone within its window goes
+    back to the stage it was created with. Later syncs never undo an AE's progress in Salesforce.
     """
     fields = _apply(ATTRIBUTION_FIELDS, reg, partner) | _apply(OPPORTUNITY_FIELDS, reg, partner)
     if _text(reg.pricing_model) == "usage_based":
         fields |= revenue_summary(reg, revenue)
     stage = STAGE_BY_STATUS.get(RegistrationStatus(_text(reg.status)))
-    if stage or creating:
+    reopening = stage is None and (sent or {}).get("StageName") in STAGE_BY_STATUS.values()
+    if stage or creating or reopening:
         fields["StageName"] = stage or STAGE_ON_CREATE
         fields["CloseDate"] = _close_date(reg)
     return fields

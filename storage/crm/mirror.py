@@ -75,7 +75,8 @@ def wanted_records(groups: list[WriteGroup], known: dict[tuple[str, str], CrmRec
         if OPPORTUNITY in group.targets:
             existing = known.get((OPPORTUNITY, reg.reference))
             creating = existing is None or existing.salesforce_id is None
-            fields = mapping.to_salesforce_opportunity(reg, partner, revenue=group.revenue, creating=creating)
+            fields = mapping.to_salesforce_opportunity(reg, partner, revenue=group.revenue, creating=creating,
+                                                       sent=existing.field_values if existing else None)
             wanted.append(Wanted(OPPORTUNITY, reg.reference, fields, group))
         if REVENUE in group.targets:
             for month, amount in group.revenue:

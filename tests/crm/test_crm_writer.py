@@ -81,6 +81,37 @@ def test_approval_lands_as_lead_opportunity_and_partner_once(engine, now, fake, 
     assert len(fake.records("Partner")) == 1 and len(fake.records("Lead")) == 1 and not notes
 
 
+def test_a_win_or_loss_undone_reopens_the_opportunity_and_later_syncs_leave_its_stage_alone(
+        engine, now, fake, sf_settings, notes):
+    from storage.models import Registration
+
+    [ref] = approved_deals(engine, now, 1)
+    drain_outbox(engine, sf_settings, notify=notes.append, now=now)
+
+    def change(status: RegistrationStatus, event: str, closed_at=None) -> None:
+        with Session(engine) as session:
+            reg = session.exec(select(Registration)).one()
+            reg.status, reg.closed_at = status, closed_at
+            session.add(reg)
+            queue(session, reg, event, now)
+            session.commit()
+        drain_outbox(engine, sf_settings, notify=notes.append, now=now)
+
+    change(RegistrationStatus.won, "won", closed_at=now)
+    [opp] = fake.by_external_id("Opportunity", ref)
+    assert (opp["StageName"], opp["CloseDate"]) == ("Closed Won", now.date().isoformat())
+    change(RegistrationStatus.approved, "undone")  # Mark won taken back within its undo window
+    [opp] = fake.by_external_id("Opportunity", ref)
+    assert opp["StageName"] == "Prospecting" and opp["CloseDate"] != now.date().isoformat()
+    fake.records("Opportunity")[0]["StageName"] = "Negotiation/Review"  # the AE moves the deal on in Salesforce
+    change(RegistrationStatus.approved, "attribution")  # a later sync of the open deal sends no stage
+    assert fake.by_external_id("Opportunity", ref)[0]["StageName"] == "Negotiation/Review"
+    change(RegistrationStatus.lost, "lost", closed_at=now)
+    assert fake.by_external_id("Opportunity", ref)[0]["StageName"] == "Closed Lost"
+    change(RegistrationStatus.approved, "undone")
+    assert fake.by_external_id("Opportunity", ref)[0]["StageName"] == "Prospecting" and not notes
+
+
 def test_existing_partner_account_is_found_by_domain(engine, now, fake, sf_settings, notes):
     existing = fake.add_record(
         "Account", {"Name": "Northwind (our CRM)", "Website": "https://www.northwind-partners.com"}
