@@ -27,12 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, func, insert, select as sa_select, text
 from sqlmodel import Session, SQLModel, select
 
 from storage.conflict_index import index_unindexed
 from storage.db import checkpoint, create_schema, make_engine, transaction
 from storage.models import Partner, PartnerContact, Registration, TeamMember
+from storage.reviews import thread_root_key
+from storage.slack.models import SlackMessage
 from bot.runtime import freeze_long_lived
 from handlers.notify import SlackNotifier
 from tests.support import lead
@@ -113,8 +115,18 @@ def grow(engine, start: int, stop: int, rng: random.Random) -> None:
 
 def _insert(engine, rows: list[dict]) -> None:
     with transaction(engine) as session:
+        before = session.execute(sa_select(func.coalesce(func.max(Registration.id), 0))).scalar()
         session.execute(insert(Registration.__table__), rows)
         index_unindexed(session)  # what change_status does for each registration the bot stores
+        # Their threads, as the bot posted them: the reminders' and expiry's replies go under these roots.
+        live = session.execute(sa_select(Registration.id, Registration.partner_id, Registration.created_at).where(
+            Registration.id > before, Registration.status.in_(("under_review", "approved")))).all()
+        if live:
+            session.execute(insert(SlackMessage.__table__), [
+                {"key": thread_root_key(rid), "lane": f"reg:{rid}:partner", "kind": "post",
+                 "channel": f"CP{pid - 1:05d}", "text": "", "blocks": [], "partner_id": pid, "status": "sent",
+                 "attempts": 1, "maybe_sent": False, "next_attempt_at": at, "created_at": at, "sent_at": at,
+                 "sent_channel": f"CP{pid - 1:05d}", "sent_ts": f"{at.timestamp():.6f}"} for rid, pid, at in live])
     checkpoint(engine)  # the worker folds the write-ahead log back between rounds
 
 
