@@ -114,7 +114,8 @@ def populate_sandbox(sandbox: Sandbox) -> None:
 
 def loop_jobs(url: str, hours_per_second: float) -> None:
     """The jobs back to back on the bench's database until terminated; a JSON line of totals every 10 runs."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stopping = threading.Event()  # SIGTERM ends the loop between runs, never inside a transaction
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     engine = make_engine(url, background=True)  # as the worker's process does
     started = time.monotonic()
 
@@ -124,7 +125,7 @@ def loop_jobs(url: str, hours_per_second: float) -> None:
     reminders, expiry = job_services(engine, clock_from(REMINDERS_FROM)), job_services(engine, clock_from(EXPIRY_FROM))
     totals = Counter()
     try:
-        while True:
+        while not stopping.is_set():
             try:
                 totals["reminded"] += remind_overdue_reviews(reminders)
                 totals["expired"] += expire_registrations(expiry)
