@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -199,6 +199,23 @@ def skip_lead_details(services: Services, *, actor: Actor, registration_id: int)
     services.kick()
 
 
+def _conflicts_to_check(session: Session, services: Services, registration: Registration,
+                        now: datetime) -> list[ConflictEvidence]:
+    """Open registrations submitted after this one are checked against it, not it against them: first
+    submitted, first through, whatever order the worker gets to them in. An approved one counts whenever.
+    An edited registration claims its company when edited: the open ones submitted before that came first."""
+    edited_at = claimed_again_at(session, registration.id)
+
+    def came_later(other: Registration) -> bool:
+        if other.status not in OPEN_STATUSES:
+            return False
+        return other.created_at > edited_at if edited_at else other.id > registration.id
+
+    return [c for c in find_conflicts(session, domain=registration.domain, key=registration.company_key,
+                                      program=services.program, now=now, exclude_id=registration.id)
+            if not came_later(c.registration)]
+
+
 @processor(PROCESS_REGISTRATION)
 def process_registration(services: Services, session: Session, registration_id: int) -> None:
     """After the ack, from the stored row: score, check conflicts, route, and owe the messages that follow."""
@@ -210,22 +227,12 @@ def process_registration(services: Services, session: Session, registration_id: 
     partner = session.get(Partner, registration.partner_id)
     lead = LeadInput(**{name: getattr(registration, name) for name in LeadInput.__dataclass_fields__
                         if name != "partner_id"})
-    score = score_lead(lead, partner_record(session, partner.id), services.program.scoring.weights)
-    registration.score, registration.score_breakdown = score.total, score.breakdown
-    # Open registrations submitted after this one are checked against it, not it against them: first
-    # submitted, first through, whatever order the worker gets to them in. An approved one counts whenever.
-    # An edited registration claims its company when edited: the open ones submitted before that came first.
-    edited_at = claimed_again_at(session, registration.id)
-
-    def came_later(other: Registration) -> bool:
-        if other.status not in OPEN_STATUSES:
-            return False
-        return other.created_at > edited_at if edited_at else other.id > registration.id
-
-    conflicts = [c for c in find_conflicts(session, domain=registration.domain, key=registration.company_key,
-                                           program=services.program, now=now, exclude_id=registration.id)
-                 if not came_later(c.registration)]
-    send_to_review(session, services, registration, partner, conflicts, actor_slack_id=registration.submitted_by_slack_id)
+    with session.no_autoflush:  # the score goes out with the status change: one UPDATE, not one per read
+        score = score_lead(lead, partner_record(session, partner.id), services.program.scoring.weights)
+        registration.score, registration.score_breakdown = score.total, score.breakdown
+        conflicts = _conflicts_to_check(session, services, registration, now)
+        send_to_review(session, services, registration, partner, conflicts,
+                       actor_slack_id=registration.submitted_by_slack_id)
     if registration.status == RegistrationStatus.under_review:
         services.notifier.partner_update(session, registration, partner, actor_slack_id=None)
         services.notifier.review_requested(session, registration, partner, conflicts)
