@@ -37,7 +37,12 @@ from handlers.blocks.partner_actions import (
     build_withdrawn_for_reviewer,
     edit_note,
 )
-from handlers.blocks.review_threads import build_decision_withdrawn, build_partner_question, build_partner_reply
+from handlers.blocks.review_threads import (
+    build_co_sell_withdrawn,
+    build_decision_withdrawn,
+    build_partner_question,
+    build_partner_reply,
+)
 from handlers.blocks.text import escape, quoted, status_label
 from storage.models import Partner, Registration, RegistrationStatus
 from storage.reviews import reminder_keys, thread_root_key
@@ -157,6 +162,18 @@ class SlackNotifier:
                        parent_key=root, message=build_decision_withdrawn(registration, withdrawn),
                        partner_id=partner.id)
         self._update(session, lane=lane, parent_key=root, message=build_registration_root(registration, partner))
+
+    def review_withdrawn(self, session: Session, registration: Registration, partner: Partner, *,
+                         review_key: str, actor_slack_id: str) -> None:
+        note = (f":leftwards_arrow_with_hook: <@{actor_slack_id}> undid the conflict clearance: this lead is back "
+                f"with <@{registration.assigned_to_slack_id}> as a channel conflict. Nothing to do here.")
+        self._update(session, lane=f"reg:{registration.id}:review", parent_key=review_key,
+                     message=build_review_settled(registration, partner, actor_slack_id, note=note))
+
+    def co_sell_withdrawn(self, session: Session, registration: Registration, partner: Partner) -> None:
+        self._post(session, key=f"{root_key(registration)}:co-sell-withdrawn:{uuid.uuid4().hex[:12]}",
+                   lane=f"reg:{registration.id}:partner", channel="", parent_key=root_key(registration),
+                   message=build_co_sell_withdrawn(registration), partner_id=partner.id)
 
     def question_to_partner(self, session: Session, registration: Registration, partner: Partner, *,
                             asker_slack_id: str, question: str) -> None:

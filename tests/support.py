@@ -64,6 +64,12 @@ class RecordingNotifier:
     def decision_withdrawn(self, session, registration, partner, *, withdrawn, told):
         self.calls.append(("withdrawn", registration.id, withdrawn.value, told))
 
+    def review_withdrawn(self, session, registration, partner, *, review_key, actor_slack_id):
+        self.calls.append(("review_withdrawn", registration.id, review_key, actor_slack_id))
+
+    def co_sell_withdrawn(self, session, registration, partner):
+        self.calls.append(("co_sell_withdrawn", registration.id))
+
     def question_to_partner(self, session, registration, partner, *, asker_slack_id, question):
         self.calls.append(("question", registration.id, asker_slack_id, question))
 

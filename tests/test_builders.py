@@ -220,7 +220,12 @@ def test_a_long_many_line_note_is_quoted_and_still_fits_slack():
 
 def test_reviewer_messages_escape_user_text_and_fit_slack():
     from handlers.blocks.review import build_review_handed_over, build_undo_prompt
-    from handlers.blocks.review_threads import build_decision_withdrawn, build_partner_question, build_partner_reply
+    from handlers.blocks.review_threads import (
+        build_co_sell_withdrawn,
+        build_decision_withdrawn,
+        build_partner_question,
+        build_partner_reply,
+    )
 
     worst = registration(company="&<>" * 66, close_reason="<!here> " * 120, status=RegistrationStatus.lost)
     partner = Partner(id=1, name="&" * 200, type=PartnerType.reseller)
@@ -233,6 +238,8 @@ def test_reviewer_messages_escape_user_text_and_fit_slack():
         build_partner_reply(worst, partner, "U0DANA", "<!everyone> " * 200, "https://acme.slack.com/archives/C1/p2"),
         build_decision_withdrawn(worst.model_copy(update={"status": RegistrationStatus.approved}),
                                  RegistrationStatus.won),
+        build_co_sell_withdrawn(worst.model_copy(update={"company": "<!here> " * 25,
+                                                         "status": RegistrationStatus.approved})),
         build_undo_prompt("REG-00007 marked lost.", 12, WHEN),
     ]
     for message in messages:

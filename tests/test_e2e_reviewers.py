@@ -161,6 +161,116 @@ def test_undo_of_a_conflict_rejection_by_someone_else_is_refused(bot, engine):
     assert "rejection of *Acme Inc.* was withdrawn" in text_of(thread[-1])
 
 
+CLEARED_FIELDS = ("status", "review_kind", "conflict_with", "assigned_to_slack_id", "routing_reason",
+                  "review_message_key", "override_reason", "attribution")
+
+
+def fields_of(reg: Registration) -> dict:
+    return {name: getattr(reg, name) for name in CLEARED_FIELDS}
+
+
+def clear_conflict(bot, reason: str | None = None):
+    """Priya approves REG-00002's conflict (after Slack's confirm); an override then asks for its reason."""
+    conflict = next(m for m in dm_messages(bot.sandbox, "U0PRIYA") if "REG-00002" in text_of(m)
+                    and any(b.action_id == "conflict_clear" for b in bot.sandbox.buttons(m)))
+    assert bot.driver.click("U0PRIYA", "conflict_clear", message=(conflict.channel, conflict.ts)).status == 200
+    if reason is not None:
+        modal = bot.sandbox.open_modal("U0PRIYA")
+        assert modal.callback_id == "override_reason"
+        assert bot.driver.submit("U0PRIYA", modal.id, {"reason": reason}).status == 200
+
+
+def ae_reviews(bot, ae: str, reference: str = "REG-00002"):
+    return [m for m in dm_messages(bot.sandbox, ae) if reference in text_of(m)]
+
+
+def bob_thread(bot):
+    """REG-00002's thread: Globex is a referral partner, so it is in Bob's DM."""
+    return registration_thread(bot, bot.sandbox.dm_channel("U0BOB"), "REG-00002")[1]
+
+
+def test_undo_of_an_override_restores_both_registrations_the_reviews_and_the_crm(bot, engine):
+    register_via_desk(bot, "U0DANA", "C0NORTH")
+    accept(bot)
+    register_via_desk(bot, "U0BOB", "C0GLOBEX")
+    before, first_before = fields_of(registration(engine, 2)), fields_of(registration(engine, 1))
+    assert before["review_kind"] == "conflict" and before["assigned_to_slack_id"] == "U0PRIYA"
+    bob_told = len(bob_thread(bot))
+    clear_conflict(bot, reason="Different subsidiary; both partners agreed")
+    cleared, first = registration(engine, 2), registration(engine, 1)
+    ae = cleared.assigned_to_slack_id
+    assert cleared.review_kind == "ae" and cleared.attribution == first.attribution == "co_sell"
+    [ae_review] = ae_reviews(bot, ae)
+    assert "review_accept" in [b.action_id for b in bot.sandbox.buttons(ae_review)]
+    assert "Co-sell:" in text_of(registration_thread(bot)[1][-1])  # Northwind was told
+    # The override came from a modal: the Undo prompt is in Priya's DM.
+    prompt = next(m for m in dm_messages(bot.sandbox, "U0PRIYA")
+                  if any(b.action_id == "review_undo" for b in bot.sandbox.buttons(m)))
+    assert "Conflict cleared: REG-00002 is routed to" in text_of(prompt)
+    # Only who cleared it (or a partner manager) may undo it: the AE who has it now may not.
+    from workflows.people import identify
+    from workflows.services import NotAllowed
+    from workflows.undo import undo_decision
+
+    with pytest.raises(NotAllowed):
+        undo_decision(bot.services, actor=identify(bot.services, user_id=ae, team_id="T0OURS"),
+                      decision_id=int(bot.sandbox.buttons(prompt)[0].value))
+    assert bot.driver.click("U0PRIYA", "review_undo", message=(prompt.channel, prompt.ts)).status == 200
+
+    assert fields_of(registration(engine, 2)) == before
+    assert fields_of(registration(engine, 1)) == first_before  # no longer a co-sell
+    [ae_review] = ae_reviews(bot, ae)  # updated in place: no buttons, says why
+    assert bot.sandbox.buttons(ae_review) == []
+    assert "<@U0PRIYA> undid the conflict clearance" in text_of(ae_review)
+    conflict = next(m for m in dm_messages(bot.sandbox, "U0PRIYA") if "Channel conflict" in text_of(m))
+    assert [b.action_id for b in bot.sandbox.buttons(conflict)] == [
+        "conflict_clear", "conflict_reject", "review_ask_partner"]
+    assert "Decision undone by <@U0PRIYA>" in text_of(conflict) and "REG-00001" in text_of(conflict)
+    with Session(engine) as session:
+        last = session.exec(select(RegistrationEvent).where(RegistrationEvent.registration_id == 2)
+                            .order_by(RegistrationEvent.id.desc())).first()
+        attribution = session.exec(select(CrmOutbox).where(CrmOutbox.registration_id == 1)
+                                   .order_by(CrmOutbox.id.desc())).first()
+    assert (last.from_status, last.to_status) == ("under_review", "under_review")
+    assert last.reason == "undo of “conflict cleared” by U0PRIYA"
+    assert crm_events(engine, 1) == ["submitted", "approved", "attribution", "attribution"]
+    assert attribution.payload == {"attribution": first_before["attribution"]}
+    assert crm_events(engine, 2) == ["submitted"]  # the CRM heard of no status change
+    # Northwind, told of the co-sell, hears it is withdrawn; Globex was told nothing, and still is not.
+    assert "Correction: our team withdrew the co-sell on *Acme Inc.*" in text_of(registration_thread(bot)[1][-1])
+    assert len(bob_thread(bot)) == bob_told
+    assert "Undone: REG-00002 is a channel conflict again, with <@U0PRIYA>." in text_of(
+        next(m for m in dm_messages(bot.sandbox, "U0PRIYA") if m.ts == prompt.ts))  # the prompt, replaced
+
+
+def test_undo_of_a_plain_clearance_and_the_time_limit(bot, engine, clock):
+    register_via_desk(bot, "U0DANA", "C0NORTH")  # not decided yet: clearing the conflict overrides nothing
+    register_via_desk(bot, "U0BOB", "C0GLOBEX")
+    before = fields_of(registration(engine, 2))
+    bob_told = len(bob_thread(bot))
+    clear_conflict(bot)
+    ae = registration(engine, 2).assigned_to_slack_id
+    assert registration(engine, 2).review_kind == "ae" and ae_reviews(bot, ae)
+    prompt = undo_prompt(bot, "U0PRIYA")
+    bot.driver.home_opened("U0PRIYA")
+    assert "You cleared the conflict on REG-00002" in str(bot.sandbox.home("U0PRIYA").blocks)
+    bot.driver.click("U0PRIYA", "review_undo", message=(prompt.channel, prompt.ts))
+    assert fields_of(registration(engine, 2)) == before
+    assert bot.sandbox.buttons(ae_reviews(bot, ae)[0]) == []
+    assert crm_events(engine) == ["submitted", "submitted"]
+    assert len(bob_thread(bot)) == bob_told
+    again = bot.driver.click("U0PRIYA", "review_undo", message=(prompt.channel, prompt.ts))
+    assert again.status == 200 and "already undone" in text_of(bot.sandbox.ephemerals("U0PRIYA")[-1])
+    # Cleared again: that one can't be undone once its window has passed.
+    clear_conflict(bot)
+    assert registration(engine, 2).review_kind == "ae"
+    clock.offset = timedelta(minutes=UNDO_MINUTES, seconds=1)
+    late = undo_prompt(bot, "U0PRIYA")
+    bot.driver.click("U0PRIYA", "review_undo", message=(late.channel, late.ts))
+    assert registration(engine, 2).review_kind == "ae"
+    assert "REG-00002 conflict cleared: too late to undo" in text_of(bot.sandbox.ephemerals("U0PRIYA")[-1])
+
+
 def test_reassign_to_another_ae_and_back_to_routing_without_telling_the_partner(bot, engine):
     register_via_desk(bot, "U0DANA", "C0NORTH")
     _, before = registration_thread(bot)

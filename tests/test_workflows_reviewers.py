@@ -93,6 +93,47 @@ def test_undo_is_for_the_latest_decision_within_its_window(services, clock):
     assert ("withdrawn", reg.id, "approved", True) in services.notifier.calls
 
 
+def bob(services):
+    return actor(services, "U0BOB", "T0GLOBEX")
+
+
+def test_undo_of_a_clearance_before_anything_was_sent_withholds_the_review_and_the_co_sell(services, engine, clock):
+    services.notifier = SlackNotifier(services.program, clock)  # real messages in the outbox, no sender
+    first = register_lead(services, actor=dana(services), lead=lead()).registration
+    decide_registration(services, actor=actor(services, "U0ALEX"), registration_id=first.id,
+                        decision=Decision.approve)
+    second = register_lead(services, actor=bob(services), lead=lead()).registration
+    priya = actor(services, "U0PRIYA")
+    cleared = decide_registration(services, actor=priya, registration_id=second.id, decision=Decision.approve,
+                                  reason="Both partners bring different teams")
+    ae_review = cleared.registration.review_message_key
+    with Session(engine) as session:
+        co_sell = session.exec(select(SlackMessage.key).where(SlackMessage.text.contains("Co-sell"))).one()
+        assert session.exec(select(SlackMessage).where(SlackMessage.key == ae_review)).one()
+    clock.now += timedelta(minutes=2)
+    assert undo_decision(services, actor=priya, decision_id=cleared.undo_id).changed
+    with Session(engine) as session:
+        keys = set(session.exec(select(SlackMessage.key)).all())
+        updates_of_ae_review = session.exec(select(SlackMessage).where(SlackMessage.parent_key == ae_review)).all()
+        assert session.get(Registration, first.id).attribution == "partner_sourced"
+    assert ae_review not in keys and updates_of_ae_review == []  # never sent, so withheld: the AE sees nothing
+    assert co_sell not in keys  # Northwind never saw the co-sell, so it is not sent, nor corrected
+    assert not any("co-sell-withdrawn" in key for key in keys)
+
+
+def test_a_clearance_can_not_be_undone_once_its_lead_moved_on(services):
+    register_lead(services, actor=dana(services), lead=lead())
+    second = register_lead(services, actor=bob(services), lead=lead()).registration
+    priya = actor(services, "U0PRIYA")
+    cleared = decide_registration(services, actor=priya, registration_id=second.id, decision=Decision.approve)
+    ae = cleared.registration.assigned_to_slack_id
+    other = "U0BEA" if ae != "U0BEA" else "U0ALEX"
+    reassign_registration(services, actor=actor(services, ae), registration_id=second.id, to_slack_id=other)
+    stale = undo_decision(services, actor=priya, decision_id=cleared.undo_id)
+    assert not stale.changed and "conflict cleared: it has changed since" in stale.message
+    assert not any(call[0] == "review_withdrawn" for call in services.notifier.calls)
+
+
 def test_reassignment_rules(services):
     reg = register_lead(services, actor=dana(services), lead=lead()).registration
     alex = actor(services, "U0ALEX")

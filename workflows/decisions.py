@@ -16,6 +16,7 @@ from storage.queries import (
     registrations_due_to_expire,
     serialize_conflict_checks,
 )
+from workflows.clearance_undo import CLEARED, Clearance
 from workflows.conflicts import approved_winners, find_conflicts
 from workflows.history import change_status, record_attribution_change
 from workflows.partner_names import ensure_names_no_other_partner
@@ -95,8 +96,9 @@ def decide_registration(
 
     A rejection's reason is a standard wording (`reason_choice`), the reviewer's words (`reason`), or both; the
     reviewer's words may not name another partner. The decision and every message it owes are committed
-    together, before the ack; the messages go out from the Slack outbox. Accepting and rejecting can be undone
-    for a few minutes (workflows/undo.py). Raises DatabaseBusy when the database stays locked.
+    together, before the ack; the messages go out from the Slack outbox. Accepting, rejecting and clearing a
+    conflict can be undone for a few minutes (workflows/undo.py). Raises DatabaseBusy when the database stays
+    locked.
     """
     now = services.clock()
     notifier = services.notifier
@@ -117,6 +119,7 @@ def decide_registration(
         acted_on = registration.review_message_key
         new_review: list[ConflictEvidence] | None = None
         before, from_status, undoable = snapshot(registration), registration.status, False
+        clearance: Clearance | None = None
 
         if decision is Decision.reject:
             ensure_names_no_other_partner(session, reason, partner=partner, registration=registration)
@@ -134,17 +137,18 @@ def decide_registration(
                 raise OverrideReasonNeeded(
                     f"{first.partner.name}'s {first.registration.reference} was approved first.",
                     [w.registration.id for w in winners])
+            clearance = Clearance.before(registration, winners)
             if winners:
                 registration.override_reason = reason
                 _make_co_sell(session, winners, registration, now)
                 for winner in winners:
-                    notifier.partner_update(session, winner.registration, winner.partner,
-                                            actor_slack_id=actor.slack_user_id)
+                    clearance.partner_told(winner.registration.id, notifier.partner_update(
+                        session, winner.registration, winner.partner, actor_slack_id=actor.slack_user_id))
             send_to_review(session, services, registration, partner, [], actor_slack_id=actor.slack_user_id,
                            reason=f"conflict cleared by {actor.slack_user_id}" + (f": {reason}" if reason else ""))
             if registration.assigned_to_slack_id is None:
                 raise WorkflowError("Nobody can take this lead: import AEs or a partner manager first.")
-            new_review = []
+            new_review, undoable = [], True
             message = (f"Conflict cleared: {registration.reference} is routed to "
                        f"<@{registration.assigned_to_slack_id}>.")
         elif winners and not registration.override_reason:
@@ -170,6 +174,9 @@ def decide_registration(
             told = notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
         else:
             notifier.review_requested(session, registration, partner, new_review)
+        if clearance is not None:
+            clearance.review_key = registration.review_message_key  # the AE's request, which an undo withdraws
+            before[CLEARED] = clearance.to_json()
         undo = record_decision(session, registration, actor_slack_id=actor.slack_user_id, from_status=from_status,
                                previous=before, partner_message_key=told, now=now) if undoable else None
     services.kick()

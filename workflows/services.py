@@ -80,6 +80,13 @@ class Notifier(Protocol):
                            withdrawn: RegistrationStatus, told: bool) -> None:
         """After an undo: the partner's root shows the restored status; a thread reply says so if they were told."""
 
+    def review_withdrawn(self, session: Session, registration: Registration, partner: Partner, *,
+                         review_key: str, actor_slack_id: str) -> None:
+        """After a conflict clearance is undone: the review request it sent the AE loses its buttons, saying so."""
+
+    def co_sell_withdrawn(self, session: Session, registration: Registration, partner: Partner) -> None:
+        """After an override is undone: the partner told of the co-sell hears, in its thread, that it is withdrawn."""
+
     def question_to_partner(self, session: Session, registration: Registration, partner: Partner, *,
                             asker_slack_id: str, question: str) -> None:
         """A reviewer's question, in the registration's thread where the partner sees it."""

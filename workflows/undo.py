@@ -1,8 +1,10 @@
-"""Undo: a reviewer's decision (accept, reject, won, lost) can be taken back for UNDO_MINUTES after it was made.
+"""Undo: a reviewer's decision (accept, reject, won, lost, a conflict cleared) can be taken back for
+UNDO_MINUTES after it was made.
 
 Undo restores the registration as it was, records the step in the status history, tells the CRM through its
 outbox, puts the review message back with its buttons, and tells the partner the decision was withdrawn if
-they had been told of it (a message still waiting in the Slack outbox is simply not sent).
+they had been told of it (a message still waiting in the Slack outbox is simply not sent). A clearance's own
+part (co-sells, the AE's review request) is workflows/clearance_undo.py.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from storage.db import transaction
 from storage.models import Partner, Registration, RegistrationStatus, ReviewDecision, ReviewKind
 from storage.queries import claim_request, serialize_conflict_checks
 from storage.reviews import latest_decision, withhold_unsent, withhold_unsent_crm
+from workflows.clearance_undo import Clearance, is_clearance, restore_clearance
 from workflows.conflicts import find_conflicts
 from workflows.history import REOPENED, UNDONE, change_status
 from workflows.review_access import load_for_reviewer
@@ -79,11 +82,13 @@ def undo_decision(services: Services, *, actor: Actor, decision_id: int,
         registration = load_for_reviewer(session, decision.registration_id, actor)
         if decision.actor_slack_id != actor.slack_user_id and not actor.runs_program:
             raise NotAllowed("Only who made this decision, or a partner manager, can undo it.")
-        what = f"{registration.reference} {decision.to_status.replace('_', ' ')}"
+        clearance = Clearance.of(decision.previous)
+        what = f"{registration.reference} {decision_label(decision)}"
         if decision.undone_at is not None:
             return UndoOutcome(registration, False, f"{what}: that decision was already undone.")
         latest = latest_decision(session, registration.id)
-        if latest is None or latest.id != decision.id or registration.status != decision.to_status:
+        if latest is None or latest.id != decision.id or registration.status != decision.to_status or (
+                clearance is not None and not clearance.still_current(registration)):
             return UndoOutcome(registration, False, f"{what}: it has changed since, so that decision can't be "
                                                     "undone any more.")
         if now >= decision.undo_until:
@@ -91,14 +96,18 @@ def undo_decision(services: Services, *, actor: Actor, decision_id: int,
                                                     f"{UNDO_MINUTES} minutes.")
         partner = session.get(Partner, registration.partner_id)
         _restore(registration, decision.previous)
+        if clearance is not None:  # the CRM heard of no status change, only of the co-sells (undone there)
+            restore_clearance(session, services.notifier, registration, partner, clearance,
+                              actor_slack_id=actor.slack_user_id, now=now)
         change_status(session, registration, decision.from_status, actor_slack_id=actor.slack_user_id, now=now,
-                      reason=f"undo of “{decision.to_status.replace('_', ' ')}” by {actor.slack_user_id}",
-                      crm_event=_crm_event(session, decision))
+                      reason=f"undo of “{decision_label(decision)}” by {actor.slack_user_id}",
+                      crm_event=None if clearance else _crm_event(session, decision))
         decision.undone_at, decision.undone_by_slack_id = now, actor.slack_user_id
         session.add(decision)
-        told = not withhold_unsent(session, decision.partner_message_key)
-        services.notifier.decision_withdrawn(session, registration, partner, withdrawn=decision.to_status,
-                                             told=told)
+        if clearance is None:  # a clearance tells the registration's partner nothing
+            told = not withhold_unsent(session, decision.partner_message_key)
+            services.notifier.decision_withdrawn(session, registration, partner, withdrawn=decision.to_status,
+                                                 told=told)
         conflicts = []
         if registration.review_kind == ReviewKind.conflict and registration.status == RegistrationStatus.under_review:
             conflicts = find_conflicts(session, domain=registration.domain, key=registration.company_key,
@@ -106,8 +115,16 @@ def undo_decision(services: Services, *, actor: Actor, decision_id: int,
         services.notifier.review_restored(session, registration, partner, review_key=registration.review_message_key,
                                           conflicts=conflicts, actor_slack_id=actor.slack_user_id)
     services.kick()
+    if clearance is not None:
+        return UndoOutcome(registration, True, f"Undone: {registration.reference} is a channel conflict again, "
+                                               f"with <@{registration.assigned_to_slack_id}>.")
     return UndoOutcome(registration, True, f"Undone: {registration.reference} is "
                                            f"{registration.status.replace('_', ' ')} again.")
+
+
+def decision_label(decision: ReviewDecision) -> str:
+    """What the decision did, in a reviewer's words: "approved", "won", "conflict cleared"."""
+    return "conflict cleared" if is_clearance(decision) else decision.to_status.replace("_", " ")
 
 
 def _crm_event(session: Session, decision: ReviewDecision) -> str:

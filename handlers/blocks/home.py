@@ -23,7 +23,8 @@ from handlers.blocks.text import day, deal_summary, escape, lead_title, section,
 from handlers.ids import Action
 from storage.actors import Actor
 from storage.lists import PAGE_SIZE, HomeFilter, Page
-from storage.models import Partner, Registration, RegistrationStatus, ReviewKind
+from storage.models import Partner, Registration, RegistrationStatus, ReviewDecision, ReviewKind
+from workflows.clearance_undo import is_clearance
 from workflows.people import HomeView
 
 FILTERS = {  # label in the select, line under it
@@ -98,6 +99,13 @@ def _paging(page: Page) -> list:
     return blocks + ([ActionsBlock(elements=buttons)] if buttons else [])
 
 
+def _undoable(decision: ReviewDecision, registration: Registration) -> str:
+    what = f"{registration.reference} *{escape(registration.company)}*"
+    did = f"cleared the conflict on {what}" if is_clearance(decision) \
+        else f"marked {what} {status_label(registration.status)}"
+    return f"You {did}; you can still undo it."
+
+
 def build_home(home: HomeView, actor: Actor) -> View:
     """App Home: the chosen list (default: everything of mine) with buttons on what can be acted on, paged."""
     show = home.show
@@ -112,8 +120,7 @@ def build_home(home: HomeView, actor: Actor) -> View:
     ]
     for decision, registration in home.undoable:
         blocks.append(SectionBlock(
-            text=MarkdownTextObject(text=f"You marked {registration.reference} *{escape(registration.company)}* "
-                                         f"{status_label(registration.status)}; you can still undo it."),
+            text=MarkdownTextObject(text=_undoable(decision, registration)),
             accessory=ButtonElement(text="Undo", action_id=Action.undo.value, value=str(decision.id))))
     page = home.page
     if not page.rows:

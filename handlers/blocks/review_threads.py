@@ -1,12 +1,12 @@
 """Messages between a reviewer and the partner through the registration's thread: a question, the partner's
-reply forwarded to the reviewer, and a decision withdrawn by an undo."""
+reply forwarded to the reviewer, and a decision (or a co-sell) withdrawn by an undo."""
 
 from __future__ import annotations
 
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 
 from handlers.blocks.messages import Message
-from handlers.blocks.text import escape, lead_title, quoted, section, status_label
+from handlers.blocks.text import day, escape, lead_title, quoted, section, status_label
 from storage.models import Partner, Registration, RegistrationStatus
 
 
@@ -38,4 +38,14 @@ def build_decision_withdrawn(registration: Registration, withdrawn: Registration
     text = (f":leftwards_arrow_with_hook: Correction: the {was} of *{company}* was withdrawn by our team. "
             f"It is {status_label(registration.status)} again; we'll update you here.")
     return Message(text=f"{registration.reference}: the {was.strip('“”')} was withdrawn", blocks=[
+        section(text), ContextBlock(elements=[MarkdownTextObject(text=registration.reference)])])
+
+
+def build_co_sell_withdrawn(registration: Registration) -> Message:
+    """In the partner's thread: the co-sell they were told of is withdrawn; the deal is theirs alone again."""
+    protected = (f", protected until {day(registration.protection_expires_at)}"
+                 if registration.status == RegistrationStatus.approved else "")
+    text = (f":leftwards_arrow_with_hook: Correction: our team withdrew the co-sell on "
+            f"*{escape(registration.company)}*. It is registered to you alone again{protected}.")
+    return Message(text=f"{registration.reference}: the co-sell was withdrawn", blocks=[
         section(text), ContextBlock(elements=[MarkdownTextObject(text=registration.reference)])])
