@@ -124,13 +124,23 @@ def _is_lock_timeout(error: OperationalError) -> bool:
             or getattr(getattr(error, "orig", None), "sqlstate", None) == "55P03")
 
 
+class SnapshotChanged(Exception):
+    """SQLite: another transaction wrote after this one's reads (`read_first`), so it was rolled back; run it again."""
+
+
 @contextmanager
-def transaction(engine: Engine, *, lock_timeout: float | None = None) -> Iterator[Session]:
+def transaction(engine: Engine, *, lock_timeout: float | None = None,
+                read_first: bool = False) -> Iterator[Session]:
     """A write transaction that commits on success and rolls back (leaving nothing half-written) on error.
 
     On SQLite it starts with BEGIN IMMEDIATE: writers queue for the lock up front instead of reading a
     snapshot that another writer may change before they write (a double click would otherwise apply twice).
     PostgreSQL locks rows (`with_for_update`) or takes advisory locks where the workflows need it.
+
+    `read_first` (SQLite; background work that reads for a while before it writes): BEGIN DEFERRED, so the
+    write lock is taken at the first write, not during the reads. If anyone wrote in between or holds the lock
+    then, that first write fails, everything is rolled back and SnapshotChanged raised: the caller runs it
+    again, so what commits was read and written as if alone, as with BEGIN IMMEDIATE.
 
     `lock_timeout` (seconds) bounds the wait for locks, for work done before a Slack ack: past it the
     transaction is rolled back and DatabaseBusy raised, instead of the ack arriving too late.
@@ -139,7 +149,11 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None) -> Iterato
     gap = _BACKGROUND.get(engine) if sqlite else None
     with Session(engine, expire_on_commit=False) as session:
         try:
-            if sqlite and gap is None:
+            if sqlite and read_first:
+                if gap is not None:
+                    gap.wait()
+                session.connection().exec_driver_sql("BEGIN")
+            elif sqlite and gap is None:
                 _begin_polling(session, lock_timeout)
             elif sqlite:
                 gap.wait()
@@ -152,6 +166,10 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None) -> Iterato
             session.commit()
         except OperationalError as error:
             session.rollback()
+            # At its first write SQLite answers at once, without waiting: BUSY_SNAPSHOT when someone wrote since
+            # the reads, BUSY when someone holds the lock now (and will have written by the time it is free).
+            if read_first and getattr(error.orig, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT"):
+                raise SnapshotChanged() from error
             if lock_timeout is not None and _is_lock_timeout(error):
                 raise DatabaseBusy("the database is busy") from error
             raise

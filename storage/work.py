@@ -25,6 +25,12 @@ def due_work(session: Session, now: datetime, *, limit: int, kind: str | None = 
     return list(session.exec(query).all())
 
 
+def work_owed(session: Session, work: PendingWork) -> bool:
+    """Whether the row is still there (a read: another worker may have done it)."""
+    return session.exec(select(PendingWork.id).where(PendingWork.id == work.id, PendingWork.kind == work.kind,
+                                                     PendingWork.subject_id == work.subject_id)).first() is not None
+
+
 def take_work(session: Session, work: PendingWork) -> bool:
     """Delete the row inside the transaction doing the work: True for the one transaction that gets it.
 
