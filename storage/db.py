@@ -149,17 +149,8 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
     gap = _BACKGROUND.get(engine) if sqlite else None
     with Session(engine, expire_on_commit=False) as session:
         try:
-            if sqlite and read_first:
-                if gap is not None:
-                    gap.wait()
-                session.connection().exec_driver_sql("BEGIN")
-            elif sqlite and gap is None:
-                _begin_polling(session, lock_timeout)
-            elif sqlite:
-                gap.wait()
-                if lock_timeout is not None:
-                    session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {int(lock_timeout * 1000)}")
-                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            if sqlite:
+                _begin_sqlite(session, gap, lock_timeout=lock_timeout, read_first=read_first)
             elif lock_timeout is not None:
                 session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
             yield session
@@ -179,6 +170,24 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
         finally:
             if gap is not None:
                 gap.ended()
+
+
+def _begin_sqlite(session: Session, gap: _WriteGap | None, *, lock_timeout: float | None,
+                  read_first: bool) -> None:
+    """The process answering Slack polls for the lock; a background one waits out its gap, then begins as asked
+    (deferred for `read_first`, else holding the write lock from BEGIN)."""
+    if gap is None and not read_first:
+        _begin_polling(session, lock_timeout)
+        return
+    if gap is not None:
+        gap.wait()
+    connection = session.connection()
+    if read_first:
+        connection.exec_driver_sql("BEGIN")
+        return
+    if lock_timeout is not None:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(lock_timeout * 1000)}")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _begin_polling(session: Session, lock_timeout: float | None) -> None:
