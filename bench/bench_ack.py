@@ -49,6 +49,7 @@ from sqlmodel import Session, select
 from bench_scale import NOW, PARTNERS, company, grow, seed_people
 from processes import Processes, children, cpu, free_port, memory
 from bot.demo_data import BOT_USER, OUR_TEAM
+from bot.runtime import yield_cpu_to_acks
 from bot.sandbox import Sandbox
 from handlers.blocks.registration import build_registration_modal
 from handlers.common import DATABASE_BUSY
@@ -116,7 +117,8 @@ def loop_jobs(url: str, hours_per_second: float) -> None:
     """The jobs back to back on the bench's database until terminated; a JSON line of totals every 10 runs."""
     stopping = threading.Event()  # SIGTERM ends the loop between runs, never inside a transaction
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    engine = make_engine(url, background=True)  # as the worker's process does
+    yield_cpu_to_acks()  # as the worker's process does
+    engine = make_engine(url, background=True)
     started = time.monotonic()
 
     def clock_from(start: datetime):

@@ -144,12 +144,13 @@ class HomePublisher:
 def background_main(parent_pid: int, settings: Settings, program: Program, reader) -> None:
     """The child: a worker woken by the parent's kicks and, while it leads, the scheduler's jobs."""
     from bot.app import build_services, make_client
-    from bot.runtime import freeze_long_lived
+    from bot.runtime import freeze_long_lived, yield_cpu_to_acks
     from bot.scheduler import build_scheduler
     from bot.worker import Worker, make_outbox_client
     from storage.db import make_engine
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    yield_cpu_to_acks()
     engine = make_engine(settings.database_url, background=True)  # makes way for the acks' writes
     services = build_services(engine=engine, program=program, client=make_client(settings))
     worker = Worker(services, make_outbox_client(settings)).start()

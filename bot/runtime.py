@@ -34,6 +34,19 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
+BACKGROUND_NICENESS = 10
+
+
+def yield_cpu_to_acks() -> None:
+    """Lower this process's CPU priority: work after the ack (processing, outboxes, jobs) runs in the
+    background process, and on a small machine its bursts would otherwise take the cores the next ack needs.
+    The scheduler still gives it every idle cycle, so it keeps up; it only waits while an ack is being made."""
+    try:
+        os.nice(BACKGROUND_NICENESS)
+    except OSError:  # not allowed here (some containers): the process runs at the usual priority
+        pass
+
+
 @dataclass
 class Runtime:
     settings: Settings
