@@ -19,6 +19,12 @@ class Callback(StrEnum):
     ask_partner = "review_ask_partner"  # a reviewer's question, posted in the partner's registration thread
     lost_reason = "deal_lost_reason"  # why a deal was lost
     lead_details = "lead_details"  # the registration form's optional second step (size, budget, timeline, notes)
+    flag_upsell = "flag_upsell"  # message shortcut "Flag as upsell" (internal users, on a partner channel's message)
+    upsell_form = "upsell_form"  # the Flag an upsell modal
+    upsell_decline_reason = "upsell_decline_reason"  # the AE declines an upsell: why
+    upsell_won_amount = "upsell_won_amount"  # the AE marks an upsell won: the final amount
+    upsell_lost_reason = "upsell_lost_reason"  # the AE marks an upsell lost: why
+    upsell_duplicate_reject = "upsell_duplicate_reject"  # the partner manager rejects a duplicate flag: why
 
 
 class Action(StrEnum):
@@ -43,6 +49,16 @@ class Action(StrEnum):
     ask_partner = "review_ask_partner"
     undo = "review_undo"  # for UNDO_MINUTES after a decision; the value is the decision's id, never trusted
     home_filter = "home_filter"  # App Home: which list (a static select); paging keeps it in the view's metadata
+    flag_upsell = "flag_upsell"  # the partner desk's Flag an upsell button
+    choose_account = "account"  # external select inside the upsell modal: accounts the actor may see
+    upsell_accept = "upsell_accept"  # the owner AE's buttons on the upsell thread; values are ids, never trusted
+    upsell_decline = "upsell_decline"
+    upsell_won = "upsell_won"
+    upsell_lost = "upsell_lost"
+    upsell_join = "upsell_join"  # the partner confirms it is involved in an AE's partner-influenced upsell
+    upsell_duplicate_approve = "upsell_duplicate_approve"  # the partner manager on another partner's duplicate
+    upsell_duplicate_reject = "upsell_duplicate_reject"
+    suggest_upsell = "suggest_upsell"  # an expansion signal's private suggestion: opens the form prefilled
 
 
 class Block(StrEnum):
@@ -71,6 +87,13 @@ class Block(StrEnum):
     reason_choice = "reason_choice"  # standard wording for a rejection or a lost deal
     assignee = "assignee"  # Reassign: another AE, or back to routing
     question = "question"  # Ask the partner
+    account = "account"  # the upsell form: the customer account (options-loaded)
+    signal = "signal"
+    target = "target"  # product line or plan
+    expected_value = "expected_value"
+    recurrence = "recurrence"  # monthly recurring or one-time
+    influenced = "influenced"  # internal users: "partner-influenced" (any partner, asked in to confirm)
+    final_amount = "final_amount"  # Mark won: the amount signed, prefilled from the expected value
 
 
 class Event(StrEnum):

@@ -334,3 +334,137 @@ class PendingWork(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = ts_field(default_factory=utcnow, index=True)
     last_error: str | None = Field(default=None, max_length=500)
+
+
+class UpsellSignal(StrEnum):
+    """Why a partner thinks a customer will buy more."""
+
+    plan_upgrade = "plan_upgrade"
+    more_seats = "more_seats"  # more seats or users
+    usage_growth = "usage_growth"
+    new_product_line = "new_product_line"
+    renewal_at_risk = "renewal_at_risk"
+
+
+class UpsellStatus(StrEnum):
+    duplicate_review = "duplicate_review"  # another partner has an open upsell on it: the partner manager decides
+    open = "open"  # waiting for the account's owner AE to accept or decline
+    accepted = "accepted"  # the AE works it (an expansion Opportunity in the CRM)
+    declined = "declined"
+    rejected = "rejected"  # the partner manager rejected a duplicate
+    won = "won"
+    lost = "lost"
+
+
+OPEN_UPSELL_STATUSES = (UpsellStatus.duplicate_review, UpsellStatus.open, UpsellStatus.accepted)
+
+
+class Recurrence(StrEnum):
+    monthly = "monthly"  # monthly recurring revenue
+    one_time = "one_time"
+
+
+class CustomerAccount(SQLModel, table=True):
+    """A customer: from a won registration or `partnerbot import accounts`. Matched by normalised domain, then
+    normalised name, exactly as registrations are; its attached partners decide who may see it."""
+
+    __tablename__ = "customer_account"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    name_key: str = Field(max_length=200, index=True)
+    domain: str | None = Field(default=None, sa_column=Column(String(253), unique=True, nullable=True))
+    owner_slack_id: str | None = Field(default=None, max_length=32, index=True)  # the AE who owns the account
+    landing_zone: str | None = Field(default=None, max_length=100)  # the first product line sold
+    monthly_revenue: Decimal | None = money_field()
+    currency: str | None = Field(default=None, max_length=3)
+    source_registration_id: int | None = Field(default=None, foreign_key="registration.id")
+    created_at: datetime = ts_field(default_factory=utcnow)
+    updated_at: datetime = ts_field(default_factory=utcnow)
+
+
+class AccountPartner(SQLModel, table=True):
+    """A partner attached to a customer account. `submitted_by_slack_id` is the partner's person whose
+    registration brought the account (a referral contact sees only those); None when attached otherwise."""
+
+    __tablename__ = "account_partner"
+    __table_args__ = (Index("ix_account_partner_partner", "partner_id", "account_id"),)
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("customer_account.id"), primary_key=True,
+                                             autoincrement=False))
+    partner_id: int = Field(sa_column=Column(Integer, ForeignKey("partner.id"), primary_key=True,
+                                             autoincrement=False))
+    registration_id: int | None = Field(default=None, foreign_key="registration.id")
+    submitted_by_slack_id: str | None = Field(default=None, max_length=32)
+    attached_at: datetime = ts_field(default_factory=utcnow)
+
+
+class AccountProductLine(SQLModel, table=True):
+    """A product line (or plan) a customer has bought, and since when: the landing zone first, then expansions."""
+
+    __tablename__ = "account_product_line"
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("customer_account.id"), primary_key=True,
+                                             autoincrement=False))
+    product_line: str = Field(sa_column=Column(String(100), primary_key=True, autoincrement=False))
+    since: datetime = ts_field(default_factory=utcnow)
+    upsell_id: int | None = Field(default=None, foreign_key="upsell.id")  # the won upsell that added it
+
+
+class Upsell(SQLModel, table=True):
+    """A partner's (or an AE's, with the partner asked in) expansion of an existing customer account."""
+
+    __table_args__ = (
+        # Duplicates: one open upsell per account and target.
+        Index("ix_upsell_account_target_status", "account_id", "target", "status"),
+        # The lists filter by one owner and show the newest first; the SLA reminder looks for open ones by age.
+        Index("ix_upsell_partner_created", "partner_id", "created_at"),
+        Index("ix_upsell_assignee_status_created", "assigned_to_slack_id", "status", "created_at"),
+        Index("ix_upsell_flagger_created", "flagged_by_slack_id", "created_at"),
+        Index("ix_upsell_status_created", "status", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="customer_account.id")
+    partner_id: int = Field(foreign_key="partner.id")
+    flagged_by_slack_id: str = Field(max_length=32)
+    flagged_by_team_id: str | None = Field(default=None, max_length=32)
+    attribution: AttributionType = AttributionType.sourced  # sourced: the partner flagged it; influenced: asked in
+    signal: UpsellSignal
+    target: str = Field(max_length=100)  # a product line or a plan (program file)
+    expected_value: Decimal = money_field(nullable=False)
+    currency: str = Field(max_length=3)
+    recurrence: Recurrence
+    timeline: str = Field(max_length=32)
+    notes: str = Field(default="", max_length=3000)
+
+    status: UpsellStatus = UpsellStatus.open
+    assigned_to_slack_id: str | None = Field(default=None, max_length=32)  # the account's owner AE when flagged
+    duplicate_of: int | None = Field(default=None, foreign_key="upsell.id")  # the open upsell it repeats
+    partner_joined_at: datetime | None = ts_field(default=None, nullable=True)  # partner-influenced: confirmed
+    decision_reason: str | None = Field(default=None, max_length=3000)  # declined or rejected: why
+    close_reason: str | None = Field(default=None, max_length=1000)  # lost: why
+    final_amount: Decimal | None = money_field()  # won: the amount signed
+
+    partner_channel_id: str | None = Field(default=None, max_length=32)
+    partner_thread_ts: str | None = Field(default=None, max_length=32)
+    root_message_key: str | None = Field(default=None, max_length=200)  # its thread root in the Slack outbox
+
+    created_at: datetime = ts_field(default_factory=utcnow)
+    updated_at: datetime = ts_field(default_factory=utcnow)
+    accepted_at: datetime | None = ts_field(default=None, nullable=True)
+    closed_at: datetime | None = ts_field(default=None, nullable=True)
+
+    @property
+    def reference(self) -> str:
+        return f"UPS-{self.id:05d}"
+
+
+class UpsellEvent(SQLModel, table=True):
+    """One status change of an upsell: who, when, from what to what, and why."""
+
+    __tablename__ = "upsell_event"
+    id: int | None = Field(default=None, primary_key=True)
+    upsell_id: int = Field(foreign_key="upsell.id", index=True)
+    from_status: UpsellStatus | None = None
+    to_status: UpsellStatus
+    actor_slack_id: str | None = Field(default=None, max_length=32)
+    reason: str | None = Field(default=None, max_length=3000)
+    at: datetime = ts_field(default_factory=utcnow)

@@ -73,6 +73,36 @@ class RoutingRule(_Strict):
 DEFAULT_RULES = (RoutingRule(name="Territory and product line"),)
 
 
+class UpsellRules(_Strict):
+    """The upsell motion: what a partner can flag as the target, how soon the owner AE should answer, and the
+    Opportunity type an accepted upsell gets in Salesforce."""
+
+    accept_sla_hours: int = Field(default=48, ge=1, le=720)
+    plans: tuple[str, ...] = ("Team", "Business", "Enterprise")
+    opportunity_type: str = Field(default="Existing Customer - Upgrade", min_length=1, max_length=80)
+
+
+DEFAULT_SIGNAL_PHRASES = ("upgrade", "enterprise plan", "more seats", "more licenses", "hitting the limit",
+                          "add users", "expand")
+
+
+class SignalRules(_Strict):
+    """Expansion signals (opt-in): a message in a partner's channel that names one of its accounts and says one
+    of these phrases gets its author a private suggestion to flag an upsell."""
+
+    enabled: bool = False
+    phrases: tuple[str, ...] = DEFAULT_SIGNAL_PHRASES
+    per_account_per_day: int = Field(default=1, ge=1, le=20)
+
+    @field_validator("phrases")
+    @classmethod
+    def _phrases(cls, phrases: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(p.strip() for p in phrases)
+        if any(len(p) < 3 for p in cleaned):
+            raise ValueError("each phrase needs at least 3 characters, such as \"more seats\"")
+        return cleaned
+
+
 class RoutingRules(_Strict):
     base_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     exchange_rates: dict[str, Decimal] = {}
@@ -143,6 +173,8 @@ class Program(_Strict):
     conflict: ConflictRules = ConflictRules()
     scoring: ScoringRules = ScoringRules()
     routing: RoutingRules = RoutingRules()
+    upsell: UpsellRules = UpsellRules()
+    signals: SignalRules = SignalRules()
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -180,6 +212,11 @@ class Program(_Strict):
         if region:
             return region
         return as_country_code(text) if text.strip() else None
+
+    @property
+    def upsell_targets(self) -> tuple[str, ...]:
+        """What an upsell can aim at: a product line (a new one for the account) or a plan."""
+        return tuple(dict.fromkeys((*self.product_lines, *self.upsell.plans)))
 
     def product_line(self, text: str) -> str | None:
         wanted = text.strip().casefold()

@@ -21,6 +21,8 @@ from workflows.program import (
     RoutingRules,
     ScoringRules,
     ScoringWeights,
+    SignalRules,
+    UpsellRules,
 )
 from workflows.program_rules import never_matching, notes_on
 
@@ -38,11 +40,16 @@ EXAMPLES = {
     "scoring": "settings such as weights: {fit: 35, …}",
     "weights": "four numbers: fit, timing, completeness, partner_record",
     "routing": "settings such as base_currency, exchange_rates and rules",
+    "upsell": "settings such as accept_sla_hours: 48",
+    "plans": "a list such as [Team, Business, Enterprise]",
+    "signals": "settings such as enabled: true",
+    "phrases": "a list such as [upgrade, more seats]",
 }
 _NUMBER_KINDS = {"int_parsing", "int_type", "int_from_float", "decimal_parsing", "decimal_type", "float_parsing",
                  "float_type"}
 _NUMBER_EXAMPLES = {"name_similarity": "0.9", "min_value": "250000", "max_value": "250000", "exchange_rates": "1.08",
-                    "protection_window_days": "90", "approval_sla_hours": "48"}
+                    "protection_window_days": "90", "approval_sla_hours": "48",
+                    "accept_sla_hours": "48", "per_account_per_day": "1"}
 
 
 @dataclass
@@ -178,7 +185,7 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
     parents = [k for k in loc[:-1] if isinstance(k, str)]
     model = {(): Program, ("conflict",): ConflictRules, ("scoring",): ScoringRules,
              ("scoring", "weights"): ScoringWeights, ("routing",): RoutingRules,
-             ("routing", "rules"): RoutingRule}.get(tuple(parents), Program)
+             ("routing", "rules"): RoutingRule, ("upsell",): UpsellRules, ("signals",): SignalRules}.get(tuple(parents), Program)
     return list(model.model_fields)
 
 
