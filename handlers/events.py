@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from handlers.blocks.lists import build_deal_status, build_help
 from handlers.blocks.messages import build_desk_prompt
+from handlers.blocks.signals import build_signal_suggestion
 from handlers.blocks.text import escape
 from handlers.common import DATABASE_BUSY, actor_of, acting_user, answer, answer_text
 from handlers.home import publish_home
@@ -16,6 +19,9 @@ from handlers.ids import Event
 from workflows.people import channel_id_changed, deals_for, first_delivery, open_desk_in_channel, repost_partner_desk
 from workflows.questions import forward_partner_reply, is_registration_thread
 from workflows.services import DatabaseBusy, Services, WorkflowError
+from workflows.signals import ChannelMessage, Suggestion, claim_suggestion, release_suggestion
+
+logger = logging.getLogger(__name__)
 
 DESK_WORDS = re.compile(r"\bdesk\b", re.IGNORECASE)
 LEAD_WORDS = re.compile(r"\b(lead|leads|register|registration|deal)\b", re.IGNORECASE)
@@ -36,8 +42,25 @@ def asked_status_of(text: str) -> str | None:
     words = [w for w in words if w and w.lower().rstrip(".") not in FILLER]
     asked = " ".join(words).rstrip(".")
     return asked or None
-# Messages people write: plain ones, replies also sent to the channel, and ones with a file.
+
+
+# Messages people write: plain ones, replies also sent to the channel, and ones with a file. Edits
+# (message_changed), deletions, joins and bots' messages have other subtypes.
 PEOPLES_MESSAGES = (None, "thread_broadcast", "file_share")
+SLACK_MARKUP = re.compile(r"<([^<>]*)>")
+
+
+def plain_text(text: str) -> str:
+    """A message's text as people read it: `<https://acme.com|acme.com>` -> `acme.com`, `<@U1>` -> `@U1`,
+    `<#C1|deals>` -> `#deals`, `&amp;` -> `&` (for matching and for prefilling a form; escape it again for mrkdwn)."""
+    def shown(markup: re.Match) -> str:
+        target, _, label = markup.group(1).partition("|")
+        if target[:1] in ("@", "#"):  # a person or a channel
+            return target[0] + label.lstrip("@#") if label else target
+        if target.startswith("!"):  # <!here>, <!subteam^S1|@sales>
+            return label or "@" + target[1:].split("^")[0]
+        return label or target.removeprefix("mailto:")
+    return SLACK_MARKUP.sub(shown, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _first_delivery(services: Services, body: dict) -> bool:
@@ -46,6 +69,44 @@ def _first_delivery(services: Services, body: dict) -> bool:
     what is stored mark themselves handled in the transaction that changes it.)"""
     event_id = body.get("event_id")
     return not event_id or first_delivery(services, event_id)
+
+
+# Slack's own failures: the message may have been posted all the same.
+UNCLEAR_ERRORS = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
+
+
+def _refused(error: SlackApiError) -> bool:
+    """Slack answered and did not post (`user_not_in_channel`, `is_archived`, rate limited after our retries),
+    as opposed to its own failure (a 5xx, `internal_error`), after which the message may have been shown."""
+    status, code = error.response.status_code, error.response.get("error")
+    return status == 429 or (status == 200 and code not in UNCLEAR_ERRORS)
+
+
+def send_suggestion(services: Services, client: WebClient, suggestion: Suggestion) -> None:
+    """The suggestion, privately to the message's author; one Slack refused gives its daily slot back (nobody
+    saw it), one that may have been shown keeps it (two would nag). Logged without the message's text."""
+    message = build_signal_suggestion(suggestion)
+    try:
+        client.chat_postEphemeral(channel=suggestion.channel_id, user=suggestion.user_id, text=message.text,
+                                  blocks=message.blocks, thread_ts=suggestion.thread_ts)
+    except SlackApiError as error:
+        refused = _refused(error)
+        logger.warning("upsell suggestion on account %s in %s not sent: %s (%s)", suggestion.account_id,
+                       suggestion.channel_id, error.response.get("error"),
+                       "slot given back" if refused else "may have been shown, slot kept")
+        if refused:
+            release_suggestion(services, suggestion)
+
+
+def suggest_from_message(services: Services, client: WebClient, message: ChannelMessage) -> None:
+    """Expansion signals: read, decide, take the day's slot, send. Nobody asked for a suggestion, so a failure
+    is logged, never answered with an apology."""
+    try:
+        suggestion = claim_suggestion(services, message)
+        if suggestion is not None:
+            send_suggestion(services, client, suggestion)
+    except Exception:  # noqa: BLE001 - the message's author asked nothing: no apology for a passive feature
+        logger.exception("expansion signal of a message in %s not handled", message.channel_id)
 
 
 def register(app: App, services: Services) -> None:
@@ -115,17 +176,31 @@ def register(app: App, services: Services) -> None:
 
     @app.event(Event.message.value)
     def handle_message(event: dict, body: dict, context: BoltContext, client: WebClient):
-        """A partner's reply in a registration's thread goes to its reviewer; every other message is left alone."""
-        channel, text, ts, thread_ts = (event.get(k) for k in ("channel", "text", "ts", "thread_ts"))
-        if not all(isinstance(v, str) and v for v in (channel, text, ts, thread_ts)) or thread_ts == ts:
+        """A partner's reply in a registration's thread goes to its reviewer. With expansion signals on, a message
+        in a partner's channel naming one of its accounts and a signal phrase gets its author a private
+        suggestion. Every other message is left alone, at the cost of a few dictionary reads."""
+        channel, text, ts = (event.get(k) for k in ("channel", "text", "ts"))
+        if not all(isinstance(v, str) and v for v in (channel, text, ts)):
             return
         if event.get("subtype") not in PEOPLES_MESSAGES or event.get("bot_id"):
             return
-        if services.bot_user_id and f"<@{services.bot_user_id}>" in text:
-            return  # a mention: app_mention answers it
-        if not is_registration_thread(services, channel, thread_ts):
-            return
+        if services.bot_user_id and (event.get("user") == services.bot_user_id
+                                     or f"<@{services.bot_user_id}>" in text):
+            return  # our own, or a mention: app_mention answers it
+        thread_ts = event.get("thread_ts")
+        in_thread = isinstance(thread_ts, str) and bool(thread_ts) and thread_ts != ts
         user_id, team_id = acting_user(context, body)
-        link = services.message_link(channel, ts) if services.message_link else None  # no transaction open
-        forward_partner_reply(services, channel_id=channel, thread_ts=thread_ts, user_id=user_id, team_id=team_id,
-                              text=text, link=link, event_id=body.get("event_id"))
+        if in_thread and is_registration_thread(services, channel, thread_ts):
+            link = services.message_link(channel, ts) if services.message_link else None  # no transaction open
+            forward_partner_reply(services, channel_id=channel, thread_ts=thread_ts, user_id=user_id,
+                                  team_id=team_id, text=text, link=link, event_id=body.get("event_id"))
+            return
+        if not services.program.signals.enabled or not isinstance(user_id, str) or channel.startswith("D"):
+            return  # signals off, or a DM (never a partner's channel)
+        # Never in a thread the bot started (a registration's, an upsell's, the desk's); Slack names the thread's
+        # author in every reply, and a reply without it is left alone rather than guessed about.
+        if in_thread and event.get("parent_user_id") in (None, services.bot_user_id):
+            return
+        suggest_from_message(services, client, ChannelMessage(
+            channel_id=channel, user_id=user_id, team_id=team_id, text=plain_text(text),
+            thread_ts=thread_ts if in_thread else None, event_id=body.get("event_id")))

@@ -22,6 +22,9 @@ Driver (each call returns `Response(status, headers, text, json, elapsed, payloa
     driver.event(event, event_id=None, retry_num=None, retry_reason="http_timeout")
     driver.mention(user_id, channel_id, text, thread_ts=None)   # also a `message` event, when subscribed
     driver.post(user_id, channel_id | None, text, thread_ts=None)  # a message: `message` event when subscribed
+    driver.edit(user_id, channel_id, ts, text)   # the author edits it: `message_changed`
+    driver.delete(user_id, channel_id, ts)       # the author deletes it: `message_deleted`
+    driver.echo(channel_id, ts)                  # the `message` event of the bot's own post
     driver.bot_joined(channel_id, inviter=None)
     driver.home_opened(user_id)
     driver.raw(body_bytes, headers)
@@ -40,8 +43,9 @@ Fidelity notes: external users (another team, in an `is_ext_shared` channel) can
 the partner's team in `context.actor_team_id`. Impossible user actions (clicking a button that is not
 there, submitting an empty required input) raise `SandboxError`. A button with a `confirm` dialog reaches the
 app only when confirmed (the default; `confirm=False` sends nothing). `message` events come for people's
-messages in conversations the bot is in, by subscribed type; Slack also delivers the bot's own posts as
-`message` events (Bolt drops them as self events): the sandbox does not send those.
+messages in conversations the bot is in, by subscribed type, and for their edits and deletions (subtypes
+`message_changed`, `message_deleted`, with the author inside); Slack also delivers the bot's own posts as
+`message` events (Bolt drops them as self events): the sandbox sends one only when asked (`echo`).
 """
 
 from bot.sandbox.blockkit import Button

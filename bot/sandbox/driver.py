@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from bot.sandbox import blockkit, payloads
+from bot.sandbox import blockkit, message_events, payloads
 from bot.sandbox.api_views import apply_response_action
 from bot.sandbox.scopes import message_subscription
 from bot.sandbox.state import Channel, Message, SandboxError, View
@@ -317,23 +318,30 @@ class Driver:
         response.payload = envelope
         channel = event.get("channel") if isinstance(event.get("channel"), str) else None
         if record:
-            self.state.record_inbound("event", event.get("user"), channel,
-                                      {"type": event.get("type"), "text": event.get("text"), "retry": retry_num,
-                                       "thread": bool(event.get("thread_ts"))}, response.status, seq=seq)
+            # An edit or a deletion carries its author and text inside (message, previous_message).
+            inner = event.get("message") or event.get("previous_message") or {}
+            self.state.record_inbound("event", event.get("user") or inner.get("user"), channel,
+                                      {"type": event.get("type"), "subtype": event.get("subtype"),
+                                       "text": event.get("text") or inner.get("text"), "retry": retry_num,
+                                       "thread": bool(event.get("thread_ts") or inner.get("thread_ts"))},
+                                      response.status, seq=seq)
         return response
+
+    def _receives_messages(self, channel: Channel) -> bool:
+        """Whether the app gets `message` events from this conversation: subscribed to its type, bot in it."""
+        with self.state.lock:
+            subscribed = message_subscription(channel) in self.state.events
+        return subscribed and self.state.bot_user_id in channel.members
 
     def _message_event(self, user_id: str, channel: Channel, text: str, ts: str,
                        thread_ts: str | None) -> dict | None:
         """The `message` event Slack sends for a user's message, or None when the app would not get one (not
         subscribed to that conversation type, or the bot is not in the conversation)."""
-        with self.state.lock:
-            subscribed = message_subscription(channel) in self.state.events
-        if not subscribed or self.state.bot_user_id not in channel.members:
+        if not self._receives_messages(channel):
             return None
         team = self.state.users[user_id].team_id
         event = {"type": "message", "user": user_id, "text": text, "ts": ts, "team": team, "channel": channel.id,
-                 "event_ts": ts, "channel_type": "im" if channel.is_im else ("group" if channel.is_private
-                                                                            else "channel"),
+                 "event_ts": ts, "channel_type": message_events.channel_type(channel),
                  "client_msg_id": secrets.token_hex(8)}
         if channel.is_ext_shared:
             event.update(user_team=team, source_team=team)
@@ -359,6 +367,52 @@ class Driver:
                 Message(channel.id, ts, text, [], user_id, thread_ts=thread_ts))
         event = self._message_event(user_id, channel, text, ts, thread_ts)
         return None if event is None else self.event(event, **options)
+
+    def edit(self, user_id: str, channel_id: str | None, ts: str, text: str, **options: Any) -> Response | None:
+        """The user edits their own message: stored, and a `message_changed` event when the app gets the
+        conversation's messages (else None)."""
+        self._user(user_id)
+        channel = self._channel_for(user_id, channel_id)
+        message = self._own(user_id, channel, ts)
+        before, edit_ts = copy.deepcopy(message), self.state.next_ts()
+        with self.state.lock:
+            message.text, message.edited = text, True
+        if not self._receives_messages(channel):
+            return None
+        return self.event(message_events.message_changed(self.state, channel, before, message, edit_ts), **options)
+
+    def delete(self, user_id: str, channel_id: str | None, ts: str, **options: Any) -> Response | None:
+        """The user deletes their own message: gone, and a `message_deleted` event when the app gets the
+        conversation's messages (else None)."""
+        self._user(user_id)
+        channel = self._channel_for(user_id, channel_id)
+        message = self._own(user_id, channel, ts)
+        with self.state.lock:
+            self.state.messages[channel.id].remove(message)
+        if not self._receives_messages(channel):
+            return None
+        return self.event(message_events.message_deleted(self.state, channel, message, self.state.next_ts()),
+                          **options)
+
+    def echo(self, channel_id: str, ts: str, **options: Any) -> Response | None:
+        """Slack's `message` event for a message the bot itself posted (the sandbox does not send these on its
+        own; Bolt drops them as self events); None when the app does not get the conversation's messages."""
+        channel = self.state.channels.get(channel_id)
+        message = self.state.find_message(channel_id, ts) if channel else None
+        if message is None or message.user != self.state.bot_user_id:
+            raise SandboxError(f"no message of the bot at {ts} in {channel_id}")
+        if not self._receives_messages(channel):
+            return None
+        return self.event(message_events.bot_post(self.state, channel, message), **options)
+
+    def _own(self, user_id: str, channel: Channel, ts: str) -> Message:
+        message = self.state.find_message(channel.id, ts)
+        if message is None:
+            raise SandboxError(f"no message {ts} in {channel.id}")
+        if message.user != user_id:
+            raise SandboxError(f"{user_id} cannot change {message.user}'s message: Slack lets people edit and "
+                               "delete only their own")
+        return message
 
     def mention(self, user_id: str, channel_id: str, text: str, *, thread_ts: str | None = None,
                 **options: Any) -> Response:

@@ -209,7 +209,9 @@ def block_suggestion(state: State, user_id: str, view: View, block: dict, elemen
 
 def event_envelope(state: State, event: dict, *, event_id: str, event_time: int) -> dict:
     """An event_callback envelope as Slack wraps an event for our installation."""
-    actor = event.get("user") if isinstance(event.get("user"), str) else None
+    inner = event.get("message") or event.get("previous_message")  # an edit's or a deletion's author
+    actor = event.get("user") if isinstance(event.get("user"), str) else \
+        inner.get("user") if isinstance(inner, dict) and isinstance(inner.get("user"), str) else None
     channel_id = event.get("channel") if isinstance(event.get("channel"), str) else None
     if channel_id is None and isinstance(event.get("item"), dict):
         channel_id = event["item"].get("channel")

@@ -207,8 +207,11 @@ def _render_event(directory: Directory, entry: Inbound, actor: str, place: str) 
         return f"{place}  {actor} joined the channel{retry}"
     if detail.get("type") == "app_home_opened":
         return f"Home tab  {actor} opened the Home tab{retry}"
+    if detail.get("type") == "message" and detail.get("subtype") == "message_deleted":
+        return f"{place}  {actor} deleted a message{retry}"
     if detail.get("type") == "message":
         thread = "(thread) " if detail.get("thread") else ""
+        thread += "(edited) " if detail.get("subtype") == "message_changed" else ""
         return f"{place}  {actor} → {thread}{readable(directory, detail.get('text') or '')}{retry}"
     return f"(event {detail.get('type')}){retry}"
 
