@@ -11,7 +11,18 @@ from sqlalchemy import and_, exists, false, func, or_, true
 from sqlmodel import Session, select
 
 from storage.actors import Actor
-from storage.models import AccountPartner, CustomerAccount, Partner, Role
+from storage.models import (
+    AccountPartner,
+    AccountProductLine,
+    CustomerAccount,
+    Partner,
+    PartnerType,
+    Registration,
+    RegistrationStatus,
+    Role,
+    TeamMember,
+    Upsell,
+)
 from storage.queries import sees_only_own_registrations
 
 SEARCH_LIMIT = 100  # Slack shows at most 100 options in a select
@@ -64,3 +75,71 @@ def is_attached(session: Session, account_id: int, partner_id: int) -> bool:
     query = select(AccountPartner.account_id).where(AccountPartner.account_id == account_id,
                                                     AccountPartner.partner_id == partner_id)
     return session.exec(query).first() is not None
+
+
+# Matching and changing accounts (workflows/accounts.py, workflows/account_import.py). These run with no actor:
+# a won registration or an import changes accounts, and nobody is shown anything from them.
+
+# Any constant distinct from the other advisory locks: REGISTRATION_LOCK (storage/queries.py), WORKER_LOCK
+# (storage/leadership.py, held by the worker for its whole life).
+ACCOUNT_LOCK = 7_202_613
+
+
+def serialize_account_changes(session: Session) -> None:
+    """Two wins (or an import row and a win) of one customer must not both create it: match and create one at a
+    time. SQLite write transactions are serial already; PostgreSQL takes a transaction-scoped advisory lock.
+
+    Take it last, after any registration lock: then no two transactions wait for each other.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(select(func.pg_advisory_xact_lock(ACCOUNT_LOCK))).one()
+
+
+def account_by_domain(session: Session, domain: str) -> CustomerAccount | None:
+    return session.exec(select(CustomerAccount).where(CustomerAccount.domain == domain)).first()
+
+
+def account_by_name_key(session: Session, key: str) -> CustomerAccount | None:
+    """The account with this normalised name; of several (different domains), one without a domain first (it can
+    take one), then the oldest."""
+    query = (select(CustomerAccount).where(CustomerAccount.name_key == key)
+             .order_by(CustomerAccount.domain.is_not(None), CustomerAccount.id))
+    return session.exec(query).first()
+
+
+def attachment(session: Session, account_id: int, partner_id: int) -> AccountPartner | None:
+    return session.get(AccountPartner, (account_id, partner_id))
+
+
+def account_product_lines(session: Session, account_id: int) -> list[AccountProductLine]:
+    """The product lines an account has bought, the earliest first."""
+    query = (select(AccountProductLine).where(AccountProductLine.account_id == account_id)
+             .order_by(AccountProductLine.since, AccountProductLine.product_line))
+    return list(session.exec(query).all())
+
+
+def attached_count(session: Session, account_id: int) -> int:
+    return session.exec(select(func.count()).select_from(AccountPartner)
+                        .where(AccountPartner.account_id == account_id)).one()
+
+
+def has_upsells(session: Session, account_id: int) -> bool:
+    return session.exec(select(Upsell.id).where(Upsell.account_id == account_id).limit(1)).first() is not None
+
+
+def attached_wins(session: Session, account_id: int) -> list[Registration]:
+    """The won registrations that attached their partner to this account, the earliest won first."""
+    query = (select(Registration).join(AccountPartner, AccountPartner.registration_id == Registration.id)
+             .where(AccountPartner.account_id == account_id, Registration.status == RegistrationStatus.won)
+             .order_by(Registration.closed_at, Registration.id))
+    return list(session.exec(query).all())
+
+
+def partner_index(session: Session) -> dict[str, tuple[int, PartnerType]]:
+    """Every partner's id and type by its name (an import reads it once, for all its rows)."""
+    return {name: (partner_id, kind) for name, partner_id, kind in
+            session.exec(select(Partner.name, Partner.id, Partner.type)).all()}
+
+
+def team_member_role(session: Session, slack_user_id: str) -> Role | None:
+    return session.exec(select(TeamMember.role).where(TeamMember.slack_user_id == slack_user_id)).first()

@@ -16,6 +16,7 @@ from storage.queries import (
     registrations_due_to_expire,
     serialize_conflict_checks,
 )
+from workflows.accounts import ACCOUNT, account_for_win
 from workflows.clearance_undo import CLEARED, Clearance
 from workflows.conflicts import approved_winners, find_conflicts
 from workflows.history import change_status, record_attribution_change
@@ -195,7 +196,8 @@ def close_deal(services: Services, *, actor: Actor, registration_id: int, won: b
     """An approved registration's deal is won or lost: the partner is told and the CRM updated, once.
 
     A lost deal needs a reason (a standard one, the reviewer's words, or both), kept for our team and sent to
-    the CRM with the change; the partner is not shown it. Can be undone for a few minutes.
+    the CRM with the change; the partner is not shown it. A won deal's customer becomes an account (or joins
+    its match) in the same transaction (workflows/accounts.py). Can be undone for a few minutes.
     """
     now = services.clock()
     with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
@@ -214,6 +216,9 @@ def close_deal(services: Services, *, actor: Actor, registration_id: int, won: b
         registration.closed_at, registration.close_reason = now, reason
         change_status(session, registration, RegistrationStatus.won if won else RegistrationStatus.lost,
                       actor_slack_id=actor.slack_user_id, now=now, reason=reason)
+        if won:  # the customer is an account from now on, its owner the AE who won it
+            before[ACCOUNT] = account_for_win(session, registration, now=now, owner_slack_id=(
+                registration.assigned_to_slack_id or actor.slack_user_id)).to_json()
         services.notifier.review_settled(session, registration, partner,
                                          review_key=registration.review_message_key,
                                          actor_slack_id=actor.slack_user_id)

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, EmailStr, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, EmailStr, Field, ValidationError, field_validator
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, delete, select
@@ -35,7 +35,7 @@ def _split_list(value):
     return [item.strip() for item in value.split(";") if item.strip()] if isinstance(value, str) else value
 
 
-def _slack_id(prefixes: str, what: str):
+def slack_id(prefixes: str, what: str):
     pattern = re.compile(rf"^[{prefixes}][A-Z0-9]{{2,31}}$")
 
     def check(value):
@@ -46,9 +46,20 @@ def _slack_id(prefixes: str, what: str):
     return check
 
 
+def _normalized_domain(value):
+    if value is None:
+        return None
+    try:
+        return normalize_domain(value)
+    except InvalidDomain as exc:
+        raise ValueError(str(exc)) from None
+
+
 Optional = Annotated[str | None, BeforeValidator(_blank_to_none)]
-UserId = Annotated[str, BeforeValidator(_slack_id("UW", "user"))]
+UserId = Annotated[str, BeforeValidator(slack_id("UW", "user"))]
+OptionalUserId = Annotated[Optional, BeforeValidator(slack_id("UW", "user"))]
 StrList = Annotated[list[str], BeforeValidator(_split_list)]
+Domain = Annotated[Optional, AfterValidator(_normalized_domain)]  # a website or domain, kept normalised
 
 
 class PartnerRow(BaseModel):
@@ -56,10 +67,10 @@ class PartnerRow(BaseModel):
     type: PartnerType
     tier: PartnerTier
     stage: PartnerStage
-    domain: Optional = None
-    slack_team_id: Annotated[Optional, BeforeValidator(_slack_id("TE", "team"))] = None
-    slack_channel_id: Annotated[Optional, BeforeValidator(_slack_id("CG", "channel"))] = None
-    manager_slack_id: Annotated[Optional, BeforeValidator(_slack_id("UW", "user"))] = None
+    domain: Domain = None
+    slack_team_id: Annotated[Optional, BeforeValidator(slack_id("TE", "team"))] = None
+    slack_channel_id: Annotated[Optional, BeforeValidator(slack_id("CG", "channel"))] = None
+    manager_slack_id: OptionalUserId = None
     contact_slack_ids: Annotated[list[UserId], BeforeValidator(_split_list)] = []
 
     @field_validator("name", mode="before")
@@ -71,16 +82,6 @@ class PartnerRow(BaseModel):
     @classmethod
     def _lower(cls, value):
         return value.strip().lower() if isinstance(value, str) else value
-
-    @field_validator("domain")
-    @classmethod
-    def _domain(cls, value):
-        if value is None:
-            return None
-        try:
-            return normalize_domain(value)
-        except InvalidDomain as exc:
-            raise ValueError(str(exc)) from None
 
 
 class TeamRow(BaseModel):
@@ -116,15 +117,23 @@ class ImportReport:
 
 
 @dataclass
-class _Batch:
+class ImportBatch:
     """What one file's rows need to know about each other and about the program."""
 
     program: Program
     imported: dict[str, list[int]] = field(default_factory=dict)  # key -> rows of this file imported under it
+    row: int = 0  # the row being imported
+    # What the imported rows stand for, for imports that refuse a second row of one thing: claim -> row.
+    claims: dict[str, int] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)  # what an import reads once for all its rows
 
     def row_of(self, key: str) -> str:
         rows = self.imported.get(key)
         return f" (row {rows[-1]})" if rows else ""
+
+    def forget(self, row: int) -> None:
+        """A row that was not imported after all stands for nothing."""
+        self.claims = {claim: number for claim, number in self.claims.items() if number != row}
 
 
 class Outcome(StrEnum):
@@ -133,7 +142,7 @@ class Outcome(StrEnum):
     unchanged = "unchanged"
 
 
-Upsert = Callable[[Session, BaseModel, _Batch], tuple[Outcome, list[str]]]
+Upsert = Callable[[Session, BaseModel, ImportBatch], tuple[Outcome, list[str]]]
 
 
 def _describe(exc: ValidationError) -> str:
@@ -144,7 +153,7 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _partner_refusals(session: Session, row: PartnerRow, batch: _Batch) -> list[str]:
+def _partner_refusals(session: Session, row: PartnerRow, batch: ImportBatch) -> list[str]:
     """Reasons to refuse a partner: a shared channel or a contact from our team leaks deals, a bad manager misroutes."""
     reasons = []
     if row.slack_channel_id:
@@ -172,7 +181,7 @@ def _partner_refusals(session: Session, row: PartnerRow, batch: _Batch) -> list[
     return reasons
 
 
-def _upsert_partner(session: Session, row: PartnerRow, batch: _Batch) -> tuple[Outcome, list[str]]:
+def _upsert_partner(session: Session, row: PartnerRow, batch: ImportBatch) -> tuple[Outcome, list[str]]:
     reasons = _partner_refusals(session, row, batch)
     if reasons:
         raise ValueError("; ".join(reasons))  # every reason at once, so one fix-and-rerun is enough
@@ -200,7 +209,7 @@ def _upsert_partner(session: Session, row: PartnerRow, batch: _Batch) -> tuple[O
     return Outcome.created if created else Outcome.updated, []
 
 
-def _known(column: str, values: list[str], canonical: Callable[[str], str | None],
+def known_values(column: str, values: list[str], canonical: Callable[[str], str | None],
            hint: Callable[[str], str], what: str) -> list[str]:
     """The values as the program spells them; a value it does not know would never match, so the row is refused."""
     known, unknown = [], []
@@ -215,11 +224,11 @@ def _known(column: str, values: list[str], canonical: Callable[[str], str | None
     return known
 
 
-def _upsert_member(session: Session, row: TeamRow, batch: _Batch) -> tuple[Outcome, list[str]]:
+def _upsert_member(session: Session, row: TeamRow, batch: ImportBatch) -> tuple[Outcome, list[str]]:
     program = batch.program
-    territories = _known("territories", row.territories, program.territory,
+    territories = known_values("territories", row.territories, program.territory,
                          lambda v: territory_hint(program, v), "a region or country")
-    lines = _known("product_lines", row.product_lines, program.product_line,
+    lines = known_values("product_lines", row.product_lines, program.product_line,
                    lambda v: choice_hint(v, program.product_lines), "a product line")
     values = row.model_dump() | {"territories": territories, "product_lines": lines}
     member = session.exec(select(TeamMember).where(TeamMember.slack_user_id == row.slack_user_id)).first()
@@ -234,7 +243,7 @@ def _upsert_member(session: Session, row: TeamRow, batch: _Batch) -> tuple[Outco
     return Outcome.updated, []
 
 
-def _duplicate_warnings(batch: _Batch, column: str) -> list[tuple[int, str]]:
+def _duplicate_warnings(batch: ImportBatch, column: str) -> list[tuple[int, str]]:
     warnings = []
     for key, rows in batch.imported.items():
         if len(rows) > 1:
@@ -244,12 +253,20 @@ def _duplicate_warnings(batch: _Batch, column: str) -> list[tuple[int, str]]:
     return warnings
 
 
-def _run_import(engine: Engine, path: Path, columns: list[str], model: type[BaseModel], upsert: Upsert,
+def _refusal(exc: ValueError | SQLAlchemyError) -> str:
+    if isinstance(exc, ValidationError):
+        return _describe(exc)
+    if isinstance(exc, SQLAlchemyError):  # e.g. a value the database refuses: this row only
+        return f"the database refused it ({exc.__class__.__name__})"
+    return str(exc)
+
+
+def run_import(engine: Engine, path: Path, columns: list[str], model: type[BaseModel], upsert: Upsert,
                 program: Program, progress: Callable[[int, int], None] | None) -> ImportReport:
     report = ImportReport(database=engine.url.render_as_string(hide_password=True))
     csv_file = read_csv(path, columns)
     header, rows, report.notes = csv_file.header, csv_file.records, csv_file.notes
-    batch = _Batch(program)
+    batch = ImportBatch(program)
     for number, cells in enumerate(rows, start=2):
         if progress:
             progress(number - 1, len(rows))
@@ -261,18 +278,14 @@ def _run_import(engine: Engine, path: Path, columns: list[str], model: type[Base
         if len(cells) != len(header):
             report.errors.append((number, f"has {len(cells)} cells, the header has {len(header)}"))
             continue
+        batch.row = number
         try:
             parsed = model.model_validate(dict(zip(header, cells)))
             with transaction(engine) as session:
                 outcome, warnings = upsert(session, parsed, batch)
-        except ValidationError as exc:
-            report.errors.append((number, _describe(exc)))
-            continue
-        except ValueError as exc:
-            report.errors.append((number, str(exc)))
-            continue
-        except SQLAlchemyError as exc:  # e.g. a value the database refuses: this row only
-            report.errors.append((number, f"the database refused it ({exc.__class__.__name__})"))
+        except (ValueError, SQLAlchemyError) as exc:  # ValidationError is a ValueError
+            batch.forget(number)
+            report.errors.append((number, _refusal(exc)))
             continue
         report.warnings += [(number, warning) for warning in warnings]
         batch.imported.setdefault(getattr(parsed, columns[0]), []).append(number)
@@ -283,13 +296,13 @@ def _run_import(engine: Engine, path: Path, columns: list[str], model: type[Base
 
 def import_partners(engine: Engine, path: Path, progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Upsert partners by name; each row is its own transaction, so a bad row leaves nothing behind."""
-    return _run_import(engine, path, PARTNER_COLUMNS, PartnerRow, _upsert_partner, Program(), progress)
+    return run_import(engine, path, PARTNER_COLUMNS, PartnerRow, _upsert_partner, Program(), progress)
 
 
 def import_team(engine: Engine, path: Path, progress: Callable[[int, int], None] | None = None, *,
                 program: Program | None = None) -> ImportReport:
     """Upsert AEs, partner managers and admins by Slack user id, checked against the program (default: built-in)."""
-    return _run_import(engine, path, TEAM_COLUMNS, TeamRow, _upsert_member, program or Program(), progress)
+    return run_import(engine, path, TEAM_COLUMNS, TeamRow, _upsert_member, program or Program(), progress)
 
 
 def rows_as_csv(columns: Iterable[str], rows: Iterable[Iterable[str]]) -> str:

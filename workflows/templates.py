@@ -5,11 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
+from workflows.account_import import ACCOUNT_COLUMNS
 from workflows.imports import PARTNER_COLUMNS, TEAM_COLUMNS
 from workflows.program import Program
 
-# Issue 9's accounts import reads these; the template exists before the import so files can be prepared.
-ACCOUNT_COLUMNS = ["name", "domain", "owner_slack_id", "partners", "product_lines", "monthly_revenue"]
 TEMPLATES = ("partners", "team", "accounts")
 
 
@@ -20,7 +19,8 @@ def _line(cells: list[str]) -> str:
 
 
 def template_rows(kind: str, program: Program | None = None) -> list[str]:
-    """The header and one example row; the team's example uses the program's own regions and product lines."""
+    """The header and one example row; the team's and the accounts' examples use the program's own regions and
+    product lines."""
     program = program or Program()
     if kind == "partners":
         example = ["Northwind Consulting", "reseller", "gold", "producing", "northwind.io", "T0123ABCD",

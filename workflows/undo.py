@@ -4,7 +4,8 @@ UNDO_MINUTES after it was made.
 Undo restores the registration as it was, records the step in the status history, tells the CRM through its
 outbox, puts the review message back with its buttons, and tells the partner the decision was withdrawn if
 they had been told of it (a message still waiting in the Slack outbox is simply not sent). A clearance's own
-part (co-sells, the AE's review request) is workflows/clearance_undo.py.
+part (co-sells, the AE's review request) is workflows/clearance_undo.py; what a win did to its customer account,
+workflows/accounts.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from storage.db import transaction
 from storage.models import Partner, Registration, RegistrationStatus, ReviewDecision, ReviewKind
 from storage.queries import claim_request, serialize_conflict_checks
 from storage.reviews import latest_decision, withhold_unsent, withhold_unsent_crm
+from workflows.accounts import take_back_win
 from workflows.clearance_undo import Clearance, is_clearance, restore_clearance
 from workflows.conflicts import find_conflicts
 from workflows.history import REOPENED, UNDONE, change_status
@@ -96,6 +98,8 @@ def undo_decision(services: Services, *, actor: Actor, decision_id: int,
                                                     f"{UNDO_MINUTES} minutes.")
         partner = session.get(Partner, registration.partner_id)
         _restore(registration, decision.previous)
+        if decision.to_status == RegistrationStatus.won:
+            take_back_win(session, registration, decision.previous, now=now)
         if clearance is not None:  # the CRM heard of no status change, only of the co-sells (undone there)
             restore_clearance(session, services.notifier, registration, partner, clearance,
                               actor_slack_id=actor.slack_user_id, now=now)
