@@ -8,6 +8,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.sandbox import AppServer, SandboxError
+from bot.sandbox.scopes import manifest_message_shortcuts
 from tests.sandbox.conftest import ALEX, DANA, OURS, SECRET, SHARED, TOKEN
 
 MODAL = {"type": "modal", "callback_id": "from_message", "title": {"type": "plain_text", "text": "Flag"},
@@ -61,3 +62,7 @@ def test_slack_offers_no_shortcut_to_external_users_nor_one_the_app_does_not_dec
         driver.shortcut(ALEX, "flag_upsell", message=(SHARED, "1.000001"))  # no such message
     assert seen == []
 
+
+def test_the_manifests_message_shortcuts_are_declared_by_default(sandbox):
+    assert manifest_message_shortcuts() == ["flag_upsell"]
+    assert sandbox.state.message_shortcuts == ["flag_upsell"]
