@@ -185,6 +185,12 @@ def test_an_internal_user_flags_for_an_attached_partner_with_the_command(bot, en
     assert option_labels(driver.suggest("U0ALEX", modal.id, "account", "")) == ["Acme Corp (acme.com)",
                                                                                 "Initrode (initrode.com)"]
 
+    # A partner's guest in our workspace runs /upsell too: for its own partner, among its partner's accounts.
+    driver.command("U0GUEST", "/upsell", "acme")
+    modal = sandbox.open_modal("U0GUEST")
+    assert "partner" not in block_ids(modal) and "Flagging for *Initech Agency*" in str(modal.blocks)
+    assert option_labels(driver.suggest("U0GUEST", modal.id, "account", "")) == []  # Initech has no accounts
+
 
 def test_any_partner_when_marked_partner_influenced(bot, engine, accounts):
     sandbox, driver = bot.sandbox, bot.driver
@@ -297,7 +303,7 @@ def test_the_same_partner_is_shown_its_open_upsell_instead_of_a_second(bot, engi
     modal = open_from_desk(bot, "U0ERIK", "C0NORTH")
     again = driver.submit("U0ERIK", modal.id, dict(FLAG, account=str(accounts["acme"]), expected_value="5000"))
     assert again.json["response_action"] == "errors"
-    assert "Your partner already flagged Acme Corp for Enterprise: UPS-00001" in again.json["errors"]["target"]
+    assert "Northwind Consulting already flagged Acme Corp for Enterprise: UPS-00001" in again.json["errors"]["target"]
     [told] = sandbox.ephemerals("U0ERIK")
     assert "UPS-00001" in text_of(told) and f"p{root.ts.replace('.', '')}" in text_of(told)  # a link to its thread
     assert len(upsells(engine)) == 1
@@ -395,6 +401,30 @@ def test_the_partner_manager_rejects_a_duplicate_with_a_reason_the_flagger_is_to
     click_as(bot, "U0ALEX", "T0OURS", "upsell_duplicate_reject", str(second.id), review.channel)
     assert sandbox.open_modal("U0ALEX") is None
 
+
+
+def test_an_upsell_thread_follows_its_channel_when_the_channel_id_changes(bot, engine, accounts):
+    driver = bot.driver
+    driver.submit("U0DANA", open_from_desk(bot, "U0DANA", "C0NORTH").id, dict(FLAG, account=str(accounts["acme"])))
+    assert driver.event({"type": "channel_id_changed", "old_channel_id": "C0NORTH",
+                         "new_channel_id": "C0NORTH2"}).status == 200
+    [upsell] = upsells(engine)
+    assert upsell.partner_channel_id == "C0NORTH2"
+
+
+def test_in_production_mode_the_flag_is_acked_at_once_and_its_root_follows(engine):
+    from bot.local import local_bot
+
+    with local_bot(engine, process_before_response=False) as bot:
+        acme = add_account(engine, "Acme Corp", "acme.com", "U0ALEX", {NORTHWIND: None})
+        bot.driver.bot_joined("C0NORTH")
+        desk = bot.sandbox.wait_for(lambda: [m for m in bot.sandbox.messages("C0NORTH") if bot.sandbox.buttons(m)])[0]
+        bot.driver.click("U0DANA", "flag_upsell", message=("C0NORTH", desk.ts))
+        modal = bot.sandbox.wait_for(lambda: bot.sandbox.open_modal("U0DANA"))
+        acked = bot.driver.submit("U0DANA", modal.id, dict(FLAG, account=str(acme)))
+        assert acked.status == 200 and acked.elapsed < 3 and len(upsells(engine)) == 1  # stored before the ack
+        root = bot.sandbox.wait_for(lambda: [m for m in bot.sandbox.messages("C0NORTH") if "UPS-00001" in text_of(m)])
+        assert "<@U0ALEX>" in text_of(root[0])
 
 
 def test_who_may_see_an_upsell_is_filtered_in_the_storage_query(bot, engine, accounts):

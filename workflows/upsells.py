@@ -196,11 +196,11 @@ def _flagging_partner(session: Session, actor: Actor, form: UpsellInput, origin:
     return partner, AttributionType.sourced
 
 
-def _already_flagged(session: Session, mine: Upsell, account: CustomerAccount) -> AlreadyFlagged:
+def _already_flagged(session: Session, mine: Upsell, account: CustomerAccount, partner: Partner) -> AlreadyFlagged:
     where = sent_location(session, mine.root_message_key)
     state = "it waits for our partner manager" if mine.status == UpsellStatus.duplicate_review \
         else f"it is {mine.status.replace('_', ' ')}; follow it in its thread"
-    return AlreadyFlagged(f"Your partner already flagged {account.name} for {mine.target}: {mine.reference}, on "
+    return AlreadyFlagged(f"{partner.name} already flagged {account.name} for {mine.target}: {mine.reference}, on "
                           f"{mine.created_at:%-d %b %Y}, and {state}.", mine.reference, where)
 
 
@@ -232,7 +232,7 @@ def flag_upsell(services: Services, *, actor: Actor, form: UpsellInput, origin: 
             existing = open_upsells_on(session, account.id, form.target)
             mine = next((u for u in existing if u.partner_id == partner.id), None)
             if mine is not None:
-                raise _already_flagged(session, mine, account)
+                raise _already_flagged(session, mine, account, partner)
             original = existing[0] if existing else None
             upsell = Upsell(
                 account_id=account.id, partner_id=partner.id, flagged_by_slack_id=actor.slack_user_id,
