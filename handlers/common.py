@@ -43,6 +43,13 @@ def channel_of(body: dict) -> str | None:
     return channel.get("id") if isinstance(channel, dict) else body.get("channel_id")
 
 
+def clicked_value(body: dict) -> object:
+    """The `value` of the button a block_actions payload says was clicked (a claim, never trusted alone)."""
+    actions = body.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    return action.get("value")
+
+
 def answer(client: WebClient, user_id: str, message: Message, *, channel_id: str | None = None,
            thread_ts: str | None = None) -> None:
     """Only this user sees it: ephemeral where there is a channel, otherwise a DM."""

@@ -6,6 +6,7 @@ from enum import StrEnum
 class Command(StrEnum):
     lead = "/lead"
     partner = "/partner"
+    upsell = "/upsell"  # flag an upsell (internal users and partner guests; in a partner's channel, ask it in)
 
 
 class Callback(StrEnum):

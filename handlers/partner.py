@@ -15,7 +15,16 @@ from handlers.blocks.text import escape
 from handlers.blocks.partner_actions import build_edit_modal, build_update_modal, build_withdraw_modal
 from handlers.blocks.registration import parse_view_state
 from handlers.blocks.review_modals import parse_modal_metadata
-from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer, answer_text, channel_of, request_key
+from handlers.common import (
+    DATABASE_BUSY,
+    UNKNOWN_USER,
+    actor_of,
+    answer,
+    answer_text,
+    channel_of,
+    clicked_value,
+    request_key,
+)
 from handlers.ids import Action, Block, Callback, Command
 from handlers.reviews import OUT_OF_DATE, commit_then_tell, for_clicked_registration, place_of
 from storage.actors import Actor
@@ -44,12 +53,6 @@ def show_deals(services: Services, client: WebClient, actor: Actor, channel_id: 
         return
     answer(client, actor.slack_user_id, build_deals_list(deals_for(services, actor, search=search), actor, search),
            channel_id=channel_id)
-
-
-def _clicked_value(body: dict) -> object:
-    actions = body.get("actions")
-    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-    return action.get("value")
 
 
 def register(app: App, services: Services) -> None:
@@ -105,7 +108,7 @@ def register(app: App, services: Services) -> None:
         if not (actor.is_partner or actor.is_internal):
             answer_text(client, actor.slack_user_id, UNKNOWN_USER, channel_id=channel_of(body))
             return
-        cursor, search = parse_paging_value(_clicked_value(body))
+        cursor, search = parse_paging_value(clicked_value(body))
         message = build_deals_list(deals_for(services, actor, cursor, search=search), actor, search)
         if body.get("response_url"):
             # The list is ephemeral or a DM; its response_url replaces it in place either way.

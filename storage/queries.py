@@ -23,6 +23,7 @@ from storage.models import (
     ReviewKind,
     Role,
     TeamMember,
+    Upsell,
 )
 
 
@@ -37,18 +38,25 @@ def registration_thread_channel(partner: Partner) -> str | None:
     return None if sees_only_own_registrations(partner.type) else partner.slack_channel_id
 
 
-def _visible_to(actor: Actor):
-    """The WHERE clause of registrations an actor may see."""
+def deal_visibility(actor: Actor, *, partner_id, submitted_by, assigned_to):
+    """The WHERE clause of a partner's deals (registrations, upsells: their columns given) an actor may see: a
+    partner's people their partner's (a referral contact only those they submitted), an AE those assigned to
+    them, partner managers and admins all."""
     if actor.is_internal:
         if actor.role in (Role.partner_manager, Role.admin):
             return true()
-        return Registration.assigned_to_slack_id == actor.slack_user_id
+        return assigned_to == actor.slack_user_id
     if actor.is_partner:
         if sees_only_own_registrations(actor.partner_type):
-            return and_(Registration.partner_id == actor.partner_id,
-                        Registration.submitted_by_slack_id == actor.slack_user_id)
-        return Registration.partner_id == actor.partner_id
+            return and_(partner_id == actor.partner_id, submitted_by == actor.slack_user_id)
+        return partner_id == actor.partner_id
     return false()
+
+
+def _visible_to(actor: Actor):
+    """The WHERE clause of registrations an actor may see."""
+    return deal_visibility(actor, partner_id=Registration.partner_id, submitted_by=Registration.submitted_by_slack_id,
+                           assigned_to=Registration.assigned_to_slack_id)
 
 
 def visible_registrations(session: Session, actor: Actor, *, limit: int = 20) -> list[tuple[Registration, Partner]]:
@@ -248,6 +256,8 @@ def move_channel_references(session: Session, old_channel_id: str, new_channel_i
     moved = session.exec(update(Partner).where(Partner.slack_channel_id == old_channel_id)
                          .values(slack_channel_id=new_channel_id)).rowcount
     session.exec(update(Registration).where(Registration.partner_channel_id == old_channel_id)
+                 .values(partner_channel_id=new_channel_id))
+    session.exec(update(Upsell).where(Upsell.partner_channel_id == old_channel_id)
                  .values(partner_channel_id=new_channel_id))
     move_channel(session, old_channel_id, new_channel_id)
     return moved

@@ -99,7 +99,10 @@ class LeadFormInvalid(ValueError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
-def _amount(raw: str | None, label: str, currency: str | None, errors: dict[str, str], field: str) -> Decimal | None:
+def amount_field(raw: str | None, label: str, currency: str | None, errors: dict[str, str],
+                 field: str) -> Decimal | None:
+    """A typed amount in `currency`, or None with the field's error in `errors` (empty, unclear, not positive,
+    too large)."""
     text = (raw or "").strip()
     if not text:
         errors[field] = f"Enter the {label}."
@@ -154,7 +157,7 @@ def _country(fields: dict[str, str], program: Program, errors: dict[str, str]) -
     """(country, region): the region follows from the country. A form opened before the country was asked
     (still open in someone's Slack during an upgrade) sends a region: it is taken as it was."""
     if "country" not in fields and fields.get("region"):
-        return None, _choice(fields.get("region"), program.region_names, "region", errors, "region")
+        return None, choice_field(fields.get("region"), program.region_names, "region", errors, "region")
     code = fields.get("country", "")
     if not code:
         errors["country"] = "Choose the customer's country."
@@ -165,7 +168,8 @@ def _country(fields: dict[str, str], program: Program, errors: dict[str, str]) -
     return code, program.region_of(code) or ""
 
 
-def _choice(raw: str | None, allowed, label: str, errors: dict[str, str], field: str) -> str | None:
+def choice_field(raw: str | None, allowed, label: str, errors: dict[str, str], field: str) -> str | None:
+    """A required choice among `allowed`, or None with the field's error in `errors`."""
     if not raw:
         errors[field] = f"Choose the {label}."
         return None
@@ -175,22 +179,23 @@ def _choice(raw: str | None, allowed, label: str, errors: dict[str, str], field:
     return raw
 
 
-def _optional_choice(raw: str | None, allowed, label: str, errors: dict[str, str], field: str) -> str:
+def optional_choice_field(raw: str | None, allowed, label: str, errors: dict[str, str], field: str) -> str:
     """A choice of the optional details: "" when left empty, refused when not one of the choices."""
     if not raw:
         return ""
-    return _choice(raw, allowed, label, errors, field) or ""
+    return choice_field(raw, allowed, label, errors, field) or ""
 
 
-def _texts(fields: dict[str, str | None]) -> dict[str, str]:
+def stripped_texts(fields: dict[str, str | None]) -> dict[str, str]:
     return {k: (v or "").strip() for k, v in fields.items() if isinstance(v, str) or v is None}
 
 
 def _details(text: dict[str, str], errors: dict[str, str]) -> LeadDetails:
     return LeadDetails(
-        company_size=_optional_choice(text.get("company_size"), COMPANY_SIZES, "company size", errors, "company_size"),
-        budget=_optional_choice(text.get("budget"), BUDGETS, "budget", errors, "budget"),
-        timeline=_optional_choice(text.get("timeline"), TIMELINES, "timeline", errors, "timeline"),
+        company_size=optional_choice_field(text.get("company_size"), COMPANY_SIZES, "company size", errors,
+                                           "company_size"),
+        budget=optional_choice_field(text.get("budget"), BUDGETS, "budget", errors, "budget"),
+        timeline=optional_choice_field(text.get("timeline"), TIMELINES, "timeline", errors, "timeline"),
         notes=text.get("notes", ""),
     )
 
@@ -203,7 +208,7 @@ def has_details(fields: dict[str, str | None]) -> bool:
 def validate_details(fields: dict[str, str | None]) -> LeadDetails:
     """Check the optional details step; raises LeadFormInvalid for a choice not offered or notes too long."""
     errors: dict[str, str] = {}
-    text = _texts(fields)
+    text = stripped_texts(fields)
     if len(text.get("notes", "")) > MAX_LENGTHS["notes"]:
         errors["notes"] = f"Keep this under {MAX_LENGTHS['notes']} characters (it has {len(text['notes'])})."
     details = _details(text, errors)
@@ -218,7 +223,7 @@ def validate_lead(fields: dict[str, str | None], program: Program, *, needs_part
     Details (size, budget, timeline, notes) are optional here: checked when present, else stored as "".
     """
     errors: dict[str, str] = {}
-    text = _texts(fields)
+    text = stripped_texts(fields)
 
     for field, label in (("company", "company name"), ("contact_name", "contact's name")):
         if not text.get(field):
@@ -246,19 +251,19 @@ def validate_lead(fields: dict[str, str | None], program: Program, *, needs_part
             errors["contact_email"] = "Enter a valid email address."
 
     country, region = _country(text, program, errors)
-    product_line = _choice(text.get("product_line"), program.product_lines, "product line", errors, "product_line")
-    currency = _choice(text.get("currency"), program.currencies, "currency", errors, "currency")
+    product_line = choice_field(text.get("product_line"), program.product_lines, "product line", errors, "product_line")
+    currency = choice_field(text.get("currency"), program.currencies, "currency", errors, "currency")
     details = _details(text, errors)
-    pricing = _choice(text.get("pricing_model"), [p.value for p in PricingModel], "pricing model", errors,
+    pricing = choice_field(text.get("pricing_model"), [p.value for p in PricingModel], "pricing model", errors,
                       "pricing_model")
     attribution = text.get("attribution") or AttributionType.sourced.value
     if attribution not in [a.value for a in ATTRIBUTIONS]:
         errors["attribution"] = "Choose how you are involved in this deal."
 
-    value = _amount(text.get("estimated_value"), "estimated value", currency, errors, "estimated_value")
+    value = amount_field(text.get("estimated_value"), "estimated value", currency, errors, "estimated_value")
     usage = None
     if pricing == PricingModel.usage_based:
-        usage = _amount(text.get("starting_monthly_usage"), "starting monthly usage", currency, errors,
+        usage = amount_field(text.get("starting_monthly_usage"), "starting monthly usage", currency, errors,
                         "starting_monthly_usage")
     elif text.get("starting_monthly_usage"):
         errors["starting_monthly_usage"] = "Only usage-based deals have a starting monthly usage."

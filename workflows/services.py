@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.db import DatabaseBusy  # noqa: F401  (workflows raise it; handlers catch it from here)
-from storage.models import Partner, Registration, RegistrationStatus
+from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, Upsell
 from workflows.program import Program
 
 
@@ -94,6 +94,21 @@ class Notifier(Protocol):
     def partner_replied(self, session: Session, registration: Registration, partner: Partner, *, recipient: str,
                         author_slack_id: str, text: str, link: str | None) -> None:
         """A partner's reply in the registration's thread, for the reviewer."""
+
+    def upsell_flagged(self, session: Session, upsell: Upsell, account: CustomerAccount, partner: Partner) -> None:
+        """The upsell's thread root (its key kept on the upsell), mentioning the account's executive."""
+
+    def upsell_changed(self, session: Session, upsell: Upsell, account: CustomerAccount, partner: Partner) -> None:
+        """The upsell's root shows its current status and the buttons that status allows, updated in place."""
+
+    def upsell_duplicate_review(self, session: Session, upsell: Upsell, original: Upsell, account: CustomerAccount,
+                                partner: Partner, original_partner: Partner) -> None:
+        """Another partner's open upsell on the same account and target: the evidence to the partner manager."""
+
+    def upsell_duplicate_decided(self, session: Session, upsell: Upsell, original: Upsell | None,
+                                 account: CustomerAccount, partner: Partner, original_partner: Partner | None, *,
+                                 actor_slack_id: str) -> None:
+        """The duplicate's review shows the decision in place of its buttons."""
 
 
 # Work done before a Slack ack may wait this long for the database's locks; the ack must come within 3 s.

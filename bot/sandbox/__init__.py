@@ -19,6 +19,7 @@ Driver (each call returns `Response(status, headers, text, json, elapsed, payloa
                  block_id=None, confirm=None)   # confirm=False: the user cancels the element's confirm dialog
     driver.submit(user_id, view_id, {block_id: value})   # applies the ack's response_action to the modal
     driver.suggest(user_id, view_id, action_id, value)
+    driver.shortcut(user_id, callback_id, message=(channel_id, ts))  # a message shortcut: message_action
     driver.event(event, event_id=None, retry_num=None, retry_reason="http_timeout")
     driver.mention(user_id, channel_id, text, thread_ts=None)   # also a `message` event, when subscribed
     driver.post(user_id, channel_id | None, text, thread_ts=None)  # a message: `message` event when subscribed
@@ -34,12 +35,13 @@ Inspection: `calls(method)`, `messages(channel, thread_ts=)`, `ephemerals(user)`
 `issue_trigger(user, age=)`, `fail(method, status=429|500, error=..., retry_after=1, times=1, after_effect=False,
 delay=None)`, `fail_randomly(method, rate, kinds=("429", "500", "timeout"), seed=None, timeout_delay=2.0)`,
 `stop_failing(method=None)`, `set_scopes(scopes)` (default: manifest.yml's bot scopes), `set_events(events)`
-(default: manifest.yml's bot events; `message.channels/groups/im` decide which `message` events come), `reset()`,
+(default: manifest.yml's bot events; `message.channels/groups/im` decide which `message` events come),
+`set_message_shortcuts(callback_ids)` (default: manifest.yml's message shortcuts), `reset()`,
 `transcript().new_lines()`. Each `Call` carries the injected `fault` (kind, after_effect, delay) if any.
 
-Fidelity notes: external users (another team, in an `is_ext_shared` channel) cannot run slash commands
-(`SandboxError`, as Slack never delivers them); their clicks carry `team.id` = our team and `user.team_id`
-= theirs, so Bolt's `context.actor_team_id` equals `context.team_id` on interactions and only events give
+Fidelity notes: external users (another team, in an `is_ext_shared` channel) cannot run slash commands or
+message shortcuts (`SandboxError`, as Slack never delivers them); their clicks carry `team.id` = our team and
+`user.team_id` = theirs, so Bolt's `context.actor_team_id` equals `context.team_id` on interactions and only events give
 the partner's team in `context.actor_team_id`. Impossible user actions (clicking a button that is not
 there, submitting an empty required input) raise `SandboxError`. A button with a `confirm` dialog reaches the
 app only when confirmed (the default; `confirm=False` sends nothing). `message` events come for people's

@@ -152,6 +152,30 @@ class Driver:
                                   seq=self.state.next_seq())
         return ack
 
+    def shortcut(self, user_id: str, callback_id: str, *, message: tuple[str, str], forge: bool = False,
+                 stale: bool = False) -> Response:
+        """Run a message shortcut from a stored message's menu (message_action), as Slack sends it."""
+        self._user(user_id)
+        if self.state.is_external(user_id):
+            raise SandboxError("Slack does not offer our shortcuts to external users (their workspace has not "
+                               "installed the app)")
+        with self.state.lock:
+            declared = callback_id in self.state.message_shortcuts
+        if not declared:
+            raise SandboxError(f"the app declares no message shortcut {callback_id!r}: Slack's menu would not show it")
+        channel = self._channel_for(user_id, message[0])
+        stored = self.state.find_message(channel.id, message[1])
+        if stored is None:
+            raise SandboxError(f"no message {message[1]} in {channel.id}")
+        payload = payloads.message_action(self.state, user_id, callback_id, channel, stored,
+                                          self.state.issue_trigger(user_id),
+                                          self._response_url(channel.id, user_id, stored.ts))
+        seq = self.state.next_seq()
+        response = self._interaction(payload, forge=forge, stale=stale)
+        self.state.record_inbound("shortcut", user_id, channel.id, {"callback_id": callback_id, "ts": stored.ts},
+                                  response.status, seq=seq)
+        return response
+
     # interactivity ---------------------------------------------------------------------------------
     def click(self, user_id: str, action_id: str, *, message: tuple[str, str] | None = None,
               view_id: str | None = None, value: str | None = None, selected: Any = None,

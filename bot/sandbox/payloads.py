@@ -63,6 +63,26 @@ def command_form(state: State, user_id: str, command: str, text: str, channel: C
     }
 
 
+def message_action(state: State, user_id: str, callback_id: str, channel: Channel, message: Message,
+                   trigger_id: str, response_url: str) -> dict:
+    """A message shortcut's payload (type message_action): the message it was run on, its channel, who ran it."""
+    return {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": action_ts(),
+        "team": team_object(state),
+        "user": user_object(state, user_id),
+        "channel": {"id": channel.id, "name": channel.name},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id,
+        "response_url": response_url,
+        "message_ts": message.ts,
+        "message": message_dict(state, message),
+    }
+
+
 def _option(element: dict, value: Any) -> dict:
     if isinstance(value, dict):
         return copy.deepcopy(value)

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 from bot.sandbox import blockkit, faults
 from bot.sandbox.driver import Driver
 from bot.sandbox.method_data import KNOWN_METHODS
-from bot.sandbox.scopes import manifest_events, manifest_scopes
+from bot.sandbox.scopes import manifest_events, manifest_message_shortcuts, manifest_scopes
 from bot.sandbox.state import (
     TRIGGER_TTL_SECONDS,
     Call,
@@ -32,7 +32,7 @@ class Sandbox:
     def __init__(self, signing_secret: str, bot_token: str, *, team_id: str = "T0OURS",
                  team_name: str = "Acme Software", bot_user_id: str = "U0BOT",
                  trigger_ttl: float = TRIGGER_TTL_SECONDS, scopes: Iterable[str] | None = None,
-                 events: Iterable[str] | None = None) -> None:
+                 events: Iterable[str] | None = None, message_shortcuts: Iterable[str] | None = None) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         # trigger_ttl is Slack's 3 s; tests may shorten it to check expiry without waiting.
@@ -42,6 +42,8 @@ class Sandbox:
         self.set_scopes(manifest_scopes() if scopes is None else scopes)
         # Likewise the bot events it subscribes to: `message` events only come for subscribed conversation types.
         self.set_events(manifest_events() if events is None else events)
+        # And the message shortcuts it declares: Slack's message menu offers only those.
+        self.set_message_shortcuts(manifest_message_shortcuts() if message_shortcuts is None else message_shortcuts)
         self._server = WebApiServer(self.state)
         self._started = False
 
@@ -116,6 +118,13 @@ class Sandbox:
             raise SandboxError("set_events() takes a list of events, not one string")
         with self.state.lock:
             self.state.events = list(dict.fromkeys(events))
+
+    def set_message_shortcuts(self, callback_ids: Iterable[str]) -> None:
+        """Declare exactly these message shortcuts (as in the manifest's features.shortcuts, type message)."""
+        if isinstance(callback_ids, str):
+            raise SandboxError("set_message_shortcuts() takes a list of callback ids, not one string")
+        with self.state.lock:
+            self.state.message_shortcuts = list(dict.fromkeys(callback_ids))
 
     def reset(self) -> None:
         """Forget calls, messages, views and faults (random ones too); keep the directory and scopes."""

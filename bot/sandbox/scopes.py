@@ -46,6 +46,13 @@ def manifest_events(path: Path = MANIFEST) -> list[str]:
     return list(((manifest.get("settings") or {}).get("event_subscriptions") or {}).get("bot_events") or [])
 
 
+def manifest_message_shortcuts(path: Path = MANIFEST) -> list[str]:
+    """The callback ids of the message shortcuts manifest.yml declares (features.shortcuts, type message)."""
+    manifest = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    shortcuts = (manifest.get("features") or {}).get("shortcuts") or []
+    return [s["callback_id"] for s in shortcuts if isinstance(s, dict) and s.get("type") == "message"]
+
+
 def message_subscription(channel: Channel) -> str:
     """The subscription that delivers `message` events of a conversation: message.channels/groups/im."""
     return f"message.{conversation_type(channel)}"

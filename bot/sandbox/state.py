@@ -113,7 +113,7 @@ class Inbound:
     """One request the driver sent to the app (for the transcript)."""
 
     seq: int
-    kind: str  # command, click, submit, suggest, event, mention, bot_joined, home_opened
+    kind: str  # command, shortcut, click, submit, suggest, event, mention, bot_joined, home_opened
     user: str | None
     channel: str | None
     detail: dict
@@ -152,6 +152,7 @@ class State:
         self.faults = FaultBook()
         self.scopes: list[str] = []  # granted bot scopes, sent back in x-oauth-scopes
         self.events: list[str] = []  # bot events the app subscribes to (message.channels, app_mention, ...)
+        self.message_shortcuts: list[str] = []  # callback ids of the app's message shortcuts (Slack's menu shows them)
         self._seq = 0
         self.generation = 0  # bumped by reset() so incremental readers start over
         self._ts_base = int(time.time()) * 1_000_000

@@ -154,6 +154,8 @@ def render_inbound(directory: Directory, entry: Inbound) -> list[str]:
             line += f' and {answer} “{detail["confirm"]}”'
         if detail.get("cancelled"):
             return [line]
+    elif entry.kind == "shortcut":
+        line = f"{place}  {actor} ran the shortcut {detail.get('callback_id')} on a message"
     elif entry.kind == "submit":
         line = f'  ▭ {actor} submitted "{detail.get("title")}"'
         if detail.get("outcome") == "errors":

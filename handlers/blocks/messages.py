@@ -21,9 +21,12 @@ class Message:
     blocks: list[Any] = field(default_factory=list)
 
 
-def desk_buttons() -> ActionsBlock:
+def desk_buttons(*, upsell: bool = False) -> ActionsBlock:
+    """Register a lead and My deals; the desk itself also offers Flag an upsell (`upsell`)."""
+    flag = [ButtonElement(text="Flag an upsell", action_id=Action.flag_upsell.value)] if upsell else []
     return ActionsBlock(block_id=Block.desk_actions.value, elements=[
         ButtonElement(text="Register a lead", action_id=Action.register_lead.value, style="primary"),
+        *flag,
         ButtonElement(text="My deals", action_id=Action.my_deals.value),
     ])
 
@@ -32,9 +35,11 @@ def build_partner_desk(partner: Partner, protection_days: int) -> Message:
     """The pinned-style message in a partner's shared channel: the entry point for external users."""
     text = (f":handshake: *Partner desk for {escape(partner.name)}*\n"
             f"Register a lead here and we'll check it, route it to the right account executive and keep you "
-            f"posted in a thread. Approved registrations are protected for {protection_days} days.")
-    return Message(text=f"Partner desk for {escape(partner.name)}: register a lead or see your deals.",
-                   blocks=[section(text), desk_buttons()])
+            f"posted in a thread. Approved registrations are protected for {protection_days} days.\n"
+            f"A shared customer ready to buy more? *Flag an upsell* and its account executive picks it up here.")
+    return Message(text=f"Partner desk for {escape(partner.name)}: register a lead, flag an upsell or see your "
+                        f"deals.",
+                   blocks=[section(text), desk_buttons(upsell=True)])
 
 
 def build_desk_prompt() -> Message:

@@ -31,15 +31,17 @@ from workflows.lead_form import (
 from workflows.program import Program
 
 
-def _text(block: Block, label: str, *, initial: str | None = None, placeholder: str | None = None,
-          optional: bool = False, multiline: bool = False, hint: str | None = None) -> InputBlock:
+def text_input(block: Block, label: str, *, initial: str | None = None, placeholder: str | None = None,
+               optional: bool = False, multiline: bool = False, hint: str | None = None) -> InputBlock:
+    """A plain-text input whose block and action ids are `block`'s (the forms' field names)."""
     element = PlainTextInputElement(action_id=block.value, initial_value=initial or None, placeholder=placeholder,
                                     multiline=multiline or None, max_length=MAX_LENGTHS.get(block.value))
     return InputBlock(block_id=block.value, label=label, element=element, optional=optional or None, hint=hint)
 
 
-def _select(block: Block, label: str, choices: dict[str, str], *, initial: str | None = None,
-            optional: bool = False) -> InputBlock:
+def select_input(block: Block, label: str, choices: dict[str, str], *, initial: str | None = None,
+                 optional: bool = False) -> InputBlock:
+    """A static select of `choices` (value -> label), showing `initial` when it is one of them."""
     options = [Option(value=value, text=text[:75]) for value, text in choices.items()]
     chosen = next((o for o in options if o.value == initial), None)
     element = StaticSelectElement(action_id=block.value, options=options, initial_option=chosen,
@@ -62,11 +64,11 @@ def lead_inputs(program: Program, values: dict[str, str]) -> list[InputBlock]:
     prefilled `/lead`, or a registration being edited (workflows.lead_form.typed_values)."""
     country = values.get("country")
     return [
-        _text(Block.company, "Company", initial=values.get("company"), placeholder="Acme Inc."),
-        _text(Block.domain, "Website or domain", initial=values.get("domain"), placeholder="acme.com"),
-        _text(Block.contact_name, "Contact name", initial=values.get("contact_name"), placeholder="Jane Smith"),
-        _text(Block.contact_email, "Contact email", initial=values.get("contact_email"),
-              placeholder="jane@acme.com"),
+        text_input(Block.company, "Company", initial=values.get("company"), placeholder="Acme Inc."),
+        text_input(Block.domain, "Website or domain", initial=values.get("domain"), placeholder="acme.com"),
+        text_input(Block.contact_name, "Contact name", initial=values.get("contact_name"), placeholder="Jane Smith"),
+        text_input(Block.contact_email, "Contact email", initial=values.get("contact_email"),
+                   placeholder="jane@acme.com"),
         InputBlock(block_id=Block.country.value, label="Customer's country",
                    element=ExternalDataSelectElement(
                        action_id=Action.choose_country.value, min_query_length=0,
@@ -74,29 +76,30 @@ def lead_inputs(program: Program, values: dict[str, str]) -> list[InputBlock]:
                        initial_option=Option(value=country, text=country_label(program, country)[:75])
                        if country else None),
                    hint="Where the customer is based; it decides who on our team picks the lead up."),
-        _select(Block.product_line, "Product line", {p: p for p in program.product_lines},
-                initial=values.get("product_line")),
-        _text(Block.estimated_value, "Estimated deal value", initial=values.get("estimated_value"),
-              placeholder="25000",
-              hint="First-year value, typed as you usually would (48000, 48,000 or 48.000,00); "
-                   "for usage-based deals, your best estimate."),
-        _select(Block.currency, "Currency", {c: c for c in program.currencies},
-                initial=values.get("currency") or program.currencies[0]),
-        _select(Block.pricing_model, "Pricing model", {k.value: v for k, v in PRICING_MODELS.items()},
-                initial=values.get("pricing_model")),
-        _text(Block.starting_monthly_usage, "Starting monthly usage (usage-based only)", optional=True,
-              initial=values.get("starting_monthly_usage"), placeholder="5000"),
+        select_input(Block.product_line, "Product line", {p: p for p in program.product_lines},
+                     initial=values.get("product_line")),
+        text_input(Block.estimated_value, "Estimated deal value", initial=values.get("estimated_value"),
+                   placeholder="25000",
+                   hint="First-year value, typed as you usually would (48000, 48,000 or 48.000,00); "
+                        "for usage-based deals, your best estimate."),
+        select_input(Block.currency, "Currency", {c: c for c in program.currencies},
+                     initial=values.get("currency") or program.currencies[0]),
+        select_input(Block.pricing_model, "Pricing model", {k.value: v for k, v in PRICING_MODELS.items()},
+                     initial=values.get("pricing_model")),
+        text_input(Block.starting_monthly_usage, "Starting monthly usage (usage-based only)", optional=True,
+                   initial=values.get("starting_monthly_usage"), placeholder="5000"),
     ]
 
 
 def detail_inputs(values: dict[str, str]) -> list[InputBlock]:
     """The optional details (the form's second step), showing `values` where given."""
     return [
-        _select(Block.company_size, "Company size", COMPANY_SIZES, optional=True, initial=values.get("company_size")),
-        _select(Block.budget, "Budget", BUDGETS, optional=True, initial=values.get("budget")),
-        _select(Block.timeline, "Timeline", TIMELINES, optional=True, initial=values.get("timeline")),
-        _text(Block.notes, "Notes", optional=True, multiline=True, initial=values.get("notes"),
-              placeholder="Use case, who you've spoken to, next steps"),
+        select_input(Block.company_size, "Company size", COMPANY_SIZES, optional=True,
+                     initial=values.get("company_size")),
+        select_input(Block.budget, "Budget", BUDGETS, optional=True, initial=values.get("budget")),
+        select_input(Block.timeline, "Timeline", TIMELINES, optional=True, initial=values.get("timeline")),
+        text_input(Block.notes, "Notes", optional=True, multiline=True, initial=values.get("notes"),
+                   placeholder="Use case, who you've spoken to, next steps"),
     ]
 
 
@@ -117,8 +120,8 @@ def build_registration_modal(program: Program, *, prefill_text: str = "", choose
             text=f"Registering for *{escape(partner_name)}*. Registrations are protected for "
                  f"{program.protection_window_days} days once approved.")]))
     blocks += lead_inputs(program, prefill)
-    blocks.append(_select(Block.attribution, "Your role", {k.value: v for k, v in ATTRIBUTIONS.items()},
-                          initial=next(iter(ATTRIBUTIONS)).value))
+    blocks.append(select_input(Block.attribution, "Your role", {k.value: v for k, v in ATTRIBUTIONS.items()},
+                               initial=next(iter(ATTRIBUTIONS)).value))
     metadata = json.dumps({"channel": origin_channel_id})
     return View(type="modal", callback_id=Callback.lead_registration.value, title="Register a lead",
                 submit="Register", close="Cancel", blocks=blocks, private_metadata=metadata)
