@@ -85,38 +85,46 @@ def account_key(item: Wanted) -> tuple[str, str]:
     return field, str(item.fields[field])
 
 
-def _account_queries(accounts: list[Wanted]) -> list[str]:
-    """SOQL finding these Accounts by our keys, else by website; split so that no query outgrows a request line."""
-    queries, keys, sites, size = [], {}, [], 0
-
-    def flush() -> None:
-        fields = ["Id", "Website", *keys]
-        conditions = [f"{field} IN {_in_list(values)}" for field, values in keys.items()]
-        # Websites are typed by people (https://www.acme.com/, acme.com): match loosely, check exactly later.
-        conditions += [f"Website LIKE {_like_contains(domain)}" for domain in sites]
-        queries.append(f"SELECT {', '.join(fields)} FROM Account WHERE {' OR '.join(conditions)}")
-
+def _account_queries(accounts: list[Wanted]) -> list[tuple[str, list[Wanted]]]:
+    """SOQL finding these Accounts by our keys, else by website, with the Accounts each looks for: one key field per
+    query (an org that has not deployed the customers' key yet still finds partners' Accounts), split so that no
+    query outgrows a request line."""
+    queries: list[tuple[str, list[Wanted]]] = []
+    by_field: dict[str, list[Wanted]] = {}
     for item in accounts:
-        field, value = account_key(item)
-        cost = 2 * len(value) + 40
-        if size and size + cost > MAX_QUERY_CHARS:
-            flush()
-            keys, sites, size = {}, [], 0
-        keys.setdefault(field, []).append(value)
-        if "." in value:
-            sites.append(value)
-        size += cost
-    if keys:
-        flush()
+        by_field.setdefault(account_key(item)[0], []).append(item)
+    for field, items in by_field.items():
+        parts: list[list[Wanted]] = [[]]
+        size = 0
+        for item in items:
+            cost = 2 * len(account_key(item)[1]) + 40
+            if parts[-1] and size + cost > MAX_QUERY_CHARS:
+                parts.append([])
+                size = 0
+            parts[-1].append(item)
+            size += cost
+        for part in parts:
+            values = [account_key(item)[1] for item in part]
+            conditions = [f"{field} IN {_in_list(values)}"]
+            # Websites are typed by people (https://www.acme.com/, acme.com): match loosely, check exactly later.
+            conditions += [f"Website LIKE {_like_contains(value)}" for value in values if "." in value]
+            queries.append((f"SELECT Id, Website, {field} FROM Account WHERE {' OR '.join(conditions)}", part))
     return queries
 
 
 def _find_accounts(api: CrmApi, accounts: list[Wanted], now: datetime) -> list[tuple[Batch, list[list[Wanted]]]]:
     """Link partners and customers to Accounts that already exist (by our key, else by website); batches for the
-    rest: the found ones stamped with our key (one update per Account, whoever else it is), the others created."""
+    rest: the found ones stamped with our key (one update per Account, whoever else it is), the others created.
+    A refused look-up fails the groups of the Accounts it was for, and only those."""
     found: dict[str, dict] = {}
-    for soql in _account_queries(accounts):
-        found |= {r["Id"]: r for r in api.query_all(soql)}
+    looked: list[Wanted] = []
+    for soql, items in _account_queries(accounts):
+        try:
+            found |= {r["Id"]: r for r in api.query_all(soql)}
+        except SalesforceError as exc:
+            _refuse(items, exc)
+            continue
+        looked += items
     by_key: dict[tuple[str, str], str] = {}
     by_site: dict[str, str] = {}
     for record_id in sorted(found):  # oldest Id first when several match
@@ -128,7 +136,7 @@ def _find_accounts(api: CrmApi, accounts: list[Wanted], now: datetime) -> list[t
     stamps: dict[str, dict] = {}
     stamped: dict[str, list[Wanted]] = {}
     creates: dict[str, tuple[list[dict], list[list[Wanted]]]] = {}
-    for item in accounts:
+    for item in looked:
         field, value = account_key(item)
         if (field, value.lower()) in by_key:
             item.record.salesforce_id, item.record.synced_at = by_key[(field, value.lower())], now
@@ -204,10 +212,7 @@ def push_wanted(api: CrmApi, wanted: list[Wanted], now: datetime) -> None:
     accounts = [w for w in wanted if w.sobject == ACCOUNT and not w.record.salesforce_id]
     planned: list[tuple[Batch, list[Wanted] | list[list[Wanted]]]] = []
     if accounts:
-        try:
-            planned = _find_accounts(api, accounts, now)
-        except SalesforceError as exc:
-            _refuse(accounts, exc)
+        planned = _find_accounts(api, accounts, now)
     for sobject in ORDER:
         if sobject in (ACCOUNT, PARTNER):
             continue

@@ -162,15 +162,21 @@ def test_the_keys_are_external_ids_and_the_permission_set_grants_every_field():
         assert f"{path.parent.parent.name}.{path.name.removesuffix('.field-meta.xml')}" in granted, path.name
 
 
-def test_account_lookups_are_split_before_a_query_outgrows_a_request_line():
-    def wanted(key: str) -> Wanted:
-        return Wanted(mapping.ACCOUNT, key, {mapping.CUSTOMER_KEY_FIELD: key}, group=None)
+def test_account_lookups_are_split_by_key_field_and_before_a_query_outgrows_a_request_line():
+    def wanted(key: str, field: str = mapping.CUSTOMER_KEY_FIELD) -> Wanted:
+        return Wanted(mapping.ACCOUNT, key, {field: key}, group=None)
 
     accounts = [wanted(f"customer-number-{n}.example.com") for n in range(400)]
     queries = _account_queries(accounts)
-    assert len(queries) > 1 and all(len(q) <= MAX_QUERY_CHARS + 200 for q in queries)
-    assert sum(q.count("Website LIKE") for q in queries) == 400
-    assert all(q.startswith("SELECT Id, Website, Partnerbot_Customer_Key__c FROM Account WHERE") for q in queries)
-    [few] = _account_queries(accounts[:3] + [Wanted(mapping.ACCOUNT, "p.com", {mapping.ACCOUNT_KEY_FIELD: "p.com"},
-                                                   group=None)])
-    assert few.startswith("SELECT Id, Website, Partnerbot_Customer_Key__c, Partnerbot_Partner_Key__c FROM Account")
+    assert len(queries) > 1 and all(len(soql) <= MAX_QUERY_CHARS + 200 for soql, _ in queries)
+    assert sum(soql.count("Website LIKE") for soql, _ in queries) == 400
+    assert [item for _, items in queries for item in items] == accounts
+    assert all(soql.startswith("SELECT Id, Website, Partnerbot_Customer_Key__c FROM Account WHERE Partnerbot_Customer_"
+                               "Key__c IN (") for soql, _ in queries)
+    partner = wanted("p.com", mapping.ACCOUNT_KEY_FIELD)
+    assert _account_queries([accounts[0], partner]) == [
+        ("SELECT Id, Website, Partnerbot_Customer_Key__c FROM Account WHERE Partnerbot_Customer_Key__c IN "
+         "('customer-number-0.example.com') OR Website LIKE '%customer-number-0.example.com%'", [accounts[0]]),
+        ("SELECT Id, Website, Partnerbot_Partner_Key__c FROM Account WHERE Partnerbot_Partner_Key__c IN ('p.com') "
+         "OR Website LIKE '%p.com%'", [partner]),
+    ]

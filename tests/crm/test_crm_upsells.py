@@ -98,8 +98,9 @@ def test_an_accepted_upsell_becomes_an_expansion_on_the_customers_account_credit
     }
     assert (partner["OpportunityId"], partner["AccountToId"], partner["Role"], partner["IsPrimary"]) == (
         opp["Id"], partner_account["Id"], "Reseller", True)
-    # Usage (first drain), the Account look-up, both Accounts and the Opportunity in one Composite, the Partner.
-    assert fake.calls == ["GET limits/", "GET query/", "POST composite", "POST sobjects/Partner/"]
+    # Usage (first drain), the customer's and the partner's Account look-ups, both Accounts and the Opportunity in
+    # one Composite, the Partner.
+    assert fake.calls == ["GET limits/", "GET query/", "GET query/", "POST composite", "POST sobjects/Partner/"]
     assert {(r.sobject, r.external_key, r.salesforce_id) for r in mirror_of(engine, ref)} == {
         ("Account", "customer:acme.com", customer["Id"]), ("Account", "northwind-partners.com", partner_account["Id"]),
         ("Opportunity", ref, opp["Id"]), ("Partner", ref, partner["Id"])}
@@ -298,12 +299,12 @@ def test_an_org_without_the_upsell_fields_still_takes_registrations(engine, now,
         queue(session, reg, "approved", now)
         session.commit()
         reg_ref = reg.reference
-    drain_outbox(engine, sf_settings, notify=notes.append, now=now)
-    assert len(fake.by_external_id("Opportunity", reg_ref)) == 1 and not notes
-    ref, _ = accepted_upsell(engine, now)
+    ref, _ = accepted_upsell(engine, now)  # in the same chunk as the registration
     report = drain_outbox(engine, sf_settings, notify=notes.append, now=now)
-    assert report.failed == 1 and fake.by_external_id("Opportunity", ref) == []
-    assert ref in notes[-1] and "INVALID_FIELD" in notes[-1]
+    assert (report.written, report.failed) == (1, 1)
+    assert len(fake.by_external_id("Opportunity", reg_ref)) == 1 and fake.by_external_id("Opportunity", ref) == []
+    [told] = notes
+    assert ref in told and reg_ref not in told and "INVALID_FIELD" in told
 
 
 def test_the_cli_syncs_shows_and_retries_an_upsells_writes(engine, now, cli_env, tmp_path):
