@@ -109,6 +109,41 @@ def test_an_accepted_upsell_becomes_an_expansion_on_the_customers_account_credit
     assert drain_outbox(engine, sf_settings, notify=notes.append, now=now).considered == 0
 
 
+def test_the_original_deal_keeps_its_attribution_and_its_usage_credit(engine, now, fake, sf_settings, notes):
+    from storage.crm.models import UsageRevenue
+    from storage.models import PricingModel
+
+    with Session(engine) as session:  # a usage-based deal the partner registered and won, with revenue growing
+        partner = make_partner(session)
+        reg = make_registration(session, partner, now, pricing_model=PricingModel.usage_based,
+                                starting_monthly_usage=Decimal("5000"))
+        queue(session, reg, "approved", now)
+        session.add(UsageRevenue(registration_id=reg.id, month="2026-10", amount=Decimal("15000"),
+                                 recorded_by_slack_id="U_PM", recorded_at=now))
+        queue(session, reg, "usage", now, payload={"month": "2026-10"})
+        account = make_account(session, now, partners=[partner], source_registration_id=reg.id)
+        upsell = make_upsell(session, account, partner, now, signal="usage_growth")
+        session.commit()
+        reg_ref, upsell_id = reg.reference, upsell.id
+    drain_outbox(engine, sf_settings, notify=notes.append, now=now)
+    [deal] = fake.by_external_id("Opportunity", reg_ref)
+    before = (dict(deal), [dict(r) for r in fake.records("Partnerbot_Revenue__c")],
+              [dict(p) for p in fake.records("Partner")])
+    change(engine, upsell_id, "accepted", now)
+    change(engine, upsell_id, "won", now, status=UpsellStatus.won, final_amount=Decimal("9000"), closed_at=now)
+    report = drain_outbox(engine, sf_settings, notify=notes.append, now=now)
+    assert (report.written, report.failed) == (2, 0) and not notes
+    after = (fake.by_external_id("Opportunity", reg_ref)[0], fake.records("Partnerbot_Revenue__c"),
+             [p for p in fake.records("Partner") if p["OpportunityId"] == deal["Id"]])
+    assert after == before  # the deal, its revenue history and its partner: all as they were
+    assert (deal["Attribution_Type__c"], deal["Current_Monthly_Revenue__c"], deal["Revenue_Growth__c"]) == (
+        "partner_sourced", 15000.0, 200.0)
+    [expansion] = fake.by_external_id("Opportunity", f"UPS-{upsell_id:05d}")
+    assert (expansion["Original_Deal__c"], expansion["StageName"], expansion["Amount"]) == (reg_ref, "Closed Won",
+                                                                                           9000.0)
+    assert expansion["Id"] != deal["Id"] and expansion["Upsell_Signal__c"] == "usage_growth"
+
+
 def test_the_customers_existing_account_is_found_by_website_and_only_stamped(engine, now, fake, sf_settings, notes):
     existing = fake.add_record("Account", {"Name": "ACME (our CRM)", "Website": "https://www.acme.com/",
                                            "Type": "Customer - Direct"})
