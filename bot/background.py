@@ -177,6 +177,7 @@ def crm_jobs(engine, settings: Settings, services) -> dict:
     from workflows.people import tell_program_runners
 
     def drain() -> None:
-        drain_outbox(engine, settings, notify=lambda text: tell_program_runners(services, text))
+        drain_outbox(engine, settings, notify=lambda text: tell_program_runners(services, text),
+                     opportunity_type=services.program.upsell.opportunity_type)
 
     return {"crm_drain": (drain, 1)}

@@ -45,12 +45,21 @@ def _notify(text: str) -> None:
     console.print(f"[yellow]Partner managers would be told:[/yellow] {text}")
 
 
+def _opportunity_type(settings) -> str:
+    """The Type of new upsells' expansion Opportunities, from the program file (as the running bot has it)."""
+    from bot.cli import program_or_exit  # bot.cli registers this module's commands
+
+    return program_or_exit(settings.program_file).upsell.opportunity_type
+
+
 @crm_app.command()
 def sync(limit: int = typer.Option(20_000, help="Most outbox rows to send in this run.")) -> None:
     """Send pending CRM writes now (to Salesforce, or to the local mirror without Salesforce settings)."""
     settings, engine = _setup()
+    opportunity_type = _opportunity_type(settings)
     report = with_progress(console, "Syncing CRM", lambda on_progress: drain_outbox(
-        engine, settings, notify=_notify, batch_limit=limit, on_progress=on_progress))
+        engine, settings, notify=_notify, batch_limit=limit, on_progress=on_progress,
+        opportunity_type=opportunity_type))
     target = "Salesforce" if report.mode == "salesforce" else "the local mirror (Salesforce not configured)"
     console.print(
         f"Sent to {target}: {report.written or report.mirrored} written, {report.failed} refused, "
@@ -68,15 +77,16 @@ def _when(moment: datetime | None) -> str:
 
 @crm_app.command()
 def status(
-    registration: str = typer.Option(
-        None, "--registration", "-r", help="Show the mirror of one registration (REG-00042)."
+    reference: str = typer.Option(
+        None, "--registration", "--upsell", "-r",
+        help="Show the mirror of one registration (REG-00042) or upsell (UPS-00007).",
     ),
 ) -> None:
     """Pending, refused and written CRM writes, the last error, and Salesforce API usage."""
     settings, engine = _setup()
-    if registration:
+    if reference:
         try:
-            records = mirror_of(engine, registration)
+            records = mirror_of(engine, reference)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
@@ -115,17 +125,20 @@ def status(
 
 
 @crm_app.command()
-def retry(registration: str = typer.Argument(None, help="Only this registration (REG-00042).")) -> None:
+def retry(
+    reference: str = typer.Argument(None, help="Only this registration (REG-00042) or upsell (UPS-00007)."),
+) -> None:
     """Put refused CRM writes back in the queue, after fixing the data or the Salesforce rule."""
     _, engine = _setup()
-    registration_id = None
-    if registration:
+    only: dict[str, int] = {}
+    if reference:
         try:
-            registration_id = parse_reference(registration)
+            kind, number = parse_reference(reference)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
-    count = retry_failed(engine, registration_id=registration_id)
+        only = {f"{kind}_id": number}
+    count = retry_failed(engine, **only)
     console.print(f"Re-queued {count} refused write(s); `partnerbot crm sync` sends them now.")
 
 

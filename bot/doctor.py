@@ -192,7 +192,8 @@ def check_program(settings: Settings) -> Result:
 
 def needed_salesforce_fields() -> dict[str, set[str]]:
     """The custom fields the CRM writer sends, per sObject, read off its own mapping so the two cannot drift."""
-    from storage.crm import mapping
+    from storage.crm import mapping, upsell_mapping
+    from storage.models import CustomerAccount, Recurrence, Upsell, UpsellSignal, UpsellStatus
 
     now = datetime.now(timezone.utc)
     reg = Registration(id=1, company="Acme", contact_name="Jo Doe", contact_email="jo@acme.com", product_line="x",
@@ -200,10 +201,18 @@ def needed_salesforce_fields() -> dict[str, set[str]]:
                        starting_monthly_usage=Decimal(1), status=RegistrationStatus.won, created_at=now,
                        closed_at=now, attribution="partner_sourced")
     partner = Partner(id=1, name="Partner", type=PartnerType.reseller)
+    # A lost upsell on an account a registration brought: every field an expansion Opportunity may carry.
+    account = CustomerAccount(id=1, name="Customer", domain="customer.example", landing_zone="x",
+                              source_registration_id=1)
+    upsell = Upsell(id=1, account_id=1, partner_id=1, flagged_by_slack_id="U1", signal=UpsellSignal.plan_upgrade,
+                    target="y", expected_value=Decimal(1), currency="USD", recurrence=Recurrence.monthly,
+                    timeline="1-3m", status=UpsellStatus.lost, created_at=now, closed_at=now, close_reason="z")
     records = {
         mapping.LEAD: mapping.to_salesforce_lead(reg, partner),
-        mapping.OPPORTUNITY: mapping.to_salesforce_opportunity(reg, partner, revenue=[("2026-01", Decimal(2))]),
-        mapping.ACCOUNT: mapping.to_salesforce_account(partner),
+        mapping.OPPORTUNITY: mapping.to_salesforce_opportunity(reg, partner, revenue=[("2026-01", Decimal(2))])
+        | upsell_mapping.to_salesforce_upsell_opportunity(upsell, account, partner, creating=True),
+        mapping.ACCOUNT: mapping.to_salesforce_account(partner)
+        | upsell_mapping.to_salesforce_customer_account(account),
         mapping.REVENUE: mapping.to_salesforce_revenue(reg, "2026-01", Decimal(2)),
     }
     # A relationship (`X__r`) is written through its lookup field (`X__c`).

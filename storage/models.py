@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -290,12 +290,22 @@ class ReviewDecision(SQLModel, table=True):
 
 
 class CrmOutbox(SQLModel, table=True):
-    """A CRM write waiting to be sent, recorded in the same transaction as the change it reports."""
+    """A CRM write waiting to be sent, recorded in the same transaction as the change it reports.
+
+    Each row is about one registration or one upsell (exactly one of the two ids is set): both kinds share this
+    table, so one drain, one backoff and one `partnerbot crm status` serve them.
+    """
 
     __tablename__ = "crm_outbox"
+    __table_args__ = (
+        CheckConstraint("(registration_id IS NULL) <> (upsell_id IS NULL)", name="ck_crm_outbox_one_subject"),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    registration_id: int = Field(foreign_key="registration.id", index=True)
-    event: str = Field(max_length=32)  # submitted, approved, rejected, expired, won, lost, usage
+    registration_id: int | None = Field(default=None, foreign_key="registration.id", index=True)
+    upsell_id: int | None = Field(default=None, foreign_key="upsell.id", index=True)
+    # registrations: submitted, approved, rejected, expired, won, lost, usage, ...; upsells: accepted, won, lost,
+    # attribution (storage/crm/mapping.py and storage/crm/upsells.py list them)
+    event: str = Field(max_length=32)
     payload: dict[str, Any] = json_field(dict)
     urgent: bool = False
     status: OutboxStatus = Field(default=OutboxStatus.pending, index=True)

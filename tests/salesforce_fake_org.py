@@ -12,23 +12,20 @@ from collections import defaultdict
 from urllib.parse import parse_qs, unquote, urlsplit
 
 try:  # imported as a top-level module by pytest, as part of `tests` by the benchmark
-    from salesforce_fake_describe import deployed_fields, describe
-    from salesforce_fake_soql import run_query
+    from salesforce_fake_describe import deployed_fields, describe, external_ids, picklists
+    from salesforce_fake_soql import UnknownField, run_query
 except ImportError:
-    from tests.salesforce_fake_describe import deployed_fields, describe
-    from tests.salesforce_fake_soql import run_query
+    from tests.salesforce_fake_describe import deployed_fields, describe, external_ids, picklists
+    from tests.salesforce_fake_soql import UnknownField, run_query
 
-EXTERNAL_IDS = {
-    "Lead": {"Partnerbot_Id__c"},
-    "Opportunity": {"Partnerbot_Id__c"},
-    "Account": {"Partnerbot_Partner_Key__c"},
-    "Partnerbot_Revenue__c": {"Partnerbot_Id__c"},
-}
+EXTERNAL_IDS = external_ids()  # as deployed from salesforce/force-app: a field not marked there cannot key an upsert
+PICKLISTS = picklists()
 RELATIONSHIPS = {  # relationship name -> (lookup field, parent sObject)
     "Partner_Account__r": ("Partner_Account__c", "Account"),
     "Opportunity__r": ("Opportunity__c", "Opportunity"),
     "Opportunity": ("OpportunityId", "Opportunity"),
     "AccountTo": ("AccountToId", "Account"),
+    "Account": ("AccountId", "Account"),
 }
 REQUIRED = {
     "Lead": ("LastName", "Company"),
@@ -39,6 +36,11 @@ REQUIRED = {
 }
 PREFIX = {"Account": "001", "Lead": "00Q", "Opportunity": "006", "Partner": "00I", "Partnerbot_Revenue__c": "a01"}
 NOT_FOUND = [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
+
+
+def _folded(value):
+    """An external id as Salesforce compares it: every Partnerbot external id is deployed case-insensitive."""
+    return value.lower() if isinstance(value, str) else value
 
 
 class RecordError(Exception):
@@ -65,18 +67,34 @@ class FakeOrg:
         return list(self.objects[sobject].values())
 
     def by_external_id(self, sobject: str, value: str, field: str = "Partnerbot_Id__c") -> list[dict]:
+        """Records whose external id `field` is `value` (Partnerbot's external ids ignore case, as deployed)."""
         return [self.objects[sobject][rid] for rid in self._find(sobject, field, value)]
 
     def add_record(self, sobject: str, fields: dict) -> str:
+        """A record people made in the org (any field, no check of what the API would accept from us)."""
         with self.lock:
-            return self._save(sobject, fields)[0]
+            return self._save(sobject, fields, checked=False)[0]
 
     def _find(self, sobject: str, field: str, value) -> list[str]:
         if field in EXTERNAL_IDS.get(sobject, ()):  # indexed, as Salesforce indexes external ids
-            return sorted(self._index[(sobject, field)].get(value, ()))
+            return sorted(self._index[(sobject, field)].get(_folded(value), ()))
         return [rid for rid, r in self.objects[sobject].items() if r.get(field) == value]
 
-    def _resolve(self, sobject: str, fields: dict) -> dict:
+    def _check_field(self, sobject: str, name: str, value) -> None:
+        """Refuse what Salesforce refuses: a field the org does not have, a value a restricted picklist lacks."""
+        if name not in self.fields.get(sobject, ()):
+            raise RecordError(
+                "INVALID_FIELD",
+                f"No such column '{name}' on sobject of type {sobject}. If you are attempting to use a custom "
+                "field, be sure to append the '__c' after the custom field name.",
+                [name],
+            )
+        values, restricted = PICKLISTS.get((sobject, name), ((), False))
+        if restricted and value is not None and value not in values:
+            raise RecordError("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                              f"{name}: bad value for restricted picklist field: {value}", [name])
+
+    def _resolve(self, sobject: str, fields: dict, checked: bool = True) -> dict:
         resolved = {}
         for name, value in fields.items():
             if name == "attributes":
@@ -86,6 +104,11 @@ class FakeOrg:
                     raise RecordError("INVALID_FIELD", f"No such column '{name}' on entity '{sobject}'")
                 lookup, parent = RELATIONSHIPS[name]
                 ((ext_field, ext_value),) = value.items()
+                if checked:
+                    self._check_field(sobject, lookup, None)
+                    if ext_field not in EXTERNAL_IDS.get(parent, ()):
+                        raise RecordError("INVALID_FIELD", f"{ext_field} is not an external id field of {parent}",
+                                          [lookup])
                 found = self._find(parent, ext_field, ext_value)
                 if len(found) != 1:
                     raise RecordError(
@@ -95,11 +118,15 @@ class FakeOrg:
                     )
                 resolved[lookup] = found[0]
             else:
+                if checked and name != "Id":
+                    self._check_field(sobject, name, value)
                 resolved[name] = value
         return resolved
 
-    def _save(self, sobject: str, fields: dict, record_id: str | None = None) -> tuple[str, bool]:
-        fields = self._resolve(sobject, fields)
+    def _save(
+        self, sobject: str, fields: dict, record_id: str | None = None, *, checked: bool = True
+    ) -> tuple[str, bool]:
+        fields = self._resolve(sobject, fields, checked)
         existing = self.objects[sobject].get(record_id, {}) if record_id else {}
         if sobject == "Lead" and existing.get("IsConverted"):
             raise RecordError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
@@ -121,8 +148,8 @@ class FakeOrg:
         record_id = record_id or f"{PREFIX.get(sobject, 'a99')}{next(self._ids):015d}"
         merged["Id"] = record_id
         for field in EXTERNAL_IDS.get(sobject, ()):
-            self._index[(sobject, field)].setdefault(existing.get(field), set()).discard(record_id)
-            self._index[(sobject, field)].setdefault(merged.get(field), set()).add(record_id)
+            self._index[(sobject, field)].setdefault(_folded(existing.get(field)), set()).discard(record_id)
+            self._index[(sobject, field)].setdefault(_folded(merged.get(field)), set()).add(record_id)
         self.objects[sobject][record_id] = merged
         return record_id, created
 
@@ -175,9 +202,10 @@ class FakeOrg:
             }
         if parts[0] in ("query", "queryAll"):
             try:
-                records = run_query(params.get("q", [""])[0], self.objects)
+                records = run_query(params.get("q", [""])[0], self.objects, self.fields)
             except ValueError as exc:
-                return 400, [{"errorCode": "MALFORMED_QUERY", "message": str(exc)}]
+                code = "INVALID_FIELD" if isinstance(exc, UnknownField) else "MALFORMED_QUERY"
+                return 400, [{"errorCode": code, "message": str(exc)}]
             return 200, {"totalSize": len(records), "done": True, "records": records}
         if parts[:2] == ["composite", "sobjects"]:
             return self._collections(method, parts[2:], body or {})

@@ -14,6 +14,10 @@ QUERY = re.compile(r"^\s*SELECT\s+(.+?)\s+FROM\s+(\w+)(?:\s+WHERE\s+(.+?))?(?:\s
 Predicate = Callable[[dict], bool]
 
 
+class UnknownField(ValueError):
+    """The query names a field the org does not have (Salesforce answers INVALID_FIELD)."""
+
+
 def _literal(token: str):
     if token.startswith("'"):
         return re.sub(r"\\(.)", r"\1", token[1:-1])
@@ -43,6 +47,7 @@ class _Parser:
     def __init__(self, text: str):
         self.tokens = TOKEN.findall(text)
         self.pos = 0
+        self.fields: list[str] = []  # the fields the condition reads
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -75,6 +80,7 @@ class _Parser:
             self.take(")")
             return inner
         field = self.take()
+        self.fields.append(field)
         negate = (self.peek() or "").upper() == "NOT"
         if negate:
             self.take()
@@ -91,19 +97,27 @@ class _Parser:
         return lambda record: _compare(op, record.get(field), value)
 
 
-def run_query(soql: str, objects: dict[str, dict[str, dict]]) -> list[dict]:
-    """Records matching `soql`, with only the selected fields, as the query resource returns them."""
+def run_query(soql: str, objects: dict[str, dict[str, dict]], known: dict[str, set[str]] | None = None) -> list[dict]:
+    """Records matching `soql`, with only the selected fields, as the query resource returns them.
+
+    With `known` (the org's fields per sObject), a field the org does not have is refused, as Salesforce does.
+    """
     match = QUERY.match(soql)
     if not match:
         raise ValueError(f"unsupported SOQL: {soql[:200]}")
     fields = [f.strip() for f in match.group(1).split(",")]
     sobject, where, limit = match.group(2), match.group(3), match.group(4)
     predicate: Predicate = lambda record: True  # noqa: E731
+    read = list(fields)
     if where:
         parser = _Parser(where)
         predicate = parser.expression()
         if parser.peek() is not None:
             raise ValueError(f"unexpected {parser.peek()!r} in WHERE")
+        read += parser.fields
+    unknown = [f for f in read if known is not None and f not in known.get(sobject, ())]
+    if unknown:
+        raise UnknownField(f"No such column '{unknown[0]}' on entity '{sobject}'")
     rows = [r for r in objects.get(sobject, {}).values() if predicate(r)]
     rows = rows[: int(limit)] if limit else rows
     return [

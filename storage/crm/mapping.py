@@ -7,10 +7,11 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from storage.models import Partner, PartnerType, Registration, RegistrationStatus
+from storage.models import Partner, PartnerType, Registration, RegistrationStatus, Upsell
 
 EXTERNAL_ID_FIELD = "Partnerbot_Id__c"  # on Lead, Opportunity and Partnerbot_Revenue__c
 ACCOUNT_KEY_FIELD = "Partnerbot_Partner_Key__c"  # on Account: the partner's domain, or a stable fallback
+CUSTOMER_KEY_FIELD = "Partnerbot_Customer_Key__c"  # on Account: a customer's domain, or a stable fallback
 LEAD = "Lead"
 OPPORTUNITY = "Opportunity"
 ACCOUNT = "Account"
@@ -75,18 +76,22 @@ def _split_name(name: str) -> tuple[str | None, str]:
     return (first[:40] or None), (last or name.strip())[:80]
 
 
-def _lead_description(reg: Registration) -> str:
-    lines = [
-        f"Partnerbot registration {reg.reference}",
-        f"Region: {reg.region}",
-        f"Company size: {reg.company_size}",
-        f"Budget: {reg.budget}",
-        f"Timeline: {reg.timeline}",
-        f"Estimated value: {Decimal(str(reg.estimated_value)):.2f} {reg.currency}",
-    ]
-    if reg.notes:
-        lines.append(f"Notes: {reg.notes}")
+def description(title: str, facts: dict[str, str], notes: str) -> str:
+    """A record's Description: a title line, one "Label: value" line per fact, then the notes if any."""
+    lines = [title, *(f"{label}: {value}" for label, value in facts.items())]
+    if notes:
+        lines.append(f"Notes: {notes}")
     return "\n".join(lines)
+
+
+def _lead_description(reg: Registration) -> str:
+    return description(f"Partnerbot registration {reg.reference}", {
+        "Region": reg.region,
+        "Company size": reg.company_size,
+        "Budget": reg.budget,
+        "Timeline": reg.timeline,
+        "Estimated value": f"{Decimal(str(reg.estimated_value)):.2f} {reg.currency}",
+    }, reg.notes)
 
 
 # Fields the Lead and the Opportunity share: the attribution a partner manager reports on.
@@ -186,10 +191,11 @@ def to_salesforce_account(partner: Partner) -> dict[str, Any]:
     return fields
 
 
-def to_salesforce_partner(reg: Registration, partner: Partner) -> dict[str, Any]:
-    """The Opportunity's primary partner; references by external id (the writer swaps in Salesforce Ids)."""
+def to_salesforce_partner(deal: Registration | Upsell, partner: Partner) -> dict[str, Any]:
+    """The Opportunity's primary partner (a registration's deal or an upsell's expansion); references by external
+    id (the writer swaps in Salesforce Ids)."""
     return {
-        "Opportunity": {EXTERNAL_ID_FIELD: reg.reference},
+        "Opportunity": {EXTERNAL_ID_FIELD: deal.reference},
         "AccountTo": {ACCOUNT_KEY_FIELD: partner_key(partner)},
         "Role": PARTNER_ROLE_BY_TYPE.get(PartnerType(_text(partner.type)), "Referral"),
         "IsPrimary": True,
@@ -210,9 +216,10 @@ def revenue_key(reg: Registration, month: str) -> str:
     return f"{reg.reference}-{month}"
 
 
-def targets_for(events: Iterable[str]) -> frozenset[str]:
-    """The union of records a set of events touches; raises KeyError on an unknown event."""
+def targets_for(events: Iterable[str], table: dict[str, frozenset[str]] = EVENT_TARGETS) -> frozenset[str]:
+    """The union of records a set of events touches (registration events unless `table` says otherwise); raises
+    KeyError on an unknown event."""
     result: frozenset[str] = frozenset()
     for event in events:
-        result |= EVENT_TARGETS[event]
+        result |= table[event]
     return result

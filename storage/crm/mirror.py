@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import and_, bindparam, insert, or_, update
 from sqlmodel import Session, select
 
-from storage.crm import mapping
+from storage.crm import mapping, upsell_mapping
 from storage.crm.mapping import ACCOUNT, LEAD, OPPORTUNITY, PARTNER, REVENUE
 from storage.crm.models import CrmRecord
 from storage.crm.outbox import WriteGroup
-from storage.models import Registration
+from storage.models import CustomerAccount, Registration, Upsell
 
 ORDER = (ACCOUNT, LEAD, OPPORTUNITY, REVENUE, PARTNER)  # parents before the records that point at them
 
@@ -59,51 +59,112 @@ def _account_needed(targets: frozenset[str]) -> bool:
     return bool(targets & {LEAD, OPPORTUNITY, PARTNER})
 
 
-def wanted_records(groups: list[WriteGroup], known: dict[tuple[str, str], CrmRecord]) -> list[Wanted]:
-    """Every record the groups need, parents first; an Opportunity not yet in Salesforce gets its create-only fields."""
+def _creating(existing: MirrorRow | None) -> bool:
+    """Whether an Opportunity write creates the record (so it carries the create-only fields)."""
+    return existing is None or existing.salesforce_id is None
+
+
+def _partner_account(group: WriteGroup, accounts: set[str]) -> list[Wanted]:
+    """The partner's Account, once per chunk (several deals of one partner share it)."""
+    key = mapping.partner_key(group.partner)
+    if key in accounts:
+        return []
+    accounts.add(key)
+    return [Wanted(ACCOUNT, key, mapping.to_salesforce_account(group.partner), group)]
+
+
+def _registration_wanted(group: WriteGroup, known: dict, accounts: set[str]) -> list[Wanted]:
+    reg, partner = group.registration, group.partner
+    wanted = _partner_account(group, accounts) if _account_needed(group.targets) else []
+    if LEAD in group.targets:
+        wanted.append(Wanted(LEAD, reg.reference, mapping.to_salesforce_lead(reg, partner), group))
+    if OPPORTUNITY in group.targets:
+        existing = known.get((OPPORTUNITY, reg.reference))
+        fields = mapping.to_salesforce_opportunity(reg, partner, revenue=group.revenue, creating=_creating(existing),
+                                                   sent=existing.field_values if existing else None)
+        wanted.append(Wanted(OPPORTUNITY, reg.reference, fields, group))
+    if REVENUE in group.targets:
+        for month, amount in group.revenue:
+            if group.months is None or month in group.months:
+                fields = mapping.to_salesforce_revenue(reg, month, amount)
+                wanted.append(Wanted(REVENUE, mapping.revenue_key(reg, month), fields, group))
+    # Every Opportunity write also makes sure its Partner record exists: one that failed before (or whose
+    # approval write was refused) gets created by the next write of the deal; an existing one costs nothing.
+    if group.targets & {PARTNER, OPPORTUNITY}:
+        wanted.append(Wanted(PARTNER, reg.reference, mapping.to_salesforce_partner(reg, partner), group))
+    return wanted
+
+
+def _upsell_wanted(group: WriteGroup, known: dict, accounts: set[str], opportunity_type: str) -> list[Wanted]:
+    """The customer's Account, the expansion Opportunity and, once the partner is credited, the partner's Account
+    and Partner record; nothing before the upsell is accepted."""
+    upsell, account, partner = group.upsell, group.account, group.partner
+    if not upsell_mapping.in_salesforce(upsell):
+        return []
+    wanted = []
+    key = upsell_mapping.customer_mirror_key(account)
+    if key not in accounts:
+        accounts.add(key)
+        wanted.append(Wanted(ACCOUNT, key, upsell_mapping.to_salesforce_customer_account(account), group))
+    credited = upsell_mapping.partner_credited(upsell)
+    if credited:
+        wanted += _partner_account(group, accounts)
+    creating = _creating(known.get((OPPORTUNITY, upsell.reference)))
+    fields = upsell_mapping.to_salesforce_upsell_opportunity(upsell, account, partner, creating=creating,
+                                                             opportunity_type=opportunity_type)
+    wanted.append(Wanted(OPPORTUNITY, upsell.reference, fields, group))
+    if credited:
+        wanted.append(Wanted(PARTNER, upsell.reference, mapping.to_salesforce_partner(upsell, partner), group))
+    return wanted
+
+
+def wanted_records(
+    groups: list[WriteGroup],
+    known: dict[tuple[str, str], MirrorRow],
+    *,
+    opportunity_type: str = upsell_mapping.DEFAULT_OPPORTUNITY_TYPE,
+) -> list[Wanted]:
+    """Every record the groups need, parents first; an Opportunity not yet in Salesforce gets its create-only fields.
+
+    `opportunity_type` is the `Type` of a new upsell's expansion Opportunity (program.upsell.opportunity_type).
+    """
     wanted: list[Wanted] = []
     accounts: set[str] = set()
     for group in groups:
-        reg, partner = group.registration, group.partner
-        if _account_needed(group.targets):
-            key = mapping.partner_key(partner)
-            if key not in accounts:
-                accounts.add(key)
-                wanted.append(Wanted(ACCOUNT, key, mapping.to_salesforce_account(partner), group))
-        if LEAD in group.targets:
-            wanted.append(Wanted(LEAD, reg.reference, mapping.to_salesforce_lead(reg, partner), group))
-        if OPPORTUNITY in group.targets:
-            existing = known.get((OPPORTUNITY, reg.reference))
-            creating = existing is None or existing.salesforce_id is None
-            fields = mapping.to_salesforce_opportunity(reg, partner, revenue=group.revenue, creating=creating,
-                                                       sent=existing.field_values if existing else None)
-            wanted.append(Wanted(OPPORTUNITY, reg.reference, fields, group))
-        if REVENUE in group.targets:
-            for month, amount in group.revenue:
-                if group.months is None or month in group.months:
-                    fields = mapping.to_salesforce_revenue(reg, month, amount)
-                    wanted.append(Wanted(REVENUE, mapping.revenue_key(reg, month), fields, group))
-        # Every Opportunity write also makes sure its Partner record exists: one that failed before (or whose
-        # approval write was refused) gets created by the next write of the deal; an existing one costs nothing.
-        if group.targets & {PARTNER, OPPORTUNITY}:
-            wanted.append(Wanted(PARTNER, reg.reference, mapping.to_salesforce_partner(reg, partner), group))
+        if group.upsell is not None:
+            wanted += _upsell_wanted(group, known, accounts, opportunity_type)
+        else:
+            wanted += _registration_wanted(group, known, accounts)
     wanted.sort(key=lambda w: ORDER.index(w.sobject))
     return wanted
 
 
 def known_records(session: Session, groups: list[WriteGroup]) -> dict[tuple[str, str], MirrorRow]:
-    """Mirror rows of these groups' registrations and partners, by (sObject, key)."""
-    registration_ids = [g.registration.id for g in groups]
+    """Mirror rows of these groups' registrations, upsells and partners, by (sObject, key)."""
+    registration_ids = [g.registration.id for g in groups if g.registration is not None]
+    upsell_ids = [g.upsell.id for g in groups if g.upsell is not None]
     partner_ids = list({g.partner.id for g in groups})
-    rows = session.execute(
-        select(*MIRROR_COLUMNS).where(
-            or_(
-                CrmRecord.registration_id.in_(registration_ids),
-                and_(CrmRecord.sobject == ACCOUNT, CrmRecord.partner_id.in_(partner_ids)),
-            )
-        )
-    )
+    mine = [and_(CrmRecord.sobject == ACCOUNT, CrmRecord.partner_id.in_(partner_ids))]
+    if registration_ids:
+        mine.append(CrmRecord.registration_id.in_(registration_ids))
+    if upsell_ids:
+        mine.append(CrmRecord.upsell_id.in_(upsell_ids))
+    rows = session.execute(select(*MIRROR_COLUMNS).where(or_(*mine)))
     return {(r.sobject, r.external_key): MirrorRow(*r) for r in rows}
+
+
+def _owners(item: Wanted) -> dict[str, int | None]:
+    """The mirror row's links: a partner's Account its partner, a customer's Account nothing (customers' Accounts
+    are found by key), every other record its registration or upsell and partner."""
+    group = item.group
+    if item.sobject == ACCOUNT:
+        customer = item.key.startswith(upsell_mapping.CUSTOMER_MIRROR_PREFIX)
+        return {"registration_id": None, "upsell_id": None, "partner_id": None if customer else group.partner.id}
+    return {
+        "registration_id": group.registration.id if group.registration is not None else None,
+        "upsell_id": group.upsell.id if group.upsell is not None else None,
+        "partner_id": group.partner.id,
+    }
 
 
 _by_key = (CrmRecord.sobject == bindparam("b_sobject")) & (CrmRecord.external_key == bindparam("b_key"))
@@ -121,9 +182,9 @@ def save_mirror(
 
     With `defer_inserts`, new rows are inserted by `save_synced` with Salesforce's answer, not twice written.
     """
-    # Accounts are shared by partners; their rows may exist without matching known_records' filter. Every
-    # other row carries its registration, so known_records found it: looking those up again by (sObject, key)
-    # scanned the whole mirror for each chunk.
+    # Accounts are shared by deals (a partner's by its deals, a customer's by its upsells); their rows may exist
+    # without matching known_records' filter. Every other row carries its registration or upsell, so
+    # known_records found it: looking those up again by (sObject, key) scanned the whole mirror for each chunk.
     missing = [w.key for w in wanted if w.sobject == ACCOUNT and (w.sobject, w.key) not in known]
     if missing:
         for row in session.execute(
@@ -134,14 +195,12 @@ def save_mirror(
     for item in wanted:
         row = known.get((item.sobject, item.key))
         if row is None:
-            is_account = item.sobject == ACCOUNT
             row = MirrorRow(item.sobject, item.key, item.fields)
             known[(item.sobject, item.key)] = row
             row.insert = {
                 "sobject": item.sobject,
                 "external_key": item.key,
-                "registration_id": None if is_account else item.group.registration.id,
-                "partner_id": item.group.partner.id,
+                **_owners(item),
                 "field_values": item.fields,
                 "version": 1,
                 "mirrored_at": now,
@@ -194,12 +253,21 @@ def save_synced(session: Session, wanted: list[Wanted], now: datetime) -> None:
         session.execute(update(CrmRecord.__table__).where(_by_key), rows)
 
 
-def records_of(session: Session, registration: Registration) -> list[CrmRecord]:
-    """The mirror rows of one registration and its partner's Account, parents first."""
-    rows = session.exec(select(CrmRecord).where(CrmRecord.registration_id == registration.id)).all()
-    accounts = session.exec(
-        select(CrmRecord).where(CrmRecord.partner_id == registration.partner_id, CrmRecord.sobject == ACCOUNT)
-    ).all()
+def records_of(session: Session, deal: Registration | Upsell) -> list[CrmRecord]:
+    """The mirror rows of one registration or upsell, with its partner's Account (and an upsell's customer's),
+    parents first."""
+    if isinstance(deal, Upsell):
+        rows = session.exec(select(CrmRecord).where(CrmRecord.upsell_id == deal.id)).all()
+        customer = session.get(CustomerAccount, deal.account_id)
+        theirs = [CrmRecord.external_key == upsell_mapping.customer_mirror_key(customer)]
+        if upsell_mapping.partner_credited(deal):
+            theirs.append(CrmRecord.partner_id == deal.partner_id)
+        accounts = session.exec(select(CrmRecord).where(CrmRecord.sobject == ACCOUNT, or_(*theirs))).all()
+    else:
+        rows = session.exec(select(CrmRecord).where(CrmRecord.registration_id == deal.id)).all()
+        accounts = session.exec(
+            select(CrmRecord).where(CrmRecord.partner_id == deal.partner_id, CrmRecord.sobject == ACCOUNT)
+        ).all()
     return sorted(
         [*accounts, *rows], key=lambda r: (ORDER.index(r.sobject) if r.sobject in ORDER else 99, r.external_key)
     )

@@ -23,8 +23,10 @@ class CrmRecord(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("sobject", "external_key"),)
     id: int | None = Field(default=None, primary_key=True)
     sobject: str = Field(max_length=64)  # Lead, Opportunity, Account, Partner, Partnerbot_Revenue__c
-    external_key: str = Field(max_length=255)  # our external id value (REG-00001, a partner key, ...)
+    # our external id value (REG-00001, UPS-00001, a partner key, customer:<customer key>, ...)
+    external_key: str = Field(max_length=255)
     registration_id: int | None = Field(default=None, foreign_key="registration.id", index=True)
+    upsell_id: int | None = Field(default=None, foreign_key="upsell.id", index=True)
     partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
     field_values: dict[str, Any] = json_field(dict)
     salesforce_id: str | None = Field(default=None, max_length=18)

@@ -1,4 +1,5 @@
-"""The outbox from the writer's side: due rows grouped per registration, and what happens to them after a try."""
+"""The outbox from the writer's side: due rows grouped per registration or upsell, and what happens to them after
+a try."""
 
 from __future__ import annotations
 
@@ -11,29 +12,34 @@ from sqlmodel import Session, select
 
 from storage.crm.mapping import EVENT_TARGETS, REVENUE, targets_for
 from storage.crm.models import CrmMirroredWrite, UsageRevenue
-from storage.models import CrmOutbox, OutboxStatus, Partner, Registration
+from storage.crm.upsell_mapping import UPSELL_EVENT_TARGETS
+from storage.models import CrmOutbox, CustomerAccount, OutboxStatus, Partner, Registration, Upsell
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 ID_BATCH = 5_000  # ids per IN list, well under SQLite's and PostgreSQL's bound-parameter limits
+REGISTRATION, UPSELL = "registration", "upsell"  # what an outbox row is about
+Subject = tuple[str, int]  # (REGISTRATION or UPSELL, its id)
 
 
 @dataclass
 class WriteGroup:
-    """All pending outbox rows of one registration, sent together as one set of Salesforce records."""
+    """All pending outbox rows of one registration or one upsell, sent together as one set of Salesforce records."""
 
-    registration: Registration
     partner: Partner
-    rows: list[Row]  # id, registration_id, event, payload, attempts of each pending outbox row
+    rows: list[Row]  # id, subject_id, event, payload, attempts of each pending outbox row
     targets: frozenset[str]
-    months: set[str] | None  # revenue months to send; None means all of them
+    registration: Registration | None = None
+    upsell: Upsell | None = None
+    account: CustomerAccount | None = None  # the upsell's customer
+    months: set[str] | None = None  # revenue months to send; None means all of them
     revenue: list[tuple[str, object]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # permanent: Salesforce refused a record
     retry_reasons: list[str] = field(default_factory=list)  # transient: try again later
 
     @property
     def reference(self) -> str:
-        return self.registration.reference
+        return self.registration.reference if self.registration is not None else self.upsell.reference
 
     def fail(self, message: str, *, transient: bool = False) -> None:
         (self.retry_reasons if transient else self.errors).append(message)
@@ -63,24 +69,28 @@ def count_due(session: Session, *, now: datetime, urgent_only: bool = False, mir
     return session.exec(query).one()
 
 
-def _heads(session: Session, conditions: list, after_id: int, limit: int) -> list[tuple[int, int]]:
-    """(registration id, its first due row id) of the next `limit` registrations past `after_id`, in row order.
+def _subject(registration_id: int | None, upsell_id: int | None) -> Subject:
+    return (REGISTRATION, registration_id) if registration_id is not None else (UPSELL, upsell_id)
+
+
+def _heads(session: Session, conditions: list, after_id: int, limit: int) -> list[tuple[Subject, int]]:
+    """(subject, its first due row id) of the next `limit` registrations or upsells past `after_id`, in row order.
 
     Pages through due rows by id instead of grouping the whole backlog: a GROUP BY over every pending row
     made each chunk cost as much as the backlog, so a large drain grew with its square.
     """
-    heads: dict[int, int] = {}
+    heads: dict[Subject, int] = {}
     page_size = limit * 2
     cursor = after_id
     while len(heads) < limit:
         page = session.execute(
-            select(CrmOutbox.id, CrmOutbox.registration_id)
+            select(CrmOutbox.id, CrmOutbox.registration_id, CrmOutbox.upsell_id)
             .where(CrmOutbox.id > cursor, *conditions)
             .order_by(CrmOutbox.id)
             .limit(page_size)
         ).all()
-        for row_id, registration_id in page:
-            heads.setdefault(registration_id, row_id)
+        for row_id, registration_id, upsell_id in page:
+            heads.setdefault(_subject(registration_id, upsell_id), row_id)
             if len(heads) == limit:
                 break
         if len(page) < page_size:
@@ -89,36 +99,40 @@ def _heads(session: Session, conditions: list, after_id: int, limit: int) -> lis
     return list(heads.items())
 
 
-def load_due_groups(
-    session: Session, *, now: datetime, after_id: int, limit: int, urgent_only: bool, mirror_mode: bool
-) -> tuple[list[WriteGroup], int]:
-    """The next `limit` registrations with a due row past `after_id`, each with all its pending rows.
-
-    Returns the groups and the cursor for the next call. Rows with an unknown event are failed here.
-    """
-    heads = _heads(session, _due_filter(now, urgent_only, mirror_mode), after_id, limit)
-    if not heads:
-        return [], after_id
-    registration_ids = [registration_id for registration_id, _ in heads]
+def _pending_rows(session: Session, column, ids: list[int], known: dict[str, frozenset[str]]) -> dict[int, list[Row]]:
+    """The pending rows of these registrations (or upsells), by id; a row with an event not in `known` is failed."""
     # Plain rows, not ORM objects: the outcome is written back with set-based updates (settle_groups). The
     # status is checked here, not in SQL: given both, SQLite picked the status index and read every pending
     # row of the backlog for each chunk; a registration's own rows are few.
-    rows = [
-        row
-        for row in session.execute(
-            select(
-                CrmOutbox.id,
-                CrmOutbox.registration_id,
-                CrmOutbox.event,
-                CrmOutbox.payload,
-                CrmOutbox.attempts,
-                CrmOutbox.status,
-            )
-            .where(CrmOutbox.registration_id.in_(registration_ids))
-            .order_by(CrmOutbox.id)
+    rows = session.execute(
+        select(
+            CrmOutbox.id,
+            column.label("subject_id"),
+            CrmOutbox.event,
+            CrmOutbox.payload,
+            CrmOutbox.attempts,
+            CrmOutbox.status,
         )
-        if row.status == OutboxStatus.pending
-    ]
+        .where(column.in_(ids))
+        .order_by(CrmOutbox.id)
+    ).all()
+    by_subject: dict[int, list[Row]] = {}
+    for row in rows:
+        if row.status != OutboxStatus.pending:
+            continue
+        if row.event not in known:
+            session.execute(
+                update(CrmOutbox)
+                .where(CrmOutbox.id == row.id)
+                .values(status=OutboxStatus.failed, last_error=f"unknown CRM event {row.event!r}")
+            )
+            continue
+        by_subject.setdefault(row.subject_id, []).append(row)
+    return by_subject
+
+
+def _registration_groups(session: Session, registration_ids: list[int]) -> dict[Subject, WriteGroup]:
+    by_registration = _pending_rows(session, CrmOutbox.registration_id, registration_ids, EVENT_TARGETS)
     registrations = {r.id: r for r in session.exec(select(Registration).where(Registration.id.in_(registration_ids)))}
     partner_ids = {r.partner_id for r in registrations.values()}
     partners = {p.id: p for p in session.exec(select(Partner).where(Partner.id.in_(partner_ids)))}
@@ -129,21 +143,8 @@ def load_due_groups(
         .order_by(UsageRevenue.month)
     ):
         revenue.setdefault(registration_id, []).append((month, amount))
-    by_registration: dict[int, list[Row]] = {}
-    for row in rows:
-        if row.event not in EVENT_TARGETS:
-            session.execute(
-                update(CrmOutbox)
-                .where(CrmOutbox.id == row.id)
-                .values(status=OutboxStatus.failed, last_error=f"unknown CRM event {row.event!r}")
-            )
-            continue
-        by_registration.setdefault(row.registration_id, []).append(row)
-    groups = []
-    for registration_id in registration_ids:
-        group_rows = by_registration.get(registration_id)
-        if not group_rows:
-            continue
+    groups = {}
+    for registration_id, group_rows in by_registration.items():
         registration = registrations[registration_id]
         usage_rows = [r for r in group_rows if r.event == "usage"]
         months = {r.payload.get("month") for r in usage_rows}
@@ -157,8 +158,49 @@ def load_due_groups(
         )
         if REVENUE not in group.targets:
             group.months = set()
-        groups.append(group)
-    return groups, heads[-1][1]
+        groups[(REGISTRATION, registration_id)] = group
+    return groups
+
+
+def _upsell_groups(session: Session, upsell_ids: list[int]) -> dict[Subject, WriteGroup]:
+    by_upsell = _pending_rows(session, CrmOutbox.upsell_id, upsell_ids, UPSELL_EVENT_TARGETS)
+    upsells = {u.id: u for u in session.exec(select(Upsell).where(Upsell.id.in_(list(by_upsell))))}
+    account_ids = {u.account_id for u in upsells.values()}
+    accounts = {a.id: a for a in session.exec(select(CustomerAccount).where(CustomerAccount.id.in_(account_ids)))}
+    partner_ids = {u.partner_id for u in upsells.values()}
+    partners = {p.id: p for p in session.exec(select(Partner).where(Partner.id.in_(partner_ids)))}
+    groups = {}
+    for upsell_id, group_rows in by_upsell.items():
+        upsell = upsells[upsell_id]
+        groups[(UPSELL, upsell_id)] = WriteGroup(
+            upsell=upsell,
+            account=accounts[upsell.account_id],
+            partner=partners[upsell.partner_id],
+            rows=group_rows,
+            targets=targets_for((r.event for r in group_rows), UPSELL_EVENT_TARGETS),
+            months=set(),
+        )
+    return groups
+
+
+def load_due_groups(
+    session: Session, *, now: datetime, after_id: int, limit: int, urgent_only: bool, mirror_mode: bool
+) -> tuple[list[WriteGroup], int]:
+    """The next `limit` registrations or upsells with a due row past `after_id`, each with all its pending rows.
+
+    Returns the groups and the cursor for the next call. Rows with an unknown event are failed here.
+    """
+    heads = _heads(session, _due_filter(now, urgent_only, mirror_mode), after_id, limit)
+    if not heads:
+        return [], after_id
+    registration_ids = [subject_id for (kind, subject_id), _ in heads if kind == REGISTRATION]
+    upsell_ids = [subject_id for (kind, subject_id), _ in heads if kind == UPSELL]
+    groups: dict[Subject, WriteGroup] = {}
+    if registration_ids:
+        groups |= _registration_groups(session, registration_ids)
+    if upsell_ids:
+        groups |= _upsell_groups(session, upsell_ids)
+    return [groups[subject] for subject, _ in heads if subject in groups], heads[-1][1]
 
 
 def mark_mirrored(session: Session, groups: list[WriteGroup], now: datetime) -> None:

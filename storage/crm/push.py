@@ -8,10 +8,20 @@ from datetime import datetime
 from simple_salesforce.exceptions import SalesforceError
 
 from storage.crm.api import COLLECTION_LIMIT, Batch, CrmApi, RecordResult, _errors_text
-from storage.crm.mapping import ACCOUNT, ACCOUNT_KEY_FIELD, EXTERNAL_ID_FIELD, LEAD, OPPORTUNITY, PARTNER
+from storage.crm.mapping import (
+    ACCOUNT,
+    ACCOUNT_KEY_FIELD,
+    CUSTOMER_KEY_FIELD,
+    EXTERNAL_ID_FIELD,
+    LEAD,
+    OPPORTUNITY,
+    PARTNER,
+)
+from storage.crm.mirror import ORDER, Wanted
 
 CONVERTED_LEAD = "CANNOT_UPDATE_CONVERTED_LEAD"
-from storage.crm.mirror import ORDER, Wanted
+# A query travels in the request line, which Salesforce caps at 16,384 bytes; URL-encoding adds about a third.
+MAX_QUERY_CHARS = 10_000
 
 
 def _soql_escape(value: str) -> str:
@@ -43,17 +53,20 @@ def _up_to_date(item: Wanted) -> bool:
     return bool(record and record.salesforce_id and record.synced_version == record.version)
 
 
-def _apply(items: list[Wanted], results: list[RecordResult], now: datetime) -> None:
-    for index, item in enumerate(items):
+def _apply(items: list[Wanted] | list[list[Wanted]], results: list[RecordResult], now: datetime) -> None:
+    """Salesforce's answer for each record sent, to the Wanted it was sent for (or to each of several Wanted that
+    one record served, as an Account stamped with a partner's and a customer's key)."""
+    for index, sent in enumerate(items):
         result = results[index] if index < len(results) else RecordResult(False, error="no answer", transient=True)
-        converted = item.sobject == LEAD and CONVERTED_LEAD in (result.error or "")
-        if result.ok or converted:
-            # A Lead sales has converted is closed to updates; the Opportunity carries the attribution on.
-            item.record.salesforce_id = result.salesforce_id or item.record.salesforce_id
-            item.record.synced_at, item.record.synced_version = now, item.record.version
-            item.created = result.created
-        else:
-            item.group.fail(f"{item.sobject} {item.key}: {result.error}", transient=result.transient)
+        for item in sent if isinstance(sent, list) else [sent]:
+            converted = item.sobject == LEAD and CONVERTED_LEAD in (result.error or "")
+            if result.ok or converted:
+                # A Lead sales has converted is closed to updates; the Opportunity carries the attribution on.
+                item.record.salesforce_id = result.salesforce_id or item.record.salesforce_id
+                item.record.synced_at, item.record.synced_version = now, item.record.version
+                item.created = result.created
+            else:
+                item.group.fail(f"{item.sobject} {item.key}: {result.error}", transient=result.transient)
 
 
 def _refuse(items: list[Wanted], exc: SalesforceError) -> None:
@@ -66,36 +79,85 @@ def _chunks(items: list[Wanted]) -> list[list[Wanted]]:
     return [items[i : i + COLLECTION_LIMIT] for i in range(0, len(items), COLLECTION_LIMIT)]
 
 
-def _find_accounts(api: CrmApi, accounts: list[Wanted], now: datetime) -> list[tuple[Batch, list[Wanted]]]:
-    """Link partners to Accounts that already exist (by our key, else by website); batches for the rest."""
-    keys = [a.key for a in accounts]
-    soql = f"SELECT Id, Website, {ACCOUNT_KEY_FIELD} FROM Account WHERE {ACCOUNT_KEY_FIELD} IN {_in_list(keys)}"
-    for domain in (k for k in keys if "." in k):
-        # Websites are typed by people (https://www.acme.com/, acme.com): match loosely, check exactly below.
-        soql += f" OR Website LIKE {_like_contains(domain)}"
-    found = sorted(api.query_all(soql), key=lambda r: r["Id"])  # oldest Id first when several match
-    by_key = {r.get(ACCOUNT_KEY_FIELD): r["Id"] for r in found if r.get(ACCOUNT_KEY_FIELD)}
-    by_site: dict[str, str] = {}
-    for r in found:
-        by_site.setdefault(website_domain(r.get("Website")), r["Id"])
-    stamp, stamp_items, create, create_items = [], [], [], []
+def account_key(item: Wanted) -> tuple[str, str]:
+    """(key field, key value) an Account is upserted by: a customer's key, or a partner's."""
+    field = CUSTOMER_KEY_FIELD if CUSTOMER_KEY_FIELD in item.fields else ACCOUNT_KEY_FIELD
+    return field, str(item.fields[field])
+
+
+def _account_queries(accounts: list[Wanted]) -> list[tuple[str, list[Wanted]]]:
+    """SOQL finding these Accounts by our keys, else by website, with the Accounts each looks for: one key field per
+    query (an org that has not deployed the customers' key yet still finds partners' Accounts), split so that no
+    query outgrows a request line."""
+    queries: list[tuple[str, list[Wanted]]] = []
+    by_field: dict[str, list[Wanted]] = {}
     for item in accounts:
-        if item.key in by_key:
-            item.record.salesforce_id, item.record.synced_at = by_key[item.key], now
+        by_field.setdefault(account_key(item)[0], []).append(item)
+    for field, items in by_field.items():
+        parts: list[list[Wanted]] = [[]]
+        size = 0
+        for item in items:
+            cost = 2 * len(account_key(item)[1]) + 40
+            if parts[-1] and size + cost > MAX_QUERY_CHARS:
+                parts.append([])
+                size = 0
+            parts[-1].append(item)
+            size += cost
+        for part in parts:
+            values = [account_key(item)[1] for item in part]
+            conditions = [f"{field} IN {_in_list(values)}"]
+            # Websites are typed by people (https://www.acme.com/, acme.com): match loosely, check exactly later.
+            conditions += [f"Website LIKE {_like_contains(value)}" for value in values if "." in value]
+            queries.append((f"SELECT Id, Website, {field} FROM Account WHERE {' OR '.join(conditions)}", part))
+    return queries
+
+
+def _find_accounts(api: CrmApi, accounts: list[Wanted], now: datetime) -> list[tuple[Batch, list[list[Wanted]]]]:
+    """Link partners and customers to Accounts that already exist (by our key, else by website); batches for the
+    rest: the found ones stamped with our key (one update per Account, whoever else it is), the others created.
+    A refused look-up fails the groups of the Accounts it was for, and only those."""
+    found: dict[str, dict] = {}
+    looked: list[Wanted] = []
+    for soql, items in _account_queries(accounts):
+        try:
+            found |= {r["Id"]: r for r in api.query_all(soql)}
+        except SalesforceError as exc:
+            _refuse(items, exc)
+            continue
+        looked += items
+    by_key: dict[tuple[str, str], str] = {}
+    by_site: dict[str, str] = {}
+    for record_id in sorted(found):  # oldest Id first when several match
+        record = found[record_id]
+        for field in (ACCOUNT_KEY_FIELD, CUSTOMER_KEY_FIELD):
+            if record.get(field):
+                by_key.setdefault((field, str(record[field]).lower()), record_id)
+        by_site.setdefault(website_domain(record.get("Website")), record_id)
+    stamps: dict[str, dict] = {}
+    stamped: dict[str, list[Wanted]] = {}
+    creates: dict[str, tuple[list[dict], list[list[Wanted]]]] = {}
+    for item in looked:
+        field, value = account_key(item)
+        if (field, value.lower()) in by_key:
+            item.record.salesforce_id, item.record.synced_at = by_key[(field, value.lower())], now
             item.record.synced_version = item.record.version  # an existing Account is left as people keep it
-        elif item.key in by_site:
-            # Found by domain: mark it as this partner's Account, leave everything else as people set it.
-            stamp.append({"Id": by_site[item.key], ACCOUNT_KEY_FIELD: item.key})
-            stamp_items.append(item)
+        elif "." in value and value in by_site:
+            # Found by domain: mark it as this partner's (or customer's) Account, leave everything else as people
+            # set it. A partner that is also a customer gets both keys in one update.
+            record_id = by_site[value]
+            stamps.setdefault(record_id, {"Id": record_id})[field] = value
+            stamped.setdefault(record_id, []).append(item)
         else:
-            create.append(item.fields)
-            create_items.append(item)
-    batches = []
-    if stamp:
-        batches.append((Batch(ACCOUNT, stamp, update=True), stamp_items))
-    if create:
-        batches.append((Batch(ACCOUNT, create, external_field=ACCOUNT_KEY_FIELD), create_items))
-    return batches
+            records, items = creates.setdefault(field, ([], []))
+            records.append(item.fields)
+            items.append([item])
+    planned = [(list(stamps.values()), list(stamped.values()), {"update": True})]
+    planned += [(records, items, {"external_field": field}) for field, (records, items) in creates.items()]
+    return [
+        (Batch(ACCOUNT, records[start : start + COLLECTION_LIMIT], **how), items[start : start + COLLECTION_LIMIT])
+        for records, items, how in planned
+        for start in range(0, len(records), COLLECTION_LIMIT)
+    ]
 
 
 def _write_partners(api: CrmApi, wanted: list[Wanted], now: datetime) -> None:
@@ -148,12 +210,9 @@ def _write_partners(api: CrmApi, wanted: list[Wanted], now: datetime) -> None:
 def push_wanted(api: CrmApi, wanted: list[Wanted], now: datetime) -> None:
     """Write one chunk's records in dependency order; failures land on their groups, outages raise."""
     accounts = [w for w in wanted if w.sobject == ACCOUNT and not w.record.salesforce_id]
-    planned: list[tuple[Batch, list[Wanted]]] = []
+    planned: list[tuple[Batch, list[Wanted] | list[list[Wanted]]]] = []
     if accounts:
-        try:
-            planned = _find_accounts(api, accounts, now)
-        except SalesforceError as exc:
-            _refuse(accounts, exc)
+        planned = _find_accounts(api, accounts, now)
     for sobject in ORDER:
         if sobject in (ACCOUNT, PARTNER):
             continue

@@ -13,8 +13,11 @@ from bot.settings import Settings
 from storage.crm.client import auth_mode
 from storage.crm.mirror import records_of
 from storage.crm.models import CrmMirroredWrite, CrmRecord
+from storage.crm.outbox import REGISTRATION, UPSELL
 from storage.crm.state import load_state, over_threshold
-from storage.models import CrmOutbox, OutboxStatus, Registration, utcnow
+from storage.models import CrmOutbox, OutboxStatus, Registration, Upsell, utcnow
+
+PREFIXES = {REGISTRATION: "REG", UPSELL: "UPS"}  # as Registration.reference and Upsell.reference write them
 
 
 @dataclass
@@ -73,17 +76,28 @@ def crm_status(
             .order_by(CrmOutbox.id.desc())
             .limit(list_failures)
         ).all()
-        status.failures = [(f"REG-{r.registration_id:05d}", r.event, r.last_error or "") for r in failed_rows]
+        status.failures = [(_row_reference(r), r.event, r.last_error or "") for r in failed_rows]
     return status
 
 
-def retry_failed(engine: Engine, *, now: datetime | None = None, registration_id: int | None = None) -> int:
-    """Put refused writes back in the queue (after the data or the Salesforce rule was fixed)."""
+def _row_reference(row: CrmOutbox) -> str:
+    if row.registration_id is not None:
+        return f"{PREFIXES[REGISTRATION]}-{row.registration_id:05d}"
+    return f"{PREFIXES[UPSELL]}-{row.upsell_id:05d}"
+
+
+def retry_failed(
+    engine: Engine, *, now: datetime | None = None, registration_id: int | None = None, upsell_id: int | None = None
+) -> int:
+    """Put refused writes back in the queue (after the data or the Salesforce rule was fixed): all of them, or
+    those of one registration or one upsell."""
     now = now or utcnow()
     with Session(engine) as session:
         query = select(CrmOutbox).where(CrmOutbox.status == OutboxStatus.failed)
         if registration_id is not None:
             query = query.where(CrmOutbox.registration_id == registration_id)
+        if upsell_id is not None:
+            query = query.where(CrmOutbox.upsell_id == upsell_id)
         rows = session.exec(query).all()
         for row in rows:
             row.status, row.attempts, row.next_attempt_at = OutboxStatus.pending, 0, now
@@ -92,19 +106,24 @@ def retry_failed(engine: Engine, *, now: datetime | None = None, registration_id
         return len(rows)
 
 
-def parse_reference(text: str) -> int:
-    """`REG-00042`, `reg-42` or `42` -> 42; ValueError otherwise."""
-    cleaned = text.strip().upper().removeprefix("REG-")
-    if not cleaned.isdigit():
-        raise ValueError(f"not a registration id: {text!r} (use 42 or REG-00042)")
-    return int(cleaned)
+def parse_reference(text: str) -> tuple[str, int]:
+    """`REG-00042`, `reg-42` or `42` -> ("registration", 42); `UPS-00007` or `ups-7` -> ("upsell", 7); ValueError
+    otherwise."""
+    cleaned = text.strip().upper()
+    kind = next((k for k, prefix in PREFIXES.items() if cleaned.startswith(prefix + "-")), REGISTRATION)
+    number = cleaned.removeprefix(PREFIXES[kind] + "-")
+    if not number.isdigit():
+        raise ValueError(f"not a registration or upsell id: {text!r} (use 42, REG-00042 or UPS-00007)")
+    return kind, int(number)
 
 
 def mirror_of(engine: Engine, reference: str | int) -> list[CrmRecord]:
-    """The local mirror's records for one registration (what Salesforce has, or will have)."""
-    registration_id = reference if isinstance(reference, int) else parse_reference(reference)
+    """The local mirror's records for one registration (an id or a reference) or one upsell (UPS-00007): what
+    Salesforce has, or will have."""
+    kind, number = (REGISTRATION, reference) if isinstance(reference, int) else parse_reference(reference)
+    model = Registration if kind == REGISTRATION else Upsell
     with Session(engine) as session:
-        registration = session.get(Registration, registration_id)
-        if registration is None:
-            raise ValueError(f"no registration REG-{registration_id:05d}")
-        return records_of(session, registration)
+        deal = session.get(model, number)
+        if deal is None:
+            raise ValueError(f"no {kind} {PREFIXES[kind]}-{number:05d}")
+        return records_of(session, deal)

@@ -19,6 +19,7 @@ from storage.crm.client import CrmAuthError, CrmConfigError, build_salesforce, s
 from storage.crm.mirror import known_records, save_mirror, save_synced, wanted_records
 from storage.crm.outbox import WriteGroup, count_due, load_due_groups, mark_mirrored, settle_groups
 from storage.crm.push import push_wanted
+from storage.crm.upsell_mapping import DEFAULT_OPPORTUNITY_TYPE
 from storage.crm.state import (
     USAGE_RECHECK,
     acquire_lease,
@@ -42,7 +43,7 @@ CHECKPOINT_EVERY = 10  # chunks between SQLite WAL checkpoints in a long drain
 
 @dataclass
 class DrainReport:
-    """What one drain did, counted in outbox rows (several rows of one registration travel together)."""
+    """What one drain did, counted in outbox rows (several rows of one registration or upsell travel together)."""
 
     mode: str = "mirror"  # "salesforce", or "mirror" when only the local mirror was written
     considered: int = 0
@@ -111,8 +112,12 @@ def drain_outbox(
     on_progress: Progress | None = None,
     request_timeout: float = 30.0,
     rng: random.Random | None = None,
+    opportunity_type: str = DEFAULT_OPPORTUNITY_TYPE,
 ) -> DrainReport:
-    """Send due outbox rows to Salesforce (or the local mirror without it); safe to run at any time, from anywhere."""
+    """Send due outbox rows to Salesforce (or the local mirror without it); safe to run at any time, from anywhere.
+
+    `opportunity_type` is the `Type` a new upsell's expansion Opportunity gets (program.upsell.opportunity_type).
+    """
     owner = uuid4().hex
     if not acquire_lease(engine, owner):
         return DrainReport(stopped="another drain is running")
@@ -129,13 +134,14 @@ def drain_outbox(
             timeout=request_timeout,
             rng=rng or random.Random(),
             renew=lambda: renew_lease(engine, owner),
+            opportunity_type=opportunity_type,
         )
     finally:
         release_lease(engine, owner)
 
 
 def _drain(
-    engine, settings, *, notify, now, sf, batch_limit, chunk_size, on_progress, timeout, rng, renew
+    engine, settings, *, notify, now, sf, batch_limit, chunk_size, on_progress, timeout, rng, renew, opportunity_type
 ) -> DrainReport:
     report = DrainReport()
     threshold = settings.crm_api_usage_threshold
@@ -165,7 +171,7 @@ def _drain(
                 session.commit()
                 break
             known = known_records(session, groups)
-            wanted = wanted_records(groups, known)
+            wanted = wanted_records(groups, known, opportunity_type=opportunity_type)
             # Salesforce's answer comes before new rows are stored: each is written once, Id and all.
             save_mirror(session, wanted, known, now, defer_inserts=not mirror_mode)
             rows = sum(len(g.rows) for g in groups)

@@ -1,4 +1,4 @@
-"""CRM fixtures: the local HTTPS Salesforce fake and settings pointing at it."""
+"""CRM fixtures: the local HTTPS Salesforce fake, settings pointing at it, and the CLI's environment."""
 
 from __future__ import annotations
 
@@ -46,3 +46,21 @@ def bare_settings(database_url):
 def notes():
     """A notify() that collects what partner managers would be told."""
     return []
+
+
+@pytest.fixture
+def cli_env(monkeypatch, database_url, tmp_path):
+    """The CLI reads its settings from the environment; run where no developer's .env is."""
+    for name in (
+        "SALESFORCE_INSTANCE_URL",
+        "SALESFORCE_ACCESS_TOKEN",
+        "SALESFORCE_USERNAME",
+        "SALESFORCE_PASSWORD",
+        "SALESFORCE_SECURITY_TOKEN",
+        "SALESFORCE_CONSUMER_KEY",
+        "SALESFORCE_PRIVATE_KEY_FILE",
+        "PROGRAM_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)

@@ -1,4 +1,5 @@
-"""Partner and registration rows built directly with SQLModel, as the spine would leave them."""
+"""Partner, registration, customer account and upsell rows built directly with SQLModel, as the workflows
+would leave them."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from storage.models import (
+    AccountPartner,
     AttributionType,
     CrmOutbox,
+    CustomerAccount,
     Partner,
     PartnerType,
     PricingModel,
+    Recurrence,
     Registration,
     RegistrationStatus,
+    Upsell,
+    UpsellSignal,
+    UpsellStatus,
 )
 
 
@@ -84,3 +91,40 @@ def queue(
     session.add(row)
     session.flush()
     return row
+
+
+def make_account(session: Session, now: datetime, *, partners: list[Partner] = (), **fields) -> CustomerAccount:
+    """A customer account with its attached partners, as a won registration or an import leaves it."""
+    values = dict(name="Acme Inc.", name_key="acme", domain="acme.com", owner_slack_id="U_AE",
+                  landing_zone="analytics", created_at=now - timedelta(days=30), updated_at=now - timedelta(days=30))
+    account = CustomerAccount(**(values | fields))
+    session.add(account)
+    session.flush()
+    for partner in partners:
+        session.add(AccountPartner(account_id=account.id, partner_id=partner.id, attached_at=account.created_at))
+    session.flush()
+    return account
+
+
+def make_upsell(session: Session, account: CustomerAccount, partner: Partner, now: datetime, **fields) -> Upsell:
+    """An upsell the partner flagged and the owner AE accepted, with `fields` changed."""
+    values = dict(
+        flagged_by_slack_id="U_PARTNER",
+        attribution=AttributionType.sourced,
+        signal=UpsellSignal.plan_upgrade,
+        target="Enterprise",
+        expected_value=Decimal("2400.00"),
+        currency="EUR",
+        recurrence=Recurrence.monthly,
+        timeline="1-3m",
+        notes="They hit the seat limit twice this month",
+        status=UpsellStatus.accepted,
+        assigned_to_slack_id=account.owner_slack_id,
+        created_at=now - timedelta(days=1),
+        updated_at=now,
+        accepted_at=now,
+    )
+    upsell = Upsell(account_id=account.id, partner_id=partner.id, **(values | fields))
+    session.add(upsell)
+    session.flush()
+    return upsell

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import pytest
 from crm_factories import make_partner, make_registration, queue
 from sqlmodel import Session
 from typer.testing import CliRunner
@@ -57,23 +56,6 @@ def test_direct_pipeline_leaves_partner_deals_out(fake, sf_settings):
     )
     figures = direct_pipeline_and_won(build_salesforce(sf_settings), start=date(2026, 1, 1), end=date(2026, 12, 31))
     assert figures == [PeriodFigures("2026-11", Decimal("1000"), 1, Decimal("4000"), 1)]
-
-
-@pytest.fixture
-def cli_env(monkeypatch, database_url, tmp_path):
-    """The CLI reads its settings from the environment; run where no developer's .env is."""
-    for name in (
-        "SALESFORCE_INSTANCE_URL",
-        "SALESFORCE_ACCESS_TOKEN",
-        "SALESFORCE_USERNAME",
-        "SALESFORCE_PASSWORD",
-        "SALESFORCE_SECURITY_TOKEN",
-        "SALESFORCE_CONSUMER_KEY",
-        "SALESFORCE_PRIVATE_KEY_FILE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.chdir(tmp_path)
 
 
 def test_cli_sync_status_retry_and_usage_import(engine, now, cli_env, tmp_path):
