@@ -60,6 +60,7 @@ class Action(StrEnum):
     upsell_duplicate_approve = "upsell_duplicate_approve"  # the partner manager on another partner's duplicate
     upsell_duplicate_reject = "upsell_duplicate_reject"
     suggest_upsell = "suggest_upsell"  # an expansion signal's private suggestion: opens the form prefilled
+    partner_stage = "partner_stage"  # the partner card's stage menu: `partner id:stage`, both re-checked
 
 
 class Block(StrEnum):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlmodel import Session, select
 
 from bot.demo_data import import_demo_records
+from storage.actors import resolve_actor
 from storage.db import alembic_config, transaction
 from storage.lifecycle import stage_history
 from storage.models import Partner, PartnerStage, PartnerStageEvent, Registration, utcnow
@@ -20,7 +23,8 @@ from tests.e2e_support import (  # noqa: F401  (bot, clock: fixtures, the bot on
     text_of,
 )
 from workflows.imports import PARTNER_COLUMNS, import_partners, rows_as_csv
-from workflows.lifecycle import move_stage
+from workflows.lifecycle import change_stage, move_stage
+from workflows.services import NotAllowed
 
 
 def partner_named(engine, name: str) -> Partner:
@@ -208,3 +212,135 @@ def test_automatic_rules_never_move_a_partner_backwards(bot, engine):
     assert partner_named(engine, "Northwind Consulting").stage == PartnerStage.producing
     assert [h[2] for h in history(engine, "Globex Referrals")] == ["import", "U0PRIYA"]
     assert [h[2] for h in history(engine, "Northwind Consulting")] == ["import"]
+
+
+# /partner stage ----------------------------------------------------------------------------------------------
+
+def slash_partner(bot, user_id: str, text: str) -> str:
+    """Run `/partner <text>` in the user's DM with the bot; what they were told."""
+    assert bot.driver.command(user_id, "/partner", text).status == 200
+    return text_of(dm_messages(bot.sandbox, user_id)[-1])
+
+
+def test_partner_managers_and_admins_move_partners_by_name_with_a_reason_kept_and_escaped(bot, engine):
+    told = slash_partner(bot, "U0PRIYA", "stage globex onboarded no deals yet <!channel>")
+    assert "Globex Referrals moved from activated to onboarded." in told
+    assert history(engine, "Globex Referrals")[-1] == ("activated", "onboarded", "U0PRIYA",
+                                                       "no deals yet <!channel>", None)
+    told = slash_partner(bot, "U0ADMIN", '"Northwind Consulting" strategic')  # not a subcommand: says so
+    assert "I don't know `/partner" in told
+    told = slash_partner(bot, "U0ADMIN", 'stage "Northwind Consulting" Strategic')
+    assert "Northwind Consulting moved from producing to strategic." in told
+    assert history(engine, "Northwind Consulting")[-1][:4] == ("producing", "strategic", "U0ADMIN", None)
+    assert_history_is_whole(engine)
+
+
+def test_only_partner_managers_and_admins_change_stages(bot, engine):
+    for user_id in ("U0ALEX", "U0GUEST"):  # an AE; a partner's guest in our workspace
+        told = slash_partner(bot, user_id, "stage Globex producing")
+        assert "Only partner managers and admins can change a partner's stage." in told
+    assert partner_named(engine, "Globex Referrals").stage == PartnerStage.activated
+
+
+def test_bad_stage_commands_get_specific_answers_and_change_nothing(bot, engine):
+    import_partners_rows(engine, [("Acme Strategic Group", "agency", "registered", "recruited", "acme-group.com",
+                                   "", "", "", "")])
+    answers = {
+        "stage": "Name the partner and its new stage",
+        "stage Globex": "Which stage? Give one of: prospect, recruited, onboarded, activated, producing, strategic",
+        "stage Globex superstar": "Which stage?",
+        "stage Nortwind producing": "No partner is called “Nortwind”. Did you mean Northwind Consulting?",
+        "stage Zzyzx producing": "No partner is called “Zzyzx”.",
+        "stage in producing": "“in” fits several partners: Initech Agency, Northwind Consulting. Give more of the "
+                              "name.",
+        "stage Globex activated": "Globex Referrals is already activated: nothing changed.",
+        "stage Globex producing " + "x" * 1001: "Keep the reason under 1000 characters.",
+    }
+    for text, expected in answers.items():
+        assert expected in slash_partner(bot, "U0PRIYA", text), text
+    assert "Did you mean" not in slash_partner(bot, "U0PRIYA", "stage Zzyzx producing")
+    assert [len(history(engine, name)) for name in ("Globex Referrals", "Northwind Consulting")] == [1, 1]
+    # A name with a stage word in it: the reading that is a partner's whole name wins.
+    told = slash_partner(bot, "U0PRIYA", "stage acme strategic group onboarded signed the agreement")
+    assert "Acme Strategic Group moved from recruited to onboarded." in told
+    assert history(engine, "Acme Strategic Group")[-1][3] == "signed the agreement"
+
+
+def import_partners_rows(engine, rows) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "partners.csv")
+        path.write_text(rows_as_csv(PARTNER_COLUMNS, rows), encoding="utf-8")
+        report = import_partners(engine, path)
+    assert not report.errors, report.errors
+
+
+# /partner show and the card's stage menu ----------------------------------------------------------------------
+
+def card_of(bot, user_id: str, name: str):
+    assert bot.driver.command(user_id, "/partner", f"show {name}").status == 200
+    return dm_messages(bot.sandbox, user_id)[-1]
+
+
+def stage_menu(message) -> dict | None:
+    return next((block["accessory"] for block in message.blocks
+                 if (block.get("accessory") or {}).get("action_id") == "partner_stage"), None)
+
+
+def test_the_partner_card_counts_with_sql_and_shows_stage_people_deals_and_history(bot, engine, clock):
+    win(bot, register(bot, "U0DANA", "C0NORTH", "Acme"))
+    umbrella = register(bot, "U0DANA", "C0NORTH", "Umbrella")
+    ae, review = review_of(bot, umbrella)
+    bot.driver.click(ae, "review_accept", message=(review.channel, review.ts))
+    since = partner_named(engine, "Northwind Consulting").stage_since
+    clock.offset = timedelta(days=100)
+    register(bot, "U0DANA", "C0NORTH", "Initrode")
+    card = card_of(bot, "U0PRIYA", "northwind")
+    shown = text_of(card)
+    assert "*Northwind Consulting* · Reseller · Gold tier" in shown
+    assert f"*Stage:* Producing for 100 days (since {since:%-d %b %Y})" in shown
+    assert "<@U0PRIYA> (Priya Nair)" in shown and "<@U0DANA>" in shown
+    assert "*Registrations*\n2 open · 1 won" in shown and "*Upsells*\n0 open · 0 won" in shown
+    assert "*Lead-to-close*\n50% (1 won of 2 submitted more than 90 days ago)" in shown
+    assert "*Won in the last 12 months*\n1 deal won for 48,000 USD" in shown
+    assert f"*Last activity*\n{clock():%-d %b %Y}" in shown
+    assert f"• {since:%-d %b %Y} · started as Producing · partner import: partnerbot import partners" in shown
+    assert "nudge" not in shown.lower()  # nudges do not exist yet: nothing pretends they do
+    menu = stage_menu(card)
+    assert menu["initial_option"]["value"] == f"{partner_named(engine, 'Northwind Consulting').id}:producing"
+    assert [o["value"].split(":")[1] for o in menu["options"]] == [s.value for s in PartnerStage]
+
+
+def test_the_card_is_for_our_team_and_its_menu_for_those_who_change_stages(bot, engine):
+    ae_card = card_of(bot, "U0ALEX", "Globex")
+    assert "*Globex Referrals*" in text_of(ae_card) and stage_menu(ae_card) is None
+    refused = text_of(card_of(bot, "U0GUEST", "Globex"))  # a partner's guest in our workspace
+    assert "The partner card is for our own team." in refused and "Globex" not in refused
+    assert "Name the partner" in text_of(card_of(bot, "U0PRIYA", ""))
+    assert "fits several partners" in text_of(card_of(bot, "U0PRIYA", "n"))
+    with Session(engine) as session:
+        alex = resolve_actor(session, user_id="U0ALEX", team_id="T0OURS", our_team_id="T0OURS")
+    with pytest.raises(NotAllowed):  # a forged menu click by an AE
+        change_stage(bot.services, actor=alex, partner_id=partner_named(engine, "Globex Referrals").id,
+                     stage=PartnerStage.producing)
+    assert len(history(engine, "Globex Referrals")) == 1
+
+
+def test_the_cards_stage_menu_moves_the_partner_and_shows_the_card_again(bot, engine):
+    card = card_of(bot, "U0PRIYA", "Globex")
+    globex = partner_named(engine, "Globex Referrals")
+    picked = bot.driver.click("U0PRIYA", "partner_stage", message=(card.channel, card.ts),
+                              selected=f"{globex.id}:producing")
+    assert picked.status == 200
+    assert partner_named(engine, "Globex Referrals").stage == PartnerStage.producing
+    assert history(engine, "Globex Referrals")[-1] == ("activated", "producing", "U0PRIYA", None, None)
+    card = dm_messages(bot.sandbox, "U0PRIYA")[-1]  # replaced in place
+    assert "*Stage:* Producing since today" in text_of(card)
+    assert "Activated → Producing · <@U0PRIYA>" in text_of(card)
+    assert stage_menu(card)["initial_option"]["value"] == f"{globex.id}:producing"
+    assert bot.driver.redeliver(picked).status == 200  # a replay changes nothing
+    assert len(history(engine, "Globex Referrals")) == 2
+    forged = {"text": {"type": "plain_text", "text": "Strategic"}, "value": "99999:strategic"}
+    bot.driver.click("U0PRIYA", "partner_stage", message=(card.channel, card.ts), selected=forged)
+    assert "That partner is no longer in the program." in text_of(dm_messages(bot.sandbox, "U0PRIYA")[-1])

@@ -11,13 +11,28 @@ proposed to its manager, once. People (partner managers and admins) move partner
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlmodel import Session
 
-from storage.lifecycle import entered_stage_at, has_other_registration, has_other_win, latest_stage_event, lock_partner
+from storage.actors import Actor
+from storage.db import transaction
+from storage.lifecycle import (
+    entered_stage_at,
+    has_other_registration,
+    has_other_win,
+    latest_stage_event,
+    lock_partner,
+    won_by_currency,
+)
 from storage.models import Partner, PartnerStage, PartnerStageEvent, Registration
-from workflows.services import Services
+from storage.queries import claim_request
+from workflows.amounts import shown
+from workflows.program import Program
+from workflows.routing import value_in_base_currency
+from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, NotFound, Services
 
 STAGES = tuple(PartnerStage)
 RULE_FIRST_REGISTRATION = "rule:first_registration"
@@ -103,3 +118,88 @@ def after_win_undone(session: Session, partner: Partner, registration: Registrat
     move_stage(session, partner, latest.from_stage, actor=actor_slack_id, now=now, since=since,
                reason=f"the win of {registration.reference} that made it producing was undone",
                registration_id=registration.id)
+
+
+@dataclass(frozen=True)
+class WonFigures:
+    """A partner's won deals in the last 12 months, the value in the base currency."""
+
+    deals: int
+    value: Decimal
+    currency: str
+    unconverted: tuple[str, ...] = ()  # currencies without an exchange rate: their value is not counted
+
+    def describe(self) -> str:
+        text = f"{self.deals} deal{'s' if self.deals != 1 else ''} won for {shown(self.value)} {self.currency}"
+        if self.unconverted:
+            text += f" (not counting {', '.join(self.unconverted)}: no exchange rate)"
+        return text
+
+
+def won_figures(session: Session, program: Program, partner_id: int, *, now: datetime) -> WonFigures:
+    """Deals won and their value in the routing base currency over the last 12 months."""
+    deals, value, unconverted = 0, Decimal(0), []
+    for currency, count, total in won_by_currency(session, partner_id, now - WON_WINDOW):
+        deals += count
+        converted = value_in_base_currency(total, currency, program.routing)
+        if converted is None:
+            unconverted.append(currency)
+        else:
+            value += converted
+    return WonFigures(deals, value.quantize(Decimal("0.01")), program.routing.base_currency, tuple(unconverted))
+
+
+# People's changes ------------------------------------------------------------------------------------------
+
+@dataclass
+class StageOutcome:
+    """What a stage change or a proposal decision did; `message` is plain text (the handler escapes it)."""
+
+    changed: bool
+    message: str
+    replayed: bool = False
+    partner_id: int | None = None
+
+
+def replayed(session: Session, request_key: str | None, now: datetime) -> bool:
+    """A button press Slack delivered again: it was applied the first time, so it does nothing now."""
+    return bool(request_key) and not claim_request(session, request_key, now)
+
+
+def clean_reason(reason: str | None) -> str | None:
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON:
+        raise NotAllowed(f"Keep the reason under {MAX_REASON} characters.")
+    return reason or None
+
+
+def ensure_changes_stages(actor: Actor) -> None:
+    if not (actor.is_internal and actor.runs_program):
+        raise NotAllowed("Only partner managers and admins can change a partner's stage.")
+
+
+def apply_stage_change(session: Session, services: Services, actor: Actor, partner: Partner, stage: PartnerStage, *,
+                       reason: str | None, now: datetime) -> StageOutcome:
+    """A person moves a locked partner to `stage` (any way: people may move partners back)."""
+    if partner.stage == stage:
+        return StageOutcome(False, f"{partner.name} is already {stage.value}: nothing changed.", partner_id=partner.id)
+    before = partner.stage
+    move_stage(session, partner, stage, actor=actor.slack_user_id, now=now, reason=reason)
+    return StageOutcome(True, f"{partner.name} moved from {before.value} to {stage.value}.", partner_id=partner.id)
+
+
+def change_stage(services: Services, *, actor: Actor, partner_id: int, stage: PartnerStage,
+                 reason: str | None = None, request_key: str | None = None) -> StageOutcome:
+    """The partner card's stage menu: committed before the ack; the partner id is the menu's claim, re-checked."""
+    ensure_changes_stages(actor)
+    reason = clean_reason(reason)
+    now = services.clock()
+    with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
+        if replayed(session, request_key, now):
+            return StageOutcome(False, "", replayed=True)
+        partner = lock_partner(session, partner_id, actor)
+        if partner is None:
+            raise NotFound("That partner is no longer in the program.")
+        outcome = apply_stage_change(session, services, actor, partner, stage, reason=reason, now=now)
+    services.kick()
+    return outcome
