@@ -1,5 +1,6 @@
 """`/partner` (deals [search], desk, usage, show, stage, help), the desk's My deals button, paging of deals lists,
-the partner's own actions on a registration (Add an update, Edit, Withdraw), and the partner card's stage menu."""
+the partner's own actions on a registration (Add an update, Edit, Withdraw), and partners' lifecycle: the partner
+card's stage menu and the strategic proposal's buttons."""
 
 from __future__ import annotations
 
@@ -28,11 +29,11 @@ from handlers.common import (
     request_key,
 )
 from handlers.ids import Action, Block, Callback, Command
-from handlers.reviews import OUT_OF_DATE, commit_then_tell, for_clicked_registration, place_of
+from handlers.reviews import OUT_OF_DATE, commit_then_tell, for_clicked_registration, place_of, tell_after_change
 from storage.actors import Actor
 from storage.models import Registration
 from workflows.lead_form import LeadFormInvalid, validate_lead
-from workflows.lifecycle import change_stage, stage_named
+from workflows.lifecycle import change_stage, decide_proposal, stage_named
 from workflows.partner_actions import (
     EDIT,
     UPDATE,
@@ -79,6 +80,11 @@ def committed(commit: Callable[[], T]) -> tuple[T | None, str | None]:
         return None, DATABASE_BUSY
     except WorkflowError as refused:
         return None, escape(str(refused))
+
+
+def _clicked_number(body: dict) -> int | None:
+    value = clicked_value(body)
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 def _selected_value(body: dict) -> object:
@@ -214,3 +220,19 @@ def register(app: App, services: Services) -> None:
             respond(replace_original=True, text=message.text, blocks=message.blocks)
         else:
             answer(client, actor.slack_user_id, message, channel_id=channel_of(body))
+
+    def on_proposal(accept: bool):
+        def handle_proposal_button(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+            """Make strategic / Dismiss on a strategic proposal: committed before the ack, once."""
+            proposal_id = _clicked_number(body)
+            if proposal_id is None:
+                ack()
+                return
+            actor, place = actor_of(services, context, body), place_of(body)
+            commit_then_tell(services, client, ack, actor, body, place, lambda: decide_proposal(
+                services, actor=actor, proposal_id=proposal_id, accept=accept, request_key=request_key(body)),
+                tell=lambda outcome: tell_after_change(services, client, actor, body, place, escape(outcome.message)))
+        return handle_proposal_button
+
+    app.action(Action.strategic_accept.value)(on_proposal(True))
+    app.action(Action.strategic_dismiss.value)(on_proposal(False))

@@ -11,6 +11,7 @@ proposed to its manager, once. People (partner managers and admins) move partner
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -25,14 +26,20 @@ from storage.lifecycle import (
     has_other_win,
     latest_stage_event,
     lock_partner,
+    member_name,
+    proposal_exists,
+    proposal_for_decision,
+    proposal_of,
     won_by_currency,
 )
-from storage.models import Partner, PartnerStage, PartnerStageEvent, Registration
-from storage.queries import claim_request
+from storage.models import Partner, PartnerStage, PartnerStageEvent, ProposalStatus, Registration, StageProposal
+from storage.queries import claim_request, program_runners
 from workflows.amounts import shown
 from workflows.program import Program
 from workflows.routing import value_in_base_currency
 from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, NotFound, Services
+
+logger = logging.getLogger(__name__)
 
 STAGES = tuple(PartnerStage)
 RULE_FIRST_REGISTRATION = "rule:first_registration"
@@ -93,13 +100,16 @@ def after_registration_submitted(session: Session, partner: Partner, registratio
 
 def after_deal_won(session: Session, services: Services, partner: Partner, registration: Registration, *,
                    now: datetime) -> None:
-    """A partner's first won deal makes it producing (from any earlier stage)."""
+    """A partner's first won deal makes it producing (from any earlier stage); a producing partner that now meets
+    the strategic criteria is proposed to its manager."""
     if rank(partner.stage) < rank(PartnerStage.producing):
         partner = lock_partner(session, partner.id)
         if rank(partner.stage) < rank(PartnerStage.producing) and not has_other_win(session, partner.id,
                                                                                     registration.id):
             move_stage(session, partner, PartnerStage.producing, actor=RULE_FIRST_WIN, now=now,
                        reason=f"first won deal: {registration.reference}", registration_id=registration.id)
+    if partner.stage == PartnerStage.producing:
+        propose_strategic(session, services, partner, registration, now=now)
 
 
 def after_win_undone(session: Session, partner: Partner, registration: Registration, *, actor_slack_id: str,
@@ -149,6 +159,57 @@ def won_figures(session: Session, program: Program, partner_id: int, *, now: dat
     return WonFigures(deals, value.quantize(Decimal("0.01")), program.routing.base_currency, tuple(unconverted))
 
 
+def criteria_text(program: Program) -> str:
+    criteria = program.lifecycle.strategic
+    parts = []
+    if criteria.min_won_deals is not None:
+        parts.append(f"{criteria.min_won_deals} deals")
+    if criteria.min_won_value is not None:
+        parts.append(f"{shown(criteria.min_won_value)} {program.routing.base_currency}")
+    return " or ".join(parts) + " won in 12 months"
+
+
+def meets_strategic(figures: WonFigures, program: Program) -> bool:
+    criteria = program.lifecycle.strategic
+    return ((criteria.min_won_deals is not None and figures.deals >= criteria.min_won_deals)
+            or (criteria.min_won_value is not None and figures.value >= criteria.min_won_value))
+
+
+def _proposal_recipient(session: Session, partner: Partner) -> str | None:
+    """The partner's manager, else the first partner manager or admin (as conflicts go)."""
+    if partner.manager_slack_id:
+        return partner.manager_slack_id
+    runners = program_runners(session)
+    return runners[0].slack_user_id if runners else None
+
+
+def propose_strategic(session: Session, services: Services, partner: Partner, registration: Registration | None,
+                      *, now: datetime) -> StageProposal | None:
+    """Propose a producing partner that meets the criteria as strategic to its manager: once per partner, ever."""
+    program = services.program
+    if not program.lifecycle.strategic.enabled or proposal_of(session, partner.id, PartnerStage.strategic):
+        return None
+    figures = won_figures(session, program, partner.id, now=now)
+    if not meets_strategic(figures, program):
+        return None
+    recipient = _proposal_recipient(session, partner)
+    if recipient is None:
+        logger.warning("partner %s meets the strategic criteria but nobody manages the program", partner.id)
+        return None
+    partner = lock_partner(session, partner.id)  # two wins at once: the second sees the first one's proposal
+    if partner.stage != PartnerStage.producing or proposal_of(session, partner.id, PartnerStage.strategic):
+        return None
+    proposal = StageProposal(partner_id=partner.id, to_stage=PartnerStage.strategic, rule=RULE_STRATEGIC,
+                             reason=f"{figures.describe()} in the last 12 months (the program asks for "
+                                    f"{criteria_text(program)})",
+                             recipient_slack_id=recipient, registration_id=registration.id if registration else None,
+                             proposed_at=now)
+    session.add(proposal)
+    session.flush()
+    services.notifier.strategic_proposed(session, proposal, partner)
+    return proposal
+
+
 # People's changes ------------------------------------------------------------------------------------------
 
 @dataclass
@@ -185,6 +246,8 @@ def apply_stage_change(session: Session, services: Services, actor: Actor, partn
         return StageOutcome(False, f"{partner.name} is already {stage.value}: nothing changed.", partner_id=partner.id)
     before = partner.stage
     move_stage(session, partner, stage, actor=actor.slack_user_id, now=now, reason=reason)
+    if stage == PartnerStage.producing:
+        propose_strategic(session, services, partner, None, now=now)
     return StageOutcome(True, f"{partner.name} moved from {before.value} to {stage.value}.", partner_id=partner.id)
 
 
@@ -203,3 +266,37 @@ def change_stage(services: Services, *, actor: Actor, partner_id: int, stage: Pa
         outcome = apply_stage_change(session, services, actor, partner, stage, reason=reason, now=now)
     services.kick()
     return outcome
+
+
+def decide_proposal(services: Services, *, actor: Actor, proposal_id: int, accept: bool,
+                    request_key: str | None = None) -> StageOutcome:
+    """The manager's Make strategic / Dismiss on a proposal, once: committed before the ack; a second click changes
+    nothing and says why. Only whom it was sent to, the partner's manager or an admin may decide it."""
+    now = services.clock()
+    with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
+        if replayed(session, request_key, now):
+            return StageOutcome(False, "", replayed=True)
+        proposal = proposal_for_decision(session, actor, proposal_id)
+        if proposal is None:
+            if proposal_exists(session, proposal_id):
+                raise NotAllowed("Only the partner's manager or an admin can decide this proposal.")
+            raise NotFound("That proposal no longer exists.")
+        partner = lock_partner(session, proposal.partner_id)
+        if proposal.status != ProposalStatus.pending:
+            who = member_name(session, proposal.decided_by_slack_id) or proposal.decided_by_slack_id
+            return StageOutcome(False, f"{partner.name}: this proposal was already {proposal.status.value} by {who} "
+                                       f"on {proposal.decided_at:%-d %b %Y}; nothing changed.", partner_id=partner.id)
+        if accept and partner.stage != PartnerStage.producing and partner.stage != proposal.to_stage:
+            return StageOutcome(False, f"{partner.name} is {partner.stage.value} now, not producing, so it can't be "
+                                       "made strategic from here; use /partner stage if you mean it.",
+                                partner_id=partner.id)
+        proposal.status = ProposalStatus.accepted if accept else ProposalStatus.dismissed
+        proposal.decided_by_slack_id, proposal.decided_at = actor.slack_user_id, now
+        session.add(proposal)
+        if accept and partner.stage != proposal.to_stage:
+            move_stage(session, partner, proposal.to_stage, actor=actor.slack_user_id, now=now,
+                       reason=f"strategic proposal accepted: {proposal.reason}")
+        services.notifier.strategic_decided(session, proposal, partner)
+    services.kick()
+    done = f"{partner.name} is strategic now." if accept else f"Dismissed: {partner.name} stays {partner.stage.value}."
+    return StageOutcome(True, done, partner_id=partner.id)

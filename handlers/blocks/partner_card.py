@@ -1,10 +1,13 @@
-"""Block Kit for partners' lifecycle: the partner card (`/partner show`) with its stage menu."""
+"""Block Kit for partners' lifecycle: the partner card (`/partner show`) with its stage menu, and the strategic
+proposal a partner's manager accepts or dismisses."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
     ContextBlock,
     MarkdownTextObject,
     Option,
@@ -15,7 +18,7 @@ from slack_sdk.models.blocks import (
 from handlers.blocks.messages import Message
 from handlers.blocks.text import clip, day, escape, section
 from handlers.ids import Action
-from storage.models import PartnerStageEvent
+from storage.models import Partner, PartnerStageEvent, ProposalStatus, StageProposal
 from workflows.lifecycle import RULE_FIRST_REGISTRATION, RULE_FIRST_WIN, RULE_STRATEGIC, STAGES, stage_label
 from workflows.partner_card import PartnerCard
 
@@ -108,3 +111,24 @@ def build_partner_card(card: PartnerCard) -> Message:
         blocks.append(section("*Recent stage changes*\n" + "\n".join(history_line(e) for e in card.history)))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Only you can see this card.")]))
     return Message(text=f"Partner card: {name}, {partner.stage.value}", blocks=blocks)
+
+
+def build_strategic_proposal(proposal: StageProposal, partner: Partner) -> Message:
+    """The manager's proposal: the figures that met the criteria, and Make strategic / Dismiss while it is open;
+    once decided, who decided what, in place of the buttons."""
+    name = escape(partner.name)
+    text = (f":star2: *{name}* looks strategic: {escape(proposal.reason)}.\n"
+            f"Make it a strategic partner? It is {stage_label(partner.stage).lower()} now.")
+    blocks: list = [section(text)]
+    if proposal.status == ProposalStatus.pending:
+        value = str(proposal.id)
+        blocks.append(ActionsBlock(elements=[
+            ButtonElement(text="Make strategic", action_id=Action.strategic_accept.value, value=value,
+                          style="primary"),
+            ButtonElement(text="Dismiss", action_id=Action.strategic_dismiss.value, value=value),
+        ]))
+    else:
+        what = "Made strategic" if proposal.status == ProposalStatus.accepted else "Dismissed"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f"{what} by <@{proposal.decided_by_slack_id}> on {day(proposal.decided_at)}.")]))
+    return Message(text=f"{name} looks strategic: {escape(clip(proposal.reason, 150))}", blocks=blocks)
