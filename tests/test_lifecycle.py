@@ -17,7 +17,10 @@ from handlers.blocks.partner_card import build_strategic_proposal
 from storage.actors import resolve_actor
 from storage.db import alembic_config, transaction
 from storage.lifecycle import stage_history
+from storage.crm.status import mirror_of
+from storage.crm.writer import drain_outbox
 from storage.models import (
+    CrmOutbox,
     Partner,
     PartnerStage,
     PartnerStageEvent,
@@ -251,6 +254,14 @@ def test_partner_managers_and_admins_move_partners_by_name_with_a_reason_kept_an
     assert "Globex Referrals moved from activated to onboarded." in told
     assert history(engine, "Globex Referrals")[-1] == ("activated", "onboarded", "U0PRIYA",
                                                        "no deals yet <!channel>", None)
+    globex = partner_named(engine, "Globex Referrals")
+    with Session(engine) as session:  # each stage it had is on its way to its Salesforce Account
+        assert session.exec(select(CrmOutbox.event).where(CrmOutbox.partner_id == globex.id)).all() == [
+            "stage", "stage"]
+    drain_outbox(engine, bot.runtime.settings, notify=lambda text: None)  # no Salesforce: the local mirror
+    [account] = mirror_of(engine, f"PARTNER-{globex.id:05d}")
+    assert (account.field_values["Partner_Stage__c"], account.field_values["Partner_Stage_Since__c"]) == (
+        "onboarded", globex.stage_since.date().isoformat())
     told = slash_partner(bot, "U0ADMIN", '"Northwind Consulting" strategic')  # not a subcommand: says so
     assert "I don't know `/partner" in told
     told = slash_partner(bot, "U0ADMIN", 'stage "Northwind Consulting" Strategic')

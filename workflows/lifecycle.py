@@ -19,6 +19,7 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from storage.actors import Actor
+from storage.crm.partners import record_partner_stage
 from storage.db import transaction
 from storage.lifecycle import (
     entered_stage_at,
@@ -81,6 +82,7 @@ def move_stage(session: Session, partner: Partner, to: PartnerStage, *, actor: s
     event = PartnerStageEvent(partner_id=partner.id, from_stage=previous, to_stage=to, actor=actor,
                               reason=(reason or None) and reason[:3000], registration_id=registration_id, at=now)
     session.add(event)
+    record_partner_stage(session, partner, now=now)
     return event
 
 

@@ -6,7 +6,8 @@ Revises: 0013
 Partners' lifecycle: when each entered its stage (partner.stage_since), every stage change kept
 (partner_stage_event, started with each partner's stage as it was), the strategic proposals a rule sends to a
 partner's manager once (stage_proposal), an index for a partner's won deals, and CRM outbox rows about a partner
-(crm_outbox.partner_id: its stage on its Salesforce Account), one of exactly three subjects.
+(crm_outbox.partner_id: its stage on its Salesforce Account), one of exactly three subjects. Every partner's stage
+is queued for Salesforce once.
 """
 
 import sqlalchemy as sa
@@ -117,6 +118,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('partner_id', 'to_stage')
     )
     _rebuilding_outbox(_upgrade_outbox)
+    # Salesforce hears every partner's stage once (the partner's Account, found or created by its key).
+    postgres = op.get_bind().dialect.name == 'postgresql'
+    payload, pending, no = ("CAST('{}' AS JSON)", "CAST('pending' AS outboxstatus)", "false") if postgres \
+        else ("'{}'", "'pending'", "0")
+    op.execute("INSERT INTO crm_outbox (partner_id, event, payload, urgent, status, attempts, next_attempt_at, "
+               f"created_at) SELECT id, 'stage', {payload}, {no}, {pending}, 0, stage_since, stage_since "
+               "FROM partner ORDER BY id")
 
 
 def downgrade() -> None:
