@@ -17,7 +17,6 @@ from storage.models import (
     Partner,
     PartnerContact,
     PartnerStageEvent,
-    ProposalStatus,
     Registration,
     RegistrationStatus,
     Role,
@@ -181,8 +180,3 @@ def member_name(session: Session, slack_user_id: str | None) -> str | None:
     if not slack_user_id:
         return None
     return session.exec(select(TeamMember.name).where(TeamMember.slack_user_id == slack_user_id)).first()
-
-
-def pending_proposal_ids(session: Session, partner_id: int) -> list[int]:
-    return list(session.exec(select(StageProposal.id).where(StageProposal.partner_id == partner_id,
-                                                            StageProposal.status == ProposalStatus.pending)).all())

@@ -129,6 +129,8 @@ def test_the_migration_starts_each_partners_history_with_the_stage_it_had(engine
         events = session.exec(select(PartnerStageEvent).order_by(PartnerStageEvent.id)).all()
         assert [(e.partner_id, e.from_stage, e.to_stage, e.actor) for e in events] == [
             (1, None, "producing", "migration"), (2, None, "onboarded", "migration")]
+        stage_rows = session.exec(select(CrmOutbox.partner_id, CrmOutbox.event, CrmOutbox.status)).all()
+        assert stage_rows == [(1, "stage", "pending"), (2, "stage", "pending")]  # Salesforce hears each stage once
     assert_history_is_whole(engine)
     migrate(engine, "0013", down=True)  # and back, for an operator who must
     with engine.connect() as connection:

@@ -80,7 +80,7 @@ def move_stage(session: Session, partner: Partner, to: PartnerStage, *, actor: s
     session.add(partner)
     session.flush()
     event = PartnerStageEvent(partner_id=partner.id, from_stage=previous, to_stage=to, actor=actor,
-                              reason=(reason or None) and reason[:3000], registration_id=registration_id, at=now)
+                              reason=reason[:3000] if reason else None, registration_id=registration_id, at=now)
     session.add(event)
     record_partner_stage(session, partner, now=now)
     return event

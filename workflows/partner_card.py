@@ -47,9 +47,8 @@ STAGE_USAGE = (f"Name the partner and its new stage: `/partner stage Northwind C
 
 
 def _candidates(names: list[str]) -> str:
-    shown = names[:CANDIDATES_SHOWN]
-    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
-    return ", ".join(shown) + more
+    """The first names found; the lists stop after one more than they show, so "and others" when cut."""
+    return ", ".join(names[:CANDIDATES_SHOWN]) + (" and others" if len(names) > CANDIDATES_SHOWN else "")
 
 
 def _close_names(session: Session, name: str) -> list[str]:
@@ -163,9 +162,9 @@ def read_stage_request(text: str) -> list[StageRequest]:
     return readings
 
 
-def _stage_request_partner(session: Session, actor: Actor, readings: list[StageRequest]) -> tuple[Partner,
-                                                                                                  StageRequest]:
-    """The reading whose name is a partner's exact name, else the first that names exactly one partner."""
+def _stage_request_partner(session: Session, actor: Actor, readings: list[StageRequest]) -> tuple[int, StageRequest]:
+    """(partner id, reading): the reading whose name is a partner's exact name, else the first that names exactly
+    one partner."""
     unclear: PartnerNameUnclear | None = None
     found = []
     for reading in readings:
@@ -175,8 +174,8 @@ def _stage_request_partner(session: Session, actor: Actor, readings: list[StageR
             unclear = unclear or problem
             continue
         if partner.name.lower() == reading.name.lower():
-            return partner, reading
-        found.append((partner, reading))
+            return partner.id, reading
+        found.append((partner.id, reading))
     if found:
         return found[0]
     raise unclear
@@ -191,11 +190,14 @@ def change_stage_by_name(services: Services, *, actor: Actor, text: str) -> Stag
     readings = read_stage_request(text)
     if not readings:
         raise WorkflowError(f"Which stage? Give one of: {stage_list()} (after the partner's name).")
+    with Session(services.engine) as session:  # found before the write lock is taken
+        partner_id, reading = _stage_request_partner(session, actor, readings)
+    reason = clean_reason(reading.reason)
     now = services.clock()
     with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
-        partner, reading = _stage_request_partner(session, actor, readings)
-        reason = clean_reason(reading.reason)
-        partner = lock_partner(session, partner.id, actor)
+        partner = lock_partner(session, partner_id, actor)
+        if partner is None:
+            raise NotFound("That partner is no longer in the program.")
         outcome = apply_stage_change(session, services, actor, partner, reading.stage, reason=reason, now=now)
     services.kick()
     return outcome
