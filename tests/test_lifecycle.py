@@ -40,6 +40,7 @@ from tests.support import RecordingNotifier, lead
 from workflows.decisions import Decision, close_deal, decide_registration
 from workflows.imports import PARTNER_COLUMNS, import_partners, rows_as_csv
 from workflows.lifecycle import change_stage, move_stage
+from workflows.partner_card import show_partner
 from workflows.people import identify
 from workflows.program import LifecycleRules, Program, ProgramError, RoutingRules, StrategicCriteria, parse_program
 from workflows.registrations import register_lead
@@ -513,3 +514,45 @@ def test_the_program_files_lifecycle_settings_are_checked_in_an_admins_words(tmp
     assert bad.value.problems == [
         "line 3: lifecycle.strategic.min_won_deals: should be a whole number, such as 5",
         "line 4: lifecycle.strategik: is not a setting Partnerbot knows; did you mean strategic?"]
+
+
+def test_the_card_costs_the_same_queries_whatever_the_number_of_deals(engine, now):
+    """Counted by SQL aggregates: a partner with 60 deals costs what one with 3 does, none of them loaded."""
+    from sqlalchemy import event, insert
+
+    from tests.crm.crm_factories import registration_values
+
+    import_demo_records(engine)
+    services = Services(engine=engine, program=Program(), notifier=RecordingNotifier(), clock=lambda: now,
+                        our_team_id="T0OURS", bot_user_id="U0BOT")
+    priya = identify(services, user_id="U0PRIYA", team_id="T0OURS")
+    northwind = partner_named(engine, "Northwind Consulting")
+
+    def add_deals(count: int, start: int) -> None:
+        template = Registration(**registration_values(now, partner_id=northwind.id)).model_dump(exclude={"id"})
+        with Session(engine) as session:
+            session.execute(insert(Registration), [template | {
+                "company": f"Customer {n}", "company_key": f"customer {n}", "domain": None,
+                "created_at": now - timedelta(days=3 * n), "status": "won" if n % 3 == 0 else "approved",
+                "closed_at": now - timedelta(days=3 * n - 1) if n % 3 == 0 else None} for n in range(start, start + count)])
+            session.commit()
+
+    def statements() -> tuple[int, object]:
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            card = show_partner(services, actor=priya, text="Northwind")
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen), card
+
+    add_deals(3, 0)
+    few, card = statements()
+    assert (card.figures.won_registrations, card.figures.open_registrations) == (1, 2)
+    add_deals(57, 3)
+    many, card = statements()
+    assert (card.figures.won_registrations, card.figures.open_registrations) == (20, 40)
+    assert many == few
+    # Submitted more than 90 days ago: deals 30 to 59, of which every third won.
+    assert (card.figures.decided, card.figures.decided_won) == (30, 10)
