@@ -44,9 +44,9 @@ from handlers.blocks.review_threads import (
     build_partner_reply,
 )
 from handlers.blocks.text import escape, quoted, status_label
-from handlers.blocks.partner_card import build_strategic_proposal
+from handlers.notify_lifecycle import LifecycleNotices
 from handlers.blocks.upsells import build_duplicate_review, build_upsell_root, upsell_status_label
-from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, StageProposal, Upsell
+from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, Upsell
 from storage.reviews import reminder_keys, thread_root_key
 from storage.slack.outbox import enqueue_pin, enqueue_post, enqueue_update, message_by_key
 from storage.upsells import duplicate_review_key, upsell_copy_key, upsell_root_key
@@ -64,10 +64,6 @@ def root_key(registration: Registration) -> str:
     return thread_root_key(registration.id)
 
 
-def proposal_key(proposal: StageProposal) -> str:
-    return f"lifecycle:proposal:{proposal.id}"
-
-
 def slack_message_link(client: WebClient) -> Callable[[str, str], str | None]:
     """Slack's permalink of a message (chat.getPermalink), or None when Slack cannot give one."""
     def message_link(channel: str, ts: str) -> str | None:
@@ -79,7 +75,7 @@ def slack_message_link(client: WebClient) -> Callable[[str, str], str | None]:
     return message_link
 
 
-class SlackNotifier:
+class SlackNotifier(LifecycleNotices):
     def __init__(self, program: Program, clock):
         self.program = program
         self.clock = clock
@@ -199,17 +195,6 @@ class SlackNotifier:
         """Plain text (escaped, so it can carry names and Salesforce's messages safely)."""
         self._post(session, key=key or f"notice:{uuid.uuid4().hex}", lane=f"notice:{slack_user_id}",
                    channel=slack_user_id, message=build_notice(escape(text)))
-
-    # Lifecycle -------------------------------------------------------------------------------------------
-    def strategic_proposed(self, session: Session, proposal: StageProposal, partner: Partner) -> None:
-        """A DM to the partner's manager with Make strategic / Dismiss; its key is the proposal's, so once."""
-        self._post(session, key=proposal_key(proposal), lane=f"partner:{partner.id}:lifecycle",
-                   channel=proposal.recipient_slack_id, message=build_strategic_proposal(proposal, partner))
-
-    def strategic_decided(self, session: Session, proposal: StageProposal, partner: Partner) -> None:
-        """The proposal shows who decided what in place of its buttons."""
-        self._update(session, lane=f"partner:{partner.id}:lifecycle", parent_key=proposal_key(proposal),
-                     message=build_strategic_proposal(proposal, partner))
 
     def partner_desk(self, session: Session, partner: Partner, *, again: bool = False) -> None:
         """The desk in the partner's channel: once per channel, or `again` (a new post at the bottom) on request."""
