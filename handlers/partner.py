@@ -26,7 +26,7 @@ from handlers.common import (
     request_key,
 )
 from handlers.ids import Action, Block, Callback, Command
-from handlers.reviews import OUT_OF_DATE, commit_then_tell, for_clicked_registration, place_of
+from handlers.reviews import OUT_OF_DATE, ask_first, commit_then_tell
 from storage.actors import Actor
 from storage.models import Registration
 from workflows.lead_form import LeadFormInvalid, validate_lead
@@ -117,14 +117,9 @@ def register(app: App, services: Services) -> None:
             answer(client, actor.slack_user_id, message, channel_id=channel_of(body))
 
     def ask(action: PartnerAction, build: Callable[[Registration, str | None], View]):
-        def handle_partner_button(ack: Ack, body: dict, context: BoltContext, client: WebClient):
-            """Add an update / Edit / Withdraw (thread root, My deals): a modal, only for someone who may act."""
-            def open_modal(actor: Actor, registration_id: int) -> None:
-                registration = ensure_can_act(services, actor=actor, registration_id=registration_id, action=action)
-                ack()
-                client.views_open(trigger_id=body["trigger_id"], view=build(registration, place_of(body)))
-            for_clicked_registration(services, ack, body, context, client, open_modal)
-        return handle_partner_button
+        """Add an update / Edit / Withdraw (thread root, My deals): a modal, only for someone who may act."""
+        return ask_first(services, lambda actor, registration_id: ensure_can_act(
+            services, actor=actor, registration_id=registration_id, action=action), build)
 
     app.action(Action.withdraw.value)(ask(WITHDRAW, build_withdraw_modal))
     app.action(Action.add_update.value)(ask(UPDATE, build_update_modal))

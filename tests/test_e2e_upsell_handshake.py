@@ -1,0 +1,233 @@
+"""End to end: the handshake on an upsell. Its AE accepts or declines it (why), then marks it won (the final amount)
+or lost (why); only the AE, the partner's manager or an admin may; each step is a reply in the upsell's thread, the
+root updated in place and the CRM told."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session
+
+import workflows.upsell_decisions
+import workflows.upsell_join
+from storage.models import AccountProductLine, Partner, UpsellStatus
+from tests.e2e_support import bot, clock, dm_messages, text_of  # noqa: F401  (fixtures: the bot on a clock)
+from tests.test_e2e_upsells import (  # noqa: F401  (the accounts fixture)
+    FLAG,
+    GLOBEX,
+    NORTHWIND,
+    accounts,
+    click_as,
+    events_of,
+    open_from_desk,
+    upsell_root,
+    upsells,
+)
+
+
+@pytest.fixture
+def crm_told(monkeypatch):
+    """What the upsell workflows tell the CRM (upsell id, event, its status then), recorded on the way through to
+    the real storage.crm.upsells.record_upsell_change, which queues the CRM write."""
+    told = []
+    for module in (workflows.upsell_decisions, workflows.upsell_join):
+        def spy(session, upsell, event, real=module.record_upsell_change):
+            told.append((upsell.id, event, upsell.status.value))
+            real(session, upsell, event)
+        monkeypatch.setattr(module, "record_upsell_change", spy)
+    return told
+
+
+def flag_acme(bot, accounts, user: str = "U0DANA", channel: str = "C0NORTH", **form):
+    """Dana (Northwind) flags Acme for Enterprise from the desk; returns the root in the channel."""
+    assert bot.driver.submit(user, open_from_desk(bot, user, channel).id,
+                             dict(FLAG, account=str(accounts["acme"]), **form)).status == 200
+    return upsell_root(bot.sandbox, channel)
+
+
+def thread(sandbox, root):
+    return [text_of(m) for m in sandbox.messages(root.channel, thread_ts=root.ts)]
+
+
+def told_privately(sandbox, user: str) -> str:
+    """Everything only this user was told: ephemerals and DMs."""
+    return "\n".join(text_of(m) for m in sandbox.ephemerals(user) + dm_messages(sandbox, user))
+
+
+def restore(sandbox, message, blocks) -> None:
+    """Put a message's old blocks back: a click made before the update reached the clicker's screen."""
+    sandbox.state.find_message(message.channel, message.ts).blocks = blocks
+
+
+def blocks_of(sandbox, message):
+    return [dict(b) for b in sandbox.state.find_message(message.channel, message.ts).blocks]
+
+
+def test_the_owner_ae_accepts_and_marks_it_won_and_each_step_shows_in_the_thread(bot, engine, accounts, crm_told):
+    sandbox, driver = bot.sandbox, bot.driver
+    root = flag_acme(bot, accounts)
+    offered = blocks_of(sandbox, root)
+
+    assert driver.click("U0ALEX", "upsell_accept", message=(root.channel, root.ts)).status == 200
+    [upsell] = upsells(engine)
+    assert (upsell.status, upsell.accepted_at is not None) == (UpsellStatus.accepted, True)
+    assert events_of(engine, upsell.id) == [UpsellStatus.open, UpsellStatus.accepted]
+    assert crm_told == [(upsell.id, "accepted", "accepted")]
+    [reply] = thread(sandbox, root)
+    assert "Accepted by <@U0ALEX>" in reply and "*Acme Corp* → *Enterprise*" in reply
+    root = upsell_root(sandbox, "C0NORTH")
+    assert "Status: *:white_check_mark: Accepted*" in text_of(root)
+    assert [b.action_id for b in sandbox.buttons(root)] == ["upsell_won", "upsell_lost"]
+    assert "UPS-00001 accepted" in text_of(sandbox.ephemerals("U0ALEX")[-1])
+
+    # A second click (the old buttons still on a screen) changes nothing and says why.
+    won_buttons = blocks_of(sandbox, root)
+    restore(sandbox, root, offered)
+    driver.click("U0ALEX", "upsell_accept", message=(root.channel, root.ts))
+    assert "UPS-00001 was already accepted: nothing changed." in text_of(sandbox.ephemerals("U0ALEX")[-1])
+    assert events_of(engine, upsell.id) == [UpsellStatus.open, UpsellStatus.accepted] and len(crm_told) == 1
+    assert len(thread(sandbox, root)) == 1
+    restore(sandbox, root, won_buttons)
+
+    # Mark won asks for the final amount, prefilled with the expected value; a bad amount is refused inline.
+    assert driver.click("U0ALEX", "upsell_won", message=(root.channel, root.ts)).status == 200
+    modal = sandbox.open_modal("U0ALEX")
+    [amount] = [b for b in modal.blocks if b.get("block_id") == "final_amount"]
+    assert modal.callback_id == "upsell_won_amount" and amount["element"]["initial_value"] == "2,000"
+    assert "USD, a month" in amount["label"]["text"]
+    for typed, error in (("lots", "final amount"),
+                         ("0", "The final amount must be more than zero."),
+                         ("150000000", "more than 100 million a month")):
+        refused = driver.submit("U0ALEX", modal.id, {"final_amount": typed})
+        assert refused.json["response_action"] == "errors" and error in refused.json["errors"]["final_amount"], typed
+    assert upsells(engine)[0].status == UpsellStatus.accepted and len(crm_told) == 1
+
+    signed = driver.submit("U0ALEX", modal.id, {"final_amount": "2,400"})
+    assert signed.status == 200 and not (signed.json or {}).get("errors")
+    [upsell] = upsells(engine)
+    assert (upsell.status, upsell.final_amount, upsell.closed_at is not None) == (
+        UpsellStatus.won, Decimal("2400"), True)
+    assert events_of(engine, upsell.id)[-1] == UpsellStatus.won
+    assert crm_told == [(1, "accepted", "accepted"), (1, "won", "won")]
+    with Session(engine) as session:  # the account has the target now, brought by this upsell
+        line = session.get(AccountProductLine, (accounts["acme"], "Enterprise"))
+        assert line is not None and line.upsell_id == upsell.id
+    replies = thread(sandbox, root)
+    assert len(replies) == 2 and "Won: *Acme Corp* → *Enterprise* closed at 2,400 USD/month" in replies[1]
+    assert "credited to *Northwind Consulting*" in replies[1]
+    root = upsell_root(sandbox, "C0NORTH")
+    assert "Won*: 2,400 USD/month" in text_of(root) and sandbox.buttons(root) == []
+    assert "UPS-00001 marked won at 2,400 USD" in text_of(sandbox.ephemerals("U0ALEX")[-1])
+
+    assert driver.redeliver(signed).status == 200  # Slack delivers it again: applied once
+    assert len(crm_told) == 2 and len(thread(sandbox, root)) == 2
+
+
+def test_partners_and_other_aes_cannot_decide_and_are_told_why(bot, engine, accounts, crm_told):
+    sandbox, driver = bot.sandbox, bot.driver
+    root = flag_acme(bot, accounts)
+    # Dana (Northwind's, who flagged it) clicks Accept and Decline on her own upsell's root.
+    assert driver.click("U0DANA", "upsell_accept", message=(root.channel, root.ts)).status == 200
+    driver.click("U0DANA", "upsell_decline", message=(root.channel, root.ts))
+    assert sandbox.open_modal("U0DANA") is None
+    refusals = [text_of(e) for e in sandbox.ephemerals("U0DANA")]
+    assert len(refusals) == 2 and all("Partners can't accept, decline or close upsells" in r for r in refusals)
+    # Bea and Carl are AEs, but not Acme's: their hand-made requests are refused in the same words, as is an id
+    # that does not exist.
+    for user in ("U0BEA", "U0CARL"):  # (they are not in Northwind's channel: from their DM with the bot)
+        click_as(bot, user, "T0OURS", "upsell_accept", "1", sandbox.dm_channel(user))
+        click_as(bot, user, "T0OURS", "upsell_won", "1", sandbox.dm_channel(user))
+    click_as(bot, "U0BEA", "T0OURS", "upsell_accept", "999", sandbox.dm_channel("U0BEA"))
+    for user, clicks in (("U0BEA", 3), ("U0CARL", 2)):
+        told = [text_of(m) for m in sandbox.ephemerals(user) + dm_messages(sandbox, user)]
+        assert len(told) == clicks and all("Only the upsell's account executive, its partner's manager or an admin "
+                                           "can do that." in t for t in told), user
+    # Mark won on an open upsell (the root offers no such button yet): not yet.
+    click_as(bot, "U0ALEX", "T0OURS", "upsell_won", "1", root.channel)
+    assert sandbox.open_modal("U0ALEX") is None
+    assert "UPS-00001 is open: only an accepted upsell can be marked won or lost." in told_privately(sandbox, "U0ALEX")
+    [upsell] = upsells(engine)
+    assert upsell.status == UpsellStatus.open and events_of(engine, upsell.id) == [UpsellStatus.open]
+    assert crm_told == [] and thread(sandbox, root) == []
+
+
+def test_the_partners_manager_declines_with_a_reason_the_partner_reads_escaped(bot, engine, accounts, crm_told):
+    sandbox, driver = bot.sandbox, bot.driver
+    with Session(engine) as session:  # Bea manages Northwind: as its partner's manager she may decide
+        northwind = session.get(Partner, NORTHWIND)
+        northwind.manager_slack_id = "U0BEA"
+        session.add(northwind)
+        session.commit()
+    sandbox.state.channels["C0NORTH"].members.append("U0BEA")
+    root = flag_acme(bot, accounts)
+    assert driver.click("U0BEA", "upsell_decline", message=(root.channel, root.ts)).status == 200
+    modal = sandbox.open_modal("U0BEA")
+    assert modal.callback_id == "upsell_decline_reason" and "Why decline UPS-00001?" in str(modal.blocks)
+    blank = driver.submit("U0BEA", modal.id, {"reason": "   "})
+    assert blank.json["errors"] == {"reason": "Write why you decline it: the partner reads it in the upsell's "
+                                              "thread."}
+    named = driver.submit("U0BEA", modal.id, {"reason": "Globex Referrals already works this"})
+    assert "names Globex Referrals, another partner" in named.json["errors"]["reason"]
+    assert upsells(engine)[0].status == UpsellStatus.open
+
+    assert driver.submit("U0BEA", modal.id, {"reason": "<!channel> Budget frozen until Q3"}).status == 200
+    [upsell] = upsells(engine)
+    assert (upsell.status, upsell.decision_reason) == (UpsellStatus.declined, "<!channel> Budget frozen until Q3")
+    assert upsell.closed_at is not None and events_of(engine, upsell.id)[-1] == UpsellStatus.declined
+    assert crm_told == []  # no Opportunity: it starts at accept
+    [reply] = thread(sandbox, root)
+    assert "Declined by <@U0BEA>" in reply and "&lt;!channel&gt; Budget frozen until Q3" in reply
+    assert "<!channel>" not in reply
+    root = upsell_root(sandbox, "C0NORTH")
+    assert "Declined*. Reason:\n>&lt;!channel&gt; Budget frozen" in text_of(root) and sandbox.buttons(root) == []
+    # Accept afterwards (a stale screen) does nothing.
+    click_as(bot, "U0ALEX", "T0OURS", "upsell_accept", "1", root.channel)
+    assert "UPS-00001 is declined: only an open upsell can be accepted or declined." in told_privately(
+        sandbox, "U0ALEX")
+    assert upsells(engine)[0].status == UpsellStatus.declined
+
+
+def test_an_admin_marks_it_lost_with_a_reason_and_the_crm_hears_it(bot, engine, accounts, crm_told):
+    sandbox, driver = bot.sandbox, bot.driver
+    sandbox.state.channels["C0NORTH"].members.append("U0ADMIN")
+    root = flag_acme(bot, accounts)
+    driver.click("U0ADMIN", "upsell_accept", message=(root.channel, root.ts))
+    root = upsell_root(sandbox, "C0NORTH")
+    assert driver.click("U0ADMIN", "upsell_lost", message=(root.channel, root.ts)).status == 200
+    modal = sandbox.open_modal("U0ADMIN")
+    assert modal.callback_id == "upsell_lost_reason" and "Why was UPS-00001 lost?" in str(modal.blocks)
+    assert driver.submit("U0ADMIN", modal.id, {"reason": " \n "}).json["errors"]["reason"].startswith("Write why it was")
+    assert driver.submit("U0ADMIN", modal.id, {"reason": "Chose a <competitor>"}).status == 200
+    [upsell] = upsells(engine)
+    assert (upsell.status, upsell.close_reason, upsell.final_amount) == (UpsellStatus.lost, "Chose a <competitor>",
+                                                                         None)
+    assert crm_told == [(1, "accepted", "accepted"), (1, "lost", "lost")]
+    replies = thread(sandbox, root)
+    assert "Accepted by <@U0ADMIN>" in replies[0]
+    assert "Lost: *Acme Corp* → *Enterprise* did not go ahead" in replies[1] and "Chose a &lt;competitor&gt;" in replies[1]
+    root = upsell_root(sandbox, "C0NORTH")
+    assert "Lost*. Reason:\n>Chose a &lt;competitor&gt;" in text_of(root) and sandbox.buttons(root) == []
+    with Session(engine) as session:  # a lost upsell adds nothing to the account
+        assert session.get(AccountProductLine, (accounts["acme"], "Enterprise")) is None
+
+
+def test_a_referral_partners_thread_and_the_aes_copy_both_follow_the_decision(bot, engine, accounts, crm_told):
+    sandbox, driver = bot.sandbox, bot.driver
+    modal = open_from_desk(bot, "U0BETH", "C0GLOBEX")
+    assert driver.submit("U0BETH", modal.id, dict(FLAG, account=str(accounts["hooli"]))).status == 200
+    root = upsell_root(sandbox, sandbox.dm_channel("U0BETH"))
+    copy = upsell_root(sandbox, sandbox.dm_channel("U0BEA"))
+    # Beth (the partner) clicks Accept on her own root in her DM: refused.
+    driver.click("U0BETH", "upsell_accept", message=(root.channel, root.ts))
+    assert "Partners can't accept" in told_privately(sandbox, "U0BETH")
+    # Bea accepts from her copy: the partner's root and the copy both show it; the reply is in Beth's thread.
+    assert driver.click("U0BEA", "upsell_accept", message=(copy.channel, copy.ts)).status == 200
+    assert upsells(engine)[0].status == UpsellStatus.accepted and crm_told == [(1, "accepted", "accepted")]
+    root, copy = upsell_root(sandbox, root.channel), upsell_root(sandbox, copy.channel)
+    assert text_of(root) == text_of(copy) and "Accepted" in text_of(root)
+    assert [b.action_id for b in sandbox.buttons(copy)] == ["upsell_won", "upsell_lost"]
+    [reply] = thread(sandbox, root)
+    assert "Accepted by <@U0BEA>" in reply
+    assert not [m for m in sandbox.messages("C0GLOBEX") if "UPS-" in text_of(m)]  # Bob never sees Beth's
+    assert upsells(engine)[0].partner_id == GLOBEX
