@@ -4,6 +4,7 @@ root updated in place and the CRM told."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ import workflows.upsell_decisions
 import workflows.upsell_join
 from storage.models import AccountProductLine, Partner, UpsellStatus
 from tests.e2e_support import bot, clock, dm_messages, text_of  # noqa: F401  (fixtures: the bot on a clock)
+from workflows.upsell_reminders import remind_overdue_upsells
 from tests.test_e2e_upsells import (  # noqa: F401  (the accounts fixture)
     FLAG,
     GLOBEX,
@@ -231,3 +233,49 @@ def test_a_referral_partners_thread_and_the_aes_copy_both_follow_the_decision(bo
     assert "Accepted by <@U0BEA>" in reply
     assert not [m for m in sandbox.messages("C0GLOBEX") if "UPS-" in text_of(m)]  # Bob never sees Beth's
     assert upsells(engine)[0].partner_id == GLOBEX
+
+
+# The accept SLA -------------------------------------------------------------------------------------------
+def test_an_ae_who_does_not_answer_is_reminded_once_then_the_partners_manager_never_twice(bot, engine, accounts,
+                                                                                          clock, crm_told):
+    sandbox, driver = bot.sandbox, bot.driver
+    root = flag_acme(bot, accounts)  # Alex's account; Priya manages Northwind
+    flag_acme(bot, accounts, target="Analytics", signal="new_product_line")  # UPS-00002: declined in time
+    second = upsell_root(sandbox, "C0NORTH", "UPS-00002")
+    driver.click("U0ALEX", "upsell_decline", message=(second.channel, second.ts))
+    driver.submit("U0ALEX", sandbox.open_modal("U0ALEX").id, {"reason": "Not this year"})
+    before = {user: len(dm_messages(sandbox, user)) for user in ("U0ALEX", "U0PRIYA")}
+
+    def reminders(user: str):
+        return [m for m in dm_messages(sandbox, user) if "has waited" in text_of(m)]
+
+    clock.offset = timedelta(hours=47)  # within the 48-hour SLA
+    assert remind_overdue_upsells(bot.services) == 0
+    clock.offset = timedelta(hours=49)
+    assert remind_overdue_upsells(bot.services) == 1
+    [reminder] = reminders("U0ALEX")
+    shown = text_of(reminder)
+    assert "UPS-00001 · *Acme Corp*" in shown and "has waited 49 hours for <@U0ALEX>" in shown
+    assert "within 48 hours" in shown and f"p{root.ts.replace('.', '')}" in shown  # a link to its thread
+    assert [b.action_id for b in sandbox.buttons(reminder)] == ["upsell_accept", "upsell_decline"]
+    assert remind_overdue_upsells(bot.services) == 0 and reminders("U0PRIYA") == []
+    clock.offset = timedelta(hours=90)  # still within the second period: nobody else yet
+    assert remind_overdue_upsells(bot.services) == 0
+    clock.offset = timedelta(hours=97)
+    assert remind_overdue_upsells(bot.services) == 1
+    [escalated] = reminders("U0PRIYA")
+    assert "has waited 97 hours for <@U0ALEX>" in text_of(escalated)
+    clock.offset = timedelta(hours=400)  # once each, never again
+    assert remind_overdue_upsells(bot.services) == 0
+    assert len(reminders("U0ALEX")) == 1 and len(reminders("U0PRIYA")) == 1
+    assert len(dm_messages(sandbox, "U0ALEX")) == before["U0ALEX"] + 1  # the declined one was never reminded
+
+    # Alex accepts from the reminder: the upsell moves on and both reminders lose their buttons.
+    assert driver.click("U0ALEX", "upsell_accept", message=(reminder.channel, reminder.ts)).status == 200
+    assert upsells(engine)[0].status == UpsellStatus.accepted and crm_told[-1] == (1, "accepted", "accepted")
+    for user in ("U0ALEX", "U0PRIYA"):
+        [handled] = [m for m in dm_messages(sandbox, user) if "no longer waits" in text_of(m)]
+        assert sandbox.buttons(handled) == [] and ":white_check_mark: Accepted by <@U0ALEX>." in text_of(handled), user
+    assert "Accepted by <@U0ALEX>" in thread(sandbox, root)[0]
+    clock.offset = timedelta(hours=800)
+    assert remind_overdue_upsells(bot.services) == 0
