@@ -4,6 +4,7 @@ root updated in place and the CRM told."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,10 +13,10 @@ from sqlmodel import Session
 
 import workflows.upsell_decisions
 import workflows.upsell_join
-from storage.models import AccountProductLine, Partner, UpsellStatus
-from tests.e2e_support import bot, clock, dm_messages, text_of  # noqa: F401  (fixtures: the bot on a clock)
-from workflows.upsell_reminders import remind_overdue_upsells
-from tests.test_e2e_upsells import (  # noqa: F401  (the accounts fixture)
+from storage.models import AccountProductLine, Partner, Upsell, UpsellStatus
+# The bot on a clock (fixtures), and the flagging tests' demo accounts (a fixture) and helpers.
+from tests.e2e_support import bot, clock, desk_message, dm_messages, text_of  # noqa: F401
+from tests.test_e2e_upsells import (  # noqa: F401
     FLAG,
     GLOBEX,
     NORTHWIND,
@@ -26,6 +27,7 @@ from tests.test_e2e_upsells import (  # noqa: F401  (the accounts fixture)
     upsell_root,
     upsells,
 )
+from workflows.upsell_reminders import remind_overdue_upsells
 
 
 @pytest.fixture
@@ -199,7 +201,8 @@ def test_an_admin_marks_it_lost_with_a_reason_and_the_crm_hears_it(bot, engine, 
     assert driver.click("U0ADMIN", "upsell_lost", message=(root.channel, root.ts)).status == 200
     modal = sandbox.open_modal("U0ADMIN")
     assert modal.callback_id == "upsell_lost_reason" and "Why was UPS-00001 lost?" in str(modal.blocks)
-    assert driver.submit("U0ADMIN", modal.id, {"reason": " \n "}).json["errors"]["reason"].startswith("Write why it was")
+    blank = driver.submit("U0ADMIN", modal.id, {"reason": " \n "})
+    assert blank.json["errors"]["reason"].startswith("Write why it was lost")
     assert driver.submit("U0ADMIN", modal.id, {"reason": "Chose a <competitor>"}).status == 200
     [upsell] = upsells(engine)
     assert (upsell.status, upsell.close_reason, upsell.final_amount) == (UpsellStatus.lost, "Chose a <competitor>",
@@ -207,7 +210,8 @@ def test_an_admin_marks_it_lost_with_a_reason_and_the_crm_hears_it(bot, engine, 
     assert crm_told == [(1, "accepted", "accepted"), (1, "lost", "lost")]
     replies = thread(sandbox, root)
     assert "Accepted by <@U0ADMIN>" in replies[0]
-    assert "Lost: *Acme Corp* → *Enterprise* did not go ahead" in replies[1] and "Chose a &lt;competitor&gt;" in replies[1]
+    assert "Lost: *Acme Corp* → *Enterprise* did not go ahead" in replies[1]
+    assert "Chose a &lt;competitor&gt;" in replies[1]
     root = upsell_root(sandbox, "C0NORTH")
     assert "Lost*. Reason:\n>Chose a &lt;competitor&gt;" in text_of(root) and sandbox.buttons(root) == []
     with Session(engine) as session:  # a lost upsell adds nothing to the account
@@ -318,7 +322,8 @@ def test_the_partner_asked_in_joins_from_the_thread_root_once(bot, engine, accou
     # Erik (Northwind too) clicks the Join still on his screen: already joined, nothing changes.
     restore(sandbox, root, offered)
     driver.click("U0ERIK", "upsell_join", message=(root.channel, root.ts))
-    assert "Northwind Consulting already joined UPS-00001: nothing changed." in text_of(sandbox.ephemerals("U0ERIK")[-1])
+    assert "Northwind Consulting already joined UPS-00001: nothing changed." in text_of(
+        sandbox.ephemerals("U0ERIK")[-1])
     assert len(crm_told) == 1 and len(thread(sandbox, root)) == 1
 
 
@@ -369,3 +374,157 @@ def test_join_is_only_for_an_open_partner_influenced_upsell(bot, engine, account
     driver.click("U0DANA", "upsell_join", message=(asked.channel, asked.ts))
     assert "UPS-00002 is declined: there is nothing to join any more." in text_of(sandbox.ephemerals("U0DANA")[-1])
     assert [u.partner_joined_at for u in upsells(engine)] == [None, None] and crm_told == []
+
+
+# The lists and App Home ------------------------------------------------------------------------------------
+def listed_upsells(message) -> list[str]:
+    """The references of the upsells a deals list shows, in order."""
+    text = text_of(message)
+    if "*Upsells you can see" not in text:
+        return []
+    return re.findall(r"UPS-\d{5}", text.split("*Upsells you can see", 1)[1])
+
+
+def test_my_deals_and_partner_deals_list_the_callers_upsells_and_never_another_partners(bot, engine, accounts):
+    sandbox, driver = bot.sandbox, bot.driver
+    flag_acme(bot, accounts)  # UPS-00001: Northwind's, Alex's
+    driver.submit("U0BOB", open_from_desk(bot, "U0BOB", "C0GLOBEX").id,  # UPS-00002: Bob's (Globex), Alex's
+                  dict(FLAG, account=str(accounts["acme"]), target="Analytics", signal="new_product_line"))
+    driver.submit("U0BETH", open_from_desk(bot, "U0BETH", "C0GLOBEX").id,  # UPS-00003: Beth's (Globex), Bea's
+                  dict(FLAG, account=str(accounts["hooli"])))
+    assert [u.reference for u in upsells(engine)] == ["UPS-00001", "UPS-00002", "UPS-00003"]
+
+    def my_deals(user: str, channel: str):
+        desk = desk_message(sandbox, channel)
+        assert driver.click(user, "my_deals", message=(channel, desk.ts)).status == 200
+        return sandbox.ephemerals(user)[-1]
+
+    def partner_deals(user: str, search: str = ""):
+        assert driver.command(user, "/partner", f"deals {search}".strip()).status == 200
+        return dm_messages(sandbox, user)[-1]
+
+    dana = my_deals("U0DANA", "C0NORTH")
+    assert listed_upsells(dana) == ["UPS-00001"] and "All 1 upsell;" in text_of(dana)
+    assert "No registrations to show yet" in text_of(dana) and "Open" in text_of(dana) and "<@U0ALEX>" in text_of(dana)
+    assert listed_upsells(my_deals("U0BOB", "C0GLOBEX")) == ["UPS-00002"]  # a referral contact: only their own
+    assert listed_upsells(my_deals("U0BETH", "C0GLOBEX")) == ["UPS-00003"]
+    assert listed_upsells(partner_deals("U0ALEX")) == ["UPS-00002", "UPS-00001"]  # an AE: theirs, newest first
+    assert listed_upsells(partner_deals("U0BEA")) == ["UPS-00003"]
+    assert listed_upsells(partner_deals("U0CARL")) == []
+    everything = partner_deals("U0PRIYA")
+    assert listed_upsells(everything) == ["UPS-00003", "UPS-00002", "UPS-00001"]
+    assert "Globex Referrals" in text_of(everything) and "All 3 upsells" in text_of(everything)
+    assert listed_upsells(partner_deals("U0PRIYA", "hooli")) == ["UPS-00003"]  # narrowed by account
+    assert listed_upsells(partner_deals("U0PRIYA", "acme.com")) == ["UPS-00002", "UPS-00001"]
+
+    # Honest counts: more than a list shows is said, never another partner's.
+    with Session(engine) as session:
+        for n in range(7):
+            session.add(Upsell(account_id=accounts["acme"], partner_id=NORTHWIND, flagged_by_slack_id="U0ERIK",
+                               signal="more_seats", target="Team", expected_value=Decimal(n + 1), currency="USD",
+                               recurrence="monthly", timeline="", status=UpsellStatus.lost,
+                               assigned_to_slack_id="U0ALEX"))
+        session.commit()
+    dana = my_deals("U0DANA", "C0NORTH")
+    assert listed_upsells(dana) == [f"UPS-{n:05d}" for n in range(10, 5, -1)]
+    assert "The newest 5 of 8 upsells" in text_of(dana) and "Globex" not in text_of(dana)
+    assert len(dana.blocks) <= 50
+
+
+def test_app_home_shows_an_ae_the_upsells_waiting_for_them_with_accept_and_decline(bot, engine, accounts, crm_told):
+    sandbox, driver = bot.sandbox, bot.driver
+    root = flag_acme(bot, accounts)  # UPS-00001: Alex's
+    driver.submit("U0BETH", open_from_desk(bot, "U0BETH", "C0GLOBEX").id,  # UPS-00002: Bea's
+                  dict(FLAG, account=str(accounts["hooli"])))
+    flag_acme(bot, accounts, target="Analytics", signal="new_product_line")  # UPS-00003: Alex's
+
+    driver.home_opened("U0ALEX")
+    home = sandbox.home("U0ALEX")
+    shown = str(home.blocks)
+    assert "Upsells waiting for your answer* (2)" in shown and "2* upsells waiting" in shown
+    assert "UPS-00003" in shown and "UPS-00001" in shown and "UPS-00002" not in shown
+    assert [(b.action_id, b.value) for b in sandbox.buttons(home)][:4] == [
+        ("upsell_accept", "3"), ("upsell_decline", "3"), ("upsell_accept", "1"), ("upsell_decline", "1")]
+    driver.home_opened("U0BEA")
+    assert "UPS-00002" in str(sandbox.home("U0BEA").blocks) and "UPS-00001" not in str(sandbox.home("U0BEA").blocks)
+    driver.home_opened("U0DANA")  # a partner's person has no App Home lists
+    assert "UPS-" not in str(sandbox.home("U0DANA").blocks)
+
+    # Accept from App Home: committed, the thread told, and App Home published again without it.
+    assert driver.click("U0ALEX", "upsell_accept", view_id=home.id, value="1").status == 200
+    assert upsells(engine)[0].status == UpsellStatus.accepted and crm_told == [(1, "accepted", "accepted")]
+    assert "Accepted by <@U0ALEX>" in thread(sandbox, root)[0]
+    home = sandbox.home("U0ALEX")
+    assert "UPS-00001" not in str(home.blocks) and "Upsells waiting for your answer* (1)" in str(home.blocks)
+
+    # Decline from App Home asks why first, then App Home shows nothing waiting.
+    assert driver.click("U0ALEX", "upsell_decline", view_id=home.id, value="3").status == 200
+    why = {"reason": "Analytics is not sold there"}
+    assert driver.submit("U0ALEX", sandbox.open_modal("U0ALEX").id, why).status == 200
+    assert upsells(engine)[2].status == UpsellStatus.declined
+    assert "Upsells waiting" not in str(sandbox.home("U0ALEX").blocks)
+
+
+# The builders, without Slack --------------------------------------------------------------------------------
+def test_the_handshakes_messages_and_lists_fit_slack_with_the_worst_input():
+    """Escaping grows `&`, `<`, `>` up to five-fold; every message, modal and view must still be accepted."""
+    from datetime import datetime, timezone
+
+    from handlers.blocks.home import build_home
+    from handlers.blocks.lists import build_deals_list
+    from handlers.blocks.upsell_handshake import (
+        build_join_answered,
+        build_join_request,
+        build_partner_joined,
+        build_upsell_reason_modal,
+        build_upsell_reminder,
+        build_upsell_reminder_handled,
+        build_upsell_step,
+        build_upsell_won_modal,
+    )
+    from handlers.blocks.upsells import build_upsell_root
+    from handlers.ids import Callback
+    from storage.actors import Actor, ActorKind
+    from storage.lists import Cursor, HomeFilter, Page
+    from storage.models import AttributionType, CustomerAccount, PartnerType, Registration, Role
+    from workflows.people import HomeView
+
+    when = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    account = CustomerAccount(id=1, name="&<>" * 66, name_key="x", domain="a" * 60 + ".com", owner_slack_id="U0A")
+    partner = Partner(id=1, name="&" * 200, type=PartnerType.reseller)
+    worst = Upsell(id=99999, account_id=1, partner_id=1, flagged_by_slack_id="U0D", signal="plan_upgrade",
+                   target="<" * 100, expected_value=Decimal("99999999.99"), currency="USD", recurrence="monthly",
+                   timeline="1-3m", notes="R&D <" * 600, assigned_to_slack_id="U0A", created_at=when,
+                   partner_joined_at=when, attribution=AttributionType.influenced, partner_channel_id="C1",
+                   decision_reason="&" * 1000, close_reason=">" * 1000, final_amount=Decimal("99999999.99"))
+    messages = [build_upsell_root(worst.model_copy(update={"status": status}), account, partner)
+                for status in UpsellStatus]
+    messages += [build_upsell_step(worst.model_copy(update={"status": status}), account, partner, "U0A")
+                 for status in UpsellStatus]
+    messages += [build_partner_joined(worst, partner, "U0D"), build_join_request(worst, account, partner),
+                 build_join_answered(worst, account, partner, "U0D"),
+                 build_upsell_reminder(worst, account, partner, 9999, 48, link="https://x.slack.com/p1"),
+                 build_upsell_reminder_handled(worst, account, partner, "U0A")]
+    rows = [(worst, account, partner)] * 5
+    manager = Actor("U0P", "T0", ActorKind.internal, role=Role.partner_manager)
+    registration = Registration(id=1, partner_id=1, submitted_by_slack_id="U0D", company="&<>" * 66,
+                                company_key="x", contact_name="c", contact_email="c@x.io", region="EMEA",
+                                product_line="Platform", estimated_value=Decimal(1), currency="USD",
+                                pricing_model="subscription", company_size="1-10", budget="yes", timeline="now",
+                                created_at=when, updated_at=when)
+    upsells_shown = Page(rows, 10_000, True, 0, None, None)
+    messages.append(build_deals_list(Page([(registration, partner)] * 20, 10_000, True, 0, Cursor(when, 2), None),
+                                     manager, "&<>" * 30, upsells=upsells_shown))
+    for message in messages:
+        for block in message.blocks:
+            block.to_dict()  # slack_sdk raises SlackObjectFormationError past Slack's limits
+        assert len(message.blocks) <= 50
+    assert "The newest 5 of more than 10,000 upsells" in str([b.to_dict() for b in messages[-1].blocks])
+    for view in (build_upsell_reason_modal(Callback.upsell_decline_reason, worst, "C1"),
+                 build_upsell_reason_modal(Callback.upsell_lost_reason, worst, "home"),
+                 build_upsell_won_modal(worst, None)):
+        view.to_dict()
+    page = Page([(registration, partner)] * 20, 45, False, 0, Cursor(when, 2), None)
+    home = build_home(HomeView(page, HomeFilter.all, (1, False), (1, False), [], upsells=upsells_shown),
+                      Actor("U0A", "T0", ActorKind.internal, role=Role.ae)).to_dict()
+    assert len(home["blocks"]) <= 100 and "The newest 5 here" in str(home)

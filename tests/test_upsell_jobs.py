@@ -121,3 +121,41 @@ def test_the_waiting_upsells_are_read_by_index(engine, now):
         assert "SCAN upsell" not in plan and "Seq Scan on upsell" not in plan, plan
         if engine.dialect.name == "sqlite":
             assert "ix_upsell_status_updated" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_the_upsell_lists_and_app_home_read_by_index(engine, now):
+    from storage.actors import Actor, ActorKind
+    from storage.lists import upsells_page, upsells_waiting_for
+
+    with Session(engine) as session:
+        partners = [Partner(name=f"Partner {n}", type=PartnerType.reseller) for n in range(30)]
+        account = CustomerAccount(name="Scale Customer", name_key="scale customer")
+        session.add_all([*partners, account])
+        session.commit()
+        ids, account_id = [p.id for p in partners], account.id
+        statuses = list(UpsellStatus)
+        session.exec(insert(Upsell), params=[
+            upsell_row(account_id, ids[i % 30], i, status=statuses[i % len(statuses)],
+                       created_at=now - timedelta(days=i % 900, minutes=i)) for i in range(6000)])
+        session.commit()
+    analyze(engine)
+    reseller = Actor("UP1", "T1", ActorKind.partner, partner_id=ids[1], partner_type=PartnerType.reseller)
+    referral = Actor("UP1", "T1", ActorKind.partner, partner_id=ids[1], partner_type=PartnerType.referral)
+    ae = Actor("UAE7", "T0", ActorKind.internal, role=Role.ae)
+    manager = Actor("UPM", "T0", ActorKind.internal, role=Role.partner_manager)
+    queries = {  # name: (the query, the index SQLite should pick)
+        "upsells of a partner": (lambda s: upsells_page(s, reseller), "ix_upsell_partner_created"),
+        "upsells of a referral partner's person": (lambda s: upsells_page(s, referral), "ix_upsell_flagger_created"),
+        "upsells of an AE": (lambda s: upsells_page(s, ae), "ix_upsell_assignee_status_created"),
+        "upsells of a partner manager": (lambda s: upsells_page(s, manager), "ix_upsell_status_"),
+        "an AE's upsells waiting": (lambda s: upsells_waiting_for(s, ae), "ix_upsell_assignee_status_created"),
+    }
+    for name, (run, index) in queries.items():
+        for plan in plans(engine, run):  # each branch's rows, then each branch's count
+            assert "SCAN upsell" not in plan and "Seq Scan on upsell" not in plan, (name, plan)
+            if engine.dialect.name == "sqlite":
+                assert index in plan, (name, plan)
+    with Session(engine) as session:
+        page = upsells_page(session, manager)
+    assert (len(page.rows), page.total, page.capped) == (5, 6000, False)
+    assert [row[0].created_at for row in page.rows] == sorted((row[0].created_at for row in page.rows), reverse=True)

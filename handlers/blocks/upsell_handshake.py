@@ -45,7 +45,8 @@ def build_upsell_step(upsell: Upsell, account: CustomerAccount, partner: Partner
         text = (f":white_check_mark: Accepted by <@{actor_slack_id}>: {what} is an expansion opportunity now. "
                 "Updates follow in this thread.")
     elif upsell.status == UpsellStatus.declined:
-        text = f":no_entry_sign: Declined by <@{actor_slack_id}>: {what}. Reason:\n{quoted(upsell.decision_reason, 1500)}"
+        text = (f":no_entry_sign: Declined by <@{actor_slack_id}>: {what}. Reason:\n"
+                f"{quoted(upsell.decision_reason, 1500)}")
     elif upsell.status == UpsellStatus.won:
         text = (f":trophy: Won: {what} closed at {shown_value(upsell, upsell.final_amount)}, credited to "
                 f"*{escape(partner.name)}*. Thank you!")
@@ -69,7 +70,8 @@ def build_join_request(upsell: Upsell, account: CustomerAccount, partner: Partne
     text = (f":wave: <@{upsell.flagged_by_slack_id}> asks *{escape(partner.name)}* in on an expansion:\n"
             f"{upsell_title(upsell, account)}\n{upsell_summary(upsell)}\n"
             "Are you involved? *Join* tells our team and credits you (partner-influenced).")
-    return _with_reference(upsell, text, f"asks {escape(partner.name)} in", ActionsBlock(elements=[join_button(upsell)]))
+    return _with_reference(upsell, text, f"asks {escape(partner.name)} in",
+                           ActionsBlock(elements=[join_button(upsell)]))
 
 
 def build_join_answered(upsell: Upsell, account: CustomerAccount, partner: Partner, actor_slack_id: str) -> Message:
