@@ -528,3 +528,27 @@ def test_the_handshakes_messages_and_lists_fit_slack_with_the_worst_input():
     home = build_home(HomeView(page, HomeFilter.all, (1, False), (1, False), [], upsells=upsells_shown),
                       Actor("U0A", "T0", ActorKind.internal, role=Role.ae)).to_dict()
     assert len(home["blocks"]) <= 100 and "The newest 5 here" in str(home)
+
+
+def test_an_upsell_flagged_accepted_and_won_in_slack_lands_in_the_crm_as_the_partners_expansion(bot, engine, accounts):
+    """The whole motion through the real app and the real CRM outbox: no spy, the local mirror reads what
+    Salesforce would have."""
+    from storage.crm.status import mirror_of
+    from storage.crm.writer import drain_outbox
+
+    sandbox, driver = bot.sandbox, bot.driver
+    root = flag_acme(bot, accounts)
+    report = drain_outbox(engine, bot.runtime.settings, notify=lambda _: None, now=bot.services.clock())
+    assert mirror_of(engine, "UPS-00001") == []  # flagged only: Salesforce hears nothing before the AE accepts
+    driver.click("U0ALEX", "upsell_accept", message=(root.channel, root.ts))
+    driver.click("U0ALEX", "upsell_won", message=(root.channel, upsell_root(sandbox, "C0NORTH").ts))
+    driver.submit("U0ALEX", sandbox.open_modal("U0ALEX").id, {"final_amount": "2,400"})
+    report = drain_outbox(engine, bot.runtime.settings, notify=lambda _: None, now=bot.services.clock())
+    assert report.mirrored >= 1
+    records = {record.sobject: record.field_values for record in mirror_of(engine, "UPS-00001")}
+    opportunity = records["Opportunity"]
+    assert (opportunity["StageName"], opportunity["Amount"], opportunity["Type"]) == (
+        "Closed Won", 2400.0, "Existing Customer - Upgrade")
+    assert opportunity["Attribution_Type__c"] == "partner_sourced"
+    assert opportunity["Target_Product_Line__c"] == "Enterprise"
+    assert "Partner" in records  # the Partners related list credits Northwind

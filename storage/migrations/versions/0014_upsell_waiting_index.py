@@ -1,7 +1,7 @@
 """upsells waiting for their AE, by index
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 
 The accept-SLA reminder (workflows/upsell_reminders.py) reads open upsells by the time of their last status
 change, oldest first, a page at a time: an index on (status, updated_at), as registrations have.
@@ -10,8 +10,8 @@ change, oldest first, a page at a time: an index on (status, updated_at), as reg
 from alembic import op
 
 
-revision = '0013'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
