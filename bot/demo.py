@@ -13,12 +13,13 @@ from rich.console import Console
 from sqlmodel import Session, select
 
 from bot.demo_partner import play_partner_tools
+from bot.demo_upsell import play_upsells
 from bot.local import LocalBot, local_bot
 from handlers.blocks.text import STATUS_LABELS
 from storage.crm.status import mirror_of
 from storage.crm.writer import drain_outbox
 from storage.db import create_schema, make_engine
-from storage.models import Partner, Registration, TeamMember
+from storage.models import CustomerAccount, Partner, Registration, TeamMember, Upsell
 from storage.slack.outbox import next_due_at
 from workflows.amounts import shown as shown_amount
 from workflows.countries import country_name
@@ -36,9 +37,10 @@ PARTNER_DETAILS = {  # its optional second step
 }
 
 
-MIRROR_FIELDS = ("Name", "Company", "LeadSource", "StageName", "Partner_Account__r", "Attribution_Type__c",
+MIRROR_FIELDS = ("Name", "Company", "LeadSource", "Type", "StageName", "Partner_Account__r", "Attribution_Type__c",
                  "Registration_Status__c", "Product_Line__c", "Pricing_Model__c", "Signing_Monthly_Revenue__c",
-                 "Current_Monthly_Revenue__c", "Revenue_Growth__c", "Role", "Month__c", "Amount__c", "Amount")
+                 "Current_Monthly_Revenue__c", "Revenue_Growth__c", "Upsell_Signal__c", "Landing_Zone__c",
+                 "Target_Product_Line__c", "Role", "Month__c", "Amount__c", "Amount")
 
 
 class Walkthrough:
@@ -154,6 +156,7 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
            lambda: driver.bot_joined("C0NORTH"))
     play_reviewer_tools(bot, w)
     play_partner_tools(bot, w)
+    play_upsells(bot, w)
 
 
 def play_reviewer_tools(bot: LocalBot, w: Walkthrough) -> None:
@@ -220,15 +223,25 @@ def summarise(bot: LocalBot, console: Console) -> None:
         registrations = session.exec(select(Registration).order_by(Registration.id)).all()
         names = {m.slack_user_id: m.name for m in session.exec(select(TeamMember)).all()}
         partners = {p.id: p.name for p in session.exec(select(Partner)).all()}
+        upsells = session.exec(select(Upsell).order_by(Upsell.id)).all()
+        customers = {a.id: a for a in session.exec(select(CustomerAccount)).all()}
     for reg in registrations:
         say(f"{reg.reference} {reg.company} ({reg.domain}) from {partners.get(reg.partner_id)}: "
             f"{STATUS_LABELS[reg.status]}, score {reg.score}/100, {shown_amount(reg.estimated_value)} {reg.currency}, "
             f"{country_name(reg.country)} ({reg.region}), with {names.get(reg.assigned_to_slack_id, 'nobody yet')}")
+    for upsell in upsells:
+        account = customers[upsell.account_id]
+        say(f"{upsell.reference} {account.name} → {upsell.target} from {partners.get(upsell.partner_id)}: "
+            f"{upsell.status.value}, {shown_amount(upsell.final_amount or upsell.expected_value)} {upsell.currency} "
+            f"({upsell.recurrence.value.replace('_', '-')}), landing zone {account.landing_zone}")
     console.rule("[bold]CRM sync (no Salesforce settings, so into the local CRM mirror)")
     report = drain_outbox(bot.engine, bot.runtime.settings, notify=say)
     say(f"{report.mirrored} CRM writes mirrored; they stay queued for Salesforce until it is connected.")
     for reg in registrations:
         for record in mirror_of(bot.engine, reg.id):
+            say(_record_line(record.sobject, record.external_key, record.field_values))
+    for upsell in upsells:
+        for record in mirror_of(bot.engine, upsell.reference):
             say(_record_line(record.sobject, record.external_key, record.field_values))
     console.rule("[bold]What happened")
     statuses = Counter(STATUS_LABELS[reg.status].lower() for reg in registrations)
@@ -236,6 +249,9 @@ def summarise(bot: LocalBot, console: Console) -> None:
         f"Slack Connect channels: " + ", ".join(f"{n} {status}" for status, n in statuses.items()) + ".")
     say("Each was checked for channel conflict, scored, routed to an AE and reported to the partner in its thread; "
         "the conflict went to the partner manager, and every change was queued for the CRM.")
+    say("An upsell was flagged on the customer account a won deal created, accepted and won by its AE in the "
+        "partner's channel, and written to the CRM as the partner's expansion; an expansion signal in the channel "
+        "got its author one private suggestion.")
     console.rule("[bold]Next")
     say("1. Connect Slack: create the app from manifest.yml and set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
         "(README, \"Connecting to Slack\").")
@@ -255,6 +271,8 @@ def run_demo(program: Program, *, pause: float = 0.0, console: Console | None = 
         console.print("[bold]Partnerbot demo[/]: the real app, served over HTTP on loopback, talking to a local "
                       "Slack sandbox.\nEvery line below is a Slack request the sandbox delivered or a Web API "
                       "call the bot made.")
+        # Expansion signals are opt-in; the walkthrough turns them on to show one.
+        program = program.model_copy(update={"signals": program.signals.model_copy(update={"enabled": True})})
         with local_bot(engine, program, process_before_response=True) as bot:
             play(bot, console, pause)
             summarise(bot, console)

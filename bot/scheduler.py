@@ -9,6 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from workflows.decisions import expire_registrations
 from workflows.reminders import remind_overdue_reviews
 from workflows.retention import forget_old_rows
+from workflows.upsell_reminders import remind_overdue_upsells
 from workflows.services import Services
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,8 @@ def build_scheduler(services: Services, extra_jobs: dict | None = None) -> Backg
     scheduler.add_job(expire_registrations, "interval", hours=1, args=[services], id="expire_registrations",
                       replace_existing=True)
     scheduler.add_job(remind_overdue_reviews, "interval", minutes=15, args=[services], id="remind_overdue_reviews",
+                      replace_existing=True)
+    scheduler.add_job(remind_overdue_upsells, "interval", minutes=15, args=[services], id="remind_overdue_upsells",
                       replace_existing=True)
     scheduler.add_job(forget_old_rows, "interval", hours=24, args=[services], id="forget_old_rows",
                       replace_existing=True)

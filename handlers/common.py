@@ -50,6 +50,13 @@ def clicked_value(body: dict) -> object:
     return action.get("value")
 
 
+def clicked_id(body: dict) -> int | None:
+    """The record id a clicked button carries as its value (a claim: the workflow checks it against the clicker)."""
+    value = clicked_value(body)
+    # "²".isdigit() is True too: only ASCII digits make an id.
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
 def answer(client: WebClient, user_id: str, message: Message, *, channel_id: str | None = None,
            thread_ts: str | None = None) -> None:
     """Only this user sees it: ephemeral where there is a channel, otherwise a DM."""

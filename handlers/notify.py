@@ -45,19 +45,14 @@ from handlers.blocks.review_threads import (
 )
 from handlers.blocks.text import escape, quoted, status_label
 from handlers.notify_lifecycle import LifecycleNotices
-from handlers.blocks.upsells import build_duplicate_review, build_upsell_root, upsell_status_label
-from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, Upsell
+from handlers.notify_upsells import UpsellNotices, message_blocks
+from storage.models import Partner, Registration, RegistrationStatus
 from storage.reviews import reminder_keys, thread_root_key
-from storage.slack.outbox import enqueue_pin, enqueue_post, enqueue_update, message_by_key
-from storage.upsells import duplicate_review_key, upsell_copy_key, upsell_root_key
+from storage.slack.outbox import enqueue_pin, enqueue_post, enqueue_update
 from workflows.program import Program
 from workflows.services import ConflictEvidence
 
 logger = logging.getLogger(__name__)
-
-
-def _blocks(message: Message) -> list[dict]:
-    return [block.to_dict() if hasattr(block, "to_dict") else block for block in message.blocks]
 
 
 def root_key(registration: Registration) -> str:
@@ -75,18 +70,18 @@ def slack_message_link(client: WebClient) -> Callable[[str, str], str | None]:
     return message_link
 
 
-class SlackNotifier(LifecycleNotices):
+class SlackNotifier(UpsellNotices, LifecycleNotices):
     def __init__(self, program: Program, clock):
         self.program = program
         self.clock = clock
 
     def _post(self, session: Session, *, key: str, lane: str, channel: str, message: Message,
               parent_key: str | None = None, partner_id: int | None = None) -> None:
-        enqueue_post(session, key=key, lane=lane, channel=channel, text=message.text, blocks=_blocks(message),
+        enqueue_post(session, key=key, lane=lane, channel=channel, text=message.text, blocks=message_blocks(message),
                      now=self.clock(), parent_key=parent_key, partner_id=partner_id)
 
     def _update(self, session: Session, *, lane: str, parent_key: str, message: Message) -> None:
-        enqueue_update(session, lane=lane, parent_key=parent_key, text=message.text, blocks=_blocks(message),
+        enqueue_update(session, lane=lane, parent_key=parent_key, text=message.text, blocks=message_blocks(message),
                        now=self.clock())
 
     def registration_received(self, session: Session, registration: Registration, partner: Partner) -> None:
@@ -265,48 +260,3 @@ class SlackNotifier(LifecycleNotices):
             self._post(session, key=f"reg:{registration.id}:edited:{uuid.uuid4().hex[:12]}",
                        lane=f"reg:{registration.id}:review", channel=reviewer,
                        message=build_edited_for_reviewer(registration, partner, actor_slack_id, changed))
-
-    # Upsells -------------------------------------------------------------------------------------------
-    def upsell_flagged(self, session: Session, upsell: Upsell, account: CustomerAccount, partner: Partner) -> None:
-        """The root of the upsell's thread in the partner's channel (a DM to the flagger when it has none, or when
-        its people may see only their own), mentioning the account's executive; its key is kept on the upsell.
-        A root in a DM is out of the executive's sight, so they get a copy of it, buttons and all."""
-        root = upsell_root_key(upsell.id)
-        upsell.root_message_key = root
-        session.add(upsell)
-        message = build_upsell_root(upsell, account, partner)
-        self._post(session, key=root, lane=f"ups:{upsell.id}:partner", partner_id=partner.id, message=message,
-                   channel=upsell.partner_channel_id or upsell.flagged_by_slack_id)
-        assignee = upsell.assigned_to_slack_id
-        if upsell.partner_channel_id is None and assignee and assignee != upsell.flagged_by_slack_id:
-            self._post(session, key=upsell_copy_key(upsell.id), lane=f"ups:{upsell.id}:assignee", channel=assignee,
-                       message=message)
-
-    def upsell_changed(self, session: Session, upsell: Upsell, account: CustomerAccount, partner: Partner) -> None:
-        """The root (and the executive's copy, if any) show the upsell's current status and buttons, in place."""
-        message = build_upsell_root(upsell, account, partner)
-        self._update(session, lane=f"ups:{upsell.id}:partner", parent_key=upsell_root_key(upsell.id), message=message)
-        if message_by_key(session, upsell_copy_key(upsell.id)) is not None:
-            self._update(session, lane=f"ups:{upsell.id}:assignee", parent_key=upsell_copy_key(upsell.id),
-                         message=message)
-
-    def upsell_duplicate_review(self, session: Session, upsell: Upsell, original: Upsell, account: CustomerAccount,
-                                partner: Partner, original_partner: Partner) -> None:
-        """A DM to the partner manager with both upsells and both partners, and Approve / Reject."""
-        if upsell.assigned_to_slack_id is None:
-            logger.warning("duplicate upsell %s has nobody to review it: import the team first", upsell.id)
-            return
-        self._post(session, key=duplicate_review_key(upsell.id), lane=f"ups:{upsell.id}:review",
-                   channel=upsell.assigned_to_slack_id,
-                   message=build_duplicate_review(upsell, original, account, partner, original_partner))
-
-    def upsell_duplicate_decided(self, session: Session, upsell: Upsell, original: Upsell | None,
-                                 account: CustomerAccount, partner: Partner, original_partner: Partner | None, *,
-                                 actor_slack_id: str) -> None:
-        """The duplicate's review shows who decided what, in place of its buttons."""
-        outcome = f"{upsell_status_label(upsell.status)}: decided by <@{actor_slack_id}>"
-        if upsell.decision_reason:
-            outcome += f".\n{quoted(upsell.decision_reason, 1000)}"
-        self._update(session, lane=f"ups:{upsell.id}:review", parent_key=duplicate_review_key(upsell.id),
-                     message=build_duplicate_review(upsell, original, account, partner, original_partner,
-                                                    outcome=outcome))

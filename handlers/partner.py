@@ -1,6 +1,6 @@
-"""`/partner` (deals [search], desk, usage, show, stage, help), the desk's My deals button, paging of deals lists,
-the partner's own actions on a registration (Add an update, Edit, Withdraw), and partners' lifecycle: the partner
-card's stage menu and the strategic proposal's buttons."""
+"""`/partner` (deals [search], desk, usage, show, stage, help), the desk's My deals button (registrations, and upsells
+beside them), paging of deals lists, the partner's own actions on a registration (Add an update, Edit, Withdraw),
+and partners' lifecycle: the partner card's stage menu and the strategic proposal's buttons."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.models.views import View
 
 from handlers.blocks.lists import build_deals_list, build_help, parse_paging_value
+from handlers.blocks.messages import Message
 from handlers.blocks.partner_card import build_partner_card, parse_stage_choice
 from handlers.blocks.text import escape
 from handlers.blocks.partner_actions import build_edit_modal, build_update_modal, build_withdraw_modal
@@ -25,12 +26,14 @@ from handlers.common import (
     answer,
     answer_text,
     channel_of,
+    clicked_id,
     clicked_value,
     request_key,
 )
 from handlers.ids import Action, Block, Callback, Command
-from handlers.reviews import OUT_OF_DATE, commit_then_tell, for_clicked_registration, place_of, tell_after_change
+from handlers.reviews import OUT_OF_DATE, ask_first, commit_then_tell, place_of, tell_after_change
 from storage.actors import Actor
+from storage.lists import Cursor
 from storage.models import Registration
 from workflows.lead_form import LeadFormInvalid, validate_lead
 from workflows.lifecycle import change_stage, decide_proposal, stage_named
@@ -45,21 +48,24 @@ from workflows.partner_actions import (
     withdraw_registration,
 )
 from workflows.partner_card import change_stage_by_name, partner_card, show_partner
-from workflows.people import deals_for, repost_partner_desk
+from workflows.people import deals_for, repost_partner_desk, upsells_for
 from workflows.revenue import record_usage_as
 from workflows.services import DatabaseBusy, Services, WorkflowError
 
-
 T = TypeVar("T")
-
 
 def show_deals(services: Services, client: WebClient, actor: Actor, channel_id: str | None, search: str = "") -> None:
     """The first page of the deals this actor may see, matching `search` when given, privately."""
     if not (actor.is_partner or actor.is_internal):
         answer_text(client, actor.slack_user_id, UNKNOWN_USER, channel_id=channel_id)
         return
-    answer(client, actor.slack_user_id, build_deals_list(deals_for(services, actor, search=search), actor, search),
-           channel_id=channel_id)
+    answer(client, actor.slack_user_id, deals_message(services, actor, None, search), channel_id=channel_id)
+
+
+def deals_message(services: Services, actor: Actor, cursor: Cursor | None, search: str) -> Message:
+    """A page of the registrations this actor may see, and beside them the newest of their upsells."""
+    return build_deals_list(deals_for(services, actor, cursor, search=search), actor, search,
+                            upsells=upsells_for(services, actor, search=search))
 
 
 def show_card(services: Services, client: WebClient, actor: Actor, channel_id: str | None, text: str) -> None:
@@ -80,11 +86,6 @@ def committed(commit: Callable[[], T]) -> tuple[T | None, str | None]:
         return None, DATABASE_BUSY
     except WorkflowError as refused:
         return None, escape(str(refused))
-
-
-def _clicked_number(body: dict) -> int | None:
-    value = clicked_value(body)
-    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 def _selected_value(body: dict) -> object:
@@ -142,7 +143,7 @@ def register(app: App, services: Services) -> None:
             answer_text(client, actor.slack_user_id, UNKNOWN_USER, channel_id=channel_of(body))
             return
         cursor, search = parse_paging_value(clicked_value(body))
-        message = build_deals_list(deals_for(services, actor, cursor, search=search), actor, search)
+        message = deals_message(services, actor, cursor, search)
         if body.get("response_url"):
             # The list is ephemeral or a DM; its response_url replaces it in place either way.
             respond(replace_original=True, text=message.text, blocks=message.blocks)
@@ -150,14 +151,9 @@ def register(app: App, services: Services) -> None:
             answer(client, actor.slack_user_id, message, channel_id=channel_of(body))
 
     def ask(action: PartnerAction, build: Callable[[Registration, str | None], View]):
-        def handle_partner_button(ack: Ack, body: dict, context: BoltContext, client: WebClient):
-            """Add an update / Edit / Withdraw (thread root, My deals): a modal, only for someone who may act."""
-            def open_modal(actor: Actor, registration_id: int) -> None:
-                registration = ensure_can_act(services, actor=actor, registration_id=registration_id, action=action)
-                ack()
-                client.views_open(trigger_id=body["trigger_id"], view=build(registration, place_of(body)))
-            for_clicked_registration(services, ack, body, context, client, open_modal)
-        return handle_partner_button
+        """Add an update / Edit / Withdraw (thread root, My deals): a modal, only for someone who may act."""
+        return ask_first(services, lambda actor, registration_id: ensure_can_act(
+            services, actor=actor, registration_id=registration_id, action=action), build)
 
     app.action(Action.withdraw.value)(ask(WITHDRAW, build_withdraw_modal))
     app.action(Action.add_update.value)(ask(UPDATE, build_update_modal))
@@ -224,7 +220,7 @@ def register(app: App, services: Services) -> None:
     def on_proposal(accept: bool):
         def handle_proposal_button(ack: Ack, body: dict, context: BoltContext, client: WebClient):
             """Make strategic / Dismiss on a strategic proposal: committed before the ack, once."""
-            proposal_id = _clicked_number(body)
+            proposal_id = clicked_id(body)
             if proposal_id is None:
                 ack()
                 return

@@ -17,7 +17,7 @@ from handlers.blocks.text import escape
 from handlers.common import actor_of, answer_text, channel_of, request_key
 from handlers.home import clicked_on_home, refresh_home
 from handlers.ids import Action, Block, Callback
-from handlers.reviews import OUT_OF_DATE, commit_then_tell, for_clicked_registration, place_of, refuse
+from handlers.reviews import OUT_OF_DATE, commit_then_tell, for_clicked, place_of, refuse
 from storage.actors import Actor
 from storage.models import RegistrationStatus, ReviewKind
 from workflows.decisions import ensure_can_decide
@@ -57,7 +57,7 @@ def register(app: App, services: Services) -> None:
             ack()
             client.views_open(trigger_id=body["trigger_id"], view=build_reassign_modal(
                 registration_id, registration.reference, choices, place_of(body)))
-        for_clicked_registration(services, ack, body, context, client, ask)
+        for_clicked(services, ack, body, context, client, ask)
 
     @app.view(Callback.reassign.value)
     def handle_reassign_submission(ack: Ack, body: dict, context: BoltContext, client: WebClient):
@@ -79,7 +79,7 @@ def register(app: App, services: Services) -> None:
             ack()
             client.views_open(trigger_id=body["trigger_id"], view=build_ask_modal(
                 registration_id, registration.reference, place_of(body)))
-        for_clicked_registration(services, ack, body, context, client, ask)
+        for_clicked(services, ack, body, context, client, ask)
 
     @app.view(Callback.ask_partner.value)
     def handle_question_submission(ack: Ack, body: dict, context: BoltContext, client: WebClient):

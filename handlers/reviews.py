@@ -11,13 +11,14 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.models.views import View
 
 from handlers.blocks.messages import build_notice
 from handlers.blocks.registration import parse_view_state
 from handlers.blocks.review import build_reason_modal, build_undo_prompt
 from handlers.blocks.review_modals import HOME, build_lost_modal, build_reject_modal, parse_modal_metadata
 from handlers.blocks.text import escape
-from handlers.common import DATABASE_BUSY, actor_of, answer_text, channel_of, request_key
+from handlers.common import DATABASE_BUSY, actor_of, answer_text, channel_of, clicked_id, request_key
 from handlers.home import clicked_on_home, refresh_home
 from handlers.ids import Action, Block, Callback
 from storage.actors import Actor
@@ -26,13 +27,6 @@ from workflows.decisions import Decision, DecisionOutcome, close_deal, decide_re
 from workflows.services import DatabaseBusy, OverrideReasonNeeded, Services, WorkflowError
 
 OUT_OF_DATE = "This form is out of date: close it and click the button again."
-
-
-def _registration_id(body: dict) -> int | None:
-    actions = body.get("actions")
-    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-    value = action.get("value")
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10 else None
 
 
 def place_of(body: dict) -> str | None:
@@ -112,18 +106,30 @@ def _decide(services: Services, client: WebClient, ack: Ack, actor: Actor, regis
             prompt=f"{needed} Why should this one be approved too?"))
 
 
-def for_clicked_registration(services: Services, ack: Ack, body: dict, context: BoltContext, client: WebClient,
-                             work: Callable[[Actor, int], None]) -> None:
-    """Every review button: which registration, who clicked, and a refusal told only to them."""
-    registration_id = _registration_id(body)
-    if registration_id is None:
+def for_clicked(services: Services, ack: Ack, body: dict, context: BoltContext, client: WebClient,
+                work: Callable[[Actor, int], None]) -> None:
+    """Every button on a deal (a registration, an upsell): which one, who clicked, and a refusal told only to them."""
+    deal_id = clicked_id(body)
+    if deal_id is None:
         ack()
         return
     actor = actor_of(services, context, body)
     try:
-        work(actor, registration_id)
+        work(actor, deal_id)
     except WorkflowError as refused:
         refuse(client, ack, actor, escape(str(refused)), body=body, channel_id=channel_of(body))
+
+
+def ask_first(services: Services, check: Callable[[Actor, int], Any], build: Callable[[Any, str | None], View]):
+    """A listener for a button that asks before it acts: `check(actor, id)` returns the deal or raises why this
+    clicker may not act on it now (told only to them); then `build(deal, place)` is the modal that asks."""
+    def handle_ask_first(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        def open_modal(actor: Actor, deal_id: int) -> None:
+            deal = check(actor, deal_id)
+            ack()
+            client.views_open(trigger_id=body["trigger_id"], view=build(deal, place_of(body)))
+        for_clicked(services, ack, body, context, client, open_modal)
+    return handle_ask_first
 
 
 def _submitted(view: dict) -> tuple[dict, int | None, str | None]:
@@ -135,7 +141,7 @@ def _submitted(view: dict) -> tuple[dict, int | None, str | None]:
 def register(app: App, services: Services) -> None:
     def approve(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         """Accept (AE) or clear a conflict (partner manager), after Slack's confirm: committed before the ack."""
-        for_clicked_registration(services, ack, body, context, client, lambda actor, registration_id: _decide(
+        for_clicked(services, ack, body, context, client, lambda actor, registration_id: _decide(
             services, client, ack, actor, registration_id, Decision.approve, body=body, place=place_of(body)))
 
     def ask_reject_reason(ack: Ack, body: dict, context: BoltContext, client: WebClient):
@@ -145,7 +151,7 @@ def register(app: App, services: Services) -> None:
             ack()
             client.views_open(trigger_id=body["trigger_id"], view=build_reject_modal(
                 registration_id, registration.review_kind, place_of(body)))
-        for_clicked_registration(services, ack, body, context, client, ask)
+        for_clicked(services, ack, body, context, client, ask)
 
     app.action(Action.accept.value)(approve)
     app.action(Action.clear_conflict.value)(approve)
@@ -162,7 +168,7 @@ def register(app: App, services: Services) -> None:
     @app.action(Action.mark_won.value)
     def handle_mark_won(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         """Mark won, after Slack's confirm, on an approved registration's review message or App Home."""
-        for_clicked_registration(services, ack, body, context, client, lambda actor, registration_id: close(
+        for_clicked(services, ack, body, context, client, lambda actor, registration_id: close(
             ack, actor, registration_id, body, client, won=True, place=place_of(body)))
 
     @app.action(Action.mark_lost.value)
@@ -174,7 +180,7 @@ def register(app: App, services: Services) -> None:
             ack()
             client.views_open(trigger_id=body["trigger_id"], view=build_lost_modal(
                 registration_id, registration.reference, place_of(body)))
-        for_clicked_registration(services, ack, body, context, client, ask)
+        for_clicked(services, ack, body, context, client, ask)
 
     @app.view(Callback.lost_reason.value)
     def handle_lost_submission(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):

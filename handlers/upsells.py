@@ -14,13 +14,21 @@ from handlers.blocks.upsells import (
     build_duplicate_reject_modal,
     build_upsell_modal,
     influenced_ticked,
-    parse_duplicate_metadata,
+    parse_upsell_modal_metadata,
     parse_suggestion,
     parse_upsell_origin,
 )
-from handlers.common import DATABASE_BUSY, UNKNOWN_USER, actor_of, answer_text, channel_of, clicked_value, request_key
+from handlers.common import (
+    DATABASE_BUSY,
+    UNKNOWN_USER,
+    actor_of,
+    answer_text,
+    channel_of,
+    clicked_value,
+    request_key,
+)
 from handlers.ids import Action, Block, Callback, Command
-from handlers.reviews import OUT_OF_DATE, commit_then_tell, place_of, refuse
+from handlers.reviews import OUT_OF_DATE, ask_first, commit_then_tell, for_clicked, place_of
 from storage.actors import Actor
 from storage.models import UpsellSignal, UpsellStatus
 from workflows.services import DatabaseBusy, Services, WorkflowError
@@ -52,11 +60,6 @@ def open_upsell_form(services: Services, client: WebClient, actor: Actor, entry:
         return
     client.views_open(trigger_id=trigger_id,
                       view=build_upsell_modal(services.program, start, partner_name=actor.partner_name))
-
-
-def _clicked_id(body: dict) -> int | None:
-    value = clicked_value(body)
-    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 def _tell_flagger(client: WebClient, actor: Actor, outcome: FlagOutcome, channel_id: str | None) -> None:
@@ -167,31 +170,17 @@ def register(app: App, services: Services) -> None:
     @app.action(Action.upsell_duplicate_approve.value)
     def handle_duplicate_approve(ack: Ack, body: dict, context: BoltContext, client: WebClient):
         """Approve a duplicate flag: it opens, and its thread root goes to the partner's channel."""
-        upsell_id = _clicked_id(body)
-        if upsell_id is None:
-            ack()
-            return
-        decide(ack, body, client, actor_of(services, context, body), upsell_id, place_of(body), approve=True)
+        for_clicked(services, ack, body, context, client, lambda actor, upsell_id: decide(
+            ack, body, client, actor, upsell_id, place_of(body), approve=True))
 
-    @app.action(Action.upsell_duplicate_reject.value)
-    def handle_duplicate_reject(ack: Ack, body: dict, context: BoltContext, client: WebClient):
-        """Reject a duplicate flag asks why first, but only of a partner manager or admin, while it waits."""
-        upsell_id, actor = _clicked_id(body), actor_of(services, context, body)
-        if upsell_id is None:
-            ack()
-            return
-        try:
-            upsell = ensure_can_decide_duplicate(services, actor=actor, upsell_id=upsell_id)
-        except WorkflowError as refused:
-            refuse(client, ack, actor, escape(str(refused)), body=body, channel_id=channel_of(body))
-            return
-        ack()
-        client.views_open(trigger_id=body["trigger_id"], view=build_duplicate_reject_modal(upsell, place_of(body)))
+    # Reject a duplicate flag asks why first, but only of a partner manager or admin, while it waits.
+    app.action(Action.upsell_duplicate_reject.value)(ask_first(services, lambda actor, upsell_id: (
+        ensure_can_decide_duplicate(services, actor=actor, upsell_id=upsell_id)), build_duplicate_reject_modal))
 
     @app.view(Callback.upsell_duplicate_reject.value)
     def handle_duplicate_reject_reason(ack: Ack, body: dict, view: dict, context: BoltContext, client: WebClient):
         """Why a duplicate is rejected (required, never naming the other partner): committed, then acked."""
-        upsell_id, place = parse_duplicate_metadata(view.get("private_metadata"))
+        upsell_id, place = parse_upsell_modal_metadata(view.get("private_metadata"))
         if upsell_id is None:
             ack(response_action="errors", errors={Block.reason.value: OUT_OF_DATE})
             return

@@ -1,9 +1,11 @@
-"""Paged lists of registrations: keyset pages, newest first, with the permission filter inside every query.
+"""Paged lists of registrations and upsells: keyset pages, newest first, with the permission filter inside every
+query.
 
 Pages seek from a cursor on (created_at, id) instead of OFFSET, so page 5,000 costs what page 1 does. Each
 list is a union of disjoint branches (one for deals; "assigned to me" and "open conflicts" for a program
-runner's Home), each filtered on an indexed column and read in (created_at DESC, id DESC) order, so every
-branch is an index range scan that stops after one page; the branches are merged here.
+runner's Home; one per status where only a status leads an index), each filtered on an indexed column and read
+in (created_at DESC, id DESC) order, so every branch is an index range scan that stops after one page; the
+branches are merged here.
 """
 
 from __future__ import annotations
@@ -13,12 +15,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
-from sqlalchemy import and_, false, func, or_, select as sa_select
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import and_, exists, false, func, or_, select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from storage.actors import Actor
-from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
+from storage.models import (
+    OPEN_STATUSES,
+    CustomerAccount,
+    Partner,
+    Registration,
+    RegistrationStatus,
+    ReviewKind,
+    Upsell,
+    UpsellStatus,
+)
 from storage.queries import _visible_to
+from storage.upsells import visible_upsells_clause
 
 PAGE_SIZE = 20
 # Counting stops here: an indexed count of 10,000 entries is a few ms, a count of a million is not. One
@@ -57,10 +73,26 @@ class Cursor:
 
 
 @dataclass(frozen=True)
-class Page:
-    """One page of rows, the total ("more than" when capped), and cursors to its neighbours."""
+class Listed:
+    """What a list reads: its table (rows ordered by its created_at and id) and the select of one row."""
 
-    rows: list[tuple[Registration, Partner]]
+    table: Any
+    row: Callable[[], Any]
+
+
+REGISTRATIONS = Listed(Registration, lambda: select(Registration, Partner).join(
+    Partner, Partner.id == Registration.partner_id))
+UPSELLS = Listed(Upsell, lambda: select(Upsell, CustomerAccount, Partner)
+                 .join(CustomerAccount, CustomerAccount.id == Upsell.account_id)
+                 .join(Partner, Partner.id == Upsell.partner_id))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows (a registration or an upsell first in each), the total ("more than" when capped), and
+    cursors to its neighbours."""
+
+    rows: list[tuple]
     total: int
     capped: bool
     position: int
@@ -77,11 +109,20 @@ class DealSearch:
     domain: str
 
     def clause(self):
+        return self._matches(Registration.company_key, Registration.domain)
+
+    def account_clause(self):
+        """Upsells whose customer account matches, as registrations match their company (an alias of the account:
+        the list's own join must not be taken for the subquery's)."""
+        account = aliased(CustomerAccount)
+        return exists().where(account.id == Upsell.account_id, self._matches(account.name_key, account.domain))
+
+    def _matches(self, key, domain):
         matches = []
         if self.key:
-            matches.append(Registration.company_key.contains(self.key, autoescape=True))
+            matches.append(key.contains(self.key, autoescape=True))
         if self.domain:
-            matches.append(Registration.domain.startswith(self.domain, autoescape=True))
+            matches.append(domain.startswith(self.domain, autoescape=True))
         return or_(*matches) if matches else false()
 
 
@@ -90,7 +131,7 @@ def deals_page(session: Session, actor: Actor, cursor: Cursor | None = None, *, 
     """What `/partner deals` shows this actor, one page, newest first; `search` narrows it, inside the same
     permission filter."""
     where = _visible_to(actor) if search is None else and_(_visible_to(actor), search.clause())
-    return _page(session, [where], cursor, size)
+    return _page(session, REGISTRATIONS, [where], cursor, size)
 
 
 class HomeFilter(StrEnum):
@@ -127,61 +168,84 @@ def home_page(session: Session, actor: Actor, cursor: Cursor | None = None, *, s
               show: HomeFilter = HomeFilter.all) -> Page:
     """One page of an internal user's App Home list (`show` chooses which), newest first."""
     if not actor.is_internal:
-        return _page(session, [false()], None, size)
-    return _page(session, _home_branches(actor, show), cursor, size)
+        return _page(session, REGISTRATIONS, [false()], None, size)
+    return _page(session, REGISTRATIONS, _home_branches(actor, show), cursor, size)
 
 
 def home_count(session: Session, actor: Actor, show: HomeFilter) -> tuple[int, bool]:
     """How many rows one of App Home's lists holds (capped at COUNT_CAP; True when capped)."""
     if not actor.is_internal:
         return 0, False
-    return _count(session, _home_branches(actor, show))
+    return _count(session, Registration, _home_branches(actor, show))
 
 
-def _seek(cursor: Cursor):
+UPSELL_ROWS = 5  # the newest upsells a deals list shows beside a page of registrations, with how many there are
+
+
+def upsells_page(session: Session, actor: Actor, *, size: int = UPSELL_ROWS,
+                 search: DealSearch | None = None) -> Page:
+    """The newest upsells this actor may see (`search` narrows them by account), and how many there are."""
+    where = visible_upsells_clause(actor)
+    if search is not None:
+        where = and_(where, search.account_clause())
+    # Our team's filters have no column that leads an index before created_at but the status (and the assignee):
+    # a branch per status. A partner's people are filtered by partner (or flagger), which leads its own index.
+    branches = [and_(where, Upsell.status == status) for status in UpsellStatus] if actor.is_internal else [where]
+    return _page(session, UPSELLS, branches, None, size)
+
+
+def upsells_waiting_for(session: Session, actor: Actor, *, size: int = UPSELL_ROWS) -> Page:
+    """The open upsells assigned to this internal user (waiting for their Accept or Decline), newest first."""
+    if not actor.is_internal:
+        return _page(session, UPSELLS, [false()], None, size)
+    return _page(session, UPSELLS, [and_(Upsell.assigned_to_slack_id == actor.slack_user_id,
+                                         Upsell.status == UpsellStatus.open)], None, size)
+
+
+def _seek(table, cursor: Cursor):
     """Rows past the cursor; `created_at <=` alone is what an index on (filter, created_at) can range over."""
     at, row_id = cursor.created_at, cursor.id
     if cursor.forward:
-        return and_(Registration.created_at <= at, or_(Registration.created_at < at, Registration.id < row_id))
-    return and_(Registration.created_at >= at, or_(Registration.created_at > at, Registration.id > row_id))
+        return and_(table.created_at <= at, or_(table.created_at < at, table.id < row_id))
+    return and_(table.created_at >= at, or_(table.created_at > at, table.id > row_id))
 
 
-def _key(row: tuple[Registration, Partner]) -> tuple[datetime, int]:
+def _key(row: tuple) -> tuple[datetime, int]:
     return row[0].created_at, row[0].id
 
 
-def _branch_rows(session: Session, where, cursor: Cursor | None, limit: int) -> list[tuple[Registration, Partner]]:
+def _branch_rows(session: Session, listed: Listed, where, cursor: Cursor | None, limit: int) -> list[tuple]:
+    table = listed.table
     newest_first = cursor is None or cursor.forward
-    order = (Registration.created_at.desc(), Registration.id.desc()) if newest_first else \
-        (Registration.created_at.asc(), Registration.id.asc())
-    query = select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id).where(where)
+    order = (table.created_at.desc(), table.id.desc()) if newest_first else (table.created_at.asc(), table.id.asc())
+    query = listed.row().where(where)
     if cursor is not None:
-        query = query.where(_seek(cursor))
+        query = query.where(_seek(table, cursor))
     return list(session.exec(query.order_by(*order).limit(limit)).all())
 
 
-def _count(session: Session, branches: list) -> tuple[int, bool]:
+def _count(session: Session, table, branches: list) -> tuple[int, bool]:
     """How many rows the branches hold, counting at most COUNT_CAP + 1 of each; True when capped."""
     total = 0
     for where in branches:
-        bounded = sa_select(Registration.id).where(where).limit(COUNT_CAP + 1).subquery()
+        bounded = sa_select(table.id).where(where).limit(COUNT_CAP + 1).subquery()
         total += session.exec(select(func.count()).select_from(bounded)).one()
     return min(total, COUNT_CAP), total > COUNT_CAP
 
 
-def _page(session: Session, branches: list, cursor: Cursor | None, size: int) -> Page:
+def _page(session: Session, listed: Listed, branches: list, cursor: Cursor | None, size: int) -> Page:
     forward = cursor is None or cursor.forward
-    merged = heapq.merge(*(_branch_rows(session, where, cursor, size + 1) for where in branches),
+    merged = heapq.merge(*(_branch_rows(session, listed, where, cursor, size + 1) for where in branches),
                          key=_key, reverse=forward)
     rows = list(merged)[: size + 1]
     if not forward and len(rows) <= size:
         # Back at (or past) the newest rows: the first page, whatever the cursor claimed.
-        return _page(session, branches, None, size)
+        return _page(session, listed, branches, None, size)
     more_beyond = len(rows) > size
     rows = rows[:size]
     if not forward:
         rows.reverse()
-    total, capped = _count(session, branches)
+    total, capped = _count(session, listed.table, branches)
     position = 0 if cursor is None else max(0, cursor.position - (0 if forward else size))
     if not capped:
         position = min(position, max(total - len(rows), 0))

@@ -304,7 +304,7 @@ class ReviewDecision(SQLModel, table=True):
     undone_by_slack_id: str | None = Field(default=None, max_length=32)
 
 
-# Exactly one subject per CRM outbox row (migration 0014 writes the same text).
+# Exactly one subject per CRM outbox row (migration 0015 writes the same text).
 CRM_OUTBOX_ONE_SUBJECT = ("(CASE WHEN registration_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN upsell_id IS NULL THEN 0 "
                           "ELSE 1 END) + (CASE WHEN partner_id IS NULL THEN 0 ELSE 1 END) = 1")
 
@@ -443,11 +443,13 @@ class Upsell(SQLModel, table=True):
     __table_args__ = (
         # Duplicates: one open upsell per account and target.
         Index("ix_upsell_account_target_status", "account_id", "target", "status"),
-        # The lists filter by one owner and show the newest first; the SLA reminder looks for open ones by age.
+        # The lists filter by one owner and show the newest first.
         Index("ix_upsell_partner_created", "partner_id", "created_at"),
         Index("ix_upsell_assignee_status_created", "assigned_to_slack_id", "status", "created_at"),
         Index("ix_upsell_flagger_created", "flagged_by_slack_id", "created_at"),
         Index("ix_upsell_status_created", "status", "created_at"),
+        # The accept-SLA reminder reads open upsells by how long they have waited since they opened.
+        Index("ix_upsell_status_updated", "status", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

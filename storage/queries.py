@@ -238,10 +238,15 @@ def reviews_waiting_since(
     query = (select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id)
              .where(Registration.status == RegistrationStatus.under_review, Registration.updated_at <= before)
              .order_by(Registration.updated_at, Registration.id).limit(limit))
-    if after is not None:  # a row value: the index range starts at the cursor (an OR of columns scans from the start)
-        query = query.where(tuple_(Registration.updated_at, Registration.id)
-                            > tuple_(literal(after[0], Registration.updated_at.type), literal(after[1])))
+    if after is not None:
+        query = query.where(past(Registration.updated_at, Registration.id, after))
     return list(session.exec(query).all())
+
+
+def past(at, row_id, after: tuple[datetime, int]):
+    """Rows after the cursor (at, id) in (at, id) order, as a row value: the index range starts at the cursor (an
+    OR of columns scans from the start)."""
+    return tuple_(at, row_id) > tuple_(literal(after[0], at.type), literal(after[1]))
 
 
 def reminder_keys_sent(session: Session, keys: list[str]) -> set[str]:

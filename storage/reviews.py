@@ -64,11 +64,15 @@ def withhold_unsent_crm(session: Session, registration_id: int, event: str) -> i
 
 
 def reminder_keys(session: Session, registration_id: int) -> list[str]:
-    """Keys of the approval-SLA reminders sent about a registration (each is also its outbox key).
+    """Keys of the approval-SLA reminders sent about a registration (each is also its outbox key)."""
+    return reminder_keys_under(session, f"review-sla:{registration_id}:")
+
+
+def reminder_keys_under(session: Session, prefix: str) -> list[str]:
+    """Keys of the reminders sent whose key starts with `prefix` (ending in ":"), the first sent first.
 
     A range on the unique key rather than LIKE, so both databases read it from the index."""
-    prefix = f"review-sla:{registration_id}:"
-    upper = prefix[:-1] + chr(ord(":") + 1)
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return list(session.exec(select(Reminder.key).where(Reminder.key >= prefix, Reminder.key < upper)
                              .order_by(Reminder.id)).all())
 

@@ -7,12 +7,23 @@ The Slack outbox keys of an upsell's messages are written by handlers/notify.py 
 
 from __future__ import annotations
 
-from sqlalchemy import false, func, true
+from datetime import datetime
+
+from sqlalchemy import and_, exists, false, func, or_, true
 from sqlmodel import Session, select
 
 from storage.actors import Actor
-from storage.models import OPEN_UPSELL_STATUSES, CustomerAccount, Partner, Upsell
-from storage.queries import deal_visibility
+from storage.models import (
+    OPEN_UPSELL_STATUSES,
+    AttributionType,
+    CustomerAccount,
+    Partner,
+    PartnerContact,
+    Upsell,
+    UpsellStatus,
+)
+from storage.queries import deal_visibility, past
+from storage.reviews import reminder_keys_under
 
 UPSELL_LOCK = 7_202_612  # any constant (an int4): with the account id, the advisory lock of one account's upsells
 
@@ -81,3 +92,64 @@ def upsell_parties(session: Session, upsell: Upsell) -> tuple[CustomerAccount, P
     """The account and partner an upsell is about."""
     return session.get(CustomerAccount, upsell.account_id), session.get(Partner, upsell.partner_id)
 
+
+
+def upsell_for_decision(session: Session, upsell_id: int, actor: Actor) -> Upsell | None:
+    """The upsell if this actor may accept, decline or close it: its owner AE (the one it is assigned to), its
+    partner's manager, or a partner manager or admin. Partners never decide, not even their own. Locked where the
+    database can."""
+    if not actor.is_internal:
+        return None
+    may = true()
+    if not actor.runs_program:
+        manages = exists().where(Partner.id == Upsell.partner_id, Partner.manager_slack_id == actor.slack_user_id)
+        may = or_(Upsell.assigned_to_slack_id == actor.slack_user_id, manages)
+    return session.exec(select(Upsell).where(Upsell.id == upsell_id, may).with_for_update()).first()
+
+
+def upsell_for_joining(session: Session, upsell_id: int, actor: Actor) -> Upsell | None:
+    """The partner-influenced upsell this actor's partner was asked in on, if this actor may say it is involved:
+    any of the partner's people when its thread is in the partner's channel; otherwise (a referral partner, or
+    no channel) only its listed contacts, the ones asked by DM. Locked where the database can."""
+    if not actor.is_partner:
+        return None
+    listed = exists().where(PartnerContact.partner_id == Upsell.partner_id,
+                            PartnerContact.slack_user_id == actor.slack_user_id)
+    may = and_(Upsell.partner_id == actor.partner_id, Upsell.attribution == AttributionType.influenced,
+               or_(Upsell.partner_channel_id.is_not(None), listed))
+    return session.exec(select(Upsell).where(Upsell.id == upsell_id, may).with_for_update()).first()
+
+
+def listed_contacts(session: Session, partner_id: int) -> list[str]:
+    """The Slack ids of a partner's listed contacts, in a stable order."""
+    return list(session.exec(select(PartnerContact.slack_user_id).where(PartnerContact.partner_id == partner_id)
+                             .order_by(PartnerContact.slack_user_id)).all())
+
+
+def upsells_waiting_since(session: Session, before: datetime, *, after: tuple[datetime, int] | None = None,
+                          limit: int | None = None) -> list[tuple[Upsell, CustomerAccount, Partner]]:
+    """Open upsells (waiting for their AE to accept or decline) whose last status change is older than `before`,
+    oldest first; `after` is the (updated_at, id) of the previous page's last row (pages by index)."""
+    query = (select(Upsell, CustomerAccount, Partner)
+             .join(CustomerAccount, CustomerAccount.id == Upsell.account_id)
+             .join(Partner, Partner.id == Upsell.partner_id)
+             .where(Upsell.status == UpsellStatus.open, Upsell.updated_at <= before)
+             .order_by(Upsell.updated_at, Upsell.id).limit(limit))
+    if after is not None:
+        query = query.where(past(Upsell.updated_at, Upsell.id, after))
+    return list(session.exec(query).all())
+
+
+def upsell_reminder_prefix(upsell_id: int) -> str:
+    """What the keys of an upsell's accept-SLA reminders start with (each key is also the reminder's outbox key)."""
+    return f"upsell-sla:{upsell_id}:"
+
+
+def upsell_reminder_keys(session: Session, upsell_id: int) -> list[str]:
+    """Keys of the accept-SLA reminders sent about an upsell, the first sent first."""
+    return reminder_keys_under(session, upsell_reminder_prefix(upsell_id))
+
+
+def join_invitation_key(upsell_id: int, contact_slack_id: str) -> str:
+    """The outbox key of a partner contact's DM asking them to join an upsell (updated in place once joined)."""
+    return f"ups:{upsell_id}:join:{contact_slack_id}"

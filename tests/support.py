@@ -85,6 +85,9 @@ class RecordingNotifier:
     def partner_desk(self, session, partner, *, again=False):
         self.calls.append(("desk", partner.id, "again") if again else ("desk", partner.id))
 
+    def upsell_overdue(self, session, upsell, account, partner, *, recipient, hours_waiting, key, link=None):
+        self.calls.append(("upsell_overdue", upsell.id, recipient, hours_waiting))
+
 
 BASE_LEAD = LeadInput(
     company="Acme Inc.", company_key="acme", domain="acme.com", contact_name="Jane Smith",

@@ -46,12 +46,27 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "Priya invites Partnerbot back",
         "#partner-northwind  Partnerbot → 📝 *Lead registration* REG-00003 · *Initech*",
         "_To raise it, ask the partner:_ add the company size: up to +",  # Hooli came without details
+        # The upsell motion: the won Acme deal is a customer account of Northwind's now.
+        "clicked [Flag an upsell]",
+        "typed “ac” in the select: Slack lists Acme Inc. (acme.com)",  # only Northwind's accounts
+        "#partner-northwind  Partnerbot → 📈 *Upsell* UPS-00001 · *Acme Inc.* (acme.com)",
+        "Account executive: @Alex Rivera",  # the thread root mentions the owner AE
+        "Alex Rivera (AE) clicked [Accept]",
+        "Status: *✅ Accepted*",  # the root shows its status, updated in place
+        "Final amount (USD, a month): 2,500",  # prefilled from the expected value
+        "🏆 Won: *Acme Inc.* → *Enterprise* closed at 3,000 USD/month, credited to *Northwind Consulting*",
+        "only Dana Scully (Northwind Consulting, external) sees: 🌱 Sounds like *Acme Inc.*",  # one suggestion
+        "Acme Inc. also asked about more seats for finance.",  # ...and none for the second message that day
         "REG-00001 Acme Inc. (acme.com) from Northwind Consulting: Won, score 85/100",
         "into the local CRM mirror",
         "Opportunity REG-00001: Partner Account: northwind.io · Attribution Type: partner_sourced · "
         "Registration Status: won",
         "Current Monthly Revenue: 15,000 · Revenue Growth: 275 · StageName: Closed Won",
         "Partner REG-00001: Role: Reseller",
+        "Opportunity UPS-00001: Name: Acme Inc. - Enterprise (UPS-00001) · Upsell Signal: more_seats · "
+        "Landing Zone: Platform · Target Product Line: Enterprise · Partner Account: northwind.io · "
+        "Attribution Type: partner_sourced · Type: Existing Customer - Upgrade · StageName: Closed Won · Amount: 3,000",
+        "Partner UPS-00001: Role: Reseller",
         "What happened",
         "5 leads registered by 2 partners",
         "1 withdrawn",  # the partner tools: Vandelay withdrawn by its partner
@@ -65,5 +80,6 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         assert found >= 0, f"demo transcript lacks {snippet!r} after position {position}"
         position = found
     assert "#partner-globex  Partnerbot → 📝 *Lead registration*" not in text  # never in the shared channel
+    assert text.count("🌱 Sounds like") == 1  # at most one suggestion per account per day
     assert "{'" not in text and "': " not in text  # no Python dict reprs anywhere
     assert "____" not in text.split("Dana fixes it")[1].split("modal updated")[0]  # the submission shows values

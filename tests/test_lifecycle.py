@@ -115,7 +115,7 @@ def migrate(engine, revision: str, *, down: bool = False) -> None:
 
 
 def test_the_migration_starts_each_partners_history_with_the_stage_it_had(engine, now):
-    migrate(engine, "0013", down=True)  # a database in use before stages had a history
+    migrate(engine, "0014", down=True)  # a database in use before stages had a history
     earlier = (now - timedelta(days=40)).replace(tzinfo=None)
     with engine.begin() as connection:
         for number, stage in ((1, "producing"), (2, "onboarded")):
@@ -133,7 +133,7 @@ def test_the_migration_starts_each_partners_history_with_the_stage_it_had(engine
         stage_rows = session.exec(select(CrmOutbox.partner_id, CrmOutbox.event, CrmOutbox.status)).all()
         assert stage_rows == [(1, "stage", "pending"), (2, "stage", "pending")]  # Salesforce hears each stage once
     assert_history_is_whole(engine)
-    migrate(engine, "0013", down=True)  # and back, for an operator who must
+    migrate(engine, "0014", down=True)  # and back, for an operator who must
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM partner")).scalar_one() == 2
     migrate(engine, "head")  # the fixture's database ends as it began

@@ -62,11 +62,13 @@ def attach_partner(session: Session, account: CustomerAccount, partner_id: int, 
     return True
 
 
-def add_product_line(session: Session, account: CustomerAccount, product_line: str, *, now: datetime) -> bool:
-    """Record a product line the customer has bought; False when it had it already."""
+def add_product_line(session: Session, account: CustomerAccount, product_line: str, *, now: datetime,
+                     upsell_id: int | None = None) -> bool:
+    """Record a product line the customer has bought (through the won upsell `upsell_id`, if one brought it);
+    False when it had it already."""
     if session.get(AccountProductLine, (account.id, product_line)) is not None:
         return False
-    session.add(AccountProductLine(account_id=account.id, product_line=product_line, since=now))
+    session.add(AccountProductLine(account_id=account.id, product_line=product_line, since=now, upsell_id=upsell_id))
     session.flush()
     return True
 

@@ -19,7 +19,7 @@ from storage.conflict_index import index_keys
 from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationNote, RegistrationStatus
 from storage.queries import registration_for_partner
 from storage.work import owe_work
-from workflows.acting import ActionOutcome, act_on_registration, required_text
+from workflows.acting import ActionOutcome, act_on_deal, required_text
 from workflows.history import DEAL_WITHDRAWN, change_status
 from workflows.lead_form import LeadInput
 from workflows.registrations import PROCESS_REGISTRATION
@@ -95,8 +95,8 @@ def add_partner_update(services: Services, *, actor: Actor, registration_id: int
                                        text=text)
         told = f" and sent to <@{registration.assigned_to_slack_id}>" if registration.assigned_to_slack_id else ""
         return f"Update added to {registration.reference}{told}."
-    return act_on_registration(services, request_key=request_key, load=_loader(registration_id, actor),
-                               allowed=UPDATE.statuses, refusal=lambda r: _not_now(r, UPDATE), work=note)
+    return act_on_deal(services, request_key=request_key, load=_loader(registration_id, actor),
+                       allowed=UPDATE.statuses, refusal=lambda r: _not_now(r, UPDATE), work=note)
 
 
 def withdraw_registration(services: Services, *, actor: Actor, registration_id: int, reason: str | None,
@@ -114,9 +114,9 @@ def withdraw_registration(services: Services, *, actor: Actor, registration_id: 
                                            reason=reason)
         services.notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
         return f"{registration.reference} withdrawn."
-    return act_on_registration(services, request_key=request_key, load=_loader(registration_id, actor),
-                               allowed=WITHDRAW.statuses, work=withdraw,
-                               refusal=lambda r: f"{r.reference} was already {r.status.replace('_', ' ')}.")
+    return act_on_deal(services, request_key=request_key, load=_loader(registration_id, actor),
+                       allowed=WITHDRAW.statuses, work=withdraw,
+                       refusal=lambda r: f"{r.reference} was already {r.status.replace('_', ' ')}.")
 
 
 def _refuse_on_the_modal(message: str) -> str:
@@ -152,6 +152,6 @@ def edit_registration(services: Services, *, actor: Actor, registration_id: int,
                                               changed=what, review_key=review_key, reviewer=reviewer)
         return (f"{registration.reference} updated ({what}). We check and route it again; updates follow in its "
                 "thread.")
-    return act_on_registration(services, request_key=request_key, load=_loader(registration_id, actor),
-                               allowed=EDIT.statuses, work=edit,
-                               refusal=lambda r: _refuse_on_the_modal(_not_now(r, EDIT)))
+    return act_on_deal(services, request_key=request_key, load=_loader(registration_id, actor),
+                       allowed=EDIT.statuses, work=edit,
+                       refusal=lambda r: _refuse_on_the_modal(_not_now(r, EDIT)))

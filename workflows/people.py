@@ -9,7 +9,17 @@ from sqlmodel import Session
 
 from storage.actors import Actor, resolve_actor
 from storage.db import insert_once, transaction
-from storage.lists import Cursor, DealSearch, HomeFilter, Page, deals_page, home_count, home_page
+from storage.lists import (
+    Cursor,
+    DealSearch,
+    HomeFilter,
+    Page,
+    deals_page,
+    home_count,
+    home_page,
+    upsells_page,
+    upsells_waiting_for,
+)
 from storage.models import Registration, ReviewDecision
 from storage.reviews import undoable_decisions
 from storage.slack.outbox import retry_failed
@@ -60,6 +70,13 @@ def deals_for(services: Services, actor: Actor, cursor: Cursor | None = None, *,
         return deals_page(session, actor, cursor, search=deal_search(search))
 
 
+def upsells_for(services: Services, actor: Actor, *, search: str | None = None) -> Page:
+    """The newest upsells this actor may see, shown beside their registrations, and how many there are; `search`
+    (a company name or domain, as typed) narrows them by account."""
+    with Session(services.engine) as session:
+        return upsells_page(session, actor, search=deal_search(search))
+
+
 def home_for(services: Services, actor: Actor, cursor: Cursor | None = None, *,
              show: HomeFilter = HomeFilter.all) -> Page:
     """One page of an internal user's App Home list; nobody else has one."""
@@ -70,13 +87,14 @@ def home_for(services: Services, actor: Actor, cursor: Cursor | None = None, *,
 @dataclass
 class HomeView:
     """What App Home shows an internal user: one page of the chosen list, how much waits for them and how many
-    deals they have open, and their decisions they may still undo."""
+    deals they have open, their decisions they may still undo, and the upsells waiting for their answer."""
 
     page: Page
     show: HomeFilter
     waiting: tuple[int, bool]  # (count, capped)
     open_deals: tuple[int, bool]
     undoable: list[tuple[ReviewDecision, Registration]]
+    upsells: Page | None = None  # the newest upsells waiting for their Accept or Decline, and how many
 
 
 def home_view(services: Services, actor: Actor, cursor: Cursor | None = None, *,
@@ -87,7 +105,8 @@ def home_view(services: Services, actor: Actor, cursor: Cursor | None = None, *,
                         waiting=home_count(session, actor, HomeFilter.waiting),
                         open_deals=home_count(session, actor, HomeFilter.open),
                         undoable=undoable_decisions(session, actor.slack_user_id, services.clock())
-                        if actor.is_internal else [])
+                        if actor.is_internal else [],
+                        upsells=upsells_waiting_for(session, actor))
 
 
 def partner_options(services: Services, actor: Actor, query: str) -> list[tuple[int, str]]:

@@ -12,7 +12,7 @@ from storage.db import transaction
 from storage.models import Partner, Registration, RegistrationStatus
 from storage.queries import claim_request
 from storage.reviews import registration_of_thread
-from workflows.acting import ActionOutcome, act_on_registration, required_text
+from workflows.acting import ActionOutcome, act_on_deal, required_text
 from workflows.partner_names import ensure_names_no_other_partner
 from workflows.review_access import load_for_reviewer
 from workflows.services import Services
@@ -33,7 +33,7 @@ def ask_partner(services: Services, *, actor: Actor, registration_id: int, quest
         services.notifier.question_to_partner(session, registration, partner, asker_slack_id=actor.slack_user_id,
                                               question=question)
         return f"Asked in {registration.reference}'s thread; their reply will come to you here."
-    return act_on_registration(
+    return act_on_deal(
         services, request_key=request_key, load=lambda session: load_for_reviewer(session, registration_id, actor),
         allowed=ASKABLE, work=ask,
         refusal=lambda r: f"{r.reference} is {r.status.replace('_', ' ')}: questions are for leads under review "

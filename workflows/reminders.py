@@ -1,15 +1,23 @@
-"""Approval SLA: remind the reviewer of a registration waiting longer than the program allows.
+"""SLA reminders: what has waited longer than the program allows is reminded, each reminder once.
 
-The partner is told too, once per SLA period, in the registration's thread: the promise was missed and it is
-being chased. Its key is a reminder like the reviewer's, so a double run tells them once.
+One mechanism serves every SLA (`send_due_reminders`): what is due is read by index a page at a time, oldest first;
+each reminder has a unique Reminder key (what, to whom, which period), stored with the message it owes, so a double
+run sends it once; pages are read in a plain session first, so a run that owes nothing takes no write lock; what is
+owed is written in transactions that stop at their write budget. What is due, to whom and what a reminder says is
+a ReminderSource: the registrations' approval SLA below, the upsells' accept SLA in workflows/upsell_reminders.py.
 
-A reminder carries the review's buttons and, for the reviewer, a link to the review message: Slack's
-permalink, asked of Slack (chat.getPermalink) before the transaction that queues the reminder.
+Approval SLA: the reviewer of a registration waiting longer than the program allows is reminded once per SLA
+period; from the second period the partner's manager too. The partner is told too, once per period, in the
+registration's thread: the promise was missed and it is being chased. A reminder carries the review's buttons
+and, for the reviewer, a link to the review message: Slack's permalink, asked of Slack (chat.getPermalink) before
+the transaction that queues the reminder.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -20,9 +28,112 @@ from storage.queries import reminder_keys_sent, reviews_waiting_since
 from storage.reviews import sent_location
 from workflows.services import Services, WriteBudget
 
-BATCH = 50  # overdue reviews read per page (about 10 fit a write budget); a transaction writes what fits
+BATCH = 50  # rows read per page (about 10 fit a write budget); a transaction writes what fits
 
 
+@dataclass(frozen=True)
+class Owed:
+    """What one due row is owed: how long it has waited, and its (reminder key, recipient) pairs."""
+
+    hours_waiting: int
+    keys: list[tuple[str, Any]]
+
+
+class ReminderSource(Protocol):
+    """One SLA: its due rows, what each is owed, and how a reminder is queued."""
+
+    def page(self, session: Session, *, after: tuple[datetime, int] | None, limit: int) -> list:
+        """Due rows, oldest first, past the cursor `after` (pages by index)."""
+
+    def cursor(self, row) -> tuple[datetime, int]:
+        """The row's place in that order, for the next page."""
+
+    def owed(self, row) -> Owed: ...
+
+    def link_key(self, row, recipient) -> str | None:
+        """The outbox key of the message a reminder to `recipient` links to, if any."""
+
+    def send(self, session: Session, row, *, key: str, recipient, hours_waiting: int, link: str | None) -> bool:
+        """Queue the reminder in the caller's transaction; True when it reminded one of our own people."""
+
+
+def send_due_reminders(services: Services, source: ReminderSource, now: datetime) -> int:
+    """Send what `source` owes, each once; returns how many of our own people were reminded."""
+    with Session(services.engine) as session:  # a plain read: a run with nothing due takes no write lock
+        if not source.page(session, after=None, limit=1):
+            return 0
+    sent, after, links = 0, None, {}
+    while True:
+        # A plain read first: rows stay due until handled, so most runs find every key already sent, and reading
+        # that inside a write transaction held SQLite's write lock (and every ack) for nothing.
+        with Session(services.engine) as session:
+            page = source.page(session, after=after, limit=BATCH)
+            owed = [source.owed(row) for row in page]
+            already = reminder_keys_sent(session, [key for each in owed for key, _ in each.keys])
+        first = next((i for i, each in enumerate(owed) if any(key not in already for key, _ in each.keys)), None)
+        if first is None:  # this whole page was reminded already
+            if len(page) < BATCH:
+                return sent
+            after = source.cursor(page[-1])
+            continue
+        if first:  # start the write at the first row that is owed something
+            after = source.cursor(page[first - 1])
+        _resolve_links(services, source, links, after=after)
+        with transaction(services.engine) as session:
+            budget = WriteBudget()  # from the start: the reads below hold the write lock too
+            page = source.page(session, after=after, limit=BATCH)
+            done, count = _remind_page(session, source, page, now=now, links=links, budget=budget)
+            sent += count
+        services.kick()  # these messages go out while the next transaction is written
+        if done == len(page) < BATCH:
+            return sent
+        after = source.cursor(page[done - 1])
+
+
+def _resolve_links(services: Services, source: ReminderSource, links: dict[str, str | None], *,
+                   after: tuple[datetime, int] | None) -> None:
+    """Permalinks of the messages the next page's reminders link to, asked of Slack with no transaction open (a
+    plain read first); kept in `links` by outbox key."""
+    if services.message_link is None:
+        return
+    with Session(services.engine) as session:
+        page = source.page(session, after=after, limit=BATCH)
+        owed = [source.owed(row) for row in page]
+        already = reminder_keys_sent(session, [key for each in owed for key, _ in each.keys])
+        wanted = {link for row, each in zip(page, owed) for key, recipient in each.keys if key not in already
+                  for link in [source.link_key(row, recipient)] if link and link not in links}
+        where = {key: sent_location(session, key) for key in wanted}
+    for key, location in where.items():
+        links[key] = services.message_link(*location) if location else None
+
+
+def _remind_page(session: Session, source: ReminderSource, page: list, *, now: datetime,
+                 links: dict[str, str | None], budget: WriteBudget) -> tuple[int, int]:
+    """Reminds from the start of `page` until `budget` is spent; returns (rows done, our people reminded)."""
+    owed = [source.owed(row) for row in page]
+    already = reminder_keys_sent(session, [key for each in owed for key, _ in each.keys])
+    sent = 0
+    for done, (row, each) in enumerate(zip(page, owed)):
+        if done and budget.spent():
+            return done, sent
+        for key, recipient in each.keys:
+            if key in already:
+                continue
+            try:
+                # The reminder and the message it owes are stored together; a run racing this one (PostgreSQL)
+                # fails only this savepoint on the unique key, and the page goes on.
+                with session.begin_nested():
+                    session.add(Reminder(key=key, sent_at=now))
+                    session.flush()
+                    ours = source.send(session, row, key=key, recipient=recipient, hours_waiting=each.hours_waiting,
+                                       link=links.get(source.link_key(row, recipient) or ""))
+            except IntegrityError:
+                continue
+            sent += ours
+    return len(page), sent
+
+
+# The approval SLA of registrations ------------------------------------------------------------------------
 PARTNER = None  # the recipient of a partner's "being chased" notice: the registration's thread, not a person
 
 
@@ -32,108 +143,55 @@ def partner_chase_key(registration: Registration, periods: int) -> str:
     return f"partner-sla:{registration.id}:{registration.updated_at:%Y%m%d%H%M%S}:{periods}"
 
 
-def remind_overdue_reviews(services: Services) -> int:
-    """Once per SLA period overdue: the reviewer is reminded; from the second period, the partner's manager too;
-    the partner hears it is being chased. Returns how many of our own people were reminded."""
-    now = services.clock()
-    sla = timedelta(hours=services.program.approval_sla_hours)
-    with Session(services.engine) as session:  # a plain read: a run with nothing overdue takes no write lock
-        if not reviews_waiting_since(session, now - sla, limit=1):
-            return 0
-    sent, after, links = 0, None, {}
-    while True:
-        # A plain read first: reviews stay overdue until decided, so most runs find every key already sent,
-        # and reading that inside a write transaction held SQLite's write lock (and every ack) for nothing.
-        with Session(services.engine) as session:
-            page = reviews_waiting_since(session, now - sla, after=after, limit=BATCH)
-            owed = _owed(page, now=now, sla=sla)
-            already = reminder_keys_sent(session, [key for *_, keys in owed for key, _ in keys])
-        first = next((i for i, (*_, keys) in enumerate(owed) if any(key not in already for key, _ in keys)), None)
-        if first is None:  # this whole page was reminded already
-            if len(page) < BATCH:
-                return sent
-            after = (page[-1][0].updated_at, page[-1][0].id)
-            continue
-        if first:  # start the write at the first review that is owed something
-            after = (page[first - 1][0].updated_at, page[first - 1][0].id)
-        _resolve_links(services, links, now=now, sla=sla, after=after)
-        with transaction(services.engine) as session:
-            budget = WriteBudget()  # from the start: the reads below hold the write lock too
-            page = reviews_waiting_since(session, now - sla, after=after, limit=BATCH)
-            done, count = _remind_page(session, services, page, now=now, sla=sla, links=links, budget=budget)
-            sent += count
-        services.kick()  # these messages go out while the next transaction is written
-        if done == len(page) < BATCH:
-            return sent
-        after = (page[done - 1][0].updated_at, page[done - 1][0].id)
+@dataclass
+class ReviewSla:
+    """Registrations under review for longer than the approval SLA (ReminderSource)."""
 
+    services: Services
+    now: datetime
+    sla: timedelta
 
-def _owed(page: list[tuple[Registration, Partner]], *, now: datetime,
-          sla: timedelta) -> list[tuple[Registration, Partner, int, list[tuple[str, str | None]]]]:
-    """Per review, in page order: hours waiting and the (reminder key, recipient) pairs of this SLA period
-    (recipient PARTNER: the partner's notice in the registration's thread)."""
-    owed = []
-    for registration, partner in page:
-        periods = int((now - registration.updated_at) / sla)
-        hours = int((now - registration.updated_at).total_seconds() // 3600)
+    def page(self, session: Session, *, after: tuple[datetime, int] | None,
+             limit: int) -> list[tuple[Registration, Partner]]:
+        return reviews_waiting_since(session, self.now - self.sla, after=after, limit=limit)
+
+    def cursor(self, row: tuple[Registration, Partner]) -> tuple[datetime, int]:
+        return row[0].updated_at, row[0].id
+
+    def owed(self, row: tuple[Registration, Partner]) -> Owed:
+        """The reviewer each period; from the second, the partner's manager too; the partner's notice
+        (recipient PARTNER) in the registration's thread."""
+        registration, partner = row
+        waited = self.now - registration.updated_at
+        periods = int(waited / self.sla)
         recipients = [registration.assigned_to_slack_id]
         if periods >= 2 and partner.manager_slack_id:
             recipients.append(partner.manager_slack_id)
-        owed.append((registration, partner, hours, [
-            (f"review-sla:{registration.id}:{recipient}:{registration.updated_at:%Y%m%d%H%M%S}:{periods}", recipient)
+        stamp = f"{registration.updated_at:%Y%m%d%H%M%S}"
+        return Owed(int(waited.total_seconds() // 3600), [
+            (f"review-sla:{registration.id}:{recipient}:{stamp}:{periods}", recipient)
             for recipient in dict.fromkeys(r for r in recipients if r)] + [
-            (partner_chase_key(registration, periods), PARTNER)]))
-    return owed
+            (partner_chase_key(registration, periods), PARTNER)])
+
+    def link_key(self, row: tuple[Registration, Partner], recipient: str | None) -> str | None:
+        # The review message is the reviewer's DM: only they can open a link to it.
+        registration = row[0]
+        return registration.review_message_key if recipient == registration.assigned_to_slack_id else None
+
+    def send(self, session: Session, row: tuple[Registration, Partner], *, key: str, recipient: str | None,
+             hours_waiting: int, link: str | None) -> bool:
+        registration, partner = row
+        if recipient is PARTNER:
+            self.services.notifier.review_chased(session, registration, partner, key=key,
+                                                 hours_waiting=hours_waiting)
+            return False  # the count is of our own people reminded
+        self.services.notifier.review_overdue(session, registration, partner, recipient=recipient,
+                                              hours_waiting=hours_waiting, key=key, link=link)
+        return True
 
 
-def _resolve_links(services: Services, links: dict[str, str | None], *, now: datetime, sla: timedelta,
-                   after: tuple[datetime, int] | None) -> None:
-    """Permalinks of the review messages the next page's reviewers will be reminded of, asked of Slack with no
-    transaction open (a plain read first); kept in `links` by review message key."""
-    if services.message_link is None:
-        return
-    with Session(services.engine) as session:
-        page = reviews_waiting_since(session, now - sla, after=after, limit=BATCH)
-        owed = _owed(page, now=now, sla=sla)
-        already = reminder_keys_sent(session, [key for *_, keys in owed for key, _ in keys])
-        wanted = {registration.review_message_key for registration, _, _, keys in owed
-                  if registration.review_message_key not in links
-                  and any(key not in already and recipient == registration.assigned_to_slack_id
-                          for key, recipient in keys)}
-        where = {key: sent_location(session, key) for key in wanted}
-    for key, location in where.items():
-        links[key] = services.message_link(*location) if location else None
-
-
-def _remind_page(session: Session, services: Services, page: list[tuple[Registration, Partner]], *,
-                 now: datetime, sla: timedelta, links: dict[str, str | None],
-                 budget: WriteBudget) -> tuple[int, int]:
-    """Reminds from the start of `page` until `budget` is spent; returns (reviews done, reminders sent)."""
-    owed = _owed(page, now=now, sla=sla)
-    already = reminder_keys_sent(session, [key for *_, keys in owed for key, _ in keys])
-    sent = 0
-    for done, (registration, partner, hours, keys) in enumerate(owed):
-        if done and budget.spent():
-            return done, sent
-        for key, recipient in keys:
-            if key in already:
-                continue
-            try:
-                # The reminder and the message it owes are stored together; a run racing this one (PostgreSQL)
-                # fails only this savepoint on the unique key, and the page goes on.
-                with session.begin_nested():
-                    session.add(Reminder(key=key, sent_at=now))
-                    session.flush()
-                    if recipient is PARTNER:
-                        services.notifier.review_chased(session, registration, partner, key=key,
-                                                        hours_waiting=hours)
-                    else:
-                        # The review message is the reviewer's DM: only they can open a link to it.
-                        link = links.get(registration.review_message_key) \
-                            if recipient == registration.assigned_to_slack_id else None
-                        services.notifier.review_overdue(session, registration, partner, recipient=recipient,
-                                                         hours_waiting=hours, key=key, link=link)
-            except IntegrityError:
-                continue
-            sent += recipient is not PARTNER  # the count is of our own people reminded
-    return len(page), sent
+def remind_overdue_reviews(services: Services) -> int:
+    """Once per SLA period overdue: the reviewer is reminded; from the second period, the partner's manager too;
+    the partner hears it is being chased. Returns how many of our own people were reminded."""
+    now, sla = services.clock(), timedelta(hours=services.program.approval_sla_hours)
+    return send_due_reminders(services, ReviewSla(services, now, sla), now)

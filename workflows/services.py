@@ -107,6 +107,22 @@ class Notifier(Protocol):
     def upsell_changed(self, session: Session, upsell: Upsell, account: CustomerAccount, partner: Partner) -> None:
         """The upsell's root shows its current status and the buttons that status allows, updated in place."""
 
+    def upsell_decided(self, session: Session, upsell: Upsell, account: CustomerAccount, partner: Partner, *,
+                       actor_slack_id: str) -> None:
+        """A step its AE took (accepted, declined, won, lost): a reply in its thread, its root updated in place."""
+
+    def upsell_overdue(self, session: Session, upsell: Upsell, account: CustomerAccount, partner: Partner, *,
+                       recipient: str, hours_waiting: int, key: str, link: str | None = None) -> None:
+        """The accept-SLA reminder to `recipient` (the AE, later the partner's manager), with Accept / Decline."""
+
+    def upsell_join_asked(self, session: Session, upsell: Upsell, account: CustomerAccount, partner: Partner, *,
+                          contacts: list[str]) -> None:
+        """The partner asked in by DM (its `contacts`), with Join, where it cannot see the upsell's thread."""
+
+    def upsell_joined(self, session: Session, upsell: Upsell, account: CustomerAccount, partner: Partner, *,
+                      actor_slack_id: str, contacts: list[str]) -> None:
+        """The partner said it is involved: told in the thread, the root and the DM requests updated."""
+
     def upsell_duplicate_review(self, session: Session, upsell: Upsell, original: Upsell, account: CustomerAccount,
                                 partner: Partner, original_partner: Partner) -> None:
         """Another partner's open upsell on the same account and target: the evidence to the partner manager."""

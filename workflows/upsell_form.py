@@ -66,6 +66,17 @@ def _id(raw: str, message: str, errors: dict[str, str], field: str) -> int | Non
     return None
 
 
+def upsell_amount(raw: str | None, label: str, currency: str | None, recurrence: str | None,
+                  errors: dict[str, str], field: str, *, or_else: str = "") -> Decimal | None:
+    """An upsell's amount as typed (the expected value, or the final one when won), or None with the field's error
+    in `errors`; a monthly one must look like a month's (`or_else` says what else the form allows)."""
+    value = amount_field(raw, label, currency, errors, field)
+    if value is not None and recurrence == Recurrence.monthly and value >= MAX_MONTHLY:
+        errors[field] = f"That is more than 100 million a month: enter the monthly amount{or_else}."
+        return None
+    return value
+
+
 def signal_label(signal: UpsellSignal | str) -> str:
     return SIGNALS.get(signal, str(signal).replace("_", " "))
 
@@ -86,11 +97,8 @@ def validate_upsell(fields: dict[str, str | None], program: Program, *, needs_pa
     currency = choice_field(text.get("currency"), program.currencies, "currency", errors, "currency")
     recurrence = choice_field(text.get("recurrence"), [r.value for r in Recurrence], "kind of revenue", errors,
                               "recurrence")
-    value = amount_field(text.get("expected_value"), "expected additional value", currency, errors,
-                         "expected_value")
-    if value is not None and recurrence == Recurrence.monthly and value >= MAX_MONTHLY:
-        errors["expected_value"] = ("That is more than 100 million a month: enter the monthly amount, or choose "
-                                    "One-time for a single payment.")
+    value = upsell_amount(text.get("expected_value"), "expected additional value", currency, recurrence, errors,
+                          "expected_value", or_else=", or choose One-time for a single payment")
     timeline = optional_choice_field(text.get("timeline"), TIMELINES, "timeline", errors, "timeline")
     notes = text.get("notes", "")
     if len(notes) > MAX_NOTES:

@@ -31,6 +31,7 @@ from workflows.acting import required_text
 from workflows.partner_names import ensure_names_no_other_partner
 from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, NotFound, Services, WorkflowError
 from workflows.upsell_form import MAX_NOTES, UpsellFormInvalid, UpsellInput
+from workflows.upsell_join import ask_partner_in
 
 MAX_REASON = 1000
 
@@ -166,6 +167,13 @@ def duplicate_reviewer(session: Session, partner: Partner) -> str | None:
     return runners[0].slack_user_id if runners else None
 
 
+def _open_thread(session: Session, services: Services, upsell: Upsell, account: CustomerAccount,
+                 partner: Partner) -> None:
+    """The thread root of an upsell that opens, and the partner asked in where it cannot see the root."""
+    services.notifier.upsell_flagged(session, upsell, account, partner)
+    ask_partner_in(session, services, upsell, account, partner)
+
+
 def _refuse(field: str, message: str) -> UpsellFormInvalid:
     return UpsellFormInvalid({field: message})
 
@@ -245,7 +253,7 @@ def flag_upsell(services: Services, *, actor: Actor, form: UpsellInput, origin: 
             if original is None:
                 change_upsell_status(session, upsell, UpsellStatus.open, actor_slack_id=actor.slack_user_id,
                                      now=now)
-                services.notifier.upsell_flagged(session, upsell, account, partner)
+                _open_thread(session, services, upsell, account, partner)
             else:
                 change_upsell_status(session, upsell, UpsellStatus.duplicate_review, actor_slack_id=actor.slack_user_id,
                                      now=now, reason=f"{original.reference} is open on the same account and target")
@@ -310,7 +318,7 @@ def decide_duplicate(services: Services, *, actor: Actor, upsell_id: int, approv
             upsell.assigned_to_slack_id = upsell_assignee(session, account, partner)
             change_upsell_status(session, upsell, UpsellStatus.open, actor_slack_id=actor.slack_user_id, now=now,
                                  reason="duplicate approved")
-            services.notifier.upsell_flagged(session, upsell, account, partner)
+            _open_thread(session, services, upsell, account, partner)
             message = f"{upsell.reference} approved: it is open with <@{upsell.assigned_to_slack_id}>."
         else:
             reason = required_text(reason, MAX_REASON, "Write a reason: the partner sees it.")

@@ -1,5 +1,5 @@
-"""App Home for internal users: a chosen list of their leads with the buttons to act on each, paged, and the
-decisions they may still undo."""
+"""App Home for internal users: a chosen list of their leads with the buttons to act on each, paged, the
+decisions they may still undo, and the upsells waiting for their answer with Accept / Decline."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ from slack_sdk.models.views import View
 
 from handlers.blocks.review import deal_buttons, review_buttons
 from handlers.blocks.text import day, deal_summary, escape, lead_title, section, status_label
+from handlers.blocks.upsell_handshake import upsell_row_text
+from handlers.blocks.upsells import upsell_buttons
 from handlers.ids import Action
 from storage.actors import Actor
-from storage.lists import PAGE_SIZE, HomeFilter, Page
+from storage.lists import PAGE_SIZE, UPSELL_ROWS, HomeFilter, Page
 from storage.models import Partner, Registration, RegistrationStatus, ReviewDecision, ReviewKind
 from workflows.clearance_undo import is_clearance
 from workflows.people import HomeView
@@ -39,8 +41,9 @@ EMPTY = {
     HomeFilter.open: "No open deals: approved leads show here until they are won or lost.",
     HomeFilter.closed: "Nothing closed yet.",
 }
-# Header, filter, summary, three undo lines, three blocks a row, the Showing line and its buttons.
-assert 3 + 3 + PAGE_SIZE * 3 + 2 <= 100
+# Header, filter, summary, three undo lines, the upsells waiting (a header, two blocks a row, a count line and a
+# divider), three blocks a row, the Showing line and its buttons.
+assert 3 + 3 + (1 + UPSELL_ROWS * 2 + 2) + PAGE_SIZE * 3 + 2 <= 100
 
 
 def home_metadata(show: HomeFilter) -> str:
@@ -106,11 +109,28 @@ def _undoable(decision: ReviewDecision, registration: Registration) -> str:
     return f"You {did}; you can still undo it."
 
 
+def _upsells_waiting(upsells: Page | None) -> list:
+    """The newest upsells waiting for this user's Accept or Decline, with the buttons, and how many wait."""
+    if upsells is None or not upsells.rows:
+        return []
+    blocks: list = [section(f"*Upsells waiting for your answer* ({_count((upsells.total, upsells.capped))})")]
+    for upsell, account, partner in upsells.rows:
+        blocks += [section(upsell_row_text(upsell, account, partner, show_partner=True)),
+                   ActionsBlock(elements=upsell_buttons(upsell))]
+    if upsells.capped or upsells.total > len(upsells.rows):
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f"The newest {len(upsells.rows)} here; the others wait in their threads too.")]))
+    return blocks + [DividerBlock()]
+
+
 def build_home(home: HomeView, actor: Actor) -> View:
     """App Home: the chosen list (default: everything of mine) with buttons on what can be acted on, paged."""
     show = home.show
     summary = (f"{FILTERS[show][1]} *{_count(home.waiting)}* waiting for you · "
-               f"*{_count(home.open_deals)}* open deals.")
+               f"*{_count(home.open_deals)}* open deals")
+    if home.upsells is not None and home.upsells.total:
+        summary += f" · *{_count((home.upsells.total, home.upsells.capped))}* upsells waiting"
+    summary += "."
     blocks: list = [
         HeaderBlock(text="Partner leads"),
         ActionsBlock(elements=[StaticSelectElement(action_id=Action.home_filter.value, placeholder="Show",
@@ -122,6 +142,8 @@ def build_home(home: HomeView, actor: Actor) -> View:
         blocks.append(SectionBlock(
             text=MarkdownTextObject(text=_undoable(decision, registration)),
             accessory=ButtonElement(text="Undo", action_id=Action.undo.value, value=str(decision.id))))
+    if show in (HomeFilter.all, HomeFilter.waiting):
+        blocks += _upsells_waiting(home.upsells)
     page = home.page
     if not page.rows:
         blocks.append(section(EMPTY[show]))

@@ -14,15 +14,17 @@ from slack_sdk.models.blocks import (
 from handlers.blocks.messages import Message, partner_buttons
 from handlers.ids import Action
 from handlers.blocks.text import day, deal_summary, escape, lead_title, section, status_label
+from handlers.blocks.upsell_handshake import upsell_row_text
 from storage.actors import Actor
-from storage.lists import PAGE_SIZE, Cursor, Page
+from storage.lists import PAGE_SIZE, UPSELL_ROWS, Cursor, Page
 from workflows.people import MAX_SEARCH
 
 STATUS_ROWS = 3  # deals a status answer shows; more are a search away
 from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
 
-# Two blocks a row, plus a header, the "Showing" line and the buttons: 43 of Slack's 50 blocks a message.
-assert PAGE_SIZE * 2 + 3 <= 50
+# Two blocks a row, plus a header, the "Showing" line and the buttons: 43 of Slack's 50 blocks a message; the
+# upsells beside them a block a row, a header and a count line.
+assert PAGE_SIZE * 2 + 3 + UPSELL_ROWS + 2 <= 50
 
 
 def _row(registration: Registration, partner: Partner, *, show_partner: bool) -> SectionBlock:
@@ -86,16 +88,17 @@ def _paging(page: Page, search: str = "") -> list:
     return blocks
 
 
-def build_deals_list(page: Page, actor: Actor, search: str = "") -> Message:
+def build_deals_list(page: Page, actor: Actor, search: str = "", upsells: Page | None = None) -> Message:
     """One page of what the caller may see of the registrations (matching `search`), newest first, with paging
-    that keeps the search."""
+    that keeps the search; then the newest of the upsells they may see, and how many there are."""
     search = search.strip()[:MAX_SEARCH]
+    beside = _upsells(upsells, actor, search) if upsells is not None and upsells.rows else []
     if not page.rows:
         if search:
             text = f"No registrations you can see match “{escape(search)}”."
-            return Message(text=text, blocks=[section(text)])
+            return Message(text=text, blocks=[section(text), *beside])
         return Message(text="No registrations to show yet.", blocks=[SectionBlock(text=MarkdownTextObject(
-            text="No registrations to show yet. Use *Register a lead* to add one."))])
+            text="No registrations to show yet. Use *Register a lead* to add one.")), *beside])
     title = f"*Registrations you can see matching “{escape(search)}”*" if search else "*Registrations you can see*"
     blocks: list = [section(title)]
     for registration, partner in page.rows:
@@ -103,8 +106,23 @@ def build_deals_list(page: Page, actor: Actor, search: str = "") -> Message:
         # A row's buttons stand where its divider would: two blocks a row keep a page within Slack's 50.
         blocks += [_row(registration, partner, show_partner=actor.is_internal),
                    ActionsBlock(elements=buttons) if buttons else DividerBlock()]
-    blocks += _paging(page, search)
+    blocks += _paging(page, search) + beside
     return Message(text=showing(page) + " registrations", blocks=blocks)
+
+
+def _upsells(upsells: Page, actor: Actor, search: str) -> list:
+    """The newest upsells the caller may see, a block each, and how many there are in all."""
+    title = f"*Upsells you can see matching “{escape(search)}”*" if search else "*Upsells you can see*"
+    blocks: list = [section(title)]
+    blocks += [section(upsell_row_text(upsell, account, partner, show_partner=actor.is_internal))
+               for upsell, account, partner in upsells.rows]
+    shown, total = len(upsells.rows), upsells.total
+    if upsells.capped or total > shown:
+        of = f"more than {total:,}" if upsells.capped else f"{total:,}"
+        line = f"The newest {shown} of {of} upsells; each is followed in its own thread."
+    else:
+        line = f"All {shown} upsell{'s' if shown != 1 else ''}; each is followed in its own thread."
+    return blocks + [ContextBlock(elements=[MarkdownTextObject(text=line)])]
 
 
 def build_deal_status(page: Page, actor: Actor, search: str) -> Message:
@@ -128,16 +146,20 @@ def build_help(actor: Actor) -> Message:
     if actor.is_partner:
         lines += ["• *Register a lead*: use the button on the partner desk in your shared channel, mention me "
                   "with “lead”, or run `/lead company-or-domain` if your workspace has the app.",
-                  "• *See your deals*: the *My deals* button, or `/partner deals [company or domain]`; "
-                  "ask me “status of Acme?” for one deal.",
+                  "• *See your deals*: the *My deals* button, or `/partner deals [company or domain]` (your "
+                  "upsells too); ask me “status of Acme?” for one deal.",
+                  "• *Flag an upsell*: a shared customer ready to buy more? Use the button on the partner desk; "
+                  "its account executive answers in a thread in your channel.",
                   "• *Edit* a registration until it is decided, *Add an update* or *Withdraw* it: the buttons on "
                   "its message or My deals.",
                   "• *The partner desk* scrolled away? Mention me with “desk”."]
     elif actor.is_internal:
         lines += ["• `/lead [company or domain]`: register a lead on a partner's behalf.",
-                  "• `/partner deals [company or domain]`: registrations you can see.",
+                  "• `/upsell [account]`: flag an upsell for a partner; in a partner's channel, ask it in.",
+                  "• `/partner deals [company or domain]`: registrations and upsells you can see.",
                   "• `/partner desk` in a partner's channel: post its partner desk again.",
-                  "• Accept or reject leads routed to you from the message I send you; your App Home lists them."]
+                  "• Accept or reject leads routed to you from the message I send you; your App Home lists them, "
+                  "and the upsells waiting for your answer."]
         if actor.runs_program:
             lines.append("• You review channel conflicts and see every registration.")
             lines.append("• `/partner usage REG-00042 2026-10 15000`: record a month of revenue on a usage-based deal.")

@@ -29,6 +29,7 @@ from storage.models import AttributionType, CustomerAccount, Partner, Recurrence
 from workflows.lead_form import TIMELINES
 from workflows.program import Program
 from workflows.upsell_form import MAX_NOTES, RECURRENCES, SIGNALS, signal_label
+from workflows.upsell_join import asks_partner_in
 from workflows.upsells import UpsellFormStart, UpsellOrigin
 
 INFLUENCED = "influenced"  # the value of the "partner-influenced" checkbox
@@ -171,6 +172,11 @@ def upsell_buttons(upsell: Upsell) -> list[ButtonElement]:
     return []
 
 
+def join_button(upsell: Upsell) -> ButtonElement:
+    """The partner's Join on an upsell it was asked in on; the value is the upsell's id, re-checked."""
+    return ButtonElement(text="Join", action_id=Action.upsell_join.value, value=str(upsell.id), style="primary")
+
+
 def upsell_title(upsell: Upsell, account: CustomerAccount) -> str:
     """`UPS-00001 · *Acme Corp* (acme.com)`, escaped."""
     domain = f" ({escape(account.domain)})" if account.domain else ""
@@ -189,6 +195,8 @@ def _status_line(upsell: Upsell, owner: str | None) -> str:
         return f"{label}: waiting for <@{owner}> to accept or decline"
     if upsell.status in (UpsellStatus.declined, UpsellStatus.rejected) and upsell.decision_reason:
         return f"{label}. Reason:\n{quoted(upsell.decision_reason, 1000)}"
+    if upsell.status == UpsellStatus.lost and upsell.close_reason:
+        return f"{label}. Reason:\n{quoted(upsell.close_reason, 1000)}"
     if upsell.status == UpsellStatus.won and upsell.final_amount is not None:
         return f"{label}: {shown_value(upsell, upsell.final_amount)}"
     return label
@@ -197,8 +205,10 @@ def _status_line(upsell: Upsell, owner: str | None) -> str:
 def _flagged_by(upsell: Upsell, partner: Partner) -> str:
     if upsell.attribution == AttributionType.influenced and not upsell.partner_joined_at:
         return f"<@{upsell.flagged_by_slack_id}> asked *{escape(partner.name)}* in (partner-influenced)"
-    kind = "partner-influenced" if upsell.attribution == AttributionType.influenced else "partner-sourced"
-    return f"Flagged by <@{upsell.flagged_by_slack_id}> for *{escape(partner.name)}* ({kind})"
+    if upsell.attribution == AttributionType.influenced:
+        return (f"<@{upsell.flagged_by_slack_id}> asked *{escape(partner.name)}* in (partner-influenced): "
+                f":handshake: joined {day(upsell.partner_joined_at)}")
+    return f"Flagged by <@{upsell.flagged_by_slack_id}> for *{escape(partner.name)}* (partner-sourced)"
 
 
 def build_upsell_root(upsell: Upsell, account: CustomerAccount, partner: Partner) -> Message:
@@ -212,6 +222,10 @@ def build_upsell_root(upsell: Upsell, account: CustomerAccount, partner: Partner
         lines.append(quoted(upsell.notes, 1200))
     blocks: list[Any] = [section("\n".join(lines))]
     buttons = upsell_buttons(upsell)
+    if upsell.partner_channel_id and asks_partner_in(upsell):  # in the partner's channel: its people join here
+        buttons.append(join_button(upsell))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f"*{escape(partner.name)}*: are you involved? *Join* tells our team and credits you.")]))
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     status = upsell.status.replace("_", " ")
@@ -257,12 +271,12 @@ def build_duplicate_review(upsell: Upsell, original: Upsell | None, account: Cus
                    blocks=blocks)
 
 
-def duplicate_modal_metadata(upsell_id: int, place: str | None) -> str:
+def upsell_modal_metadata(upsell_id: int, place: str | None) -> str:
     return json.dumps({"upsell": upsell_id, "place": place})
 
 
-def parse_duplicate_metadata(metadata: object) -> tuple[int | None, str | None]:
-    """The upsell id and the place the Reject modal says it came from (claims: the workflow re-checks the id)."""
+def parse_upsell_modal_metadata(metadata: object) -> tuple[int | None, str | None]:
+    """The upsell id and the place an upsell's modal says it came from (claims: the workflow re-checks the id)."""
     try:
         data = json.loads(metadata) if isinstance(metadata, str) else {}
     except ValueError:
@@ -276,7 +290,7 @@ def parse_duplicate_metadata(metadata: object) -> tuple[int | None, str | None]:
 def build_duplicate_reject_modal(upsell: Upsell, place: str | None) -> View:
     """Reject a duplicate flag: why, in words the flagging partner reads."""
     return View(type="modal", callback_id=Callback.upsell_duplicate_reject.value, title="Reject duplicate",
-                submit="Reject", close="Cancel", private_metadata=duplicate_modal_metadata(upsell.id, place), blocks=[
+                submit="Reject", close="Cancel", private_metadata=upsell_modal_metadata(upsell.id, place), blocks=[
                     InputBlock(block_id=Block.reason.value, label=f"Why is {upsell.reference} not taken forward?",
                                element=PlainTextInputElement(action_id=Block.reason.value, multiline=True,
                                                              max_length=1000)),

@@ -39,7 +39,7 @@ def test_upgrading_a_database_with_crm_rows_keeps_them_and_takes_upsells(engine,
             connection.execute(text("SELECT setval('crm_outbox_id_seq', (SELECT max(id) FROM crm_outbox))"))
     migrate(engine, "head")
     with engine.connect() as connection:
-        # (0014 adds the partner's stage row: tests/test_lifecycle_migration.py)
+        # (0015 adds the partner's stage row: tests/test_lifecycle.py)
         assert connection.execute(text("SELECT id, registration_id, upsell_id FROM crm_outbox "
                                         "WHERE partner_id IS NULL")).all() == [(1, 1, None)]
         assert connection.execute(text("SELECT outbox_id FROM crm_mirrored_write")).scalars().all() == [1]

@@ -1,7 +1,7 @@
 """partner lifecycle stages
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 
 Partners' lifecycle: when each entered its stage (partner.stage_since), every stage change kept
 (partner_stage_event, started with each partner's stage as it was), the strategic proposals a rule sends to a
@@ -18,8 +18,8 @@ from sqlalchemy.dialects import postgresql
 import storage.models
 
 
-revision = '0014'
-down_revision = '0013'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
