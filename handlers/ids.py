@@ -60,6 +60,9 @@ class Action(StrEnum):
     upsell_duplicate_approve = "upsell_duplicate_approve"  # the partner manager on another partner's duplicate
     upsell_duplicate_reject = "upsell_duplicate_reject"
     suggest_upsell = "suggest_upsell"  # an expansion signal's private suggestion: opens the form prefilled
+    partner_stage = "partner_stage"  # the partner card's stage menu: `partner id:stage`, both re-checked
+    strategic_accept = "strategic_accept"  # a strategic proposal's buttons; the value is its id, never trusted
+    strategic_dismiss = "strategic_dismiss"
 
 
 class Block(StrEnum):

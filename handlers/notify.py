@@ -44,6 +44,7 @@ from handlers.blocks.review_threads import (
     build_partner_reply,
 )
 from handlers.blocks.text import escape, quoted, status_label
+from handlers.notify_lifecycle import LifecycleNotices
 from handlers.notify_upsells import UpsellNotices, message_blocks
 from storage.models import Partner, Registration, RegistrationStatus
 from storage.reviews import reminder_keys, thread_root_key
@@ -69,7 +70,7 @@ def slack_message_link(client: WebClient) -> Callable[[str, str], str | None]:
     return message_link
 
 
-class SlackNotifier(UpsellNotices):
+class SlackNotifier(UpsellNotices, LifecycleNotices):
     def __init__(self, program: Program, clock):
         self.program = program
         self.clock = clock

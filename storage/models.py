@@ -7,7 +7,19 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -125,6 +137,7 @@ class Partner(SQLModel, table=True):
     type: PartnerType
     tier: PartnerTier = PartnerTier.registered
     stage: PartnerStage = PartnerStage.prospect
+    stage_since: datetime = ts_field(default_factory=utcnow)  # when it entered its stage (workflows/lifecycle.py)
     domain: str | None = Field(default=None, max_length=253, index=True)
     slack_team_id: str | None = Field(default=None, max_length=32, index=True)
     slack_channel_id: str | None = Field(default=None, max_length=32, index=True)
@@ -167,6 +180,8 @@ class Registration(SQLModel, table=True):
         Index("ix_registration_status_expires", "status", "protection_expires_at"),
         Index("ix_registration_status_updated", "status", "updated_at"),
         Index("ix_registration_status_created", "status", "created_at"),
+        # A partner's won deals in the last months: the strategic criteria and the partner card (storage/lifecycle.py).
+        Index("ix_registration_partner_status_closed", "partner_id", "status", "closed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -289,22 +304,26 @@ class ReviewDecision(SQLModel, table=True):
     undone_by_slack_id: str | None = Field(default=None, max_length=32)
 
 
+# Exactly one subject per CRM outbox row (migration 0015 writes the same text).
+CRM_OUTBOX_ONE_SUBJECT = ("(CASE WHEN registration_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN upsell_id IS NULL THEN 0 "
+                          "ELSE 1 END) + (CASE WHEN partner_id IS NULL THEN 0 ELSE 1 END) = 1")
+
+
 class CrmOutbox(SQLModel, table=True):
     """A CRM write waiting to be sent, recorded in the same transaction as the change it reports.
 
-    Each row is about one registration or one upsell (exactly one of the two ids is set): both kinds share this
-    table, so one drain, one backoff and one `partnerbot crm status` serve them.
+    Each row is about one registration, one upsell or one partner (exactly one of the three ids is set): every
+    kind shares this table, so one drain, one backoff and one `partnerbot crm status` serve them.
     """
 
     __tablename__ = "crm_outbox"
-    __table_args__ = (
-        CheckConstraint("(registration_id IS NULL) <> (upsell_id IS NULL)", name="ck_crm_outbox_one_subject"),
-    )
+    __table_args__ = (CheckConstraint(CRM_OUTBOX_ONE_SUBJECT, name="ck_crm_outbox_one_subject"),)
     id: int | None = Field(default=None, primary_key=True)
     registration_id: int | None = Field(default=None, foreign_key="registration.id", index=True)
     upsell_id: int | None = Field(default=None, foreign_key="upsell.id", index=True)
+    partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
     # registrations: submitted, approved, rejected, expired, won, lost, usage, ...; upsells: accepted, won, lost,
-    # attribution (storage/crm/mapping.py and storage/crm/upsells.py list them)
+    # attribution; partners: stage (storage/crm/mapping.py, storage/crm/upsells.py, storage/crm/partners.py)
     event: str = Field(max_length=32)
     payload: dict[str, Any] = json_field(dict)
     urgent: bool = False
@@ -480,3 +499,48 @@ class UpsellEvent(SQLModel, table=True):
     actor_slack_id: str | None = Field(default=None, max_length=32)
     reason: str | None = Field(default=None, max_length=3000)
     at: datetime = ts_field(default_factory=utcnow)
+
+
+class PartnerStageEvent(SQLModel, table=True):
+    """One change of a partner's lifecycle stage: from, to, who, when and why. Only ever added to, never changed.
+
+    `actor` is a Slack user id, `rule:<name>` for an automatic rule, `import` for `partnerbot import partners` (or
+    `migration` for the stage partners had before history was kept); `registration_id` is the registration whose
+    submission or win moved it (a rule's cause), so an undone win can take back exactly its own move.
+    """
+
+    __tablename__ = "partner_stage_event"
+    __table_args__ = (Index("ix_partner_stage_event_partner", "partner_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id")
+    from_stage: PartnerStage | None = None
+    to_stage: PartnerStage
+    actor: str = Field(max_length=64)
+    reason: str | None = Field(default=None, max_length=3000)
+    registration_id: int | None = Field(default=None, foreign_key="registration.id")
+    at: datetime = ts_field(default_factory=utcnow)
+
+
+class ProposalStatus(StrEnum):
+    pending = "pending"
+    accepted = "accepted"
+    dismissed = "dismissed"
+
+
+class StageProposal(SQLModel, table=True):
+    """A stage an automatic rule may only propose (strategic): sent once to the partner's manager, who accepts or
+    dismisses it. One per partner and stage, ever (the unique key), however many wins meet the criteria again."""
+
+    __tablename__ = "stage_proposal"
+    __table_args__ = (UniqueConstraint("partner_id", "to_stage"),)
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id")
+    to_stage: PartnerStage
+    rule: str = Field(max_length=64)
+    reason: str = Field(max_length=1000)  # the figures that met the criteria, as the manager reads them
+    recipient_slack_id: str = Field(max_length=32)
+    status: ProposalStatus = ProposalStatus.pending
+    registration_id: int | None = Field(default=None, foreign_key="registration.id")  # the win that met them
+    proposed_at: datetime = ts_field(default_factory=utcnow)
+    decided_by_slack_id: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = ts_field(default=None, nullable=True)

@@ -118,8 +118,9 @@ def registration_thread(bot, channel: str = "C0NORTH", reference: str = "REG-000
 
 
 def crm_events(engine, registration_id: int | None = None) -> list[str]:
-    """The CRM outbox's events in the order they were queued (of one registration, when given)."""
-    query = select(CrmOutbox.event).order_by(CrmOutbox.id)
+    """The CRM outbox's events about deals in the order they were queued (of one registration, when given);
+    partners' stage rows are left out."""
+    query = select(CrmOutbox.event).where(CrmOutbox.partner_id.is_(None)).order_by(CrmOutbox.id)
     if registration_id is not None:
         query = query.where(CrmOutbox.registration_id == registration_id)
     with Session(engine) as session:

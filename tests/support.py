@@ -76,6 +76,12 @@ class RecordingNotifier:
     def partner_replied(self, session, registration, partner, *, recipient, author_slack_id, text, link):
         self.calls.append(("reply", registration.id, recipient, author_slack_id, text, link))
 
+    def strategic_proposed(self, session, proposal, partner):
+        self.calls.append(("strategic_proposed", partner.id, proposal.recipient_slack_id))
+
+    def strategic_decided(self, session, proposal, partner):
+        self.calls.append(("strategic_decided", partner.id, proposal.status.value))
+
     def partner_desk(self, session, partner, *, again=False):
         self.calls.append(("desk", partner.id, "again") if again else ("desk", partner.id))
 

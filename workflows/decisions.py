@@ -20,6 +20,7 @@ from workflows.accounts import ACCOUNT, account_for_win
 from workflows.clearance_undo import CLEARED, Clearance
 from workflows.conflicts import approved_winners, find_conflicts
 from workflows.history import change_status, record_attribution_change
+from workflows.lifecycle import after_deal_won
 from workflows.partner_names import ensure_names_no_other_partner
 from workflows.reasons import LOST_REASONS, compose_reason, reject_reasons
 from workflows.registrations import send_to_review
@@ -219,6 +220,7 @@ def close_deal(services: Services, *, actor: Actor, registration_id: int, won: b
         if won:  # the customer is an account from now on, its owner the AE who won it
             before[ACCOUNT] = account_for_win(session, registration, now=now, owner_slack_id=(
                 registration.assigned_to_slack_id or actor.slack_user_id)).to_json()
+            after_deal_won(session, services, partner, registration, now=now)  # producing, maybe strategic
         services.notifier.review_settled(session, registration, partner,
                                          review_key=registration.review_message_key,
                                          actor_slack_id=actor.slack_user_id)

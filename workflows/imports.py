@@ -15,8 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, delete, select
 
 from storage.db import transaction
-from storage.models import Partner, PartnerContact, PartnerStage, PartnerTier, PartnerType, Role, TeamMember
+from storage.models import Partner, PartnerContact, PartnerStage, PartnerTier, PartnerType, Role, TeamMember, utcnow
 from workflows.csv_files import read_csv
+from workflows.lifecycle import IMPORT, move_stage, rank
 from workflows.normalize import InvalidDomain, normalize_domain
 from workflows.program import Program
 from workflows.program_rules import choice_hint, territory_hint
@@ -187,12 +188,13 @@ def _upsert_partner(session: Session, row: PartnerRow, batch: ImportBatch) -> tu
         raise ValueError("; ".join(reasons))  # every reason at once, so one fix-and-rerun is enough
     partner = session.exec(select(Partner).where(Partner.name == row.name)).first()
     created = partner is None
-    values = row.model_dump(exclude={"contact_slack_ids"})
+    values = row.model_dump(exclude={"contact_slack_ids", "stage"})
     contacts = list(dict.fromkeys(row.contact_slack_ids))
+    warnings = []
     if created:
         partner = Partner(**values)
     else:
-        same = all(getattr(partner, key) == value for key, value in values.items())
+        same = partner.stage == row.stage and all(getattr(partner, key) == value for key, value in values.items())
         current = session.exec(select(PartnerContact.slack_user_id)
                                .where(PartnerContact.partner_id == partner.id)).all()
         if same and sorted(current) == sorted(contacts):
@@ -201,12 +203,18 @@ def _upsert_partner(session: Session, row: PartnerRow, batch: ImportBatch) -> tu
             partner.desk_message_ts = None  # a new channel gets its own partner desk
         for key, value in values.items():
             setattr(partner, key, value)
+        if rank(row.stage) < rank(partner.stage):
+            warnings.append(f"stage: moves {row.name} back from {partner.stage.value} to {row.stage.value} "
+                            "(its stage history keeps both)")
+    if created or partner.stage != row.stage:  # a new partner's first stage is history too
+        now = partner.created_at if created else utcnow()
+        move_stage(session, partner, row.stage, actor=IMPORT, now=now, reason="partnerbot import partners")
     session.add(partner)
     session.flush()
     session.exec(delete(PartnerContact).where(PartnerContact.partner_id == partner.id))
     for user_id in contacts:
         session.add(PartnerContact(partner_id=partner.id, slack_user_id=user_id))
-    return Outcome.created if created else Outcome.updated, []
+    return Outcome.created if created else Outcome.updated, warnings
 
 
 def known_values(column: str, values: list[str], canonical: Callable[[str], str | None],

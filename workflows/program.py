@@ -103,6 +103,25 @@ class SignalRules(_Strict):
         return cleaned
 
 
+class StrategicCriteria(_Strict):
+    """When a producing partner is proposed to its manager as strategic: at least this many deals won, or this much
+    won value (in routing.base_currency, through routing.exchange_rates), in the last 12 months. Leave one out
+    (null) to judge by the other alone; both null proposes nobody."""
+
+    min_won_deals: int | None = Field(default=5, ge=1, le=100_000)
+    min_won_value: Decimal | None = Field(default=Decimal(250_000), ge=0)
+
+    @property
+    def enabled(self) -> bool:
+        return self.min_won_deals is not None or self.min_won_value is not None
+
+
+class LifecycleRules(_Strict):
+    """Partners' lifecycle stages: the automatic rules' numbers (workflows/lifecycle.py)."""
+
+    strategic: StrategicCriteria = StrategicCriteria()
+
+
 class RoutingRules(_Strict):
     base_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     exchange_rates: dict[str, Decimal] = {}
@@ -175,6 +194,7 @@ class Program(_Strict):
     routing: RoutingRules = RoutingRules()
     upsell: UpsellRules = UpsellRules()
     signals: SignalRules = SignalRules()
+    lifecycle: LifecycleRules = LifecycleRules()
 
     @field_validator("regions", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from workflows.program import (
     region_problems,
     regions_from,
     ConflictRules,
+    LifecycleRules,
     Program,
     ProgramError,
     RoutingRule,
@@ -22,6 +23,7 @@ from workflows.program import (
     ScoringRules,
     ScoringWeights,
     SignalRules,
+    StrategicCriteria,
     UpsellRules,
 )
 from workflows.program_rules import never_matching, notes_on
@@ -44,12 +46,15 @@ EXAMPLES = {
     "plans": "a list such as [Team, Business, Enterprise]",
     "signals": "settings such as enabled: true",
     "phrases": "a list such as [upgrade, more seats]",
+    "lifecycle": "settings such as strategic: {min_won_deals: 5, min_won_value: 250000}",
+    "strategic": "settings such as min_won_deals: 5 and min_won_value: 250000",
 }
 _NUMBER_KINDS = {"int_parsing", "int_type", "int_from_float", "decimal_parsing", "decimal_type", "float_parsing",
                  "float_type"}
 _NUMBER_EXAMPLES = {"name_similarity": "0.9", "min_value": "250000", "max_value": "250000", "exchange_rates": "1.08",
                     "protection_window_days": "90", "approval_sla_hours": "48",
-                    "accept_sla_hours": "48", "per_account_per_day": "1"}
+                    "accept_sla_hours": "48", "per_account_per_day": "1", "min_won_deals": "5",
+                    "min_won_value": "250000"}
 
 
 @dataclass
@@ -185,7 +190,8 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
     parents = [k for k in loc[:-1] if isinstance(k, str)]
     model = {(): Program, ("conflict",): ConflictRules, ("scoring",): ScoringRules,
              ("scoring", "weights"): ScoringWeights, ("routing",): RoutingRules,
-             ("routing", "rules"): RoutingRule, ("upsell",): UpsellRules, ("signals",): SignalRules}.get(tuple(parents), Program)
+             ("routing", "rules"): RoutingRule, ("upsell",): UpsellRules, ("signals",): SignalRules,
+             ("lifecycle",): LifecycleRules, ("lifecycle", "strategic"): StrategicCriteria}.get(tuple(parents), Program)
     return list(model.model_fields)
 
 

@@ -23,6 +23,7 @@ from storage.queries import (
 from storage.work import owe_work
 from workflows.conflicts import find_conflicts
 from workflows.history import change_status
+from workflows.lifecycle import after_registration_submitted
 from workflows.lead_form import BUDGETS, COMPANY_SIZES, TIMELINES, LeadDetails, LeadInput
 from workflows.routing import route_lead
 from workflows.scoring import score_lead
@@ -130,6 +131,7 @@ def submit_registration(services: Services, *, actor: Actor, lead: LeadInput,
                                     partner_channel_id=registration_thread_channel(partner))
         change_status(session, registration, RegistrationStatus.received, actor_slack_id=actor.slack_user_id,
                       now=now)
+        after_registration_submitted(session, partner, registration, now=now)
         owe_work(session, PROCESS_REGISTRATION, registration.id, now,
                  due=now + DETAILS_GRACE if details_to_follow else now)
         services.notifier.registration_received(session, registration, partner)

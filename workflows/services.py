@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.db import DatabaseBusy  # noqa: F401  (workflows raise it; handlers catch it from here)
-from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, Upsell
+from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, StageProposal, Upsell
 from workflows.program import Program
 
 
@@ -41,6 +41,12 @@ class Notifier(Protocol):
                        review_key: str | None, actor_slack_id: str) -> None: ...
 
     def tell_user(self, session: Session, slack_user_id: str, text: str, *, key: str | None = None) -> None: ...
+
+    def strategic_proposed(self, session: Session, proposal: StageProposal, partner: Partner) -> None:
+        """The partner's manager is asked, once, to make a producing partner strategic (workflows/lifecycle.py)."""
+
+    def strategic_decided(self, session: Session, proposal: StageProposal, partner: Partner) -> None:
+        """The proposal shows the decision in place of its buttons."""
 
     def partner_desk(self, session: Session, partner: Partner, *, again: bool = False) -> None:
         """The partner desk in the partner's channel; `again` posts it anew (the first one scrolled away)."""

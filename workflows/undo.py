@@ -24,6 +24,7 @@ from workflows.accounts import take_back_win
 from workflows.clearance_undo import Clearance, is_clearance, restore_clearance
 from workflows.conflicts import find_conflicts
 from workflows.history import REOPENED, UNDONE, change_status
+from workflows.lifecycle import after_win_undone
 from workflows.review_access import load_for_reviewer
 from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, Services
 
@@ -106,6 +107,8 @@ def undo_decision(services: Services, *, actor: Actor, decision_id: int,
         change_status(session, registration, decision.from_status, actor_slack_id=actor.slack_user_id, now=now,
                       reason=f"undo of “{decision_label(decision)}” by {actor.slack_user_id}",
                       crm_event=None if clearance else _crm_event(session, decision))
+        if decision.to_status == RegistrationStatus.won:  # the partner's move to producing, if this win made it
+            after_win_undone(session, partner, registration, actor_slack_id=actor.slack_user_id, now=now)
         decision.undone_at, decision.undone_by_slack_id = now, actor.slack_user_id
         session.add(decision)
         if clearance is None:  # a clearance tells the registration's partner nothing

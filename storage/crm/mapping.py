@@ -12,6 +12,9 @@ from storage.models import Partner, PartnerType, Registration, RegistrationStatu
 EXTERNAL_ID_FIELD = "Partnerbot_Id__c"  # on Lead, Opportunity and Partnerbot_Revenue__c
 ACCOUNT_KEY_FIELD = "Partnerbot_Partner_Key__c"  # on Account: the partner's domain, or a stable fallback
 CUSTOMER_KEY_FIELD = "Partnerbot_Customer_Key__c"  # on Account: a customer's domain, or a stable fallback
+# On a partner's Account: its lifecycle stage and the day it entered it, ours to keep up to date.
+STAGE_FIELD, STAGE_SINCE_FIELD = "Partner_Stage__c", "Partner_Stage_Since__c"
+STAGE_FIELDS = (STAGE_FIELD, STAGE_SINCE_FIELD)
 LEAD = "Lead"
 OPPORTUNITY = "Opportunity"
 ACCOUNT = "Account"
@@ -184,11 +187,19 @@ def to_salesforce_opportunity(
 
 
 def to_salesforce_account(partner: Partner) -> dict[str, Any]:
-    """The partner's Account, created (upserted by its key) when none is found by domain."""
+    """The partner's Account, created (upserted by its key) when none is found by domain.
+
+    Name, type and website are only written when the Account is created (people keep them after); the stage
+    fields are ours and are sent whenever they change (storage/crm/push.py)."""
     fields = {ACCOUNT_KEY_FIELD: partner_key(partner), "Name": partner.name[:255], "Type": "Partner"}
     if partner.domain:
         fields["Website"] = partner.domain
-    return fields
+    return fields | stage_fields(partner)
+
+
+def stage_fields(partner: Partner) -> dict[str, Any]:
+    """The partner's lifecycle stage and the day it entered it, as its Account shows them."""
+    return {STAGE_FIELD: _text(partner.stage), STAGE_SINCE_FIELD: _day(partner.stage_since)}
 
 
 def to_salesforce_partner(deal: Registration | Upsell, partner: Partner) -> dict[str, Any]:

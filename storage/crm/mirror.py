@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from storage.crm import mapping, upsell_mapping
 from storage.crm.mapping import ACCOUNT, LEAD, OPPORTUNITY, PARTNER, REVENUE
 from storage.crm.models import CrmRecord
 from storage.crm.outbox import WriteGroup
-from storage.models import CustomerAccount, Registration, Upsell
+from storage.models import CustomerAccount, Partner, Registration, Upsell
 
 ORDER = (ACCOUNT, LEAD, OPPORTUNITY, REVENUE, PARTNER)  # parents before the records that point at them
 
@@ -53,6 +53,12 @@ class Wanted:
     group: WriteGroup
     record: MirrorRow | None = None
     created: bool | None = None  # Salesforce's answer for this drain: True when the upsert created it
+    # Partners' own groups (their stage) whose Account another group of the chunk brought: they fail with it.
+    also: list[WriteGroup] = field(default_factory=list)
+
+    def fail(self, message: str, *, transient: bool = False) -> None:
+        for group in (self.group, *self.also):
+            group.fail(message, transient=transient)
 
 
 def _account_needed(targets: frozenset[str]) -> bool:
@@ -64,16 +70,19 @@ def _creating(existing: MirrorRow | None) -> bool:
     return existing is None or existing.salesforce_id is None
 
 
-def _partner_account(group: WriteGroup, accounts: set[str]) -> list[Wanted]:
-    """The partner's Account, once per chunk (several deals of one partner share it)."""
+def _partner_account(group: WriteGroup, accounts: dict[str, Wanted]) -> list[Wanted]:
+    """The partner's Account, once per chunk (several deals of one partner share it). A partner's own group (its
+    stage) that meets its Account already wanted hangs on to it: it is written, or fails, with it."""
     key = mapping.partner_key(group.partner)
     if key in accounts:
+        if group.registration is None and group.upsell is None:
+            accounts[key].also.append(group)
         return []
-    accounts.add(key)
-    return [Wanted(ACCOUNT, key, mapping.to_salesforce_account(group.partner), group)]
+    accounts[key] = Wanted(ACCOUNT, key, mapping.to_salesforce_account(group.partner), group)
+    return [accounts[key]]
 
 
-def _registration_wanted(group: WriteGroup, known: dict, accounts: set[str]) -> list[Wanted]:
+def _registration_wanted(group: WriteGroup, known: dict, accounts: dict[str, Wanted]) -> list[Wanted]:
     reg, partner = group.registration, group.partner
     wanted = _partner_account(group, accounts) if _account_needed(group.targets) else []
     if LEAD in group.targets:
@@ -95,7 +104,7 @@ def _registration_wanted(group: WriteGroup, known: dict, accounts: set[str]) -> 
     return wanted
 
 
-def _upsell_wanted(group: WriteGroup, known: dict, accounts: set[str], opportunity_type: str) -> list[Wanted]:
+def _upsell_wanted(group: WriteGroup, known: dict, accounts: dict[str, Wanted], opportunity_type: str) -> list[Wanted]:
     """The customer's Account, the expansion Opportunity and, once the partner is credited, the partner's Account
     and Partner record; nothing before the upsell is accepted."""
     upsell, account, partner = group.upsell, group.account, group.partner
@@ -104,8 +113,8 @@ def _upsell_wanted(group: WriteGroup, known: dict, accounts: set[str], opportuni
     wanted = []
     key = upsell_mapping.customer_mirror_key(account)
     if key not in accounts:
-        accounts.add(key)
-        wanted.append(Wanted(ACCOUNT, key, upsell_mapping.to_salesforce_customer_account(account), group))
+        accounts[key] = Wanted(ACCOUNT, key, upsell_mapping.to_salesforce_customer_account(account), group)
+        wanted.append(accounts[key])
     credited = upsell_mapping.partner_credited(upsell)
     if credited:
         wanted += _partner_account(group, accounts)
@@ -125,16 +134,19 @@ def wanted_records(
     opportunity_type: str = upsell_mapping.DEFAULT_OPPORTUNITY_TYPE,
 ) -> list[Wanted]:
     """Every record the groups need, parents first; an Opportunity not yet in Salesforce gets its create-only fields.
+    Each Account is wanted once per chunk.
 
     `opportunity_type` is the `Type` of a new upsell's expansion Opportunity (program.upsell.opportunity_type).
     """
     wanted: list[Wanted] = []
-    accounts: set[str] = set()
+    accounts: dict[str, Wanted] = {}
     for group in groups:
         if group.upsell is not None:
             wanted += _upsell_wanted(group, known, accounts, opportunity_type)
-        else:
+        elif group.registration is not None:
             wanted += _registration_wanted(group, known, accounts)
+        else:  # a partner's own rows: its Account, with its stage
+            wanted += _partner_account(group, accounts)
     wanted.sort(key=lambda w: ORDER.index(w.sobject))
     return wanted
 
@@ -253,10 +265,13 @@ def save_synced(session: Session, wanted: list[Wanted], now: datetime) -> None:
         session.execute(update(CrmRecord.__table__).where(_by_key), rows)
 
 
-def records_of(session: Session, deal: Registration | Upsell) -> list[CrmRecord]:
+def records_of(session: Session, deal: Registration | Upsell | Partner) -> list[CrmRecord]:
     """The mirror rows of one registration or upsell, with its partner's Account (and an upsell's customer's),
-    parents first."""
-    if isinstance(deal, Upsell):
+    parents first; of a partner, its Account."""
+    if isinstance(deal, Partner):
+        rows, accounts = [], session.exec(
+            select(CrmRecord).where(CrmRecord.partner_id == deal.id, CrmRecord.sobject == ACCOUNT)).all()
+    elif isinstance(deal, Upsell):
         rows = session.exec(select(CrmRecord).where(CrmRecord.upsell_id == deal.id)).all()
         customer = session.get(CustomerAccount, deal.account_id)
         theirs = [CrmRecord.external_key == upsell_mapping.customer_mirror_key(customer)]

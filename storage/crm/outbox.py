@@ -1,5 +1,5 @@
-"""The outbox from the writer's side: due rows grouped per registration or upsell, and what happens to them after
-a try."""
+"""The outbox from the writer's side: due rows grouped per registration, upsell or partner, and what happens to them
+after a try."""
 
 from __future__ import annotations
 
@@ -12,19 +12,21 @@ from sqlmodel import Session, select
 
 from storage.crm.mapping import EVENT_TARGETS, REVENUE, targets_for
 from storage.crm.models import CrmMirroredWrite, UsageRevenue
+from storage.crm.partners import PARTNER_EVENT_TARGETS
 from storage.crm.upsell_mapping import UPSELL_EVENT_TARGETS
 from storage.models import CrmOutbox, CustomerAccount, OutboxStatus, Partner, Registration, Upsell
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 ID_BATCH = 5_000  # ids per IN list, well under SQLite's and PostgreSQL's bound-parameter limits
-REGISTRATION, UPSELL = "registration", "upsell"  # what an outbox row is about
-Subject = tuple[str, int]  # (REGISTRATION or UPSELL, its id)
+REGISTRATION, UPSELL, PARTNER = "registration", "upsell", "partner"  # what an outbox row is about
+Subject = tuple[str, int]  # (REGISTRATION, UPSELL or PARTNER, its id)
 
 
 @dataclass
 class WriteGroup:
-    """All pending outbox rows of one registration or one upsell, sent together as one set of Salesforce records."""
+    """All pending outbox rows of one registration, upsell or partner, sent together as one set of Salesforce
+    records. A partner's own group (its stage) has neither a registration nor an upsell."""
 
     partner: Partner
     rows: list[Row]  # id, subject_id, event, payload, attempts of each pending outbox row
@@ -39,7 +41,9 @@ class WriteGroup:
 
     @property
     def reference(self) -> str:
-        return self.registration.reference if self.registration is not None else self.upsell.reference
+        if self.registration is not None:
+            return self.registration.reference
+        return self.upsell.reference if self.upsell is not None else partner_reference(self.partner.id)
 
     def fail(self, message: str, *, transient: bool = False) -> None:
         (self.retry_reasons if transient else self.errors).append(message)
@@ -47,6 +51,11 @@ class WriteGroup:
     @property
     def ok(self) -> bool:
         return not self.errors and not self.retry_reasons
+
+
+def partner_reference(partner_id: int) -> str:
+    """How `partnerbot crm status` and `crm retry` name a partner's own rows: PARTNER-00003."""
+    return f"PARTNER-{partner_id:05d}"
 
 
 def backoff_delay(attempts: int, rng: random.Random) -> timedelta:
@@ -69,12 +78,15 @@ def count_due(session: Session, *, now: datetime, urgent_only: bool = False, mir
     return session.exec(query).one()
 
 
-def _subject(registration_id: int | None, upsell_id: int | None) -> Subject:
-    return (REGISTRATION, registration_id) if registration_id is not None else (UPSELL, upsell_id)
+def _subject(registration_id: int | None, upsell_id: int | None, partner_id: int | None) -> Subject:
+    if registration_id is not None:
+        return REGISTRATION, registration_id
+    return (UPSELL, upsell_id) if upsell_id is not None else (PARTNER, partner_id)
 
 
 def _heads(session: Session, conditions: list, after_id: int, limit: int) -> list[tuple[Subject, int]]:
-    """(subject, its first due row id) of the next `limit` registrations or upsells past `after_id`, in row order.
+    """(subject, its first due row id) of the next `limit` registrations, upsells or partners past `after_id`, in
+    row order.
 
     Pages through due rows by id instead of grouping the whole backlog: a GROUP BY over every pending row
     made each chunk cost as much as the backlog, so a large drain grew with its square.
@@ -84,13 +96,13 @@ def _heads(session: Session, conditions: list, after_id: int, limit: int) -> lis
     cursor = after_id
     while len(heads) < limit:
         page = session.execute(
-            select(CrmOutbox.id, CrmOutbox.registration_id, CrmOutbox.upsell_id)
+            select(CrmOutbox.id, CrmOutbox.registration_id, CrmOutbox.upsell_id, CrmOutbox.partner_id)
             .where(CrmOutbox.id > cursor, *conditions)
             .order_by(CrmOutbox.id)
             .limit(page_size)
         ).all()
-        for row_id, registration_id, upsell_id in page:
-            heads.setdefault(_subject(registration_id, upsell_id), row_id)
+        for row_id, registration_id, upsell_id, partner_id in page:
+            heads.setdefault(_subject(registration_id, upsell_id, partner_id), row_id)
             if len(heads) == limit:
                 break
         if len(page) < page_size:
@@ -100,7 +112,8 @@ def _heads(session: Session, conditions: list, after_id: int, limit: int) -> lis
 
 
 def _pending_rows(session: Session, column, ids: list[int], known: dict[str, frozenset[str]]) -> dict[int, list[Row]]:
-    """The pending rows of these registrations (or upsells), by id; a row with an event not in `known` is failed."""
+    """The pending rows of these registrations (or upsells, or partners), by id; a row with an event not in `known`
+    is failed."""
     # Plain rows, not ORM objects: the outcome is written back with set-based updates (settle_groups). The
     # status is checked here, not in SQL: given both, SQLite picked the status index and read every pending
     # row of the backlog for each chunk; a registration's own rows are few.
@@ -183,10 +196,21 @@ def _upsell_groups(session: Session, upsell_ids: list[int]) -> dict[Subject, Wri
     return groups
 
 
+def _partner_groups(session: Session, partner_ids: list[int]) -> dict[Subject, WriteGroup]:
+    """Partners' own rows (their stage): each partner's Account, nothing else."""
+    by_partner = _pending_rows(session, CrmOutbox.partner_id, partner_ids, PARTNER_EVENT_TARGETS)
+    partners = {p.id: p for p in session.exec(select(Partner).where(Partner.id.in_(list(by_partner))))}
+    return {(PARTNER, partner_id): WriteGroup(partner=partners[partner_id], rows=group_rows, months=set(),
+                                              targets=targets_for((r.event for r in group_rows),
+                                                                  PARTNER_EVENT_TARGETS))
+            for partner_id, group_rows in by_partner.items()}
+
+
 def load_due_groups(
     session: Session, *, now: datetime, after_id: int, limit: int, urgent_only: bool, mirror_mode: bool
 ) -> tuple[list[WriteGroup], int]:
-    """The next `limit` registrations or upsells with a due row past `after_id`, each with all its pending rows.
+    """The next `limit` registrations, upsells or partners with a due row past `after_id`, each with all its pending
+    rows.
 
     Returns the groups and the cursor for the next call. Rows with an unknown event are failed here.
     """
@@ -195,11 +219,14 @@ def load_due_groups(
         return [], after_id
     registration_ids = [subject_id for (kind, subject_id), _ in heads if kind == REGISTRATION]
     upsell_ids = [subject_id for (kind, subject_id), _ in heads if kind == UPSELL]
+    partner_ids = [subject_id for (kind, subject_id), _ in heads if kind == PARTNER]
     groups: dict[Subject, WriteGroup] = {}
     if registration_ids:
         groups |= _registration_groups(session, registration_ids)
     if upsell_ids:
         groups |= _upsell_groups(session, upsell_ids)
+    if partner_ids:
+        groups |= _partner_groups(session, partner_ids)
     return [groups[subject] for subject, _ in heads if subject in groups], heads[-1][1]
 
 

@@ -16,6 +16,7 @@ from storage.crm.mapping import (
     LEAD,
     OPPORTUNITY,
     PARTNER,
+    STAGE_FIELDS,
 )
 from storage.crm.mirror import ORDER, Wanted
 
@@ -66,13 +67,13 @@ def _apply(items: list[Wanted] | list[list[Wanted]], results: list[RecordResult]
                 item.record.synced_at, item.record.synced_version = now, item.record.version
                 item.created = result.created
             else:
-                item.group.fail(f"{item.sobject} {item.key}: {result.error}", transient=result.transient)
+                item.fail(f"{item.sobject} {item.key}: {result.error}", transient=result.transient)
 
 
 def _refuse(items: list[Wanted], exc: SalesforceError) -> None:
     text, transient = _errors_text(exc.content)
     for item in items:
-        item.group.fail(f"{item.sobject} {item.key}: {text or exc.status}", transient=transient)
+        item.fail(f"{item.sobject} {item.key}: {text or exc.status}", transient=transient)
 
 
 def _chunks(items: list[Wanted]) -> list[list[Wanted]]:
@@ -83,6 +84,19 @@ def account_key(item: Wanted) -> tuple[str, str]:
     """(key field, key value) an Account is upserted by: a customer's key, or a partner's."""
     field = CUSTOMER_KEY_FIELD if CUSTOMER_KEY_FIELD in item.fields else ACCOUNT_KEY_FIELD
     return field, str(item.fields[field])
+
+
+def stage_of(item: Wanted) -> dict:
+    """The stage fields a partner's Account should show (none for a customer's)."""
+    return {name: item.fields[name] for name in STAGE_FIELDS if name in item.fields}
+
+
+def _stage_update(item: Wanted) -> dict | None:
+    """A partner's Account that Salesforce has, whose stage changed since it last accepted it: the update to send."""
+    stage = stage_of(item)
+    if not stage or _up_to_date(item) or not item.record.salesforce_id:
+        return None
+    return {"Id": item.record.salesforce_id} | stage
 
 
 def _account_queries(accounts: list[Wanted]) -> list[tuple[str, list[Wanted]]]:
@@ -108,7 +122,9 @@ def _account_queries(accounts: list[Wanted]) -> list[tuple[str, list[Wanted]]]:
             conditions = [f"{field} IN {_in_list(values)}"]
             # Websites are typed by people (https://www.acme.com/, acme.com): match loosely, check exactly later.
             conditions += [f"Website LIKE {_like_contains(value)}" for value in values if "." in value]
-            queries.append((f"SELECT Id, Website, {field} FROM Account WHERE {' OR '.join(conditions)}", part))
+            # A partner's Account found by key keeps its stage if it already shows the right one.
+            selected = ", ".join(["Id", "Website", field, *(STAGE_FIELDS if field == ACCOUNT_KEY_FIELD else ())])
+            queries.append((f"SELECT {selected} FROM Account WHERE {' OR '.join(conditions)}", part))
     return queries
 
 
@@ -138,14 +154,20 @@ def _find_accounts(api: CrmApi, accounts: list[Wanted], now: datetime) -> list[t
     creates: dict[str, tuple[list[dict], list[list[Wanted]]]] = {}
     for item in looked:
         field, value = account_key(item)
+        stage = stage_of(item)
         if (field, value.lower()) in by_key:
-            item.record.salesforce_id, item.record.synced_at = by_key[(field, value.lower())], now
-            item.record.synced_version = item.record.version  # an existing Account is left as people keep it
+            record_id = by_key[(field, value.lower())]
+            item.record.salesforce_id, item.record.synced_at = record_id, now
+            if all(found[record_id].get(name) == wanted for name, wanted in stage.items()):
+                item.record.synced_version = item.record.version  # an existing Account is left as people keep it
+            else:  # ... but for its stage, which is ours
+                stamps.setdefault(record_id, {"Id": record_id}).update(stage)
+                stamped.setdefault(record_id, []).append(item)
         elif "." in value and value in by_site:
-            # Found by domain: mark it as this partner's (or customer's) Account, leave everything else as people
-            # set it. A partner that is also a customer gets both keys in one update.
+            # Found by domain: mark it as this partner's (or customer's) Account and give a partner's its stage,
+            # leave everything else as people set it. A partner that is also a customer gets both keys in one update.
             record_id = by_site[value]
-            stamps.setdefault(record_id, {"Id": record_id})[field] = value
+            stamps.setdefault(record_id, {"Id": record_id}).update({field: value} | stage)
             stamped.setdefault(record_id, []).append(item)
         else:
             records, items = creates.setdefault(field, ([], []))
@@ -210,9 +232,13 @@ def _write_partners(api: CrmApi, wanted: list[Wanted], now: datetime) -> None:
 def push_wanted(api: CrmApi, wanted: list[Wanted], now: datetime) -> None:
     """Write one chunk's records in dependency order; failures land on their groups, outages raise."""
     accounts = [w for w in wanted if w.sobject == ACCOUNT and not w.record.salesforce_id]
+    staged = [(w, update) for w in wanted if w.sobject == ACCOUNT and (update := _stage_update(w)) is not None]
     planned: list[tuple[Batch, list[Wanted] | list[list[Wanted]]]] = []
     if accounts:
         planned = _find_accounts(api, accounts, now)
+    for start in range(0, len(staged), COLLECTION_LIMIT):  # partners' Accounts whose stage changed
+        part = staged[start : start + COLLECTION_LIMIT]
+        planned.append((Batch(ACCOUNT, [update for _, update in part], update=True), [w for w, _ in part]))
     for sobject in ORDER:
         if sobject in (ACCOUNT, PARTNER):
             continue

@@ -13,11 +13,12 @@ from bot.settings import Settings
 from storage.crm.client import auth_mode
 from storage.crm.mirror import records_of
 from storage.crm.models import CrmMirroredWrite, CrmRecord
-from storage.crm.outbox import REGISTRATION, UPSELL
+from storage.crm.outbox import PARTNER, REGISTRATION, UPSELL, partner_reference
 from storage.crm.state import load_state, over_threshold
-from storage.models import CrmOutbox, OutboxStatus, Registration, Upsell, utcnow
+from storage.models import CrmOutbox, OutboxStatus, Partner, Registration, Upsell, utcnow
 
-PREFIXES = {REGISTRATION: "REG", UPSELL: "UPS"}  # as Registration.reference and Upsell.reference write them
+# As Registration.reference, Upsell.reference and outbox.partner_reference write them.
+PREFIXES = {REGISTRATION: "REG", UPSELL: "UPS", PARTNER: "PARTNER"}
 
 
 @dataclass
@@ -83,14 +84,17 @@ def crm_status(
 def _row_reference(row: CrmOutbox) -> str:
     if row.registration_id is not None:
         return f"{PREFIXES[REGISTRATION]}-{row.registration_id:05d}"
-    return f"{PREFIXES[UPSELL]}-{row.upsell_id:05d}"
+    if row.upsell_id is not None:
+        return f"{PREFIXES[UPSELL]}-{row.upsell_id:05d}"
+    return partner_reference(row.partner_id)
 
 
 def retry_failed(
-    engine: Engine, *, now: datetime | None = None, registration_id: int | None = None, upsell_id: int | None = None
+    engine: Engine, *, now: datetime | None = None, registration_id: int | None = None, upsell_id: int | None = None,
+    partner_id: int | None = None,
 ) -> int:
     """Put refused writes back in the queue (after the data or the Salesforce rule was fixed): all of them, or
-    those of one registration or one upsell."""
+    those of one registration, one upsell or one partner (its stage)."""
     now = now or utcnow()
     with Session(engine) as session:
         query = select(CrmOutbox).where(CrmOutbox.status == OutboxStatus.failed)
@@ -98,6 +102,8 @@ def retry_failed(
             query = query.where(CrmOutbox.registration_id == registration_id)
         if upsell_id is not None:
             query = query.where(CrmOutbox.upsell_id == upsell_id)
+        if partner_id is not None:
+            query = query.where(CrmOutbox.partner_id == partner_id)
         rows = session.exec(query).all()
         for row in rows:
             row.status, row.attempts, row.next_attempt_at = OutboxStatus.pending, 0, now
@@ -107,21 +113,22 @@ def retry_failed(
 
 
 def parse_reference(text: str) -> tuple[str, int]:
-    """`REG-00042`, `reg-42` or `42` -> ("registration", 42); `UPS-00007` or `ups-7` -> ("upsell", 7); ValueError
-    otherwise."""
+    """`REG-00042`, `reg-42` or `42` -> ("registration", 42); `UPS-00007` or `ups-7` -> ("upsell", 7);
+    `PARTNER-00003` -> ("partner", 3); ValueError otherwise."""
     cleaned = text.strip().upper()
     kind = next((k for k, prefix in PREFIXES.items() if cleaned.startswith(prefix + "-")), REGISTRATION)
     number = cleaned.removeprefix(PREFIXES[kind] + "-")
     if not number.isdigit():
-        raise ValueError(f"not a registration or upsell id: {text!r} (use 42, REG-00042 or UPS-00007)")
+        raise ValueError(f"not a registration, upsell or partner id: {text!r} (use 42, REG-00042, UPS-00007 or "
+                         "PARTNER-00003)")
     return kind, int(number)
 
 
 def mirror_of(engine: Engine, reference: str | int) -> list[CrmRecord]:
-    """The local mirror's records for one registration (an id or a reference) or one upsell (UPS-00007): what
-    Salesforce has, or will have."""
+    """The local mirror's records for one registration (an id or a reference), one upsell (UPS-00007) or one
+    partner's Account (PARTNER-00003): what Salesforce has, or will have."""
     kind, number = (REGISTRATION, reference) if isinstance(reference, int) else parse_reference(reference)
-    model = Registration if kind == REGISTRATION else Upsell
+    model = {REGISTRATION: Registration, UPSELL: Upsell, PARTNER: Partner}[kind]
     with Session(engine) as session:
         deal = session.get(model, number)
         if deal is None:

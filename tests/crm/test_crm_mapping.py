@@ -112,11 +112,14 @@ def test_usage_growth_from_5k_to_15k_keeps_the_attribution():
 
 
 def test_partner_account_and_partner_record():
-    assert mapping.to_salesforce_account(partner()) == {
+    assert mapping.to_salesforce_account(partner(stage="producing", stage_since=datetime(2026, 10, 1, 9, 30,
+                                                                                        tzinfo=timezone.utc))) == {
         "Partnerbot_Partner_Key__c": "northwind-partners.com",
         "Name": "Northwind Partners",
         "Type": "Partner",
         "Website": "northwind-partners.com",
+        "Partner_Stage__c": "producing",  # the lifecycle stage and the day it entered it
+        "Partner_Stage_Since__c": "2026-10-01",
     }
     assert mapping.to_salesforce_account(partner(domain=None))["Partnerbot_Partner_Key__c"] == "partnerbot-partner-7"
     assert mapping.to_salesforce_partner(registration(), partner()) == {

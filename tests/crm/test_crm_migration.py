@@ -35,9 +35,13 @@ def test_upgrading_a_database_with_crm_rows_keeps_them_and_takes_upsells(engine,
     with engine.begin() as connection:
         for statement in ROWS:
             connection.execute(text(statement), {"at": now.replace(tzinfo=None)})
+        if connection.dialect.name == "postgresql":  # rows with their own ids: the next one is the sequence's
+            connection.execute(text("SELECT setval('crm_outbox_id_seq', (SELECT max(id) FROM crm_outbox))"))
     migrate(engine, "head")
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT id, registration_id, upsell_id FROM crm_outbox")).all() == [(1, 1, None)]
+        # (0015 adds the partner's stage row: tests/test_lifecycle.py)
+        assert connection.execute(text("SELECT id, registration_id, upsell_id FROM crm_outbox "
+                                        "WHERE partner_id IS NULL")).all() == [(1, 1, None)]
         assert connection.execute(text("SELECT outbox_id FROM crm_mirrored_write")).scalars().all() == [1]
         assert connection.execute(text("SELECT upsell_id FROM crm_record")).scalars().all() == [None]
     with pytest.raises(IntegrityError):  # a row is about a registration or an upsell, never neither

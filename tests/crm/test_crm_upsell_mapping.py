@@ -14,6 +14,7 @@ from storage.models import (
     AttributionType,
     CustomerAccount,
     Partner,
+    PartnerStage,
     PartnerType,
     PricingModel,
     Recurrence,
@@ -142,6 +143,7 @@ def test_every_value_sent_to_a_restricted_picklist_is_deployed():
         "Pricing_Model__c": {p.value for p in PricingModel},
         "Upsell_Signal__c": {s.value for s in UpsellSignal},
         "Upsell_Recurrence__c": {r.value for r in Recurrence},
+        "Partner_Stage__c": {s.value for s in PartnerStage},
     }
     for (sobject, name), (values, restricted) in lists.items():
         if restricted:
@@ -177,6 +179,6 @@ def test_account_lookups_are_split_by_key_field_and_before_a_query_outgrows_a_re
     assert _account_queries([accounts[0], partner]) == [
         ("SELECT Id, Website, Partnerbot_Customer_Key__c FROM Account WHERE Partnerbot_Customer_Key__c IN "
          "('customer-number-0.example.com') OR Website LIKE '%customer-number-0.example.com%'", [accounts[0]]),
-        ("SELECT Id, Website, Partnerbot_Partner_Key__c FROM Account WHERE Partnerbot_Partner_Key__c IN ('p.com') "
-         "OR Website LIKE '%p.com%'", [partner]),
+        ("SELECT Id, Website, Partnerbot_Partner_Key__c, Partner_Stage__c, Partner_Stage_Since__c FROM Account "
+         "WHERE Partnerbot_Partner_Key__c IN ('p.com') OR Website LIKE '%p.com%'", [partner]),  # and its stage
     ]

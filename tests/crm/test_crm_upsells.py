@@ -371,6 +371,6 @@ def test_the_cli_syncs_shows_and_retries_an_upsells_writes(engine, now, cli_env,
     result = runner.invoke(crm_app, ["retry", ref])
     assert result.exit_code == 0 and "Re-queued 1" in result.output
     result = runner.invoke(crm_app, ["retry", "UPS-x"])
-    assert result.exit_code == 1 and "not a registration or upsell id" in result.output
+    assert result.exit_code == 1 and "not a registration, upsell or partner id" in result.output
     result = runner.invoke(crm_app, ["status", "--upsell", "UPS-00999"])
     assert result.exit_code == 1 and "no upsell UPS-00999" in result.output

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from storage.crm.status import crm_status, mirror_of, retry_failed
 from storage.crm.writer import drain_outbox
-from storage.models import AttributionType, CrmOutbox, OutboxStatus, RegistrationStatus
+from storage.models import AttributionType, CrmOutbox, OutboxStatus, Partner, RegistrationStatus
 
 
 def outbox(engine) -> list[CrmOutbox]:
@@ -271,13 +271,20 @@ def test_usage_growth_updates_revenue_and_keeps_attribution(engine, now, fake, s
     assert revenue == [("2026-10-01", 5000.0, opp["Id"]), ("2026-11-01", 15000.0, opp["Id"])]
 
 
+def reg_partner_since(engine) -> str:
+    with Session(engine) as session:
+        return session.exec(select(Partner.stage_since)).one().date().isoformat()
+
+
 def test_one_refused_record_alone_goes_as_a_single_call(engine, now, fake, sf_settings, notes):
     drain_outbox(engine, sf_settings, notify=notes.append, now=now)
     with Session(engine) as session:
         reg = make_registration(session, make_partner(session), now, status=RegistrationStatus.received)
         queue(session, reg, "submitted", now)
         session.commit()
-    fake.add_record("Account", {"Name": "Northwind", "Partnerbot_Partner_Key__c": "northwind-partners.com"})
+    fake.add_record("Account", {"Name": "Northwind", "Partnerbot_Partner_Key__c": "northwind-partners.com",
+                                "Partner_Stage__c": "prospect",  # showing the partner's stage already: left alone
+                                "Partner_Stage_Since__c": reg_partner_since(engine)})
     fake.validation_rules.append(lambda sobject, record: "Email domain is blocked" if sobject == "Lead" else None)
     fake.calls.clear()
     report = drain_outbox(engine, sf_settings, notify=notes.append, now=now)
