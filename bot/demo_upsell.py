@@ -1,6 +1,7 @@
 """The upsell part of `partnerbot demo`: Acme, won earlier in the walkthrough, is now Northwind's customer account;
 Northwind flags an expansion from the desk, the owner AE accepts and wins it in the partner's channel, and an
-expansion signal in the channel yields one private suggestion.
+expansion signal in the channel yields one private suggestion. Between them, the partner manager opens Northwind's
+card: its lifecycle stage, deals and stage history.
 
 bot/demo.py calls `play_upsells(bot, w)` with its LocalBot and Walkthrough, after the registration flows.
 """
@@ -48,6 +49,9 @@ def play_upsells(bot: LocalBot, w: Walkthrough) -> None:
     w.step("Alex marks it won for 3,000 USD a month (prefilled with the 2,500 expected)",
            lambda: (w.click_in("U0ALEX", "C0NORTH", "upsell_won"),
                     w.submit_form("U0ALEX", {"final_amount": "3,000"})))
+    w.step("Priya opens Northwind's partner card: its lifecycle stage and since when, its deals and the won "
+           "upsell, its lead-to-close ratio and every stage change with who made it",
+           lambda: driver.command("U0PRIYA", "/partner", "show Northwind"))
     w.step("Expansion signals are on in this demo: Dana writes in Northwind's channel that Acme wants more seats; "
            "only she gets a private suggestion, once a day per account",
            lambda: (driver.post("U0DANA", "C0NORTH", SIGNAL_MESSAGE),

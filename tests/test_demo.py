@@ -55,6 +55,9 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "Status: *✅ Accepted*",  # the root shows its status, updated in place
         "Final amount (USD, a month): 2,500",  # prefilled from the expected value
         "🏆 Won: *Acme Inc.* → *Enterprise* closed at 3,000 USD/month, credited to *Northwind Consulting*",
+        "ran /partner show Northwind",  # the partner card: lifecycle stage and history
+        "*Stage:* Producing since",
+        "*Recent stage changes*",
         "only Dana Scully (Northwind Consulting, external) sees: 🌱 Sounds like *Acme Inc.*",  # one suggestion
         "Acme Inc. also asked about more seats for finance.",  # ...and none for the second message that day
         "REG-00001 Acme Inc. (acme.com) from Northwind Consulting: Won, score 85/100",

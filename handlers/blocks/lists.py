@@ -158,11 +158,13 @@ def build_help(actor: Actor) -> Message:
                   "• `/upsell [account]`: flag an upsell for a partner; in a partner's channel, ask it in.",
                   "• `/partner deals [company or domain]`: registrations and upsells you can see.",
                   "• `/partner desk` in a partner's channel: post its partner desk again.",
+                  "• `/partner show Northwind`: a partner's card (stage, deals, lead-to-close ratio, history).",
                   "• Accept or reject leads routed to you from the message I send you; your App Home lists them, "
                   "and the upsells waiting for your answer."]
         if actor.runs_program:
             lines.append("• You review channel conflicts and see every registration.")
             lines.append("• `/partner usage REG-00042 2026-10 15000`: record a month of revenue on a usage-based deal.")
+            lines.append("• `/partner stage Northwind producing [why]`: move a partner to a lifecycle stage.")
     else:
         lines.append("I don't know you yet: ask your partner manager to add you to the partner program.")
     return Message(text="What Partnerbot can do for you", blocks=[section("\n".join(lines))])
