@@ -191,6 +191,17 @@ def program_runners(session: Session) -> list[TeamMember]:
     return sorted(rows, key=lambda m: (m.role != Role.partner_manager, m.slack_user_id))
 
 
+def first_program_runner(session: Session) -> str | None:
+    """Who hears what a partner without a manager would: the first partner manager, else the first admin."""
+    runners = program_runners(session)
+    return runners[0].slack_user_id if runners else None
+
+
+def partner_manager_or_runner(session: Session, partner: Partner) -> str | None:
+    """The partner's own manager, else the first partner manager or admin (conflicts, duplicate upsells)."""
+    return partner.manager_slack_id or first_program_runner(session)
+
+
 def partner_record(session: Session, partner_id: int) -> dict[str, int]:
     """How this partner's past registrations ended: counts by final status."""
     closed = (RegistrationStatus.won, RegistrationStatus.lost, RegistrationStatus.rejected)

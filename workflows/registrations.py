@@ -16,7 +16,7 @@ from storage.queries import (
     claimed_again_at,
     claim_request,
     partner_record,
-    program_runners,
+    partner_manager_or_runner,
     registration_thread_channel,
     serialize_conflict_checks,
 )
@@ -54,21 +54,13 @@ def _registering_partner(session: Session, actor: Actor, lead: LeadInput) -> Par
     return partner
 
 
-def conflict_reviewer(session: Session, partner: Partner) -> str | None:
-    """Conflicts go to the partner's own manager, else to the first partner manager or admin."""
-    if partner.manager_slack_id:
-        return partner.manager_slack_id
-    runners = program_runners(session)
-    return runners[0].slack_user_id if runners else None
-
-
 def send_to_review(session: Session, services: Services, registration: Registration, partner: Partner,
                    conflicts: list[ConflictEvidence], *, actor_slack_id: str | None, reason: str | None = None) -> None:
     """Conflicts go to the partner manager; clean leads are routed to an AE."""
     now = services.clock()
     if conflicts:
         registration.review_kind = ReviewKind.conflict
-        registration.assigned_to_slack_id = conflict_reviewer(session, partner)
+        registration.assigned_to_slack_id = partner_manager_or_runner(session, partner)
         registration.conflict_with = [c.registration.id for c in conflicts]
         registration.routing_reason = "channel conflict: the partner manager reviews it first"
     else:

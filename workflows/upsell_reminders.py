@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from storage.models import CustomerAccount, Partner, Upsell
-from storage.queries import program_runners
+from storage.queries import first_program_runner
 from storage.upsells import upsell_copy_key, upsell_reminder_prefix, upsell_root_key, upsells_waiting_since
 from workflows.reminders import Owed, send_due_reminders
 from workflows.services import Services
@@ -36,8 +36,7 @@ class UpsellSla:
     def page(self, session: Session, *, after: tuple[datetime, int] | None, limit: int) -> list[Row]:
         rows = upsells_waiting_since(session, self.now - self.sla, after=after, limit=limit)
         if rows and self.runner is None:
-            runners = program_runners(session)
-            self.runner = runners[0].slack_user_id if runners else ""
+            self.runner = first_program_runner(session) or ""
         return rows
 
     def cursor(self, row: Row) -> tuple[datetime, int]:

@@ -18,7 +18,12 @@ from storage.accounts import account_for_actor, attached_partners, is_attached, 
 from storage.actors import Actor
 from storage.db import transaction
 from storage.models import AttributionType, CustomerAccount, Partner, Upsell, UpsellEvent, UpsellSignal, UpsellStatus
-from storage.queries import claim_request, partner_by_channel, program_runners, registration_thread_channel
+from storage.queries import (
+    claim_request,
+    partner_by_channel,
+    partner_manager_or_runner,
+    registration_thread_channel,
+)
 from storage.reviews import sent_location
 from storage.upsells import (
     latest_flag,
@@ -156,15 +161,7 @@ def upsell_assignee(session: Session, account: CustomerAccount, partner: Partner
     """Who answers an open upsell: the account's owner AE, else the partner's manager, else a program runner."""
     if account.owner_slack_id:
         return account.owner_slack_id
-    return duplicate_reviewer(session, partner)
-
-
-def duplicate_reviewer(session: Session, partner: Partner) -> str | None:
-    """A duplicate flag goes to the partner's own manager, else to the first partner manager or admin."""
-    if partner.manager_slack_id:
-        return partner.manager_slack_id
-    runners = program_runners(session)
-    return runners[0].slack_user_id if runners else None
+    return partner_manager_or_runner(session, partner)
 
 
 def _open_thread(session: Session, services: Services, upsell: Upsell, account: CustomerAccount,
@@ -247,7 +244,7 @@ def flag_upsell(services: Services, *, actor: Actor, form: UpsellInput, origin: 
                 flagged_by_team_id=actor.team_id, attribution=attribution, signal=form.signal, target=form.target,
                 expected_value=form.expected_value, currency=form.currency, recurrence=form.recurrence,
                 timeline=form.timeline, notes=form.notes, duplicate_of=original.id if original else None,
-                assigned_to_slack_id=duplicate_reviewer(session, partner) if original
+                assigned_to_slack_id=partner_manager_or_runner(session, partner) if original
                 else upsell_assignee(session, account, partner),
                 partner_channel_id=registration_thread_channel(partner), created_at=now, updated_at=now)
             if original is None:
