@@ -72,7 +72,8 @@ def outbox(engine, key: str) -> SlackMessage:
 
 
 def test_an_onboarded_partner_quiet_for_14_days_is_nudged_once_in_its_channel(engine, clock):
-    services = make_services(engine, clock)
+    # New Co's onboarding sequence (tests/test_partner_nudges.py) is not what this test looks at
+    services = make_services(engine, clock, Program.model_validate({"nudges": {"onboarding": {"enabled": False}}}))
     add_partner(engine, "Quiet Co", since=clock.now - timedelta(days=15))
     add_partner(engine, "New Co", since=clock.now - timedelta(days=13), channel="C2")  # not yet
     add_partner(engine, "No Channel Co", since=clock.now - timedelta(days=30), channel=None)
@@ -199,18 +200,29 @@ def test_two_runs_at_once_create_each_nudge_once(engine, database_url, clock):
     assert len([m for m in all_outbox(engine) if m.key.startswith("nudge:")]) == 40
 
 
-def test_the_partner_clicks_snooze_in_its_channel_and_the_nudge_shows_it(bot, engine):
+def always_working(services: Services) -> None:
+    """The bot's program with working hours all week round, so a nudge goes out now, whatever the real clock."""
+    rules = services.program.nudges
+    program = services.program.model_copy(update={"nudges": rules.model_copy(update={
+        "working_hours": rules.working_hours.model_copy(update={
+            "days": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "start": "00:00", "end": "24:00"})})})
+    services.program = services.notifier.program = program
+
+
+def globex_onboarded(bot, engine, ago: timedelta) -> Services:
+    """The demo's Globex onboarded `ago`, and the bot's services working all week round."""
     services = bot.services
     with Session(engine) as session:
         partner = session.exec(select(Partner).where(Partner.name == "Globex Referrals")).one()
-        partner.stage, partner.stage_since = PartnerStage.onboarded, services.clock() - timedelta(days=20)
+        partner.stage, partner.stage_since = PartnerStage.onboarded, services.clock() - ago
         session.add(partner)
         session.commit()
-    program = services.program.model_copy(update={"nudges": services.program.nudges.model_copy(update={
-        "working_hours": services.program.nudges.working_hours.model_copy(update={
-            "days": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "start": "00:00", "end": "24:00"})})})
-    services.program = program
-    services.notifier.program = program
+    always_working(services)
+    return services
+
+
+def test_the_partner_clicks_snooze_in_its_channel_and_the_nudge_shows_it(bot, engine):
+    services = globex_onboarded(bot, engine, timedelta(days=20))
     assert send_due_nudges(services).created == {"activation": 1}
     bot.worker.kick()
     [message] = [m for m in bot.sandbox.messages("C0GLOBEX") if "Ready to register your first lead" in text_of(m)]

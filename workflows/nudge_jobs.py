@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from workflows.nudge_partners import activation_nudges
+from workflows.nudge_partners import activation_nudges, onboarding_nudges, reengagement_nudges
 from workflows.nudges import NudgeReport, NudgeSource, run_nudges
 from workflows.services import Services
 
 # Each kind: a factory giving its source, or None when the program file switches it off.
 KINDS: tuple[Callable[[Services, datetime], NudgeSource | None], ...] = (
+    onboarding_nudges,
     activation_nudges,
+    reengagement_nudges,
 )
 
 

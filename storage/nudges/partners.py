@@ -2,30 +2,65 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_
+from sqlalchemy import case, type_coerce
 from sqlmodel import Session, select
 
-from storage.models import Partner, PartnerContact, PartnerStage, Registration
+from storage.models import Partner, PartnerContact, PartnerStage, Registration, UTCDateTime
+from storage.nudges.models import Nudge, NudgeKind
+from storage.queries import past
 
 
 def _past(after: tuple[datetime, int] | None):
-    if after is None:
-        return True
-    return or_(Partner.stage_since > after[0], and_(Partner.stage_since == after[0], Partner.id > after[1]))
+    return True if after is None else past(Partner.stage_since, Partner.id, after)
 
 
 def partners_without_registration(session: Session, stages: tuple[PartnerStage, ...], *, entered_before: datetime,
-                                  after: tuple[datetime, int] | None, limit: int) -> list[Partner]:
-    """Partners in `stages` since before `entered_before`, with a channel, who registered nothing since they
-    entered it; oldest in their stage first."""
+                                  after: tuple[datetime, int] | None, limit: int,
+                                  entered_after: datetime | None = None) -> list[Partner]:
+    """Partners in `stages` since before `entered_before` (and after `entered_after`), with a channel, who
+    registered nothing since they entered it; oldest in their stage first."""
     registered = (select(Registration.id).where(Registration.partner_id == Partner.id,
                                                 Registration.created_at >= Partner.stage_since).exists())
+    window = [Partner.stage_since > entered_after] if entered_after is not None else []
     return list(session.exec(
-        select(Partner).where(Partner.stage.in_(stages), Partner.stage_since <= entered_before,
+        select(Partner).where(Partner.stage.in_(stages), Partner.stage_since <= entered_before, *window,
                               Partner.slack_channel_id.is_not(None), ~registered, _past(after))
         .order_by(Partner.stage_since, Partner.id).limit(limit)).all())
+
+
+@dataclass(frozen=True)
+class QuietPartner:
+    partner: Partner
+    quiet_since: datetime  # its latest registration, or when it entered its stage if it registered nothing since
+
+
+def quiet_partners(session: Session, stage: PartnerStage, *, quiet_before: datetime,
+                   after: tuple[datetime, int] | None, limit: int) -> list[QuietPartner]:
+    """Partners in `stage` that have registered nothing since before `quiet_before` (nor entered the stage since),
+    leaving out those whose manager was already told of this quiet spell; oldest in their stage first. One stage
+    per call, so the page is a range of ix_partner_stage_since already in order (no sort of every quiet partner);
+    each partner's registrations are probed by ix_registration_partner_created, its notes by ix_nudge_partner."""
+    last = (select(Registration.created_at).where(Registration.partner_id == Partner.id)
+            .order_by(Registration.created_at.desc()).limit(1).correlate(Partner).scalar_subquery())
+    quiet_since = type_coerce(case((last > Partner.stage_since, last), else_=Partner.stage_since), UTCDateTime())
+    recent = (select(Registration.id).where(Registration.partner_id == Partner.id,
+                                            Registration.created_at > quiet_before).exists())
+    # The note is written after the partner's own nudge (workflows/nudge_partners.py), so a note means both went.
+    told = (select(Nudge.id).where(Nudge.partner_id == Partner.id, Nudge.created_at > quiet_since,
+                                   Nudge.kind == NudgeKind.reengagement_note).exists())
+    rows = session.exec(
+        select(Partner, quiet_since).where(Partner.stage == stage, Partner.stage_since <= quiet_before,
+                                           ~recent, ~told, _past(after))
+        .order_by(Partner.stage_since, Partner.id).limit(limit)).all()
+    return [QuietPartner(partner, since) for partner, since in rows]
+
+
+def latest_registration(session: Session, partner_id: int) -> Registration | None:
+    return session.exec(select(Registration).where(Registration.partner_id == partner_id)
+                        .order_by(Registration.created_at.desc(), Registration.id.desc()).limit(1)).first()
 
 
 def partner_contacts(session: Session, partner_id: int, *, limit: int = 5) -> list[str]:
