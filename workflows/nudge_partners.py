@@ -166,20 +166,19 @@ class OnboardingNudges:
                 lines=("This channel is where we work together. Found an opportunity? Press Register a lead (here or "
                        "on the partner desk pinned in this channel): the company, a contact and a few details, two "
                        "minutes in Slack.",
-                       f"We check it for conflicts, route it to the right account executive and keep you posted in "
-                       f"its thread here. Once approved, the deal is protected for you for {window} days.",
+                       f"We check it for conflicts, route it to the right account executive and keep you posted in a "
+                       f"thread. Once approved, the deal is protected for you for {window} days.",
                        "The partner desk also has My deals and Flag an upsell. Scrolled away? Mention me with "
                        "“desk” and I post it again."),
                 buttons=register_lead_button(), mentions=mentions)
         links = training_links(program)
         days = days_between(partner.stage_since, self.now)
         guide = ("These short guides cover what to register and how protection works:" if links else
-                 "Your partner manager is happy to walk you through what to register: just ask here.")
+                 "Not sure what to register? Ask here: we're happy to walk you through it.")
         return NudgeContent(
             title=f"{days} in: ready for your first lead, {partner.name}?",
-            lines=(guide,
-                   f"When a customer shows interest, press Register a lead: approved registrations are protected "
-                   f"for {window} days and we keep you posted in a thread here."),
+            lines=(f"When a customer shows interest, press Register a lead: approved registrations are protected "
+                   f"for {window} days and we keep you posted in a thread.", guide),
             links=links, buttons=register_lead_button(), mentions=mentions)
 
 
@@ -244,14 +243,14 @@ class ReengagementNudges:
         if due.kind == NudgeKind.reengagement_note:
             return self._note(session, partner, last)
         window = self.services.program.protection_window_days
-        quiet = (f"Your last lead registration was {last.reference} ({last.company}), "
-                 f"{days_between(last.created_at, self.now)} ago." if last else
+        # Not which one: a referral partner's people see only the registrations they submitted themselves.
+        quiet = (f"Your last lead registration was {days_between(last.created_at, self.now)} ago." if last else
                  f"We haven't had a lead registration from you in {days_between(partner.stage_since, self.now)}.")
         return NudgeContent(
             title=f"Anything new to register, {partner.name}?",
             lines=(quiet,
                    f"A customer looking at a project? Press Register a lead: once approved, the deal is protected "
-                   f"for you for {window} days and we keep you posted in its thread here."),
+                   f"for you for {window} days and we keep you posted in a thread."),
             links=training_links(self.services.program), buttons=register_lead_button(),
             mentions=tuple(partner_contacts(session, partner.id)))
 
@@ -268,13 +267,15 @@ class ReengagementNudges:
         lines = [quiet, f"Stage: {stage_label(partner.stage)} since {on_day(partner.stage_since)}. Last 12 months: "
                         f"{won.describe() if won.deals else 'no deal won'}."]
         if partner.slack_channel_id:
-            lines.append("Its channel got a nudge with Register a lead. A word from you does more: ask what they "
+            lines.append("Its channel gets a nudge with Register a lead. A word from you does more: ask what they "
                          "are working on, or offer a refresher on what to register.")
             links = (("Open its shared channel", "https://slack.com/app_redirect?" +
                       urlencode({"channel": partner.slack_channel_id})),)
         else:
             lines.append("It has no shared channel, so only you were told: reach out to its people directly.")
             links = ()
+        if not partner.manager_slack_id:
+            lines.append("It has no partner manager, so this comes to you as one who runs the program.")
         lines.append(f"The whole picture: /partner show {partner.name}")
         return NudgeContent(title=f"{partner.name} has gone quiet", lines=tuple(lines), links=links)
 
