@@ -224,6 +224,20 @@ def test_a_note_lost_between_two_transactions_is_still_written_and_the_nudge_not
     assert {n.partner_id for n in nudges(engine)} == {partner_id}
 
 
+def test_pages_walk_one_stage_after_the_other_and_miss_no_partner(engine, clock, monkeypatch):
+    monkeypatch.setattr("workflows.nudges.BATCH", 4)  # pages of 4: cursors inside a stage and across stages
+    services = make_services(engine, clock)
+    for n in range(9):
+        for stage, days in ((PartnerStage.recruited, 15), (PartnerStage.onboarded, 20), (PartnerStage.activated, 61),
+                            (PartnerStage.producing, 90)):
+            add_partner(engine, f"{stage} {n}", stage=stage, since=clock.now - timedelta(days=days, minutes=n % 3),
+                        channel=f"C{stage}{n}")
+    add_partner(engine, "Done Co", stage=PartnerStage.onboarded, since=clock.now - timedelta(days=14 + 3 * 14))
+    assert send_due_nudges(services).created == {"activation": 18, "reengagement": 18, "reengagement_note": 18}
+    assert send_due_nudges(services).total == 0
+    assert len({n.partner_id for n in nudges(engine)}) == 36  # each once; Done Co had its three activation nudges
+
+
 def test_kinds_switched_off_in_the_program_file_send_nothing(engine, clock):
     program = Program.model_validate({"nudges": {"onboarding": {"enabled": False},
                                                  "reengagement": {"enabled": False}}})

@@ -197,6 +197,9 @@ def test_the_partner_nudges_read_partners_by_stage_and_their_registrations_by_pa
         "quiet partners, a later page": lambda s: quiet_partners(
             s, PartnerStage.producing, quiet_before=now - timedelta(days=60), after=(now - timedelta(days=400), 7),
             limit=100),
+        "activation due, a later page": lambda s: partners_without_registration(
+            s, (PartnerStage.recruited,), entered_before=now - timedelta(days=14),
+            entered_after=now - timedelta(days=56), after=(now - timedelta(days=30), 7), limit=100),
         "onboarding steps due": lambda s: partners_without_registration(
             s, (PartnerStage.onboarded,), entered_before=now, entered_after=now - timedelta(days=14), after=None,
             limit=100),

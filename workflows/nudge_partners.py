@@ -70,6 +70,23 @@ def register_lead_button() -> tuple[NudgeButton, ...]:
     return (NudgeButton(NudgeAction.register_lead, "Register a lead"),)
 
 
+def stage_by_stage(stages: tuple[PartnerStage, ...], after, limit: int, fetch) -> list:
+    """A page that walks `stages` one after the other, each a range of ix_partner_stage_since already in order (an
+    IN over the stages would sort every candidate for every page). `after` is a `stage_cursor`; `fetch(stage,
+    after (stage_since, id) or None, limit)` reads one stage."""
+    start = after[0] if after else 0
+    rows: list = []
+    for index in range(start, len(stages)):
+        rows += fetch(stages[index], after[1:] if after and index == start else None, limit - len(rows))
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def stage_cursor(stages: tuple[PartnerStage, ...], partner: Partner) -> tuple[int, datetime, int]:
+    return stages.index(partner.stage), partner.stage_since, partner.id
+
+
 @dataclass
 class ActivationNudges:
     """Onboarded or recruited partners with no registration for `after_days` (a NudgeSource)."""
@@ -83,12 +100,15 @@ class ActivationNudges:
         return self.services.program.nudges.activation
 
     def page(self, session: Session, *, after, limit: int) -> list[Partner]:
-        return partners_without_registration(session, ACTIVATION_STAGES,
-                                             entered_before=self.now - timedelta(days=self.rules.after_days),
-                                             after=after, limit=limit)
+        """Partners still owed an occurrence: in their stage for `after_days` but not past the last one."""
+        rules = self.rules
+        last_due = timedelta(days=rules.after_days + rules.every_days * rules.max_times)
+        return stage_by_stage(ACTIVATION_STAGES, after, limit, lambda stage, cursor, n: partners_without_registration(
+            session, (stage,), entered_before=self.now - timedelta(days=rules.after_days),
+            entered_after=self.now - last_due, after=cursor, limit=n))
 
     def cursor(self, partner: Partner):
-        return partner.stage_since, partner.id
+        return stage_cursor(ACTIVATION_STAGES, partner)
 
     def occurrence(self, partner: Partner) -> int:
         """1 for the first nudge of this stay in the stage, 2 after `every_days` more, and so on."""
@@ -200,7 +220,7 @@ class QuietRow:
 @dataclass
 class ReengagementNudges:
     """Activated or producing partners quiet for `after_days`: their channel and their manager, once per quiet
-    spell (a NudgeSource; the pages walk one stage after the other, each a range of the stage index)."""
+    spell (a NudgeSource)."""
 
     services: Services
     now: datetime
@@ -211,20 +231,14 @@ class ReengagementNudges:
         return self.services.program.nudges.reengagement
 
     def page(self, session: Session, *, after, limit: int) -> list[QuietRow]:
-        start = after[0] if after else 0
         runner = first_program_runner(session)
-        rows: list[QuietRow] = []
-        for index in range(start, len(REENGAGEMENT_STAGES)):
-            found = quiet_partners(session, REENGAGEMENT_STAGES[index],
-                                   quiet_before=self.now - timedelta(days=self.rules.after_days),
-                                   after=after[1:] if after and index == start else None, limit=limit - len(rows))
-            rows += [QuietRow(quiet, quiet.partner.manager_slack_id or runner) for quiet in found]
-            if len(rows) >= limit:
-                break
-        return rows
+        quiet_before = self.now - timedelta(days=self.rules.after_days)
+        found = stage_by_stage(REENGAGEMENT_STAGES, after, limit, lambda stage, cursor, n: quiet_partners(
+            session, stage, quiet_before=quiet_before, after=cursor, limit=n))
+        return [QuietRow(quiet, quiet.partner.manager_slack_id or runner) for quiet in found]
 
     def cursor(self, row: QuietRow):
-        return REENGAGEMENT_STAGES.index(row.partner.stage), row.partner.stage_since, row.partner.id
+        return stage_cursor(REENGAGEMENT_STAGES, row.partner)
 
     def owed(self, row: QuietRow) -> list[Due]:
         """The partner's nudge first, then the note: storage reads a note as both having gone."""
