@@ -7,6 +7,7 @@ import logging
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from workflows.decisions import expire_registrations
+from workflows.nudge_jobs import send_due_nudges
 from workflows.reminders import remind_overdue_reviews
 from workflows.retention import forget_old_rows
 from workflows.upsell_reminders import remind_overdue_upsells
@@ -24,6 +25,8 @@ def build_scheduler(services: Services, extra_jobs: dict | None = None) -> Backg
     scheduler.add_job(remind_overdue_reviews, "interval", minutes=15, args=[services], id="remind_overdue_reviews",
                       replace_existing=True)
     scheduler.add_job(remind_overdue_upsells, "interval", minutes=15, args=[services], id="remind_overdue_upsells",
+                      replace_existing=True)
+    scheduler.add_job(send_due_nudges, "interval", minutes=15, args=[services], id="send_due_nudges",
                       replace_existing=True)
     scheduler.add_job(forget_old_rows, "interval", hours=24, args=[services], id="forget_old_rows",
                       replace_existing=True)
