@@ -39,8 +39,8 @@ KIND_METHODS = {SlackMessageKind.post: POST, SlackMessageKind.update: "chat.upda
 # (chat.update is Tier 3, about 50 a minute, across channels: pacing it per channel would not keep under that
 # limit, and the outbox already folds an update not yet tried into the next, so updates are not paced; a 429
 # holds them all for Retry-After.) chat.postMessage is limited per channel: a 429 holds that channel only.
-WORKSPACE_LIMITED = frozenset({"chat.update", "pins.add", "conversations.history", "conversations.replies",
-                               "conversations.open"})
+LOOKUP_METHODS = ("conversations.open", "conversations.history", "conversations.replies")  # _find_posted's
+WORKSPACE_LIMITED = frozenset({"chat.update", "pins.add", *LOOKUP_METHODS})
 # At most this many waiting channels are named in the due query (bound parameters are limited: SQLite 32,766);
 # beyond it the channels freed soonest are left out of the list and their rows are skipped when they come up.
 MAX_SKIPPED_CHANNELS = 5000
@@ -188,9 +188,8 @@ class SlackSender:
         # Paced or rate limited since the batch was read (an earlier row of the batch went to the same channel).
         if not self._may_call(KIND_METHODS[row.kind], row.channel if row.kind == SlackMessageKind.post else None):
             return False
-        if row.maybe_sent and row.kind == SlackMessageKind.post and not (
-                self._may_call("conversations.history") and self._may_call("conversations.replies")):
-            return False
+        if row.maybe_sent and row.kind == SlackMessageKind.post and not all(map(self._may_call, LOOKUP_METHODS)):
+            return False  # it is looked for before posting again, and the lookup waits out a 429
         try:
             if row.kind == SlackMessageKind.pin:
                 posted = True
