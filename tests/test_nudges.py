@@ -16,7 +16,7 @@ from storage.models import Partner, PartnerStage, PartnerType, Registration, Rol
 from storage.nudges.models import Nudge, NudgeKind, NudgeMute, NudgeResponse, SlackUserZone
 from storage.slack.models import SlackMessage
 from tests.e2e_support import text_of
-from tests.test_lifecycle import copy_to
+from tests.test_lifecycle import card_of, copy_to
 from workflows.nudge_jobs import send_due_nudges
 from workflows.nudges import answer_nudge
 from workflows.program import Program
@@ -221,3 +221,23 @@ def test_the_partner_clicks_snooze_in_its_channel_and_the_nudge_shows_it(bot, en
     bot.driver.click("U0BOB", "nudge_snooze", message=(message.channel, message.ts))
     [message] = [m for m in bot.sandbox.messages("C0GLOBEX") if "Ready to register your first lead" in text_of(m)]
     assert bot.sandbox.buttons(message) == [] and "<@U0BOB> snoozed these nudges until" in text_of(message)
+    card = text_of(card_of(bot, "U0PRIYA", "globex"))
+    assert f"*Recent nudges*\n• {services.clock():%-d %b %Y} · Activation to <#C0GLOBEX> · snoozed by <@U0BOB>" in card
+
+
+def test_the_program_file_says_which_nudge_setting_is_wrong_and_how(tmp_path):
+    from workflows.program import ProgramError
+    from workflows.program_file import read_program
+
+    text = ("nudges:\n  working_hours: {days: [mon, funday], start: '18:00', end: '09:00'}\n"
+            "  partner_time_zones: {Northwind: Mars/Olympus}\n  activaton: {enabled: false}\n"
+            "protection:\n  extension_days: zero\n")
+    with pytest.raises(ProgramError) as refused:
+        read_program(text, tmp_path / "program.yml")
+    problems = "\n".join(refused.value.problems)
+    assert "nudges.working_hours.days: should name days such as [mon, tue, wed, thu, fri]" in problems
+    assert "the time zone of Northwind (Mars/Olympus) is not a time zone; use a name such as Europe/Berlin" in problems
+    assert "nudges.activaton: is not a setting Partnerbot knows; did you mean activation?" in problems
+    assert "protection.extension_days" in problems and "30" in problems
+    program = read_program("nudges: {working_hours: {start: '08:30'}}\n", tmp_path / "p.yml").program
+    assert program.nudges.working_hours.start == "08:30" and program.protection.max_extensions == 1
