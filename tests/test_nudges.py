@@ -4,6 +4,7 @@ message, at a decent hour in the recipient's zone, stopped by Not relevant and p
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -199,9 +200,10 @@ def test_two_runs_at_once_create_each_nudge_once(engine, database_url, clock):
     assert len([m for m in all_outbox(engine) if m.key.startswith("nudge:")]) == 40
 
 
-def test_the_partner_clicks_snooze_in_its_channel_and_the_nudge_shows_it(bot, engine):
+def globex_stalled(bot) -> Services:
+    """Globex onboarded 20 days ago without a registration, and a program that may message at any hour."""
     services = bot.services
-    with Session(engine) as session:
+    with Session(bot.engine) as session:
         partner = session.exec(select(Partner).where(Partner.name == "Globex Referrals")).one()
         partner.stage, partner.stage_since = PartnerStage.onboarded, services.clock() - timedelta(days=20)
         session.add(partner)
@@ -211,6 +213,37 @@ def test_the_partner_clicks_snooze_in_its_channel_and_the_nudge_shows_it(bot, en
             "days": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "start": "00:00", "end": "24:00"})})})
     services.program = program
     services.notifier.program = program
+    return services
+
+
+def nudges_in(bot, channel: str) -> list:
+    return [m for m in bot.sandbox.messages(channel) if "Ready to register your first lead" in text_of(m)]
+
+
+def test_a_crash_between_storing_a_nudge_and_sending_it_sends_it_once_after_the_restart(bot, engine):
+    services = globex_stalled(bot)
+    kick, services.kick = services.kick, lambda: None  # the process dies before its worker sends anything
+    assert send_due_nudges(services).total == 1
+    assert nudges_in(bot, "C0GLOBEX") == []
+    services.kick = kick
+    # The restarted worker's first post reaches Slack but its answer is lost (a 500): it looks before posting again.
+    bot.sandbox.fail("chat.postMessage", status=500, after_effect=True)
+    bot.worker.kick()
+    bot.sandbox.wait_for(lambda: nudges_in(bot, "C0GLOBEX"))
+    for _ in range(3):
+        time.sleep(0.1)  # the retry comes due (the local bot's backoff is 50 ms)
+        bot.worker.kick()
+    assert send_due_nudges(services).total == 0
+    with Session(engine) as session:
+        [nudge] = session.exec(select(Nudge)).all()
+        assert session.exec(select(SlackMessage).where(SlackMessage.key == nudge.message_key)).one().status == "sent"
+    assert len(nudges_in(bot, "C0GLOBEX")) == 1
+    assert any(c.status == 500 for c in bot.sandbox.calls("chat.postMessage"))
+    assert bot.sandbox.calls("conversations.history")  # it looked for the post before trying again
+
+
+def test_the_partner_clicks_snooze_in_its_channel_and_the_nudge_shows_it(bot, engine):
+    services = globex_stalled(bot)
     assert send_due_nudges(services).created == {"activation": 1}
     bot.worker.kick()
     [message] = [m for m in bot.sandbox.messages("C0GLOBEX") if "Ready to register your first lead" in text_of(m)]
