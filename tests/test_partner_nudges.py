@@ -265,7 +265,7 @@ def test_the_program_file_orders_the_onboarding_days_and_refuses_negative_ones()
 
 # End to end --------------------------------------------------------------------------------------------------
 def test_the_welcome_appears_in_the_partners_channel_and_its_button_opens_the_form(bot, engine):
-    services = globex_onboarded(bot, engine, timedelta(minutes=5))
+    services = globex_onboarded(bot, timedelta(minutes=5))
     # Initech Agency is onboarded too, but has no shared channel: nothing for it
     assert send_due_nudges(services).created == {"onboarding": 1}
     bot.worker.kick()
