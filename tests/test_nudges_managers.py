@@ -322,6 +322,22 @@ def test_nudge_them_all_after_the_job_counts_every_partner_as_already_nudged(eng
     assert len([n for n in nudges(engine) if n.kind == NudgeKind.activation]) == 4
 
 
+def test_what_nudge_them_all_cannot_do_before_the_ack_is_left_to_the_job_with_the_same_keys(engine, monkeypatch):
+    clock = MovingClock(MONDAY_NOON)
+    services = make_services(engine, clock, managers=True)
+    stuck = [add_partner(engine, f"Stuck {i}", since=clock.now - timedelta(days=30), channel=f"C{i}")
+             for i in range(5)]
+    run_nudges(services, rollup_nudges(services, clock.now))
+    monkeypatch.setattr("workflows.nudge_managers.PRESS_CHUNK", 2)
+    monkeypatch.setattr("workflows.nudge_managers.PRESS_SECONDS", 0)  # one chunk, then the time is up
+    outcome = nudge_them_all(services, MANAGER, rollups(engine)["UMGR"].id)
+    assert (outcome.tally.nudged, outcome.tally.left) == (2, 3)
+    assert "nudged 2, 0 already nudged this period, 3 more left to the scheduled nudges (every 15 minutes)" \
+        in outcome.message
+    assert send_due_nudges(services).created == {"activation": 3}
+    assert sorted(n.partner_id for n in nudges(engine) if n.kind == NudgeKind.activation) == stuck
+
+
 def test_only_the_rollups_manager_or_an_admin_may_press_nudge_them_all(engine):
     clock = MovingClock(MONDAY_NOON)
     services = make_services(engine, clock, ROLLUP_ONLY, managers=True)

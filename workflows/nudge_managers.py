@@ -11,6 +11,7 @@ nudged again; the roll-up then shows who pressed it and what it did.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +48,8 @@ from workflows.nudges import (
 )
 from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, NotFound, Services
 
+PRESS_SECONDS = 1.5  # Nudge them all works this long before the ack; the rest is the 15-minute job's (same keys)
+PRESS_CHUNK = 100  # partners per run_nudges
 NAMES_SHOWN = 10  # partners named per stage; the rest are counted ("and 12 more")
 NAMES_CHARS = 450  # ... and no more characters of names per stage, so the DM stays within a Slack section
 
@@ -151,6 +154,7 @@ class NudgedAll:
     already: int = 0
     muted: int = 0
     not_nudgeable: int = 0
+    left: int = 0  # not reached before the ack: still due, so the 15-minute job nudges them (same keys)
 
     def describe(self) -> str:
         parts = [f"nudged {self.nudged}", f"{self.already} already nudged this period"]
@@ -159,6 +163,8 @@ class NudgedAll:
         if self.not_nudgeable:
             parts.append(f"{self.not_nudgeable} not nudgeable (no shared channel, nudged the most times, "
                          "or the nudge is switched off)")
+        if self.left:
+            parts.append(f"{self.left} more left to the scheduled nudges (every 15 minutes)")
         return ", ".join(parts)
 
 
@@ -190,10 +196,14 @@ def nudge_them_all(services: Services, actor: Actor, nudge_id: int) -> NudgeAllO
         stuck = {kind: stuck_partners(session, stuck_rules(services, now), runner, owner, stages)
                  for kind, stages in ((NudgeKind.activation, ACTIVATION_STAGES),
                                       (NudgeKind.reengagement, REENGAGEMENT_STAGES))}
-    tally = NudgedAll()
+    tally, deadline = NudgedAll(), time.perf_counter() + PRESS_SECONDS
     for kind, partner_ids in stuck.items():
-        if partner_ids:
-            _nudge_partners(services, kind, partner_ids, now, tally)
+        for start in range(0, len(partner_ids), PRESS_CHUNK):
+            chunk = partner_ids[start:start + PRESS_CHUNK]
+            if (tally.nudged or tally.already) and time.perf_counter() >= deadline:
+                tally.left += len(chunk)
+            else:
+                _nudge_partners(services, kind, chunk, now, tally)
     with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
         rollup = rollup_for_actor(session, nudge_id, actor, lock=True)
         if rollup is None:

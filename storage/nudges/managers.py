@@ -34,7 +34,11 @@ class Stuck:
         if wanted := [s for s in REENGAGEMENT_STAGES if s in stages]:
             groups.append(and_(Partner.stage.in_(wanted), Partner.stage_since <= self.quiet_since,
                                ~registered_since(self.quiet_since)))
-        return or_(*groups) if groups else false()
+        if not groups:
+            return false()
+        # Stated once more as one range of the index on (stage, stage_since), so it is searched, not scanned.
+        latest = max(self.entered_before, self.quiet_since)
+        return and_(Partner.stage.in_(stages), Partner.stage_since <= latest, or_(*groups))
 
 
 def _owner(runner: str | None):

@@ -54,18 +54,28 @@ def _amounts(rows) -> Amounts:
     return [(currency, count, Decimal(str(total or 0))) for currency, count, total in rows]
 
 
-def quarter_counts(session: Session, partner_id: int, start: datetime, end: datetime) -> QuarterCounts:
-    """What happened with the partner in [start, end), by index on (partner, created) and (partner, status, closed)."""
-    counts = QuarterCounts()
-    counts.registrations = session.exec(select(func.count()).select_from(Registration).where(
+def quarter_registrations(session: Session, partner_id: int, start: datetime, end: datetime) -> int:
+    """Registrations submitted in [start, end), by index on (partner, created)."""
+    return session.exec(select(func.count()).select_from(Registration).where(
         Registration.partner_id == partner_id, Registration.created_at >= start,
         Registration.created_at < end)).one()
-    closed = session.exec(select(Registration.status, Registration.currency, func.count(),
-                                 func.sum(Registration.estimated_value)).where(
+
+
+def quarter_closed(session: Session, partner_id: int, start: datetime, end: datetime) -> list[tuple]:
+    """(status, currency, deals, value) of the deals won or lost in [start, end), by index on (partner, status,
+    closed)."""
+    return list(session.exec(select(Registration.status, Registration.currency, func.count(),
+                                    func.sum(Registration.estimated_value)).where(
         Registration.partner_id == partner_id,
         Registration.status.in_((RegistrationStatus.won, RegistrationStatus.lost)),
         Registration.closed_at >= start, Registration.closed_at < end)
-        .group_by(Registration.status, Registration.currency).order_by(Registration.currency)).all()
+        .group_by(Registration.status, Registration.currency).order_by(Registration.currency)).all())
+
+
+def quarter_counts(session: Session, partner_id: int, start: datetime, end: datetime) -> QuarterCounts:
+    """What happened with the partner in [start, end): each figure one aggregate."""
+    counts = QuarterCounts(registrations=quarter_registrations(session, partner_id, start, end))
+    closed = quarter_closed(session, partner_id, start, end)
     counts.won = _amounts((currency, count, total) for status, currency, count, total in closed
                           if status == RegistrationStatus.won)
     counts.lost = sum(count for status, _, count, _ in closed if status == RegistrationStatus.lost)
