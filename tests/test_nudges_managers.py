@@ -129,7 +129,7 @@ def test_the_qbr_brief_shows_last_quarter_against_the_one_before(engine):
     assert "QBR prep: Northwind, 2026-Q4" in text
     assert "Registrations: 4 (+1 vs 2026-Q3)" in text
     assert "Won: 3 deals for 35,500 USD (+2 deals, +27,500 USD vs 2026-Q3)" in text
-    assert "Win rate: 75% (3 won, 1 lost) (+25 points vs 2026-Q3)" in text
+    assert "Win rate: 75% (3 won, 1 lost); +25 points vs 2026-Q3" in text
     assert "Upsells: 2 flagged, 1 won for 3,000 USD (+1 flagged, +1 won vs 2026-Q3)" in text
     assert "Open pipeline now: 2 registrations in review or approved, 13,000 USD" in text
     assert "Stage: strategic since 10 Nov 2026. Changes in 2026-Q4: producing → strategic on 10 Nov 2026 " \

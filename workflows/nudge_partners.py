@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from storage.models import Partner
+from storage.models import Partner, PartnerStage
 from storage.nudges.models import Nudge, NudgeKind
 from storage.nudges.partners import ACTIVATION_STAGES, partner_contacts, partners_without_registration
 from workflows.nudges import Due, NudgeAction, NudgeButton, NudgeContent

@@ -161,7 +161,7 @@ def brief_lines(brief: QbrBrief, base: str) -> tuple[str, ...]:
         f"Won: {plural(this.won.count, 'deal')} for {_value(this.won, base)} "
         f"({signed(this.won.count - before.won.count)} deals, {signed(this.won.value - before.won.value)} {base} "
         f"{vs})",
-        f"Win rate: {rate} ({rate_change})",
+        f"Win rate: {rate}; {rate_change}",
         f"Upsells: {this.upsells_flagged} flagged, {this.upsells_won.count} won for {_value(this.upsells_won, base)} "
         f"({signed(this.upsells_flagged - before.upsells_flagged)} flagged, "
         f"{signed(this.upsells_won.count - before.upsells_won.count)} won {vs})",
