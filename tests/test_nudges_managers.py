@@ -291,8 +291,8 @@ def test_nudge_them_all_gives_each_stuck_partner_its_nudge_once_per_period(engin
     outcome = nudge_them_all(services, MANAGER, rollup.id)
     assert outcome.changed
     assert outcome.message == (":mega: <@UMGR> pressed Nudge them all: nudged 3, 2 already nudged this period, "
-                               "1 muted (Snooze or Not relevant), 1 not nudgeable (no shared channel, nudged the most "
-                               "times, or the nudge is switched off).")
+                               "1 muted (Snooze or Not relevant), 1 not nudgeable (no shared channel, or the nudge is "
+                               "switched off).")
     activation = [n for n in nudges(engine) if n.kind == NudgeKind.activation]
     assert sorted(n.partner_id for n in activation) == sorted(early + late)  # each once, none for the others
     assert no_channel not in {n.partner_id for n in activation} and muted not in {n.partner_id for n in activation}
@@ -320,6 +320,20 @@ def test_nudge_them_all_after_the_job_counts_every_partner_as_already_nudged(eng
     outcome = nudge_them_all(services, MANAGER, rollups(engine)["UMGR"].id)
     assert outcome.tally.nudged == 0 and outcome.tally.already == 4
     assert len([n for n in nudges(engine) if n.kind == NudgeKind.activation]) == 4
+
+
+def test_a_partner_nudged_as_often_as_the_program_allows_counts_as_already_nudged(engine):
+    clock = MovingClock(MONDAY_NOON)
+    services = make_services(engine, clock, Program.model_validate({"nudges": {"activation": {"max_times": 1}}}),
+                             managers=True)
+    once = add_partner(engine, "Once", since=clock.now - timedelta(days=15), channel="C1")
+    assert run_nudges(services, activation_nudges(services, clock.now)).total == 1
+    clock.now += timedelta(days=14)  # its second occurrence is due, but the program allows one
+    add_partner(engine, "Never", since=clock.now - timedelta(days=29), channel="C2")  # past its one occurrence
+    run_nudges(services, rollup_nudges(services, clock.now))
+    outcome = nudge_them_all(services, MANAGER, rollups(engine)["UMGR"].id)
+    assert (outcome.tally.nudged, outcome.tally.already, outcome.tally.not_nudgeable) == (0, 1, 1)
+    assert [n.partner_id for n in nudges(engine) if n.kind == NudgeKind.activation] == [once]  # not `never`
 
 
 def test_what_nudge_them_all_cannot_do_before_the_ack_is_left_to_the_job_with_the_same_keys(engine, monkeypatch):

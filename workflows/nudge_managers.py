@@ -23,6 +23,7 @@ from storage.db import transaction
 from storage.models import PartnerStage
 from storage.nudges.managers import (
     Stuck,
+    nudged_in_stage,
     owners_with_stuck_partners,
     rollup_exists,
     rollup_for_actor,
@@ -147,8 +148,9 @@ def rollup_nudges(services: Services, now: datetime) -> RollupNudges | None:
 # Nudge them all ------------------------------------------------------------------------------------------
 @dataclass
 class NudgedAll:
-    """What Nudge them all did, per stuck partner: nudged now, nudged already this period, muted by its people
-    (Snooze, Not relevant), or not nudgeable (no shared channel, its nudges used up, or the kind switched off)."""
+    """What Nudge them all did, per stuck partner: nudged now, nudged already (this period, or as many times as the
+    kind allows in this stage), muted by its people (Snooze, Not relevant), or not nudgeable (no shared channel, or
+    the kind switched off)."""
 
     nudged: int = 0
     already: int = 0
@@ -161,8 +163,7 @@ class NudgedAll:
         if self.muted:
             parts.append(f"{self.muted} muted (Snooze or Not relevant)")
         if self.not_nudgeable:
-            parts.append(f"{self.not_nudgeable} not nudgeable (no shared channel, nudged the most times, "
-                         "or the nudge is switched off)")
+            parts.append(f"{self.not_nudgeable} not nudgeable (no shared channel, or the nudge is switched off)")
         if self.left:
             parts.append(f"{self.left} more left to the scheduled nudges (every 15 minutes)")
         return ", ".join(parts)
@@ -244,9 +245,13 @@ def _nudge_partners(services: Services, kind: NudgeKind, partner_ids: list[int],
             continue
         outcome[due.partner_id] = "already" if due.key in before else "nudged" if due.key in after else \
             "muted" if (due.mute_kind, due.subject) in stopped else "not_nudgeable"
+    not_owed = [partner_id for partner_id in partner_ids if partner_id not in outcome]
+    if not_owed:  # a source may leave out whom it nudged already (its due query), or owe no more this stay
+        with Session(services.engine) as session:
+            nudged = nudged_in_stage(session, kind, not_owed)
+        outcome.update({partner_id: "already" if partner_id in nudged else "not_nudgeable" for partner_id in not_owed})
     for state in outcome.values():
         setattr(tally, state, getattr(tally, state) + 1)
-    tally.not_nudgeable += len(set(partner_ids) - set(outcome))
 
 
 def _owed(session: Session, source: NudgeSource) -> list[Due]:

@@ -84,6 +84,13 @@ def stuck_partners(session: Session, stuck: Stuck, runner: str | None, owner_id:
                              .order_by(Partner.stage_since, Partner.id)).all())
 
 
+def nudged_in_stage(session: Session, kind: str, partner_ids: list[int]) -> set[int]:
+    """Which of these partners got a nudge of `kind` since they entered their stage (by ix_nudge_partner)."""
+    return set(session.exec(select(Nudge.partner_id).join(Partner, Partner.id == Nudge.partner_id).where(
+        Nudge.partner_id.in_(partner_ids), Nudge.kind == kind, Nudge.created_at >= Partner.stage_since)
+        .distinct()).all())
+
+
 def rollup_for_actor(session: Session, nudge_id: int, actor: Actor, *, lock: bool = False) -> Nudge | None:
     """The roll-up nudge, if this actor may press its Nudge them all: the manager it was sent to, or an admin."""
     query = select(Nudge).where(Nudge.id == nudge_id, Nudge.kind == NudgeKind.rollup)
