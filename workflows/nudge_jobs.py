@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from workflows.nudge_managers import rollup_nudges
 from workflows.nudge_partners import activation_nudges
+from workflows.nudge_qbr import qbr_nudges
 from workflows.nudges import NudgeReport, NudgeSource, run_nudges
 from workflows.services import Services
 
 # Each kind: a factory giving its source, or None when the program file switches it off.
 KINDS: tuple[Callable[[Services, datetime], NudgeSource | None], ...] = (
     activation_nudges,
+    qbr_nudges,
+    rollup_nudges,
 )
 
 

@@ -14,12 +14,10 @@ from sqlmodel import Session
 
 from storage.models import Partner, PartnerStage
 from storage.nudges.models import Nudge, NudgeKind
-from storage.nudges.partners import partner_contacts, partners_without_registration
+from storage.nudges.partners import ACTIVATION_STAGES, partner_contacts, partners_without_registration
 from workflows.nudges import Due, NudgeAction, NudgeButton, NudgeContent
 from workflows.program import Program
 from workflows.services import Services
-
-ACTIVATION_STAGES = (PartnerStage.recruited, PartnerStage.onboarded)
 
 
 def partner_subject(partner: Partner) -> str:
@@ -43,6 +41,7 @@ class ActivationNudges:
 
     services: Services
     now: datetime
+    partner_ids: frozenset[int] | None = None  # only these (a manager's Nudge them all); None: every partner
     kind = NudgeKind.activation
 
     @property
@@ -52,7 +51,7 @@ class ActivationNudges:
     def page(self, session: Session, *, after, limit: int) -> list[Partner]:
         return partners_without_registration(session, ACTIVATION_STAGES,
                                              entered_before=self.now - timedelta(days=self.rules.after_days),
-                                             after=after, limit=limit)
+                                             after=after, limit=limit, partner_ids=self.partner_ids)
 
     def cursor(self, partner: Partner):
         return partner.stage_since, partner.id
@@ -84,5 +83,6 @@ class ActivationNudges:
             mentions=tuple(partner_contacts(session, partner.id)))
 
 
-def activation_nudges(services: Services, now: datetime) -> ActivationNudges | None:
-    return ActivationNudges(services, now) if services.program.nudges.activation.enabled else None
+def activation_nudges(services: Services, now: datetime,
+                      partner_ids: frozenset[int] | None = None) -> ActivationNudges | None:
+    return ActivationNudges(services, now, partner_ids) if services.program.nudges.activation.enabled else None

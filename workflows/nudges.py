@@ -65,6 +65,11 @@ class NudgeContent:
     mentions: tuple[str, ...] = ()  # Slack user ids named at the top (so a channel nudge reaches them)
 
 
+def plural(count: int, word: str) -> str:
+    """`1 partner`, `3 partners`: for nudges' counts."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 @dataclass(frozen=True)
 class Due:
     """One nudge a row is owed."""

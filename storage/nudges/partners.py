@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from storage.models import Partner, PartnerContact, PartnerStage, Registration
+
+# Who the partner nudges are for: not yet registering (activation), or gone quiet (re-engagement).
+ACTIVATION_STAGES = (PartnerStage.recruited, PartnerStage.onboarded)
+REENGAGEMENT_STAGES = (PartnerStage.activated, PartnerStage.producing)
 
 
 def _past(after: tuple[datetime, int] | None):
@@ -16,16 +21,24 @@ def _past(after: tuple[datetime, int] | None):
     return or_(Partner.stage_since > after[0], and_(Partner.stage_since == after[0], Partner.id > after[1]))
 
 
+def registered_since(since):
+    """The partner (of the outer query) registered a lead at or after `since` (a time, or a column such as
+    Partner.stage_since), by index on registration (partner_id, created_at)."""
+    return select(Registration.id).where(Registration.partner_id == Partner.id,
+                                         Registration.created_at >= since).exists()
+
+
 def partners_without_registration(session: Session, stages: tuple[PartnerStage, ...], *, entered_before: datetime,
-                                  after: tuple[datetime, int] | None, limit: int) -> list[Partner]:
+                                  after: tuple[datetime, int] | None, limit: int,
+                                  partner_ids: Collection[int] | None = None) -> list[Partner]:
     """Partners in `stages` since before `entered_before`, with a channel, who registered nothing since they
-    entered it; oldest in their stage first."""
-    registered = (select(Registration.id).where(Registration.partner_id == Partner.id,
-                                                Registration.created_at >= Partner.stage_since).exists())
-    return list(session.exec(
-        select(Partner).where(Partner.stage.in_(stages), Partner.stage_since <= entered_before,
-                              Partner.slack_channel_id.is_not(None), ~registered, _past(after))
-        .order_by(Partner.stage_since, Partner.id).limit(limit)).all())
+    entered it; oldest in their stage first. Only those of `partner_ids` when given (Nudge them all)."""
+    query = select(Partner).where(Partner.stage.in_(stages), Partner.stage_since <= entered_before,
+                                  Partner.slack_channel_id.is_not(None), ~registered_since(Partner.stage_since),
+                                  _past(after))
+    if partner_ids is not None:
+        query = query.where(Partner.id.in_(list(partner_ids)))
+    return list(session.exec(query.order_by(Partner.stage_since, Partner.id).limit(limit)).all())
 
 
 def partner_contacts(session: Session, partner_id: int, *, limit: int = 5) -> list[str]:
