@@ -1,5 +1,5 @@
-"""Every nudge's Snooze and Not relevant: stored before the ack (who pressed is recorded); the nudge then shows
-who answered in place of its buttons. Refusals go to the clicker alone."""
+"""Every nudge's Snooze and Not relevant, and a stalled deal's Still working: stored before the ack (who pressed is
+recorded); the nudge then shows who answered in place of its buttons. Refusals go to the clicker alone."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from handlers.ids import Action
+from handlers.common import request_key
 from handlers.reviews import commit_then_tell, for_clicked, place_of
 from storage.nudges.models import NudgeResponse
+from workflows.nudge_deals import still_working
 from workflows.nudges import answer_nudge
 from workflows.services import Services
 
@@ -24,3 +26,10 @@ def register(app: App, services: Services) -> None:
 
     app.action(Action.nudge_snooze.value)(answer(NudgeResponse.snoozed))
     app.action(Action.nudge_not_relevant.value)(answer(NudgeResponse.not_relevant))
+
+    @app.action(Action.nudge_still_working.value)
+    def handle_still_working(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        """The AE keeps a stalled deal open: recorded in its history, its quiet period starts again."""
+        for_clicked(services, ack, body, context, client, lambda actor, nudge_id: commit_then_tell(
+            services, client, ack, actor, body, place_of(body), lambda: still_working(
+                services, actor=actor, nudge_id=nudge_id, request_key=request_key(body))))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from workflows.nudge_deals import protection_expiry_nudges, stalled_registration_nudges
 from workflows.nudge_partners import activation_nudges
 from workflows.nudges import NudgeReport, NudgeSource, run_nudges
 from workflows.services import Services
@@ -12,6 +13,8 @@ from workflows.services import Services
 # Each kind: a factory giving its source, or None when the program file switches it off.
 KINDS: tuple[Callable[[Services, datetime], NudgeSource | None], ...] = (
     activation_nudges,
+    stalled_registration_nudges,
+    protection_expiry_nudges,
 )
 
 
