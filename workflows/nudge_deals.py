@@ -119,7 +119,7 @@ class ExpiringProtection:
         registration, partner = due.row
         rules = self.services.program.protection
         ends = registration.protection_expires_at
-        left = max(0, (ends - self.now).days)
+        left = max(0, -((self.now - ends) // timedelta(days=1)))  # whole days, rounded up: 9 days 23 hours is 10
         lines = [f"{registration.reference} is registered to {partner.name} until {day(ends)}; after that another "
                  "partner can register this company."]
         buttons: tuple[NudgeButton, ...] = ()
