@@ -19,7 +19,7 @@ from storage.reviews import thread_root_key
 from tests.crm.crm_factories import registration_values
 from tests.test_nudges import MovingClock, all_outbox, make_services, nudges, outbox  # noqa: F401  (clock)
 from tests.test_nudges import clock  # noqa: F401  (the fixture)
-from workflows.decisions import expire_registrations
+from workflows.decisions import close_deal, expire_registrations
 from workflows.nudge_deals import still_working
 from workflows.nudge_jobs import send_due_nudges
 from workflows.protection import decide_extension, request_extension
@@ -231,3 +231,16 @@ def test_decline_needs_a_reason_the_partner_reads_and_a_deal_without_an_ae_goes_
     told = outbox(engine, f"{thread_root_key(deal)}:extension:{request.id}")
     assert "declined" in str(told.blocks) and ">Budget frozen &lt;!channel&gt;" in str(told.blocks)
     assert request_extension(services, actor=partner_person(partner), registration_id=deal).changed  # ask again
+
+
+def test_closing_the_deal_answers_its_stalled_nudge_and_its_expiry_warning(engine, clock):
+    services = make_services(engine, clock)
+    partner = add_partner(engine)
+    deal = add_registration(engine, partner, approved=clock.now - timedelta(days=80),
+                            expires=clock.now + timedelta(days=10))
+    assert send_due_nudges(services).created == {"stalled_registration": 1, "protection_expiry": 1}
+    assert close_deal(services, actor=AE, registration_id=deal, won=True).changed
+    for nudge in nudges(engine):
+        assert (nudge.response, nudge.responded_by_slack_id) == ("acted", "UAE")
+        [update] = [m for m in all_outbox(engine) if m.kind == "update" and m.parent_key == nudge.message_key]
+        assert buttons(update) == [] and "<@UAE> marked it won" in str(update.blocks)

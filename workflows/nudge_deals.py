@@ -17,7 +17,7 @@ from sqlmodel import Session
 from storage.actors import Actor
 from storage.db import transaction
 from storage.models import Partner, Registration, RegistrationStatus
-from storage.nudges.deals import expiring_registrations, stalled_registrations
+from storage.nudges.deals import expiring_registrations, registration_of_nudge, stalled_registrations
 from storage.nudges.models import Nudge, NudgeKind, NudgeResponse
 from storage.nudges.queries import nudge_for_actor
 from storage.protection import extensions_granted
@@ -151,10 +151,11 @@ def still_working(services: Services, *, actor: Actor, nudge_id: int, request_ke
     with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
         if request_key and not claim_request(session, request_key, now):
             return ActionOutcome(None, False, "", replayed=True)
+        # The registration is locked before its nudge, in the order closing the deal takes them (no deadlock).
+        registration = session.get(Registration, registration_of_nudge(session, nudge_id) or 0, with_for_update=True)
         nudge = nudge_for_actor(session, nudge_id, actor)
-        if nudge is None or nudge.kind != NudgeKind.stalled_registration or nudge.registration_id is None:
+        if nudge is None or nudge.kind != NudgeKind.stalled_registration or registration is None:
             raise NotFound("That nudge isn't yours to answer (or it no longer exists).")
-        registration = session.get(Registration, nudge.registration_id, with_for_update=True)
         if nudge.response is not None:
             return ActionOutcome(registration, False, f"{registration.reference}: <@{nudge.responded_by_slack_id}> "
                                                       f"already answered this on {day(nudge.responded_at)}.")

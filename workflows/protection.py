@@ -16,8 +16,7 @@ from sqlmodel import Session
 from storage.actors import Actor
 from storage.db import transaction
 from storage.models import Partner, Registration, RegistrationStatus
-from storage.nudges.deals import open_nudges_of
-from storage.nudges.models import NudgeKind, NudgeResponse
+from storage.nudges.models import NudgeKind
 from storage.protection import (
     ExtensionRequest,
     ExtensionStatus,
@@ -30,7 +29,7 @@ from storage.protection import (
 from storage.queries import claim_request, partner_manager_or_runner
 from workflows.acting import ActionOutcome, required_text
 from workflows.history import record_in_history
-from workflows.nudges import record_response
+from workflows.nudges import settle_registration_nudges
 from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, NotFound, Services, WorkflowError
 
 EXTENDED = "extended"  # the CRM event: the Opportunity's Protection_Expires__c moves
@@ -85,21 +84,13 @@ def request_extension(services: Services, *, actor: Actor, registration_id: int,
         session.add(request)
         session.flush()
         services.notifier.extension_requested(session, request, registration, partner)
-        _settle_warnings(session, services, registration, actor, now,
-                         f":hourglass_flowing_sand: <@{actor.slack_user_id}> asked for an extension on {on_day(now)}; "
-                         f"<@{decider}> decides.")
+        settle_registration_nudges(session, services, registration.id, (NudgeKind.protection_expiry,),
+                                   actor_slack_id=actor.slack_user_id, now=now,
+                                   note=f":hourglass_flowing_sand: <@{actor.slack_user_id}> asked for an extension "
+                                        f"on {on_day(now)}; <@{decider}> decides.")
     services.kick()
     return ActionOutcome(registration, True, f"Asked <@{decider}> to extend {registration.reference}'s protection by "
                                              f"{rules.extension_days} days; you'll hear in its thread.")
-
-
-def _settle_warnings(session: Session, services: Services, registration: Registration, actor: Actor, now: datetime,
-                     note: str) -> None:
-    """The expiry warnings of the registration lose their buttons: someone acted on them."""
-    for nudge in open_nudges_of(session, registration.id, NudgeKind.protection_expiry):
-        record_response(nudge, NudgeResponse.acted, actor.slack_user_id, now)
-        session.add(nudge)
-        services.notifier.nudge_answered(session, nudge, note=note)
 
 
 def _load_request(session: Session, request_id: int, actor: Actor) -> ExtensionRequest:

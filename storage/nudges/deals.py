@@ -37,8 +37,14 @@ def expiring_registrations(session: Session, *, now: datetime, until: datetime, 
     return list(session.exec(query).all())
 
 
-def open_nudges_of(session: Session, registration_id: int, kind: str) -> list[Nudge]:
-    """A registration's nudges of one kind nobody has answered yet (ix_nudge_registration), locked for the answer."""
-    return list(session.exec(select(Nudge).where(Nudge.registration_id == registration_id, Nudge.kind == kind,
+def open_nudges_of(session: Session, registration_id: int, kinds: tuple[str, ...]) -> list[Nudge]:
+    """A registration's nudges of these kinds nobody has answered yet (ix_nudge_registration), locked for the
+    answer."""
+    return list(session.exec(select(Nudge).where(Nudge.registration_id == registration_id, Nudge.kind.in_(kinds),
                                                  Nudge.response.is_(None))
                              .order_by(Nudge.id).with_for_update()).all())
+
+
+def registration_of_nudge(session: Session, nudge_id: int) -> int | None:
+    """Which registration a nudge is about (not who may answer it: nudge_for_actor checks that)."""
+    return session.exec(select(Nudge.registration_id).where(Nudge.id == nudge_id)).first()
