@@ -4,6 +4,7 @@ message, at a decent hour in the recipient's zone, stopped by Not relevant and p
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,7 +17,7 @@ from storage.models import Partner, PartnerStage, PartnerType, Registration, Rol
 from storage.nudges.models import Nudge, NudgeKind, NudgeMute, NudgeResponse, SlackUserZone
 from storage.slack.models import SlackMessage
 from tests.e2e_support import text_of
-from tests.test_lifecycle import copy_to
+from tests.test_lifecycle import card_of, copy_to
 from workflows.nudge_jobs import send_due_nudges
 from workflows.nudges import answer_nudge
 from workflows.program import Program
@@ -199,9 +200,10 @@ def test_two_runs_at_once_create_each_nudge_once(engine, database_url, clock):
     assert len([m for m in all_outbox(engine) if m.key.startswith("nudge:")]) == 40
 
 
-def test_the_partner_clicks_snooze_in_its_channel_and_the_nudge_shows_it(bot, engine):
+def globex_stalled(bot) -> Services:
+    """Globex onboarded 20 days ago without a registration, and a program that may message at any hour."""
     services = bot.services
-    with Session(engine) as session:
+    with Session(bot.engine) as session:
         partner = session.exec(select(Partner).where(Partner.name == "Globex Referrals")).one()
         partner.stage, partner.stage_since = PartnerStage.onboarded, services.clock() - timedelta(days=20)
         session.add(partner)
@@ -211,6 +213,37 @@ def test_the_partner_clicks_snooze_in_its_channel_and_the_nudge_shows_it(bot, en
             "days": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "start": "00:00", "end": "24:00"})})})
     services.program = program
     services.notifier.program = program
+    return services
+
+
+def nudges_in(bot, channel: str) -> list:
+    return [m for m in bot.sandbox.messages(channel) if "Ready to register your first lead" in text_of(m)]
+
+
+def test_a_crash_between_storing_a_nudge_and_sending_it_sends_it_once_after_the_restart(bot, engine):
+    services = globex_stalled(bot)
+    kick, services.kick = services.kick, lambda: None  # the process dies before its worker sends anything
+    assert send_due_nudges(services).total == 1
+    assert nudges_in(bot, "C0GLOBEX") == []
+    services.kick = kick
+    # The restarted worker's first post reaches Slack but its answer is lost (a 500): it looks before posting again.
+    bot.sandbox.fail("chat.postMessage", status=500, after_effect=True)
+    bot.worker.kick()
+    bot.sandbox.wait_for(lambda: nudges_in(bot, "C0GLOBEX"))
+    for _ in range(3):
+        time.sleep(0.1)  # the retry comes due (the local bot's backoff is 50 ms)
+        bot.worker.kick()
+    assert send_due_nudges(services).total == 0
+    with Session(engine) as session:
+        [nudge] = session.exec(select(Nudge)).all()
+        assert session.exec(select(SlackMessage).where(SlackMessage.key == nudge.message_key)).one().status == "sent"
+    assert len(nudges_in(bot, "C0GLOBEX")) == 1
+    assert any(c.status == 500 for c in bot.sandbox.calls("chat.postMessage"))
+    assert bot.sandbox.calls("conversations.history")  # it looked for the post before trying again
+
+
+def test_the_partner_clicks_snooze_in_its_channel_and_the_nudge_shows_it(bot, engine):
+    services = globex_stalled(bot)
     assert send_due_nudges(services).created == {"activation": 1}
     bot.worker.kick()
     [message] = [m for m in bot.sandbox.messages("C0GLOBEX") if "Ready to register your first lead" in text_of(m)]
@@ -221,3 +254,23 @@ def test_the_partner_clicks_snooze_in_its_channel_and_the_nudge_shows_it(bot, en
     bot.driver.click("U0BOB", "nudge_snooze", message=(message.channel, message.ts))
     [message] = [m for m in bot.sandbox.messages("C0GLOBEX") if "Ready to register your first lead" in text_of(m)]
     assert bot.sandbox.buttons(message) == [] and "<@U0BOB> snoozed these nudges until" in text_of(message)
+    card = text_of(card_of(bot, "U0PRIYA", "globex"))
+    assert f"*Recent nudges*\n• {services.clock():%-d %b %Y} · Activation to <#C0GLOBEX> · snoozed by <@U0BOB>" in card
+
+
+def test_the_program_file_says_which_nudge_setting_is_wrong_and_how(tmp_path):
+    from workflows.program import ProgramError
+    from workflows.program_file import read_program
+
+    text = ("nudges:\n  working_hours: {days: [mon, funday], start: '18:00', end: '09:00'}\n"
+            "  partner_time_zones: {Northwind: Mars/Olympus}\n  activaton: {enabled: false}\n"
+            "protection:\n  extension_days: zero\n")
+    with pytest.raises(ProgramError) as refused:
+        read_program(text, tmp_path / "program.yml")
+    problems = "\n".join(refused.value.problems)
+    assert "nudges.working_hours.days: should name days such as [mon, tue, wed, thu, fri]" in problems
+    assert "the time zone of Northwind (Mars/Olympus) is not a time zone; use a name such as Europe/Berlin" in problems
+    assert "nudges.activaton: is not a setting Partnerbot knows; did you mean activation?" in problems
+    assert "protection.extension_days" in problems and "30" in problems
+    program = read_program("nudges: {working_hours: {start: '08:30'}}\n", tmp_path / "p.yml").program
+    assert program.nudges.working_hours.start == "08:30" and program.protection.max_extensions == 1

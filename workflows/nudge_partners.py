@@ -73,9 +73,10 @@ class ActivationNudges:
         partner: Partner = due.row
         days = (self.now - partner.stage_since).days
         window = self.services.program.protection_window_days
+        since = "your onboarding" if partner.stage == PartnerStage.onboarded else "you joined the program"
         return NudgeContent(
             title=f"Ready to register your first lead, {partner.name}?",
-            lines=(f"It's been {days} days since you joined the program and no lead is registered yet.",
+            lines=(f"It's been {days} days since {since} and no lead is registered yet.",
                    f"Registering takes two minutes here in Slack; once approved, the deal is yours for {window} "
                    "days and we keep you posted in a thread."),
             links=training_links(self.services.program),
