@@ -279,7 +279,7 @@ def test_scheduler_jobs_have_fixed_ids(services):
     scheduler = build_scheduler(services, extra_jobs={"crm_drain": (lambda: None, 1)})
     assert sorted(job.id for job in scheduler.get_jobs()) == ["crm_drain", "expire_registrations",
                                                               "forget_old_rows", "remind_overdue_reviews",
-                                                              "remind_overdue_upsells"]
+                                                              "remind_overdue_upsells", "send_due_nudges"]
 
 
 def test_won_and_lost_only_after_approval_and_feed_the_partner_record(services):
