@@ -1,5 +1,6 @@
-"""Every nudge's Snooze and Not relevant, and the manager roll-up's Nudge them all: stored before the ack (who
-pressed is recorded); the nudge then shows who answered in place of its buttons. Refusals go to the clicker alone."""
+"""Every nudge's Snooze and Not relevant, the manager roll-up's Nudge them all and a stalled deal's Still working:
+stored before the ack (who pressed is recorded); the nudge then shows who answered in place of its buttons. Refusals
+go to the clicker alone."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from slack_sdk import WebClient
 
 from handlers.common import answer_text, channel_of
 from handlers.ids import Action
+from handlers.common import request_key
 from handlers.reviews import commit_then_tell, for_clicked, place_of
 from storage.nudges.models import NudgeResponse
 from workflows.nudge_managers import NudgeAllOutcome, nudge_them_all
+from workflows.nudge_deals import still_working
 from workflows.nudges import answer_nudge
 from workflows.services import Services
 
@@ -37,3 +40,10 @@ def register(app: App, services: Services) -> None:
     app.action(Action.nudge_snooze.value)(answer(NudgeResponse.snoozed))
     app.action(Action.nudge_not_relevant.value)(answer(NudgeResponse.not_relevant))
     app.action(Action.nudge_them_all.value)(handle_nudge_them_all)
+
+    @app.action(Action.nudge_still_working.value)
+    def handle_still_working(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        """The AE keeps a stalled deal open: recorded in its history, its quiet period starts again."""
+        for_clicked(services, ack, body, context, client, lambda actor, nudge_id: commit_then_tell(
+            services, client, ack, actor, body, place_of(body), lambda: still_working(
+                services, actor=actor, nudge_id=nudge_id, request_key=request_key(body))))

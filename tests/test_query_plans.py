@@ -13,6 +13,7 @@ from storage.actors import Actor, ActorKind
 from storage.conflict_index import index_unindexed
 from storage.models import Partner, PartnerStage, PartnerType, RegistrationStatus, Role
 from storage.models import ProcessedEvent
+from storage.nudges.deals import expiring_registrations, stalled_registrations
 from storage.nudges.managers import Stuck, stuck_counts
 from storage.nudges.qbr import quarter_closed, quarter_registrations
 from storage.retention import old_delivery_keys, old_sent_updates
@@ -119,6 +120,16 @@ def test_hot_queries_use_an_index(engine, now, filled):
         "reviews waiting, a later page": (lambda s: reviews_waiting_since(
             s, now - timedelta(hours=48), after=(now - timedelta(days=30), 5), limit=200),
             "ix_registration_status_updated (status=? AND updated_at>?"),
+        "stalled deals": (lambda s: stalled_registrations(s, quiet_since=now - timedelta(days=21), after=None,
+                                                          limit=100), "ix_registration_status_updated"),
+        "stalled deals, a later page": (lambda s: stalled_registrations(
+            s, quiet_since=now - timedelta(days=21), after=(now - timedelta(days=300), 5), limit=100),
+            "ix_registration_status_updated (status=? AND updated_at>?"),
+        "protection ending": (lambda s: expiring_registrations(s, now=now, until=now + timedelta(days=14), after=None,
+                                                               limit=100), "ix_registration_status_expires"),
+        "protection ending, a later page": (lambda s: expiring_registrations(
+            s, now=now, until=now + timedelta(days=14), after=(now + timedelta(days=3), 5), limit=100),
+            "ix_registration_status_expires"),
         "exact conflicts": (lambda s: active_registrations_like(s, domain="d5.com", key="acme", now=now,
                                                                 window_days=90), "ix_registration_company_key"),
         "a partner's quarter, registered": (lambda s: quarter_registrations(s, partner_id, now - timedelta(days=90),

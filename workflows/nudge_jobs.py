@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from workflows.nudge_deals import protection_expiry_nudges, stalled_registration_nudges
 from workflows.nudge_managers import rollup_nudges
 from workflows.nudge_partners import activation_nudges
 from workflows.nudge_qbr import qbr_nudges
@@ -16,6 +17,8 @@ KINDS: tuple[Callable[[Services, datetime], NudgeSource | None], ...] = (
     activation_nudges,
     qbr_nudges,
     rollup_nudges,
+    stalled_registration_nudges,
+    protection_expiry_nudges,
 )
 
 
