@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 
 from bot.cli_crm import crm_app
 from bot.cli_doctor import doctor
 from bot.cli_import import import_cli
 from bot.cli_slack import slack_app
-from bot.settings import Settings, SettingsError, StartupProblem, load_settings
+from bot.settings import Settings, SettingsError, StartupProblem, load_settings, redact
 from workflows.program import Program, ProgramError, load_program
 
 cli = typer.Typer(help="Partnerbot: partner lead registration and attribution in Slack.", no_args_is_help=True,
@@ -252,23 +250,6 @@ def db_revision(message: str = typer.Argument(..., help="What the schema change 
     create_schema(engine)
     with engine.begin() as connection:
         command.revision(alembic_config(connection), message=message, autogenerate=True)
-
-
-SECRET_NAMES = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.IGNORECASE)
-URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
-
-
-def redact(text: str) -> str:
-    """Secrets out of a message: values of secret-looking variables and passwords inside URLs."""
-    secrets = [value for name, value in os.environ.items() if SECRET_NAMES.search(name)]
-    try:  # `.env` holds secrets the environment does not
-        secrets += [v.get_secret_value() for v in load_settings().model_dump().values() if isinstance(v, SecretStr)]
-    except Exception:  # noqa: BLE001 - settings that don't load have no secrets to add
-        pass
-    for value in secrets:
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    return URL_PASSWORD.sub(r"\1***@", text)
 
 
 def main() -> None:
