@@ -34,7 +34,9 @@ def is_held(engine: Engine, name: str) -> bool:
         if path is None or not os.path.exists(path):
             return False
         descriptor = os.open(path, os.O_RDONLY)
-        try:  # a shared lock is refused while a leader holds its exclusive one; ours is let go at once
+        # A shared lock is refused while a leader holds its exclusive one; ours is let go at once (a process asking
+        # for the lead in that very instant is refused and asks again at its next turn).
+        try:
             fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
