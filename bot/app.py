@@ -12,15 +12,15 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
-from handlers import events, home, leads, partner, review_tools, reviews, upsell_reviews, upsells
+from handlers import events, home, leads, partner, review_tools, reviews, upsell_reviews, upsells, nudges
 from handlers.common import SOMETHING_WENT_WRONG, acting_user, answer_text
-from handlers.notify import SlackNotifier, slack_message_link
+from handlers.notify import SlackNotifier, slack_message_link, slack_user_time_zone
 from workflows.program import Program
 from workflows.services import Services, utc_clock
 
 logger = logging.getLogger(__name__)
 
-LISTENER_MODULES = (events, leads, reviews, review_tools, home, partner, upsells, upsell_reviews)
+LISTENER_MODULES = (events, leads, reviews, review_tools, home, partner, upsells, upsell_reviews, nudges)
 
 
 def make_client(settings: Settings) -> WebClient:
@@ -41,7 +41,7 @@ def build_services(*, engine: Engine, program: Program, client: WebClient,
     identity = client.auth_test()
     return Services(engine=engine, program=program, notifier=SlackNotifier(program, clock), clock=clock,
                     our_team_id=identity.get("team_id"), bot_user_id=identity.get("user_id"),
-                    message_link=slack_message_link(client))
+                    message_link=slack_message_link(client), user_time_zone=slack_user_time_zone(client))
 
 
 def _handle_error(error: Exception, body: dict, context, client: WebClient,

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from sqlmodel import Session, select
 
+from bot.demo_nudges import play_nudges
 from bot.demo_partner import play_partner_tools
 from bot.demo_upsell import play_upsells
 from bot.local import LocalBot, local_bot
@@ -157,6 +158,7 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
     play_reviewer_tools(bot, w)
     play_partner_tools(bot, w)
     play_upsells(bot, w)
+    play_nudges(bot, w)
 
 
 def play_reviewer_tools(bot: LocalBot, w: Walkthrough) -> None:
@@ -273,6 +275,11 @@ def run_demo(program: Program, *, pause: float = 0.0, console: Console | None = 
                       "call the bot made.")
         # Expansion signals are opt-in; the walkthrough turns them on to show one.
         program = program.model_copy(update={"signals": program.signals.model_copy(update={"enabled": True})})
+        # Nudges wait for working hours in the recipient's time zone; the walkthrough may run at any hour.
+        every_hour = program.nudges.working_hours.model_copy(update={
+            "days": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "start": "00:00", "end": "24:00"})
+        program = program.model_copy(update={"nudges": program.nudges.model_copy(
+            update={"working_hours": every_hour})})
         with local_bot(engine, program, process_before_response=True) as bot:
             play(bot, console, pause)
             summarise(bot, console)

@@ -24,6 +24,7 @@ from bot.settings import Settings, redact
 from storage.jobs import JobOutcome, job_runs, record_finish, record_next_run, record_start
 from storage.leadership import Leadership
 from workflows.decisions import expire_registrations
+from workflows.nudge_jobs import send_due_nudges
 from workflows.reminders import remind_overdue_reviews
 from workflows.retention import forget_old_rows
 from workflows.services import Services
@@ -74,6 +75,8 @@ JOBS: tuple[Job, ...] = (
         lambda c: f"{remind_overdue_reviews(c.services)} reminded"),
     Job("remind_overdue_upsells", every(minutes=15), "remind AEs, then managers, of upsells past the accept SLA",
         lambda c: f"{remind_overdue_upsells(c.services)} reminded"),
+    Job("send_due_nudges", every(minutes=15), "create the nudges due (each sent once, in working hours)",
+        lambda c: str(send_due_nudges(c.services))),
     Job("forget_old_rows", every(hours=24), "delete delivery keys and sent updates past their retention",
         lambda c: f"deleted {counted(forget_old_rows(c.services))}"),
 )

@@ -63,6 +63,11 @@ class Action(StrEnum):
     partner_stage = "partner_stage"  # the partner card's stage menu: `partner id:stage`, both re-checked
     strategic_accept = "strategic_accept"  # a strategic proposal's buttons; the value is its id, never trusted
     strategic_dismiss = "strategic_dismiss"
+    nudge_snooze = "nudge_snooze"  # every nudge: Snooze / Not relevant; the value is the nudge's id, never trusted
+    nudge_not_relevant = "nudge_not_relevant"
+    nudge_still_working = "nudge_still_working"  # a stalled registration's nudge to its AE (value: the nudge)
+    request_extension = "protection_request_extension"  # the expiry warning (value: the registration)
+    nudge_them_all = "nudge_them_all"  # a manager's weekly roll-up of stuck partners (value: the nudge)
 
 
 class Block(StrEnum):

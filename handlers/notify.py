@@ -45,6 +45,7 @@ from handlers.blocks.review_threads import (
 )
 from handlers.blocks.text import escape, quoted, status_label
 from handlers.notify_lifecycle import LifecycleNotices
+from handlers.notify_nudges import NudgeNotices
 from handlers.notify_upsells import UpsellNotices, message_blocks
 from storage.models import Partner, Registration, RegistrationStatus
 from storage.reviews import reminder_keys, thread_root_key
@@ -70,7 +71,18 @@ def slack_message_link(client: WebClient) -> Callable[[str, str], str | None]:
     return message_link
 
 
-class SlackNotifier(UpsellNotices, LifecycleNotices):
+def slack_user_time_zone(client: WebClient) -> Callable[[str], str | None]:
+    """A person's time zone as Slack gives it (users.info `tz`), or None when it cannot say."""
+    def user_time_zone(user_id: str) -> str | None:
+        try:
+            return (client.users_info(user=user_id).get("user") or {}).get("tz") or None
+        except (SlackApiError, OSError):
+            logger.warning("no time zone for %s", user_id, exc_info=True)
+            return None
+    return user_time_zone
+
+
+class SlackNotifier(UpsellNotices, LifecycleNotices, NudgeNotices):
     def __init__(self, program: Program, clock):
         self.program = program
         self.clock = clock

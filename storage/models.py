@@ -132,6 +132,8 @@ class OutboxStatus(StrEnum):
 
 
 class Partner(SQLModel, table=True):
+    # Nudges find partners by stage and how long they have been in it (workflows/nudges.py).
+    __table_args__ = (Index("ix_partner_stage_since", "stage", "stage_since"),)
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
     type: PartnerType

@@ -60,6 +60,14 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "*Recent stage changes*",
         "only Dana Scully (Northwind Consulting, external) sees: 🌱 Sounds like *Acme Inc.*",  # one suggestion
         "Acme Inc. also asked about more seats for finance.",  # ...and none for the second message that day
+        "Globex Referrals moved from activated to onboarded.",
+        "#partner-globex  Partnerbot → @Bob Stone @Beth Moss\n    *Ready to register your first lead, Globex Referrals?*",
+        "It's been 21 days since your onboarding and no lead is registered yet.",
+        "[Register a lead] [Snooze 7 days] [Not relevant]",
+        "Bob Stone (Globex, external) clicked [Snooze 7 days]",
+        "💤 @Bob Stone snoozed these nudges until",
+        "*Recent nudges*\n    • ",
+        "Activation to #partner-globex · snoozed by @Bob Stone",
         "REG-00001 Acme Inc. (acme.com) from Northwind Consulting: Won, score 85/100",
         "into the local CRM mirror",
         "Opportunity REG-00001: Partner Account: northwind.io · Attribution Type: partner_sourced · "
@@ -84,5 +92,6 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         position = found
     assert "#partner-globex  Partnerbot → 📝 *Lead registration*" not in text  # never in the shared channel
     assert text.count("🌱 Sounds like") == 1  # at most one suggestion per account per day
+    assert text.count("*Ready to register your first lead, Globex Referrals?*") == 2  # posted once, then edited
     assert "{'" not in text and "': " not in text  # no Python dict reprs anywhere
     assert "____" not in text.split("Dana fixes it")[1].split("modal updated")[0]  # the submission shows values

@@ -344,7 +344,7 @@ def test_the_partner_card_counts_with_sql_and_shows_stage_people_deals_and_histo
     assert "*Won in the last 12 months*\n1 deal won for 48,000 USD" in shown
     assert f"*Last activity*\n{clock():%-d %b %Y}" in shown
     assert f"• {since:%-d %b %Y} · started as Producing · partner import: partnerbot import partners" in shown
-    assert "nudge" not in shown.lower()  # nudges do not exist yet: nothing pretends they do
+    assert "Recent nudges" not in shown  # none sent to this partner (tests/test_nudges.py shows them listed)
     menu = stage_menu(card)
     assert menu["initial_option"]["value"] == f"{partner_named(engine, 'Northwind Consulting').id}:producing"
     assert [o["value"].split(":")[1] for o in menu["options"]] == [s.value for s in PartnerStage]

@@ -16,6 +16,7 @@ from handlers.notify import SlackNotifier
 from storage.jobs import JobRun, job_runs, record_finish, record_start
 from storage.leadership import LEADERSHIP_LOCKS, Leadership, is_held
 from storage.models import RegistrationStatus, Reminder
+from storage.nudges.models import Nudge
 from storage.slack.models import SlackMessage
 from tests.test_jobs_at_scale import registration_row, store
 from workflows.program import Program
@@ -51,11 +52,11 @@ def counting(name: str, runs: list, schedule=None, label: str = "") -> Job:
 
 
 def test_the_registry_keeps_the_job_names_each_with_a_schedule_and_a_description():
-    assert [job.name for job in JOBS] == ["crm_drain", "expire_registrations", "remind_overdue_reviews",
-                                          "remind_overdue_upsells", "forget_old_rows"]
     assert {job.name: job.schedule.describe() for job in JOBS} == {
         "crm_drain": "every minute", "expire_registrations": "every hour", "remind_overdue_reviews":
-        "every 15 minutes", "remind_overdue_upsells": "every 15 minutes", "forget_old_rows": "every 24 hours"}
+        "every 15 minutes", "remind_overdue_upsells": "every 15 minutes", "send_due_nudges": "every 15 minutes",
+        "forget_old_rows": "every 24 hours"}
+    assert len({job.name for job in JOBS}) == len(JOBS)
     assert all(job.description and "\n" not in job.description for job in JOBS)
     assert job_named("remind_overdue_reviews") is JOBS[2] and job_named("nope") is None
 
@@ -135,23 +136,29 @@ def overdue_review(engine, now) -> None:
 
 
 def reminders_to(engine, recipient: str) -> int:
+    """Messages queued for `recipient` (a person's DM or a channel)."""
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(SlackMessage).where(
             SlackMessage.channel == recipient)).one()
 
 
-def test_two_schedulers_started_together_one_acts_and_each_reminder_goes_once(engine, database_url, now):
-    """Both run the real review reminder every 50 ms; the second takes over when the first stops."""
+def test_two_schedulers_started_together_one_acts_and_each_reminder_and_nudge_goes_once(engine, database_url, now):
+    """Both run the real review reminder and nudge jobs every 50 ms; the second takes over when the first stops."""
     from storage.db import make_engine
+    from tests.test_nudges import add_partner, make_services
 
     overdue_review(engine, now)
+    for i in range(5):  # onboarded three weeks ago, no registration: each is owed the activation nudge
+        add_partner(engine, f"Stalled {i}", since=now - timedelta(days=21), channel=f"CSTALL{i}")
     other_engine = make_engine(database_url)
     runs: list[str] = []
-    reminder = with_period((job_named("remind_overdue_reviews"),), seconds=TICK)
-    first = Scheduler(context_for(engine, now), reminder + (counting("probe", runs, label="first"),),
-                      retry_seconds=TICK)
-    second = Scheduler(context_for(other_engine, now), reminder + (counting("probe", runs, label="second"),),
-                       retry_seconds=TICK)
+    real = with_period((job_named("remind_overdue_reviews"), job_named("send_due_nudges")), seconds=TICK)
+
+    def scheduler(engine_, label: str) -> Scheduler:
+        context = JobContext(make_services(engine_, lambda: now), Settings(_env_file=None))
+        return Scheduler(context, real + (counting("probe", runs, label=label),), retry_seconds=TICK)
+
+    first, second = scheduler(engine, "first"), scheduler(other_engine, "second")
     first.start(), second.start()
     try:
         wait_until(lambda: len(runs) >= 4)
@@ -163,14 +170,18 @@ def test_two_schedulers_started_together_one_acts_and_each_reminder_goes_once(en
         taken_over, stopped_at = len(runs), datetime.now(timezone.utc)
         wait_until(lambda: standby.leading and len(runs) >= taken_over + 3)
         assert set(runs[taken_over:]) == {"first" if standby is first else "second"}
-        reminded = job_runs(engine)["remind_overdue_reviews"]  # the reminder ran under the new leader too
-        assert reminded.started_at > stopped_at and reminded.outcome == "ok"
+        for name in ("remind_overdue_reviews", "send_due_nudges"):  # the real jobs ran under the new leader too
+            wait_until(lambda: job_runs(engine)[name].finished_at > stopped_at)
+            assert job_runs(engine)[name].outcome == "ok"
     finally:
         first.stop(), second.stop()
         other_engine.dispose()
-    assert reminders_to(engine, "UAE") == 1  # run by both, many times: the reviewer is reminded once
+    # Run by both, many times: the reviewer is reminded once, each stalled partner nudged once.
+    assert reminders_to(engine, "UAE") == 1
+    assert [reminders_to(engine, f"CSTALL{i}") for i in range(5)] == [1] * 5
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Reminder)).one() == 2  # the reviewer's and the chase
+        assert session.exec(select(func.count()).select_from(Nudge)).one() == 5
     assert not is_held(engine, "scheduler")
 
 

@@ -23,6 +23,8 @@ from storage.lifecycle import (
     stage_history,
 )
 from storage.models import Partner, PartnerStage, PartnerStageEvent
+from storage.nudges.models import Nudge
+from storage.nudges.queries import recent_nudges
 from storage.reviews import partner_names
 from workflows.lifecycle import (
     WON_WINDOW,
@@ -38,6 +40,7 @@ from workflows.lifecycle import (
 from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, NotFound, Services, WorkflowError
 
 HISTORY_SHOWN = 5
+NUDGES_SHOWN = 5
 CANDIDATES_SHOWN = 8
 PARTNERS_ONLY = ("The partner card is for our own team. Your registrations are under *My deals* on your partner "
                  "desk, and your partner manager is happy to talk about your program.")
@@ -88,6 +91,7 @@ class PartnerCard:
     won: WonFigures
     decided_after_days: int  # registrations older than this count in the lead-to-close ratio
     history: list[PartnerStageEvent]
+    nudges: list[Nudge]  # the latest, newest first
     may_change_stage: bool
     now: datetime
 
@@ -102,6 +106,7 @@ def _card(session: Session, services: Services, actor: Actor, partner: Partner) 
                              won_since=now - WON_WINDOW),
         won=won_figures(session, services.program, partner.id, now=now), decided_after_days=days,
         history=stage_history(session, partner.id, limit=HISTORY_SHOWN),
+        nudges=recent_nudges(session, partner.id, limit=NUDGES_SHOWN),
         may_change_stage=actor.is_internal and actor.runs_program, now=now)
 
 

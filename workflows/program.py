@@ -122,6 +122,128 @@ class LifecycleRules(_Strict):
     strategic: StrategicCriteria = StrategicCriteria()
 
 
+class ProtectionRules(_Strict):
+    """Extending an approved registration's protection window: the owner AE (else the partner's manager) grants
+    `extension_days` more, at most `max_extensions` times per registration."""
+
+    extension_days: int = Field(default=30, ge=1, le=365)
+    max_extensions: int = Field(default=1, ge=0, le=10)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class WorkingHours(_Strict):
+    """When people may be messaged, in their own time zone: these days, from `start` to `end` (24-hour HH:MM)."""
+
+    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="17:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, days: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(dict.fromkeys(d.strip().lower()[:3] for d in days))
+        unknown = [d for d in cleaned if d not in WEEKDAYS]
+        if unknown or not cleaned:
+            raise ValueError("should name days such as [mon, tue, wed, thu, fri]")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _order(self) -> "WorkingHours":
+        if self.start >= self.end:
+            raise ValueError(f"end ({self.end}) must come after start ({self.start})")
+        return self
+
+
+class TrainingLink(_Strict):
+    title: str = Field(min_length=1, max_length=150)
+    url: str = Field(pattern=r"^https?://\S+$", max_length=500)
+
+
+class OnboardingNudge(_Strict):
+    """Day 0 a welcome in the channel of a partner entering onboarded; follow-ups with the training links."""
+
+    enabled: bool = True
+    days: tuple[int, ...] = (0, 3, 7)
+    links: tuple[TrainingLink, ...] = ()
+
+
+class ActivationNudge(_Strict):
+    """Onboarded or recruited, no registration for `after_days`: every `every_days`, at most `max_times`."""
+
+    enabled: bool = True
+    after_days: int = Field(default=14, ge=1, le=365)
+    every_days: int = Field(default=14, ge=1, le=365)
+    max_times: int = Field(default=3, ge=1, le=20)
+
+
+class ReengagementNudge(_Strict):
+    """Activated or producing, no registration for `after_days`: the partner is nudged, its manager told."""
+
+    enabled: bool = True
+    after_days: int = Field(default=60, ge=1, le=730)
+
+
+class StalledNudge(_Strict):
+    """Approved, not won or lost, unchanged for `after_days`: the owner AE is asked how it stands."""
+
+    enabled: bool = True
+    after_days: int = Field(default=21, ge=1, le=365)
+
+
+class ExpiryNudge(_Strict):
+    """Days before an approved registration's protection ends that its partner is warned, in its thread."""
+
+    enabled: bool = True
+    days_before: tuple[int, ...] = (14, 7)
+
+
+class Switch(_Strict):
+    enabled: bool = True
+
+
+class NudgeRules(_Strict):
+    """Nudges (workflows/nudges.py): each kind with its switch and numbers, and when people may be messaged."""
+
+    working_hours: WorkingHours = WorkingHours()
+    # A shared channel is messaged in its partner's time zone when named here (partner name -> IANA zone),
+    # else in its partner manager's.
+    partner_time_zones: dict[str, str] = {}
+    default_time_zone: str = "UTC"  # for a recipient Slack gives no time zone for
+    snooze_days: int = Field(default=7, ge=1, le=90)
+    onboarding: OnboardingNudge = OnboardingNudge()
+    activation: ActivationNudge = ActivationNudge()
+    reengagement: ReengagementNudge = ReengagementNudge()
+    stalled_registrations: StalledNudge = StalledNudge()
+    protection_expiry: ExpiryNudge = ExpiryNudge()
+    qbr: Switch = Switch()
+    rollup: Switch = Switch()
+
+    @field_validator("partner_time_zones")
+    @classmethod
+    def _zones(cls, zones: dict[str, str]) -> dict[str, str]:
+        for name, zone in zones.items():
+            _check_zone(zone, f"the time zone of {name}")
+        return zones
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _default_zone(cls, zone: str) -> str:
+        return _check_zone(zone, "default_time_zone")
+
+
+def _check_zone(zone: str, what: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{what} ({zone}) is not a time zone; use a name such as Europe/Berlin or "
+                         "America/New_York") from None
+    return zone
+
+
 class RoutingRules(_Strict):
     base_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     exchange_rates: dict[str, Decimal] = {}
@@ -195,6 +317,8 @@ class Program(_Strict):
     upsell: UpsellRules = UpsellRules()
     signals: SignalRules = SignalRules()
     lifecycle: LifecycleRules = LifecycleRules()
+    protection: ProtectionRules = ProtectionRules()
+    nudges: NudgeRules = NudgeRules()
 
     @field_validator("regions", mode="before")
     @classmethod

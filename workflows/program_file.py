@@ -5,26 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz, process, utils
 
 from workflows.program import (
     region_problems,
     regions_from,
-    ConflictRules,
-    LifecycleRules,
     Program,
     ProgramError,
-    RoutingRule,
-    RoutingRules,
-    ScoringRules,
-    ScoringWeights,
-    SignalRules,
-    StrategicCriteria,
-    UpsellRules,
 )
 from workflows.program_rules import never_matching, notes_on
 
@@ -48,13 +39,21 @@ EXAMPLES = {
     "phrases": "a list such as [upgrade, more seats]",
     "lifecycle": "settings such as strategic: {min_won_deals: 5, min_won_value: 250000}",
     "strategic": "settings such as min_won_deals: 5 and min_won_value: 250000",
+    "protection": "settings such as extension_days: 30 and max_extensions: 1",
+    "nudges": "settings such as activation: {enabled: true, after_days: 14}",
+    "working_hours": "settings such as {days: [mon, tue, wed, thu, fri], start: \"09:00\", end: \"17:00\"}",
+    "partner_time_zones": "partner names with time zones, such as {Northwind: Europe/London}",
+    "days_before": "a list such as [14, 7]",
+    "links": "a list of links, each such as {title: Lead registration in 2 minutes, url: https://…}",
 }
 _NUMBER_KINDS = {"int_parsing", "int_type", "int_from_float", "decimal_parsing", "decimal_type", "float_parsing",
                  "float_type"}
 _NUMBER_EXAMPLES = {"name_similarity": "0.9", "min_value": "250000", "max_value": "250000", "exchange_rates": "1.08",
                     "protection_window_days": "90", "approval_sla_hours": "48",
                     "accept_sla_hours": "48", "per_account_per_day": "1", "min_won_deals": "5",
-                    "min_won_value": "250000"}
+                    "min_won_value": "250000",
+                    "extension_days": "30", "max_extensions": "1", "after_days": "14", "every_days": "14",
+                    "max_times": "3", "snooze_days": "7"}
 
 
 @dataclass
@@ -186,13 +185,24 @@ def admin_wording(error: dict, known_fields: list[str]) -> str:
 
 
 def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    """The settings allowed where an unknown one was written, for "did you mean"."""
-    parents = [k for k in loc[:-1] if isinstance(k, str)]
-    model = {(): Program, ("conflict",): ConflictRules, ("scoring",): ScoringRules,
-             ("scoring", "weights"): ScoringWeights, ("routing",): RoutingRules,
-             ("routing", "rules"): RoutingRule, ("upsell",): UpsellRules, ("signals",): SignalRules,
-             ("lifecycle",): LifecycleRules, ("lifecycle", "strategic"): StrategicCriteria}.get(tuple(parents), Program)
+    """The settings allowed where an unknown one was written, for "did you mean": the model at that place,
+    found by walking the program's sections (a list's items have the list's item model)."""
+    model: type[BaseModel] = Program
+    for key in loc[:-1]:
+        if not isinstance(key, str):
+            continue
+        field = model.model_fields.get(key)
+        inner = _section_model(field.annotation) if field is not None else None
+        if inner is None:
+            break
+        model = inner
     return list(model.model_fields)
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((found for arg in get_args(annotation) for found in [_section_model(arg)] if found), None)
 
 
 def _region_lines(source: ProgramFile) -> list[str]:

@@ -216,4 +216,30 @@ def describe_program(program: Program, team: list[TeamMember] | None) -> list[st
             who = "the AEs whose territories and product lines cover the lead, round-robin"
         lines.append(f"  {number}. {rule.name}: {rule_conditions(rule, routing.base_currency)} → {who}")
     lines.append("  Otherwise: the partner's manager (or the first partner manager or admin)")
-    return lines
+    return lines + describe_nudges(program)
+
+
+def describe_nudges(program: Program) -> list[str]:
+    """Extensions and nudges, for `partnerbot program show`."""
+    nudges, protection = program.nudges, program.protection
+    hours = nudges.working_hours
+    on = {True: "on", False: "off"}
+    zones = ", ".join(f"{name}: {zone}" for name, zone in nudges.partner_time_zones.items())
+    return [
+        f"Protection extensions: {protection.extension_days} days, at most {protection.max_extensions} per "
+        "registration",
+        f"Nudges go out {', '.join(d.capitalize() for d in hours.days)} {hours.start}-{hours.end} in each "
+        f"recipient's time zone (default {nudges.default_time_zone}" + (f"; partners: {zones})" if zones else ")"),
+        f"  Onboarding: {on[nudges.onboarding.enabled]}, days {', '.join(map(str, nudges.onboarding.days))}, "
+        f"{len(nudges.onboarding.links)} training link(s)",
+        f"  Activation: {on[nudges.activation.enabled]}, after {nudges.activation.after_days} days without a "
+        f"registration, every {nudges.activation.every_days} days, at most {nudges.activation.max_times} times",
+        f"  Re-engagement: {on[nudges.reengagement.enabled]}, after {nudges.reengagement.after_days} days "
+        "without a registration",
+        f"  Stalled registrations: {on[nudges.stalled_registrations.enabled]}, approved and unchanged for "
+        f"{nudges.stalled_registrations.after_days} days",
+        f"  Protection expiry: {on[nudges.protection_expiry.enabled]}, "
+        f"{' and '.join(map(str, nudges.protection_expiry.days_before))} days before",
+        f"  QBR brief: {on[nudges.qbr.enabled]}; manager roll-up: {on[nudges.rollup.enabled]}; "
+        f"Snooze lasts {nudges.snooze_days} days",
+    ]

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.db import DatabaseBusy  # noqa: F401  (workflows raise it; handlers catch it from here)
+from storage.nudges.models import Nudge
 from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, StageProposal, Upsell
 from workflows.program import Program
 
@@ -47,6 +48,14 @@ class Notifier(Protocol):
 
     def strategic_decided(self, session: Session, proposal: StageProposal, partner: Partner) -> None:
         """The proposal shows the decision in place of its buttons."""
+
+    def nudge(self, session: Session, nudge: Nudge, content, *, parent_key: str | None = None) -> None:
+        """A nudge's message (workflows/nudges.py NudgeContent), to go out at `nudge.deliver_at`; a reply in the
+        thread of the message queued under `parent_key` when given."""
+
+    def nudge_answered(self, session: Session, nudge: Nudge, *, until: datetime | None = None,
+                       note: str | None = None) -> None:
+        """The nudge shows who answered it (`note`, else the answer recorded on it) in place of its buttons."""
 
     def partner_desk(self, session: Session, partner: Partner, *, again: bool = False) -> None:
         """The partner desk in the partner's channel; `again` posts it anew (the first one scrolled away)."""
@@ -192,3 +201,6 @@ class Services:
     # Slack's permalink of a message (conversation id, ts), asked of Slack outside any transaction; None
     # without a Slack client (tests of workflows) or when Slack cannot say.
     message_link: Callable[[str, str], str | None] | None = None
+    # A person's IANA time zone from Slack (users.info), asked outside any transaction; None without a Slack
+    # client, or when Slack gives none: nudges then use the program's default zone.
+    user_time_zone: Callable[[str], str | None] | None = None

@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 from handlers.blocks.messages import Message
 from handlers.blocks.text import clip, day, escape, section
 from handlers.ids import Action
+from storage.nudges.models import Nudge
 from storage.models import Partner, PartnerStageEvent, ProposalStatus, StageProposal
 from workflows.lifecycle import RULE_FIRST_REGISTRATION, RULE_FIRST_WIN, RULE_STRATEGIC, STAGES, stage_label
 from workflows.partner_card import PartnerCard
@@ -109,8 +110,27 @@ def build_partner_card(card: PartnerCard) -> Message:
                     SectionBlock(fields=fields)]
     if card.history:
         blocks.append(section("*Recent stage changes*\n" + "\n".join(history_line(e) for e in card.history)))
+    if card.nudges:
+        blocks.append(section("*Recent nudges*\n" + "\n".join(nudge_line(n, card.now) for n in card.nudges)))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Only you can see this card.")]))
     return Message(text=f"Partner card: {name}, {partner.stage.value}", blocks=blocks)
+
+
+NUDGE_NAMES = {
+    "onboarding": "Onboarding", "activation": "Activation", "reengagement": "Re-engagement",
+    "reengagement_note": "Re-engagement note", "stalled_registration": "Stalled registration",
+    "protection_expiry": "Protection expiry", "qbr": "QBR brief", "rollup": "Roll-up",
+}
+ANSWER_NAMES = {"snoozed": "snoozed", "not_relevant": "marked not relevant", "acted": "acted on"}
+
+
+def nudge_line(nudge: Nudge, now: datetime) -> str:
+    """`• 2 Nov 2026 · Activation to <#C123> · snoozed by @Bob` (or "goes out 9 Nov" while it waits)."""
+    where = f"<#{nudge.recipient}>" if nudge.recipient.startswith(("C", "G")) else f"<@{nudge.recipient}>"
+    when = day(nudge.created_at) if nudge.deliver_at <= now else f"goes out {day(nudge.deliver_at)}"
+    answer = (f" · {ANSWER_NAMES.get(nudge.response, nudge.response)} by <@{nudge.responded_by_slack_id}>"
+              if nudge.response else "")
+    return f"• {when} · {NUDGE_NAMES.get(nudge.kind, nudge.kind)} to {where}{answer}"
 
 
 def build_strategic_proposal(proposal: StageProposal, partner: Partner) -> Message:

@@ -19,8 +19,10 @@ def _find(session: Session, key: str) -> SlackMessage | None:
 
 
 def enqueue_post(session: Session, *, key: str, lane: str, channel: str, text: str, blocks: list[dict[str, Any]],
-                 now: datetime, parent_key: str | None = None, partner_id: int | None = None) -> SlackMessage:
-    """Owe a message (a thread reply under `parent_key` when given); enqueueing the same key twice owes it once."""
+                 now: datetime, parent_key: str | None = None, partner_id: int | None = None,
+                 not_before: datetime | None = None) -> SlackMessage:
+    """Owe a message (a thread reply under `parent_key` when given), sent from `not_before` (default now);
+    enqueueing the same key twice owes it once."""
     existing = _find(session, key)
     if existing is not None:
         return existing
@@ -29,7 +31,8 @@ def enqueue_post(session: Session, *, key: str, lane: str, channel: str, text: s
         parent = _find(session, parent_key)
         channel = parent.channel if parent else ""
     row = SlackMessage(key=key, lane=lane, kind=SlackMessageKind.post, channel=channel, parent_key=parent_key,
-                       text=text, blocks=blocks, partner_id=partner_id, created_at=now, next_attempt_at=now)
+                       text=text, blocks=blocks, partner_id=partner_id, created_at=now,
+                       next_attempt_at=max(now, not_before) if not_before else now)
     session.add(row)
     return row
 

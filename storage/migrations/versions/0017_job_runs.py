@@ -1,13 +1,11 @@
 """job runs
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 
 The scheduled jobs' record (job_run): per job name its last run's start, end, outcome and short result, who ran it,
 and the scheduler's next planned run. `partnerbot jobs list` shows it; the scheduler catches up from it once after
 downtime.
-
-Chained on 0015 until the nudges' 0016 is on main (then down_revision becomes '0016').
 """
 
 import sqlalchemy as sa
@@ -18,7 +16,7 @@ import storage.models
 
 
 revision = '0017'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,85 @@
+"""Nudge queries: keys already used, mutes in force, people's stored time zones, and who may answer a nudge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import and_, or_, tuple_
+from sqlmodel import Session, select
+
+from storage.actors import Actor
+from storage.models import Partner
+from storage.nudges.models import Nudge, NudgeMute, SlackUserZone
+
+CHUNK = 500  # keys per IN (...) list
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def nudge_keys_used(session: Session, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        found.update(session.exec(select(Nudge.key).where(Nudge.key.in_(chunk))).all())
+    return found
+
+
+def muted(session: Session, pairs: list[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
+    """Which (kind, subject) pairs are stopped (for good) or snoozed (until after `now`)."""
+    found: set[tuple[str, str]] = set()
+    for chunk in _chunks(list(dict.fromkeys(pairs))):
+        rows = session.exec(select(NudgeMute.kind, NudgeMute.subject).where(
+            tuple_(NudgeMute.kind, NudgeMute.subject).in_(chunk),
+            or_(NudgeMute.until.is_(None), NudgeMute.until > now))).all()
+        found.update((kind, subject) for kind, subject in rows)
+    return found
+
+
+def stored_zones(session: Session, user_ids: list[str], fresh_after: datetime) -> dict[str, str | None]:
+    """Time zones fetched since `fresh_after`, by user id (None: Slack gave none)."""
+    zones: dict[str, str | None] = {}
+    for chunk in _chunks(list(dict.fromkeys(user_ids))):
+        for row in session.exec(select(SlackUserZone).where(SlackUserZone.slack_user_id.in_(chunk),
+                                                             SlackUserZone.fetched_at > fresh_after)):
+            zones[row.slack_user_id] = row.tz
+    return zones
+
+
+def store_zone(session: Session, user_id: str, tz: str | None, now: datetime) -> None:
+    row = session.get(SlackUserZone, user_id) or SlackUserZone(slack_user_id=user_id)
+    row.tz, row.fetched_at = tz, now
+    session.add(row)
+
+
+def set_mute(session: Session, *, kind: str, subject: str, until: datetime | None, by: str, nudge_id: int,
+             now: datetime) -> NudgeMute:
+    """Snooze (until) or stop (None) a kind for a subject; a later answer replaces an earlier one."""
+    mute = session.exec(select(NudgeMute).where(NudgeMute.kind == kind, NudgeMute.subject == subject)
+                        .with_for_update()).first() or NudgeMute(kind=kind, subject=subject, by_slack_id=by)
+    mute.until, mute.by_slack_id, mute.nudge_id, mute.at = until, by, nudge_id, now
+    session.add(mute)
+    return mute
+
+
+def nudge_for_actor(session: Session, nudge_id: int, actor: Actor) -> Nudge | None:
+    """The nudge, when `actor` may answer it: the person it was sent to; for one in a partner's channel, that
+    partner's people and its manager; partner managers and admins always. Locked for the answer."""
+    query = (select(Nudge).outerjoin(Partner, Partner.id == Nudge.partner_id).where(Nudge.id == nudge_id)
+             .with_for_update(of=Nudge))
+    allowed = [Nudge.recipient == actor.slack_user_id]
+    if actor.is_partner and actor.partner_id is not None:
+        allowed.append(and_(Nudge.partner_id == actor.partner_id, Nudge.recipient == Partner.slack_channel_id))
+    if actor.is_internal:
+        allowed.append(Partner.manager_slack_id == actor.slack_user_id)
+    if actor.runs_program:
+        return session.exec(query).first()
+    return session.exec(query.where(or_(*allowed))).first()
+
+
+def recent_nudges(session: Session, partner_id: int, *, limit: int = 5) -> list[Nudge]:
+    """A partner's latest nudges, newest first (the partner card)."""
+    return list(session.exec(select(Nudge).where(Nudge.partner_id == partner_id)
+                             .order_by(Nudge.created_at.desc(), Nudge.id.desc()).limit(limit)).all())
