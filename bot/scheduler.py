@@ -193,7 +193,8 @@ class Scheduler:
 
     def _run(self, job: Job) -> None:
         if not self.check_lead():
-            logger.info("skipped %s: this scheduler does not lead", job.name)
+            logger.info("skipped %s: this scheduler %s", job.name,
+                        "is stopping" if self._stopping.is_set() else "does not lead")
             return
         run_job(self.context, job, ran_by=self.ran_by, next_run=lambda: self._next_run(job.name))
 

@@ -29,7 +29,7 @@ def wait_until_healthy(base: str, seconds: float = 20) -> None:
         try:
             if requests.get(base + "/healthz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not bound yet, or bound and still starting
             time.sleep(0.1)
     raise AssertionError("serve did not answer /healthz in time")
 
