@@ -44,6 +44,7 @@ bench: install-test
 	$(BIN)/python bench/bench_ack.py
 	$(BIN)/python bench/bench_crm.py --deals 100000
 	$(BIN)/python bench/bench_delivery.py
+	$(BIN)/python bench/bench_nudges.py
 	$(BIN)/python bench/bench_scale.py $(SCALE)
 
 # Never data: partnerbot.db (or any other database) and .env stay.

@@ -55,8 +55,9 @@ def local_bot(engine: Engine, program: Program | None = None, *, demo_data: bool
                                 process_before_response=process_before_response, clock=clock)
         # Inline when listeners finish before the response: a test sees every message its request caused.
         # The thread sends what comes due later (retries after a fault).
+        # The sandbox never rate-limits, so nothing is paced here (tests/test_slack_pacing.py paces for real).
         worker = Worker(runtime.services, make_outbox_client(settings), inline=process_before_response,
-                        backoff=lambda attempts: 0.05, interval=0.1).start()
+                        backoff=lambda attempts: 0.05, interval=0.1, post_interval=0.0).start()
         server = HttpServer(make_wsgi_app(runtime.app, engine)).start()
         try:
             yield LocalBot(sandbox, runtime, server, sandbox.driver(server.url + EVENTS_PATH), worker)

@@ -17,7 +17,7 @@ from storage.db import checkpoint
 from storage.leadership import Leadership
 from storage.queries import optimize
 from storage.slack.models import SlackMessage
-from storage.slack.sender import SlackSender, default_backoff
+from storage.slack.sender import POST_INTERVAL, SlackSender, default_backoff
 from workflows.delivery import report_failed_delivery
 from workflows.services import Services
 from workflows.work import run_pending_work
@@ -42,10 +42,11 @@ class Worker:
     """
 
     def __init__(self, services: Services, client: WebClient, *, inline: bool = False, interval: float = 1.0,
-                 backoff=default_backoff, wake=None):
+                 backoff=default_backoff, wake=None, post_interval: float = POST_INTERVAL):
         self.services, self.inline, self.interval = services, inline, interval
+        # Messages a channel must wait for (Slack's pace, a 429) are sent by a later round: `interval` brings it.
         self.sender = SlackSender(services.engine, client, clock=services.clock, backoff=backoff,
-                                  on_failed=self._failed)
+                                  on_failed=self._failed, post_interval=post_interval)
         # Only one worker per database sends: a previous process still finishing keeps it until it exits.
         self.leadership = Leadership(services.engine)
         self._lock = threading.Lock()

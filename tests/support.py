@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from storage.models import AttributionType, PricingModel
@@ -105,3 +106,16 @@ def lead(**changes) -> LeadInput:
     if "domain" in changes:
         changes["domain"] = normalize_domain(changes["domain"])
     return replace(BASE_LEAD, **changes)
+
+
+class MovingClock:
+    """Real time plus whatever the test skips ahead, so retries come due without waiting."""
+
+    def __init__(self):
+        self.skipped = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        self.skipped += timedelta(seconds=seconds)

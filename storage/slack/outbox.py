@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,16 +80,26 @@ def enqueue_pin(session: Session, *, lane: str, parent_key: str, now: datetime) 
     return row
 
 
-def due_messages(session: Session, now: datetime, *, limit: int) -> list[SlackMessage]:
-    """Pending rows whose time has come and that head their lane (nothing earlier in it still pending)."""
+def due_messages(session: Session, now: datetime, *, limit: int, skip_channels: Collection[str] = (),
+                 skip_kinds: Collection[SlackMessageKind] = ()) -> list[SlackMessage]:
+    """Pending rows whose time has come and that head their lane (nothing earlier in it still pending).
+
+    Rows that cannot go now are left out here, so a batch is never filled with them while other channels
+    wait behind: posts to `skip_channels` (paced, or told to wait by a 429) and rows of `skip_kinds` (their
+    Web API method is rate limited for the whole workspace). A skipped lane head still holds its lane.
+    """
     earlier = aliased(SlackMessage)
     blocked = (select(earlier.id).where(earlier.lane == SlackMessage.lane,
                                         earlier.status == SlackMessageStatus.pending, earlier.id < SlackMessage.id)
                .exists())
-    query = (select(SlackMessage)
-             .where(SlackMessage.status == SlackMessageStatus.pending, SlackMessage.next_attempt_at <= now, ~blocked)
-             .order_by(SlackMessage.id).limit(limit))
-    return list(session.exec(query).all())
+    query = select(SlackMessage).where(SlackMessage.status == SlackMessageStatus.pending,
+                                       SlackMessage.next_attempt_at <= now, ~blocked)
+    if skip_channels:
+        query = query.where(or_(SlackMessage.kind != SlackMessageKind.post,
+                                SlackMessage.channel.not_in(list(skip_channels))))
+    if skip_kinds:
+        query = query.where(SlackMessage.kind.not_in(list(skip_kinds)))
+    return list(session.exec(query.order_by(SlackMessage.id).limit(limit)).all())
 
 
 def message_by_key(session: Session, key: str) -> SlackMessage | None:

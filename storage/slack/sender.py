@@ -1,6 +1,12 @@
-"""Drain the Slack outbox through the Web API: in order per lane, retried with backoff, never posted twice.
+"""Drain the Slack outbox through the Web API: in order per lane, retried with backoff, never posted twice,
+within Slack's rate limits.
 
 The only place that sends what the outbox owes. Transactions are short and never open during a Slack call.
+
+Pacing: Slack takes about one chat.postMessage per second per channel (a DM is a channel too, by the id it is
+sent to), so after a post the sender leaves that channel alone for `post_interval`; a 429 makes the channel
+(or, for the methods Slack limits per workspace, the method) wait out Retry-After. Rows that must wait are
+left out of the query, so other channels keep flowing; nothing sleeps: the worker's loop comes back.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlparse
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -25,6 +32,18 @@ from storage.slack.outbox import due_messages, fail_dependents, message_by_key
 logger = logging.getLogger(__name__)
 
 METADATA_EVENT = "partnerbot_outbox"
+POST_INTERVAL = 1.0  # seconds between two posts to one channel: Slack takes about one per second per channel
+POST = "chat.postMessage"
+KIND_METHODS = {SlackMessageKind.post: POST, SlackMessageKind.update: "chat.update", SlackMessageKind.pin: "pins.add"}
+# Tiered methods: Slack counts their calls per workspace, so a 429 on one makes every channel's calls wait.
+# (chat.update is Tier 3, about 50 a minute, across channels: pacing it per channel would not keep under that
+# limit, and the outbox already folds an update not yet tried into the next, so updates are not paced; a 429
+# holds them all for Retry-After.) chat.postMessage is limited per channel: a 429 holds that channel only.
+LOOKUP_METHODS = ("conversations.open", "conversations.history", "conversations.replies")  # _find_posted's
+WORKSPACE_LIMITED = frozenset({"chat.update", "pins.add", *LOOKUP_METHODS})
+# At most this many waiting channels are named in the due query (bound parameters are limited: SQLite 32,766);
+# beyond it the channels freed soonest are left out of the list and their rows are skipped when they come up.
+MAX_SKIPPED_CHANNELS = 5000
 MAX_ATTEMPTS = 12
 HISTORY_PAGES = 3
 # Slack refuses these for good: trying again changes nothing until someone fixes the channel or the message.
@@ -86,10 +105,14 @@ class SlackSender:
 
     def __init__(self, engine: Engine, client: WebClient, *, clock: Callable[[], datetime],
                  backoff: Callable[[int], float] = default_backoff,
-                 on_failed: Callable[[SlackMessage], None] | None = None):
+                 on_failed: Callable[[SlackMessage], None] | None = None, post_interval: float = POST_INTERVAL):
+        """`clock` times retries, pacing and Retry-After alike (a test's moving clock makes all three come due);
+        `post_interval` is the least time between two posts to one channel."""
         self.engine, self.client, self.clock, self.backoff, self.on_failed = engine, client, clock, backoff, on_failed
+        self.post_interval = timedelta(seconds=post_interval)
         self._dm_channels: dict[str, str] = {}
-        self._held_until: dict[tuple[str, str], datetime] = {}  # (method, channel) -> end of Retry-After
+        self._channel_free_at: dict[str, datetime] = {}  # no post to the channel before (pacing, Retry-After)
+        self._method_free_at: dict[str, datetime] = {}  # no call of a workspace-limited method before (Retry-After)
 
     def drain(self, *, batch: int = 100, max_rounds: int = 1000,
               still_leader: Callable[[], bool] | None = None) -> DrainReport:
@@ -101,14 +124,53 @@ class SlackSender:
         for _ in range(max_rounds):
             if still_leader is not None and not still_leader():
                 break
+            now = self.clock()
+            skip_channels, skip_kinds = self._waiting(now)
             with Session(self.engine) as session:
-                due = due_messages(session, self.clock(), limit=batch)
+                due = due_messages(session, now, limit=batch, skip_channels=skip_channels, skip_kinds=skip_kinds)
             progressed = False
             for row in due:
                 progressed |= self._send(row, report)
             if not progressed:
                 break
         return report
+
+    # rate limits -------------------------------------------------------------------------------------
+    def _waiting(self, now: datetime) -> tuple[list[str], list[SlackMessageKind]]:
+        """Channels whose posts must wait, and row kinds whose method must wait (expired holds are forgotten)."""
+        for holds in (self._channel_free_at, self._method_free_at):
+            for name in [name for name, free_at in holds.items() if free_at <= now]:
+                del holds[name]
+        channels = sorted(self._channel_free_at, key=self._channel_free_at.__getitem__, reverse=True)
+        return channels[:MAX_SKIPPED_CHANNELS], [kind for kind, method in KIND_METHODS.items()
+                                                 if method in self._method_free_at]
+
+    def _may_call(self, method: str, channel: str | None = None) -> bool:
+        now = self.clock()
+        if self._method_free_at.get(method, now) > now:
+            return False
+        return channel is None or self._channel_free_at.get(channel, now) <= now
+
+    def _hold_channel(self, channel: str, seconds: float) -> None:
+        free_at = self.clock() + timedelta(seconds=seconds)
+        self._channel_free_at[channel] = max(free_at, self._channel_free_at.get(channel, free_at))
+
+    def _rate_limited(self, exc: Exception, row: SlackMessage, retry_after: float) -> None:
+        """Slack said 429: the method (if Slack limits it per workspace) or else the row's channel waits."""
+        url = getattr(getattr(exc, "response", None), "api_url", "") or ""
+        method = urlparse(url).path.rsplit("/", 1)[-1] or KIND_METHODS[row.kind]
+        if method in WORKSPACE_LIMITED:
+            self._method_free_at[method] = self.clock() + timedelta(seconds=retry_after)
+        else:
+            self._hold_channel(row.channel, retry_after)
+
+    def _post(self, row: SlackMessage, **args) -> dict:
+        """chat.postMessage, pacing the row's channel from the answer (whatever it was): the next post to the
+        channel then reaches Slack at least `post_interval` after this one did."""
+        try:
+            return self.client.chat_postMessage(**args)
+        finally:
+            self._hold_channel(row.channel, self.post_interval.total_seconds())
 
     # one row -------------------------------------------------------------------------------------------
     def _send(self, row: SlackMessage, report: DrainReport) -> bool:
@@ -123,13 +185,11 @@ class SlackSender:
                 return self._settle(row, report, _Outcome("parent_failed", permanent=True), posted)
             if parent.status == SlackMessageStatus.pending:
                 return False  # its thread root or target is in another lane and not out yet
-        method = {SlackMessageKind.update: "chat.update", SlackMessageKind.pin: "pins.add"}.get(
-            row.kind, "chat.postMessage")
-        # Slack limits posts per channel: after a 429 the channel's other messages wait out Retry-After too.
-        hold = (method, parent.sent_channel if parent else row.channel)
-        held = self._held_until.get(hold)
-        if held is not None and self.clock() < held:
+        # Paced or rate limited since the batch was read (an earlier row of the batch went to the same channel).
+        if not self._may_call(KIND_METHODS[row.kind], row.channel if row.kind == SlackMessageKind.post else None):
             return False
+        if row.maybe_sent and row.kind == SlackMessageKind.post and not all(map(self._may_call, LOOKUP_METHODS)):
+            return False  # it is looked for before posting again, and the lookup waits out a 429
         try:
             if row.kind == SlackMessageKind.pin:
                 posted = True
@@ -149,8 +209,8 @@ class SlackSender:
                     return self._mark_sent(row, report, *found)
             text, blocks = self._mark_attempt(row)
             posted = True
-            response = self.client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=text, blocks=blocks or None, unfurl_links=False,
+            response = self._post(
+                row, channel=channel, thread_ts=thread_ts, text=text, blocks=blocks or None, unfurl_links=False,
                 metadata={"event_type": METADATA_EVENT, "event_payload": {"key": row.key}})
             return self._mark_sent(row, report, response["channel"], response["ts"])
         except Exception as exc:  # noqa: BLE001 - classified below; anything unexpected counts as unknown
@@ -160,7 +220,7 @@ class SlackSender:
                 logger.exception("Slack outbox row %s failed unexpectedly", row.id)
                 outcome = _Outcome(f"unexpected: {exc.__class__.__name__}", maybe_sent=True)
             if outcome.retry_after is not None:
-                self._held_until[hold] = self.clock() + timedelta(seconds=outcome.retry_after)
+                self._rate_limited(exc, row, outcome.retry_after)
             return self._settle(row, report, outcome, posted)
 
     def _pin(self, row: SlackMessage, parent: SlackMessage, report: DrainReport) -> bool:
