@@ -1,7 +1,7 @@
 """protection extensions
 
-Revision ID: 0019
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 
 Requests to extend an approved registration's protection window, with who asked, whom they went to, who decided,
 when and why (protection_extension); and a registration's nudges by index (stalled deals, expiry warnings).
@@ -14,8 +14,8 @@ from alembic import op
 import storage.models
 
 
-revision = '0019'
-down_revision = '0016'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
