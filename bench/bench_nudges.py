@@ -78,7 +78,9 @@ def program(per_channel: int) -> Program:
     return Program.model_validate({"nudges": {
         "working_hours": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00",
                           "end": "24:00"},
-        "activation": {"after_days": 14, "every_days": 1, "max_times": per_channel}}})
+        "activation": {"after_days": 14, "every_days": 1, "max_times": per_channel},
+        # the partner nudges alone: no manager's weekly roll-up or QBR brief (DMs, not partner channels)
+        "rollup": {"enabled": False}, "qbr": {"enabled": False}}})
 
 
 def fresh_engine(url: str):

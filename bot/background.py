@@ -1,4 +1,5 @@
-"""The background process of `partnerbot serve`: the worker and the scheduler, apart from the one answering Slack.
+"""The background process of `partnerbot serve`: the worker and (unless SCHEDULER=off) the scheduler, apart from
+the one answering Slack.
 
 Work after an ack (checking and routing registrations, sending the Slack and CRM outboxes, reminders)
 would otherwise share the request process's interpreter lock with the next ack. The request process only
@@ -142,10 +143,11 @@ class HomePublisher:
 
 
 def background_main(parent_pid: int, settings: Settings, program: Program, reader) -> None:
-    """The child: a worker woken by the parent's kicks and, while it leads, the scheduler's jobs."""
+    """The child: a worker woken by the parent's kicks and, unless SCHEDULER=off, the scheduler (whose jobs run
+    while it leads: one scheduler acts per deployment)."""
     from bot.app import build_services, make_client
     from bot.runtime import freeze_long_lived, yield_cpu_to_acks
-    from bot.scheduler import build_scheduler
+    from bot.scheduler import JobContext, Scheduler
     from bot.worker import Worker, make_outbox_client
     from storage.db import make_engine
 
@@ -157,27 +159,15 @@ def background_main(parent_pid: int, settings: Settings, program: Program, reade
     parent_gone = threading.Event()
     homes = HomePublisher(services, make_client(settings))
     threading.Thread(target=_wake_on_kicks, args=(reader, worker, homes, parent_gone), daemon=True).start()
-    scheduler = build_scheduler(services, extra_jobs=crm_jobs(engine, settings, services))
+    scheduler = Scheduler(JobContext(services, settings)).start() if settings.scheduler == "on" else None
+    if scheduler is None:
+        logger.info("SCHEDULER=off: no scheduled jobs in this process (`partnerbot scheduler` runs them)")
     freeze_long_lived()
     try:
         while not parent_gone.wait(0.5) and os.getppid() == parent_pid:
-            # One scheduler per database (PLATFORM.md): only the worker that leads runs the jobs.
-            if not scheduler.running and worker.leadership.held:
-                scheduler.start()
+            pass
     finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        if scheduler is not None:
+            scheduler.stop()
         worker.stop()
         engine.dispose()
-
-
-def crm_jobs(engine, settings: Settings, services) -> dict:
-    """The CRM outbox drain, every minute; what partner managers must hear goes to them in Slack."""
-    from storage.crm.writer import drain_outbox
-    from workflows.people import tell_program_runners
-
-    def drain() -> None:
-        drain_outbox(engine, settings, notify=lambda text: tell_program_runners(services, text),
-                     opportunity_type=services.program.upsell.opportunity_type)
-
-    return {"crm_drain": (drain, 1)}

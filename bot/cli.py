@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 
 from bot.cli_crm import crm_app
 from bot.cli_doctor import doctor
 from bot.cli_import import import_cli
+from bot.cli_jobs import jobs_app, run_scheduler
 from bot.cli_slack import slack_app
-from bot.settings import Settings, SettingsError, StartupProblem, load_settings
+from bot.settings import Settings, SettingsError, StartupProblem, load_settings, redact
 from workflows.program import Program, ProgramError, load_program
 
 cli = typer.Typer(help="Partnerbot: partner lead registration and attribution in Slack.", no_args_is_help=True,
@@ -29,6 +28,8 @@ cli.add_typer(route_cli, name="route")
 cli.add_typer(crm_app, name="crm")
 cli.add_typer(slack_app, name="slack")
 cli.command()(doctor)
+cli.add_typer(jobs_app, name="jobs")
+cli.command("scheduler")(run_scheduler)
 db_cli = typer.Typer(help="The database schema (Alembic migrations; `serve` upgrades on start).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 console = Console(stderr=True, soft_wrap=True)
@@ -65,9 +66,19 @@ def configure_logging(level: str) -> None:
 
 @cli.command()
 def serve() -> None:
-    """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on PORT."""
-    from bot.runtime import check_slack
+    """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on PORT; with the scheduler unless
+    SCHEDULER=off."""
     from bot.serve import run_server
+
+    settings, program = checked_start("or try `partnerbot demo`")
+    run_server(settings, program)
+
+
+def checked_start(without_slack: str) -> tuple[Settings, Program]:
+    """What `serve`, `scheduler` and `jobs run` check before they start: the settings, the program file, Slack
+    credentials (`without_slack` ends the line saying they are missing), Salesforce's settings and Slack's answer to
+    auth.test; the settings and program, or one line per problem and exit 2."""
+    from bot.runtime import check_slack
 
     settings = settings_or_exit()
     configure_logging(settings.log_level)
@@ -78,11 +89,11 @@ def serve() -> None:
                                                 settings.program_file)
     if not settings.has_slack_credentials:
         console.print("No Slack credentials: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN), "
-                      "or try `partnerbot demo`.")
+                      f"{without_slack}.")
         raise typer.Exit(2)
     salesforce_or_exit(settings)
     check_slack(settings)
-    run_server(settings, program)
+    return settings, program
 
 
 def salesforce_or_exit(settings: Settings) -> None:
@@ -252,23 +263,6 @@ def db_revision(message: str = typer.Argument(..., help="What the schema change 
     create_schema(engine)
     with engine.begin() as connection:
         command.revision(alembic_config(connection), message=message, autogenerate=True)
-
-
-SECRET_NAMES = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.IGNORECASE)
-URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
-
-
-def redact(text: str) -> str:
-    """Secrets out of a message: values of secret-looking variables and passwords inside URLs."""
-    secrets = [value for name, value in os.environ.items() if SECRET_NAMES.search(name)]
-    try:  # `.env` holds secrets the environment does not
-        secrets += [v.get_secret_value() for v in load_settings().model_dump().values() if isinstance(v, SecretStr)]
-    except Exception:  # noqa: BLE001 - settings that don't load have no secrets to add
-        pass
-    for value in secrets:
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    return URL_PASSWORD.sub(r"\1***@", text)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from sqlmodel import Session, select
 
 from bot.demo_nudges import play_nudges
+from bot.demo_protection import play_protection
 from bot.demo_partner import play_partner_tools
 from bot.demo_upsell import play_upsells
 from bot.local import LocalBot, local_bot
@@ -41,7 +42,7 @@ PARTNER_DETAILS = {  # its optional second step
 MIRROR_FIELDS = ("Name", "Company", "LeadSource", "Type", "StageName", "Partner_Account__r", "Attribution_Type__c",
                  "Registration_Status__c", "Product_Line__c", "Pricing_Model__c", "Signing_Monthly_Revenue__c",
                  "Current_Monthly_Revenue__c", "Revenue_Growth__c", "Upsell_Signal__c", "Landing_Zone__c",
-                 "Target_Product_Line__c", "Role", "Month__c", "Amount__c", "Amount")
+                 "Target_Product_Line__c", "Role", "Month__c", "Amount__c", "Amount", "Protection_Expires__c")
 
 
 class Walkthrough:
@@ -159,6 +160,7 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
     play_partner_tools(bot, w)
     play_upsells(bot, w)
     play_nudges(bot, w)
+    play_protection(bot, w)
 
 
 def play_reviewer_tools(bot: LocalBot, w: Walkthrough) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +40,8 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     program_file: Path = Path("program.yml")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "off": `partnerbot serve` runs no scheduler (its worker still sends); `partnerbot scheduler` runs one alone.
+    scheduler: Literal["on", "off"] = "on"
 
     salesforce_instance_url: str | None = None
     salesforce_access_token: SecretStr | None = None
@@ -124,3 +128,22 @@ def load_settings(**overrides) -> Settings:
             message = error["msg"].removeprefix("Value error, ")
             problems.append(f"{field}: {message}" if field else message)
         raise SettingsError(problems) from None
+
+
+SECRET_NAMES = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.IGNORECASE)
+URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
+
+
+def redact(text: str, settings: Settings | None = None) -> str:
+    """Secrets out of a message: values of secret-looking variables and of `settings`' secrets (read from the
+    environment and `.env` when not given), and passwords inside URLs."""
+    secrets = [value for name, value in os.environ.items() if SECRET_NAMES.search(name)]
+    try:  # `.env` holds secrets the environment does not
+        settings = settings or load_settings()
+        secrets += [v.get_secret_value() for v in settings.model_dump().values() if isinstance(v, SecretStr)]
+    except Exception:  # noqa: BLE001 - settings that don't load have no secrets to add
+        pass
+    for value in secrets:
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    return URL_PASSWORD.sub(r"\1***@", text)

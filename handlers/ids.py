@@ -26,6 +26,7 @@ class Callback(StrEnum):
     upsell_won_amount = "upsell_won_amount"  # the AE marks an upsell won: the final amount
     upsell_lost_reason = "upsell_lost_reason"  # the AE marks an upsell lost: why
     upsell_duplicate_reject = "upsell_duplicate_reject"  # the partner manager rejects a duplicate flag: why
+    extension_decline = "protection_decline_reason"  # the AE declines a protection extension: why (partner reads it)
 
 
 class Action(StrEnum):
@@ -68,6 +69,8 @@ class Action(StrEnum):
     nudge_still_working = "nudge_still_working"  # a stalled registration's nudge to its AE (value: the nudge)
     request_extension = "protection_request_extension"  # the expiry warning (value: the registration)
     nudge_them_all = "nudge_them_all"  # a manager's weekly roll-up of stuck partners (value: the nudge)
+    extension_extend = "protection_extend"  # the extension request's DM to the AE; the value is the request's id,
+    extension_decline = "protection_decline"  # never trusted
 
 
 class Block(StrEnum):

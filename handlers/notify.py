@@ -46,6 +46,7 @@ from handlers.blocks.review_threads import (
 from handlers.blocks.text import escape, quoted, status_label
 from handlers.notify_lifecycle import LifecycleNotices
 from handlers.notify_nudges import NudgeNotices
+from handlers.notify_protection import ProtectionNotices
 from handlers.notify_upsells import UpsellNotices, message_blocks
 from storage.models import Partner, Registration, RegistrationStatus
 from storage.reviews import reminder_keys, thread_root_key
@@ -82,7 +83,7 @@ def slack_user_time_zone(client: WebClient) -> Callable[[str], str | None]:
     return user_time_zone
 
 
-class SlackNotifier(UpsellNotices, LifecycleNotices, NudgeNotices):
+class SlackNotifier(UpsellNotices, LifecycleNotices, NudgeNotices, ProtectionNotices):
     def __init__(self, program: Program, clock):
         self.program = program
         self.clock = clock

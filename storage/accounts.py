@@ -80,8 +80,8 @@ def is_attached(session: Session, account_id: int, partner_id: int) -> bool:
 # Matching and changing accounts (workflows/accounts.py, workflows/account_import.py). These run with no actor:
 # a won registration or an import changes accounts, and nobody is shown anything from them.
 
-# Any constant distinct from the other advisory locks: REGISTRATION_LOCK (storage/queries.py), WORKER_LOCK
-# (storage/leadership.py, held by the worker for its whole life).
+# Any constant distinct from the other advisory locks: REGISTRATION_LOCK (storage/queries.py), LEADERSHIP_LOCKS
+# (storage/leadership.py, held by the worker and the scheduler for their whole lives).
 ACCOUNT_LOCK = 7_202_613
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
-from storage import crm, models, slack  # noqa: F401  (registers the tables)
+from storage import crm, models, nudges, protection, slack  # noqa: F401  (registers the tables)
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # matches the connect timeout below

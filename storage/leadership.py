@@ -1,4 +1,5 @@
-"""One worker per database at a time, released by the operating system when its process dies.
+"""One holder per database at a time of each leadership (the worker's, the scheduler's), released by the
+operating system when its process dies.
 
 SQLite: an exclusive `flock` on a file beside the database. PostgreSQL: a session advisory lock held on
 a connection of its own (a pooled connection handed back would silently drop or leak the lock). Neither
@@ -14,11 +15,46 @@ import os
 from sqlalchemy.engine import Engine
 
 logger = logging.getLogger(__name__)
-WORKER_LOCK = 7_202_612  # any constant distinct from the conflict-check lock
+# One advisory lock number per leadership, each distinct from the others the code takes in the same (bigint) key
+# space: REGISTRATION_LOCK (storage/queries.py) and ACCOUNT_LOCK (storage/accounts.py). The worker's number never
+# changes: an older process still running during an upgrade must keep excluding the new one.
+LEADERSHIP_LOCKS = {"worker": 7_202_612, "scheduler": 7_202_614}
+
+
+def lock_file(engine: Engine, name: str) -> str | None:
+    """SQLite: the file beside the database that `name`'s leader holds locked; None for an in-memory database."""
+    database = engine.url.database
+    return None if not database or database == ":memory:" else f"{database}.{name}.lock"
+
+
+def is_held(engine: Engine, name: str) -> bool:
+    """Whether some process leads as `name` now, looked at without taking the lead from anyone (or keeping it)."""
+    if engine.dialect.name == "sqlite":
+        path = lock_file(engine, name)
+        if path is None or not os.path.exists(path):
+            return False
+        descriptor = os.open(path, os.O_RDONLY)
+        # A shared lock is refused while a leader holds its exclusive one; ours is let go at once (a process asking
+        # for the lead in that very instant is refused and asks again at its next turn).
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(descriptor)  # closing releases the shared lock, if we got it
+        return False
+    number = LEADERSHIP_LOCKS[name]
+    with engine.connect() as connection:  # a bigint key shows in pg_locks as its two halves
+        return bool(connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+            "AND classid = %s AND objid = %s AND database = (SELECT oid FROM pg_database "
+            "WHERE datname = current_database())" % (number >> 32, number & 0xFFFFFFFF)).scalar())
 
 
 class Leadership:
     def __init__(self, engine: Engine, name: str = "worker"):
+        if name not in LEADERSHIP_LOCKS:
+            raise ValueError(f"no advisory lock number for leadership {name!r}: add one to LEADERSHIP_LOCKS")
         self.engine, self.name = engine, name
         self._file: int | None = None
         self._connection = None
@@ -35,10 +71,10 @@ class Leadership:
         return self.held
 
     def _lock_file(self) -> bool:
-        database = self.engine.url.database
-        if not database or database == ":memory:":
+        path = lock_file(self.engine, self.name)
+        if path is None:
             return True  # an in-memory database has only this process
-        descriptor = os.open(f"{database}.{self.name}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -58,7 +94,8 @@ class Leadership:
             self._connection.commit()
             return True
         except Exception:  # noqa: BLE001 - any failure means the session, and so the lock, is gone
-            logger.warning("the worker's database session was lost; taking the lead again before sending")
+            logger.warning("the %s's database session was lost, and its lead with it; taking the lead again "
+                           "before going on", self.name)
             self.release()
             return False
 
@@ -68,7 +105,7 @@ class Leadership:
         acquired = False
         try:
             cursor = connection.cursor()
-            cursor.execute("SELECT pg_try_advisory_lock(%s)" % WORKER_LOCK)
+            cursor.execute("SELECT pg_try_advisory_lock(%s)" % LEADERSHIP_LOCKS[self.name])
             acquired = bool(cursor.fetchone()[0])
             connection.commit()
         finally:

@@ -546,3 +546,25 @@ class StageProposal(SQLModel, table=True):
     proposed_at: datetime = ts_field(default_factory=utcnow)
     decided_by_slack_id: str | None = Field(default=None, max_length=32)
     decided_at: datetime | None = ts_field(default=None, nullable=True)
+
+
+JOB_RESULT_LENGTH = 500
+
+
+class JobOutcome(StrEnum):
+    ok = "ok"
+    failed = "failed"
+
+
+class JobRun(SQLModel, table=True):
+    """One row per job name, rewritten by each run. `result` is the job's short answer ("3 reminded"), or for a
+    failure the error's class and message (secrets taken out by the caller)."""
+
+    __tablename__ = "job_run"
+    name: str = Field(primary_key=True, max_length=64)
+    started_at: datetime | None = ts_field(default=None, nullable=True)
+    finished_at: datetime | None = ts_field(default=None, nullable=True)
+    outcome: str | None = Field(default=None, max_length=16)
+    result: str | None = Field(default=None, max_length=JOB_RESULT_LENGTH)
+    ran_by: str | None = Field(default=None, max_length=200)  # "scheduler on host (pid 12)" or "jobs run on ..."
+    next_run_at: datetime | None = ts_field(default=None, nullable=True)

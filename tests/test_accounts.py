@@ -277,7 +277,8 @@ def test_simultaneous_wins_of_one_customer_make_one_account(services, engine):
 def test_the_account_lock_is_no_other_advisory_lock():
     """A lock number shared with the worker's would make every win wait for the worker to stop."""
     from storage.accounts import ACCOUNT_LOCK
-    from storage.leadership import WORKER_LOCK
+    from storage.leadership import LEADERSHIP_LOCKS
     from storage.queries import REGISTRATION_LOCK
 
-    assert len({ACCOUNT_LOCK, WORKER_LOCK, REGISTRATION_LOCK}) == 3
+    numbers = [ACCOUNT_LOCK, REGISTRATION_LOCK, *LEADERSHIP_LOCKS.values()]
+    assert len(set(numbers)) == len(numbers) == 4  # the worker's and the scheduler's leads are apart too

@@ -68,12 +68,23 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "💤 @Bob Stone snoozed these nudges until",
         "*Recent nudges*\n    • ",
         "Activation to #partner-globex · snoozed by @Bob Stone",
+        # A quiet approved deal and its protection about to end: Bea keeps it, Dana asks for time, Bea gives it.
+        "*Is REG-00003 still in play?*",
+        "[Still working] [Mark won] [Mark lost] [Snooze 7 days] [Not relevant]",
+        "*Protection for Initech ends in 10 days*",
+        "[Request extension] [Snooze 7 days] [Not relevant]",
+        "✅ @Bea Chen is still working it",
+        "asks to extend the protection of REG-00003 · *Initech* (initech.com).",
+        "⏳ @Dana Scully asked for an extension on",
+        "✅ Extended to",
+        "📆 Protection extended: *Initech* is registered to you until",
         "REG-00001 Acme Inc. (acme.com) from Northwind Consulting: Won, score 85/100",
         "into the local CRM mirror",
         "Opportunity REG-00001: Partner Account: northwind.io · Attribution Type: partner_sourced · "
         "Registration Status: won",
         "Current Monthly Revenue: 15,000 · Revenue Growth: 275 · StageName: Closed Won",
         "Partner REG-00001: Role: Reseller",
+        "Name: Initech (REG-00003) · Amount: 48,000 · LeadSource: Partner · Protection Expires: ",  # extended
         "Opportunity UPS-00001: Name: Acme Inc. - Enterprise (UPS-00001) · Upsell Signal: more_seats · "
         "Landing Zone: Platform · Target Product Line: Enterprise · Partner Account: northwind.io · "
         "Attribution Type: partner_sourced · Type: Existing Customer - Upgrade · StageName: Closed Won · Amount: 3,000",

@@ -40,8 +40,13 @@ def clock():
     return MovingClock(MONDAY_NOON)
 
 
-def make_services(engine, clock, program: Program | None = None, asked: list | None = None) -> Services:
+def make_services(engine, clock, program: Program | None = None, asked: list | None = None, *,
+                  managers: bool = False) -> Services:
+    """Services on the test's clock; the managers' kinds (roll-up, QBR) only when asked for, so these tests count
+    the partner nudges alone."""
     program = program or Program()
+    if not managers:
+        program = only_partner_kinds(program)
 
     def user_time_zone(user_id: str) -> str | None:  # stands in for Slack's users.info
         if asked is not None:
@@ -50,6 +55,20 @@ def make_services(engine, clock, program: Program | None = None, asked: list | N
 
     return Services(engine=engine, program=program, notifier=SlackNotifier(program, clock), clock=clock,
                     user_time_zone=user_time_zone)
+
+
+def only_partner_kinds(program: Program) -> Program:
+    """The program with the managers' kinds (roll-up, QBR) off, so a test counts the partner nudges alone."""
+    off = program.nudges.rollup.model_copy(update={"enabled": False})
+    return program.model_copy(update={"nudges": program.nudges.model_copy(update={"rollup": off, "qbr": off})})
+
+
+def any_hour(program: Program) -> Program:
+    """The program with working hours all day, every day: nothing is held for the morning."""
+    rules = program.nudges
+    hours = rules.working_hours.model_copy(update={"days": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+                                                   "start": "00:00", "end": "24:00"})
+    return program.model_copy(update={"nudges": rules.model_copy(update={"working_hours": hours})})
 
 
 def add_partner(engine, name: str, *, stage=PartnerStage.onboarded, since: datetime, manager="UMGR",
@@ -201,15 +220,6 @@ def test_two_runs_at_once_create_each_nudge_once(engine, database_url, clock):
     assert len([m for m in all_outbox(engine) if m.key.startswith("nudge:")]) == 40
 
 
-def always_working(services: Services) -> None:
-    """The bot's program with working hours all week round, so a nudge goes out now, whatever the real clock."""
-    rules = services.program.nudges
-    program = services.program.model_copy(update={"nudges": rules.model_copy(update={
-        "working_hours": rules.working_hours.model_copy(update={
-            "days": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "start": "00:00", "end": "24:00"})})})
-    services.program = services.notifier.program = program
-
-
 def globex_stalled(bot) -> Services:
     """Globex onboarded 20 days ago without a registration, and a program that may message at any hour."""
     return globex_onboarded(bot, timedelta(days=20))
@@ -223,7 +233,9 @@ def globex_onboarded(bot, ago: timedelta) -> Services:
         partner.stage, partner.stage_since = PartnerStage.onboarded, services.clock() - ago
         session.add(partner)
         session.commit()
-    always_working(services)
+    program = only_partner_kinds(any_hour(services.program))
+    services.program = program
+    services.notifier.program = program
     return services
 
 

@@ -13,8 +13,11 @@ from storage.actors import Actor, ActorKind
 from storage.conflict_index import index_unindexed
 from storage.models import Partner, PartnerStage, PartnerType, RegistrationStatus, Role
 from storage.models import ProcessedEvent
+from storage.nudges.deals import expiring_registrations, stalled_registrations
+from storage.nudges.managers import Stuck, stuck_counts
 from storage.nudges.models import Nudge
 from storage.nudges.partners import partners_without_registration, quiet_partners
+from storage.nudges.qbr import quarter_closed, quarter_registrations
 from storage.retention import old_delivery_keys, old_sent_updates
 from storage.queries import (
     active_registrations_like,
@@ -119,8 +122,22 @@ def test_hot_queries_use_an_index(engine, now, filled):
         "reviews waiting, a later page": (lambda s: reviews_waiting_since(
             s, now - timedelta(hours=48), after=(now - timedelta(days=30), 5), limit=200),
             "ix_registration_status_updated (status=? AND updated_at>?"),
+        "stalled deals": (lambda s: stalled_registrations(s, quiet_since=now - timedelta(days=21), after=None,
+                                                          limit=100), "ix_registration_status_updated"),
+        "stalled deals, a later page": (lambda s: stalled_registrations(
+            s, quiet_since=now - timedelta(days=21), after=(now - timedelta(days=300), 5), limit=100),
+            "ix_registration_status_updated (status=? AND updated_at>?"),
+        "protection ending": (lambda s: expiring_registrations(s, now=now, until=now + timedelta(days=14), after=None,
+                                                               limit=100), "ix_registration_status_expires"),
+        "protection ending, a later page": (lambda s: expiring_registrations(
+            s, now=now, until=now + timedelta(days=14), after=(now + timedelta(days=3), 5), limit=100),
+            "ix_registration_status_expires"),
         "exact conflicts": (lambda s: active_registrations_like(s, domain="d5.com", key="acme", now=now,
                                                                 window_days=90), "ix_registration_company_key"),
+        "a partner's quarter, registered": (lambda s: quarter_registrations(s, partner_id, now - timedelta(days=90),
+                                                                            now), "ix_registration_partner_created"),
+        "a partner's quarter, closed": (lambda s: quarter_closed(s, partner_id, now - timedelta(days=90), now),
+                                        "ix_registration_partner_status_closed"),
         "fuzzy candidates": (lambda s: similar_key_candidates(
             s, numbers="", bound=similarity_bound("northwind traders", 90), now=now, window_days=90),
             "conflict_trigram USING PRIMARY KEY"),
@@ -133,6 +150,24 @@ def test_hot_queries_use_an_index(engine, now, filled):
             assert index in plan, (name, plan)
             if "page" in name:  # the index range starts at the cursor and is already in order
                 assert "TEMP B-TREE" not in plan, (name, plan)
+
+
+def test_the_rollup_finds_stuck_partners_by_stage_and_their_registrations_by_partner(engine, now, filled):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's planner reads small tables whole, whatever their indexes")
+    rng, stages = random.Random(5), list(PartnerStage)
+    with Session(engine) as session:  # a program of thousands, most of them long past the early stages
+        session.exec(insert(Partner), params=[dict(
+            name=f"Big {n}", type=PartnerType.reseller, stage=rng.choice(stages[3:] * 8 + stages[:3]),
+            stage_since=now - timedelta(days=rng.randrange(0, 1000)), manager_slack_id=f"UPM{n % 40}",
+            created_at=now, updated_at=now, tier="registered") for n in range(4000)])
+        session.commit()
+    with engine.begin() as connection:  # the partners' statistics anew (PRAGMA optimize might keep the old)
+        connection.exec_driver_sql("ANALYZE")
+    stuck = Stuck(entered_before=now - timedelta(days=14), quiet_since=now - timedelta(days=60))
+    plan, = plans(engine, lambda s: stuck_counts(s, stuck, "UPM", ["UPM"]))
+    assert_indexed(plan)
+    assert "ix_partner_stage_since" in plan and "ix_registration_partner_created" in plan, plan
 
 
 def test_the_daily_clean_up_reads_only_what_it_deletes(engine, now):

@@ -12,6 +12,8 @@ import requests
 
 from bot.demo_data import BOT_USER, OUR_TEAM, import_demo_records, populate_sandbox
 from bot.sandbox import Sandbox
+from storage.jobs import job_runs
+from storage.leadership import is_held
 from tests.e2e_support import text_of
 
 
@@ -27,9 +29,19 @@ def wait_until_healthy(base: str, seconds: float = 20) -> None:
         try:
             if requests.get(base + "/healthz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not bound yet, or bound and still starting
             time.sleep(0.1)
     raise AssertionError("serve did not answer /healthz in time")
+
+
+def serve_over_http(sandbox, database_url: str, port: int, folder, **settings: str) -> subprocess.Popen:
+    """`partnerbot serve` in HTTP mode against `sandbox` (its output merged into stdout), with `settings` added."""
+    env = dict(os.environ, SLACK_BOT_TOKEN=sandbox.bot_token, SLACK_SIGNING_SECRET=sandbox.signing_secret,
+               SLACK_API_URL=sandbox.api_url, DATABASE_URL=database_url, PORT=str(port),
+               PROGRAM_FILE=str(folder / "none.yml"), LOG_LEVEL="INFO", **settings)
+    env.pop("SLACK_APP_TOKEN", None)
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=folder, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
 
 
 def test_serve_runs_http_mode_against_the_configured_slack(engine, database_url, tmp_path):
@@ -37,12 +49,7 @@ def test_serve_runs_http_mode_against_the_configured_slack(engine, database_url,
     secret, token, port = "test-signing-secret", "xoxb-serve-test", free_port()
     with Sandbox(secret, token, team_id=OUR_TEAM[0], team_name=OUR_TEAM[1], bot_user_id=BOT_USER) as sandbox:
         populate_sandbox(sandbox)
-        env = dict(os.environ, SLACK_BOT_TOKEN=token, SLACK_SIGNING_SECRET=secret, SLACK_API_URL=sandbox.api_url,
-                   DATABASE_URL=database_url, PORT=str(port), PROGRAM_FILE=str(tmp_path / "none.yml"),
-                   LOG_LEVEL="INFO")
-        env.pop("SLACK_APP_TOKEN", None)
-        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp_path,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = serve_over_http(sandbox, database_url, port, tmp_path)
         try:
             base = f"http://127.0.0.1:{port}"
             wait_until_healthy(base)
@@ -58,12 +65,34 @@ def test_serve_runs_http_mode_against_the_configured_slack(engine, database_url,
             assert driver.home_opened("U0ALEX").status == 200
             home = sandbox.wait_for(lambda: sandbox.home("U0ALEX"))
             assert home.blocks[0]["text"]["text"] == "Partner leads"  # the internal user's lists, not the help
+            # The scheduler runs in the background process by default; jobs never run run at once.
+            sandbox.wait_for(lambda: {"crm_drain", "remind_overdue_reviews"} <= {
+                name for name, run in job_runs(engine).items() if run.outcome == "ok"})
+            assert is_held(engine, "scheduler")
         finally:
             process.terminate()
             output, _ = process.communicate(timeout=10)
     assert token not in output and secret not in output
     assert "serving Slack requests on port" in output
     assert "none.yml, which does not exist: running with the built-in rules" in output  # PROGRAM_FILE as set
+
+
+def test_serve_with_scheduler_off_sends_but_schedules_nothing(engine, database_url, tmp_path):
+    import_demo_records(engine)
+    secret, token, port = "test-signing-secret", "xoxb-serve-test", free_port()
+    with Sandbox(secret, token, team_id=OUR_TEAM[0], team_name=OUR_TEAM[1], bot_user_id=BOT_USER) as sandbox:
+        populate_sandbox(sandbox)
+        process = serve_over_http(sandbox, database_url, port, tmp_path, SCHEDULER="off")
+        try:
+            wait_until_healthy(f"http://127.0.0.1:{port}")
+            # The background process is up and its worker sends...
+            sandbox.wait_for(lambda: [m for m in sandbox.messages("C0NORTH") if "Partner desk" in text_of(m)])
+            time.sleep(0.3)  # ...while a scheduler would have run its jobs, never run, at once
+            assert job_runs(engine) == {} and not is_held(engine, "scheduler")
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=10)
+    assert "SCHEDULER=off: no scheduled jobs in this process" in output
 
 
 def test_serve_refuses_bad_configuration_clearly(tmp_path):

@@ -273,15 +273,6 @@ def test_overdue_reviews_are_reminded_once_per_period(services, clock):
     assert remind_overdue_reviews(services) == 0
 
 
-def test_scheduler_jobs_have_fixed_ids(services):
-    from bot.scheduler import build_scheduler
-
-    scheduler = build_scheduler(services, extra_jobs={"crm_drain": (lambda: None, 1)})
-    assert sorted(job.id for job in scheduler.get_jobs()) == ["crm_drain", "expire_registrations",
-                                                              "forget_old_rows", "remind_overdue_reviews",
-                                                              "remind_overdue_upsells", "send_due_nudges"]
-
-
 def test_won_and_lost_only_after_approval_and_feed_the_partner_record(services):
     from workflows.decisions import close_deal
     from storage.queries import partner_record

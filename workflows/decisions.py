@@ -11,6 +11,7 @@ from sqlmodel import Session
 from storage.actors import Actor
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, AttributionType, Partner, Registration, RegistrationStatus, ReviewKind
+from storage.nudges.models import NudgeKind
 from storage.queries import (
     claim_request,
     registrations_due_to_expire,
@@ -21,6 +22,7 @@ from workflows.clearance_undo import CLEARED, Clearance
 from workflows.conflicts import approved_winners, find_conflicts
 from workflows.history import change_status, record_attribution_change
 from workflows.lifecycle import after_deal_won
+from workflows.nudges import settle_registration_nudges
 from workflows.partner_names import ensure_names_no_other_partner
 from workflows.reasons import LOST_REASONS, compose_reason, reject_reasons
 from workflows.registrations import send_to_review
@@ -224,6 +226,9 @@ def close_deal(services: Services, *, actor: Actor, registration_id: int, won: b
         services.notifier.review_settled(session, registration, partner,
                                          review_key=registration.review_message_key,
                                          actor_slack_id=actor.slack_user_id)
+        settle_registration_nudges(session, services, registration.id, DEAL_NUDGES, actor_slack_id=actor.slack_user_id,
+                                   now=now, note=f":white_check_mark: <@{actor.slack_user_id}> marked it "
+                                                 f"{registration.status} on {now:%-d %b %Y}.")
         told = services.notifier.partner_update(session, registration, partner, actor_slack_id=actor.slack_user_id)
         undo = record_decision(session, registration, actor_slack_id=actor.slack_user_id,
                                from_status=RegistrationStatus.approved, previous=before, partner_message_key=told,
@@ -233,6 +238,8 @@ def close_deal(services: Services, *, actor: Actor, registration_id: int, won: b
                            undo_id=undo.id, undo_until=undo.undo_until)
 
 
+# A closed deal's stalled-deal nudges and expiry warnings lose their buttons (Still working, Request extension).
+DEAL_NUDGES = (NudgeKind.stalled_registration, NudgeKind.protection_expiry)
 EXPIRY_BATCH = 50  # due registrations read per transaction (about 10 fit its write budget); it writes what fits
 
 

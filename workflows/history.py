@@ -62,3 +62,18 @@ def record_attribution_change(session: Session, registration: Registration, *, n
     session.add(CrmOutbox(registration_id=registration.id, event="attribution", urgent=False,
                           payload={"attribution": registration.attribution.value}, created_at=now,
                           next_attempt_at=now))
+
+
+def record_in_history(session: Session, registration: Registration, *, actor_slack_id: str | None, now: datetime,
+                      reason: str, crm_event: str | None = None) -> None:
+    """Something that happened to a registration without changing its status (its AE confirmed it is still being
+    worked, its protection was extended): a history row from and to the same status, with who, when and why. It
+    counts as a change (`updated_at`), so a stalled deal's clock starts again; `crm_event` queues the CRM write."""
+    registration.updated_at = now
+    session.add(registration)
+    session.add(RegistrationEvent(registration_id=registration.id, from_status=registration.status,
+                                  to_status=registration.status, actor_slack_id=actor_slack_id, reason=reason, at=now))
+    if crm_event:
+        session.add(CrmOutbox(registration_id=registration.id, event=crm_event, urgent=False,
+                              payload={"status": registration.status.value, "actor": actor_slack_id,
+                                       "reason": reason}, created_at=now, next_attempt_at=now))

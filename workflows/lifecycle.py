@@ -37,7 +37,7 @@ from storage.models import Partner, PartnerStage, PartnerStageEvent, ProposalSta
 from storage.queries import claim_request, program_runners
 from workflows.amounts import shown
 from workflows.program import Program
-from workflows.routing import value_in_base_currency
+from workflows.routing import total_in_base_currency
 from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, NotFound, Services
 
 logger = logging.getLogger(__name__)
@@ -150,15 +150,9 @@ class WonFigures:
 
 def won_figures(session: Session, program: Program, partner_id: int, *, now: datetime) -> WonFigures:
     """Deals won and their value in the routing base currency over the last 12 months."""
-    deals, value, unconverted = 0, Decimal(0), []
-    for currency, count, total in won_by_currency(session, partner_id, now - WON_WINDOW):
-        deals += count
-        converted = value_in_base_currency(total, currency, program.routing)
-        if converted is None:
-            unconverted.append(currency)
-        else:
-            value += converted
-    return WonFigures(deals, value.quantize(Decimal("0.01")), program.routing.base_currency, tuple(unconverted))
+    deals, value, unconverted = total_in_base_currency(won_by_currency(session, partner_id, now - WON_WINDOW),
+                                                       program.routing)
+    return WonFigures(deals, value, program.routing.base_currency, unconverted)
 
 
 def criteria_text(program: Program) -> str:

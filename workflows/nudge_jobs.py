@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from workflows.nudge_deals import protection_expiry_nudges, stalled_registration_nudges
+from workflows.nudge_managers import rollup_nudges
 from workflows.nudge_partners import activation_nudges, onboarding_nudges, reengagement_nudges
+from workflows.nudge_qbr import qbr_nudges
 from workflows.nudges import NudgeReport, NudgeSource, run_nudges
 from workflows.services import Services
 
@@ -14,6 +17,10 @@ KINDS: tuple[Callable[[Services, datetime], NudgeSource | None], ...] = (
     onboarding_nudges,
     activation_nudges,
     reengagement_nudges,
+    qbr_nudges,
+    rollup_nudges,
+    stalled_registration_nudges,
+    protection_expiry_nudges,
 )
 
 

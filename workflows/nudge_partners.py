@@ -23,6 +23,8 @@ from sqlmodel import Session
 from storage.models import Partner, PartnerStage
 from storage.nudges.models import Nudge, NudgeKind
 from storage.nudges.partners import (
+    ACTIVATION_STAGES,
+    REENGAGEMENT_STAGES,
     QuietPartner,
     latest_registration,
     partner_contacts,
@@ -35,8 +37,6 @@ from workflows.nudges import Due, NudgeAction, NudgeButton, NudgeContent
 from workflows.program import Program
 from workflows.services import Services
 
-ACTIVATION_STAGES = (PartnerStage.recruited, PartnerStage.onboarded)
-REENGAGEMENT_STAGES = (PartnerStage.activated, PartnerStage.producing)
 # How long the onboarding sequence's last step stays due (a bot down on day 7 still sends it up to day 14); a
 # partner onboarded longer ago than that is the activation nudge's (after 14 days by default).
 LAST_STEP_GRACE = timedelta(days=7)
@@ -93,6 +93,7 @@ class ActivationNudges:
 
     services: Services
     now: datetime
+    partner_ids: frozenset[int] | None = None  # only these (a manager's Nudge them all); None: every partner
     kind = NudgeKind.activation
 
     @property
@@ -105,7 +106,7 @@ class ActivationNudges:
         last_due = timedelta(days=rules.after_days + rules.every_days * rules.max_times)
         return stage_by_stage(ACTIVATION_STAGES, after, limit, lambda stage, cursor, n: partners_without_registration(
             session, (stage,), entered_before=self.now - timedelta(days=rules.after_days),
-            entered_after=self.now - last_due, after=cursor, limit=n))
+            entered_after=self.now - last_due, after=cursor, limit=n, partner_ids=self.partner_ids))
 
     def cursor(self, partner: Partner):
         return stage_cursor(ACTIVATION_STAGES, partner)
@@ -137,8 +138,9 @@ class ActivationNudges:
             mentions=tuple(partner_contacts(session, partner.id)))
 
 
-def activation_nudges(services: Services, now: datetime) -> ActivationNudges | None:
-    return ActivationNudges(services, now) if services.program.nudges.activation.enabled else None
+def activation_nudges(services: Services, now: datetime,
+                      partner_ids: frozenset[int] | None = None) -> ActivationNudges | None:
+    return ActivationNudges(services, now, partner_ids) if services.program.nudges.activation.enabled else None
 
 
 @dataclass
@@ -225,6 +227,7 @@ class ReengagementNudges:
 
     services: Services
     now: datetime
+    partner_ids: frozenset[int] | None = None  # only these (a manager's Nudge them all); None: every partner
     kind = NudgeKind.reengagement
 
     @property
@@ -235,7 +238,7 @@ class ReengagementNudges:
         runner = first_program_runner(session)
         quiet_before = self.now - timedelta(days=self.rules.after_days)
         found = stage_by_stage(REENGAGEMENT_STAGES, after, limit, lambda stage, cursor, n: quiet_partners(
-            session, stage, quiet_before=quiet_before, after=cursor, limit=n))
+            session, stage, quiet_before=quiet_before, after=cursor, limit=n, partner_ids=self.partner_ids))
         return [QuietRow(quiet, quiet.partner.manager_slack_id or runner) for quiet in found]
 
     def cursor(self, row: QuietRow):
@@ -295,5 +298,6 @@ class ReengagementNudges:
         return NudgeContent(title=f"{partner.name} has gone quiet", lines=tuple(lines), links=links)
 
 
-def reengagement_nudges(services: Services, now: datetime) -> ReengagementNudges | None:
-    return ReengagementNudges(services, now) if services.program.nudges.reengagement.enabled else None
+def reengagement_nudges(services: Services, now: datetime,
+                        partner_ids: frozenset[int] | None = None) -> ReengagementNudges | None:
+    return ReengagementNudges(services, now, partner_ids) if services.program.nudges.reengagement.enabled else None

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from storage.actors import Actor
 from storage.db import transaction
+from storage.nudges.deals import open_nudges_of
 from storage.nudges.models import Nudge, NudgeKind, NudgeResponse
 from storage.nudges.queries import muted, nudge_for_actor, nudge_keys_used, set_mute, stored_zones, store_zone
 from workflows.services import ACK_LOCK_TIMEOUT, NotFound, Services, WriteBudget
@@ -63,6 +64,11 @@ class NudgeContent:
     links: tuple[tuple[str, str], ...] = ()  # (title, url)
     buttons: tuple[NudgeButton, ...] = ()
     mentions: tuple[str, ...] = ()  # Slack user ids named at the top (so a channel nudge reaches them)
+
+
+def plural(count: int, word: str) -> str:
+    """`1 partner`, `3 partners`: for nudges' counts."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 @dataclass(frozen=True)
@@ -229,3 +235,13 @@ def answer_nudge(services: Services, actor: Actor, nudge_id: int, response: Nudg
 
 def record_response(nudge: Nudge, response: NudgeResponse, actor_slack_id: str, now: datetime) -> None:
     nudge.response, nudge.responded_by_slack_id, nudge.responded_at = response, actor_slack_id, now
+
+
+def settle_registration_nudges(session: Session, services: Services, registration_id: int, kinds: tuple[str, ...],
+                               *, actor_slack_id: str, now: datetime, note: str) -> None:
+    """Someone acted on a registration (asked for an extension, closed the deal): its open nudges of these kinds
+    are answered (`acted`, by them) and show `note` in place of their buttons."""
+    for nudge in open_nudges_of(session, registration_id, kinds):
+        record_response(nudge, NudgeResponse.acted, actor_slack_id, now)
+        session.add(nudge)
+        services.notifier.nudge_answered(session, nudge, note=note)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -49,6 +50,21 @@ def value_in_base_currency(value: Decimal, currency: str, rules: RoutingRules) -
         return value
     rate = rules.exchange_rates.get(currency)
     return value * rate if rate is not None else None
+
+
+def total_in_base_currency(amounts: Iterable[tuple[str, int, Decimal]],
+                           rules: RoutingRules) -> tuple[int, Decimal, tuple[str, ...]]:
+    """(currency, how many, value) rows summed: how many in all, the value in the base currency (to the cent), and
+    the currencies left out for want of an exchange rate."""
+    count, value, unconverted = 0, Decimal(0), []
+    for currency, how_many, total in amounts:
+        count += how_many
+        converted = value_in_base_currency(total, currency, rules)
+        if converted is None:
+            unconverted.append(currency)
+        else:
+            value += converted
+    return count, value.quantize(Decimal("0.01")), tuple(unconverted)
 
 
 def where_from(lead: RoutedLead) -> str:

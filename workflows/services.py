@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from storage.db import DatabaseBusy  # noqa: F401  (workflows raise it; handlers catch it from here)
 from storage.nudges.models import Nudge
+from storage.protection import ExtensionRequest
 from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, StageProposal, Upsell
 from workflows.program import Program
 
@@ -56,6 +57,14 @@ class Notifier(Protocol):
     def nudge_answered(self, session: Session, nudge: Nudge, *, until: datetime | None = None,
                        note: str | None = None) -> None:
         """The nudge shows who answered it (`note`, else the answer recorded on it) in place of its buttons."""
+
+    def extension_requested(self, session: Session, request: ExtensionRequest, registration: Registration,
+                            partner: Partner) -> None:
+        """A partner's request for more protection, to its decider in a DM with Extend / Decline (once)."""
+
+    def extension_decided(self, session: Session, request: ExtensionRequest, registration: Registration,
+                          partner: Partner) -> None:
+        """The decider's message shows the decision; the partner is told in the registration's thread."""
 
     def partner_desk(self, session: Session, partner: Partner, *, again: bool = False) -> None:
         """The partner desk in the partner's channel; `again` posts it anew (the first one scrolled away)."""

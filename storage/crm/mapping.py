@@ -15,6 +15,7 @@ CUSTOMER_KEY_FIELD = "Partnerbot_Customer_Key__c"  # on Account: a customer's do
 # On a partner's Account: its lifecycle stage and the day it entered it, ours to keep up to date.
 STAGE_FIELD, STAGE_SINCE_FIELD = "Partner_Stage__c", "Partner_Stage_Since__c"
 STAGE_FIELDS = (STAGE_FIELD, STAGE_SINCE_FIELD)
+PROTECTION_FIELD = "Protection_Expires__c"  # on Opportunity: the day the partner's protection ends
 LEAD = "Lead"
 OPPORTUNITY = "Opportunity"
 ACCOUNT = "Account"
@@ -52,6 +53,7 @@ EVENT_TARGETS: dict[str, frozenset[str]] = {
     "withdrawn": frozenset({LEAD}),  # the partner withdrew an open registration
     "deal_withdrawn": frozenset({LEAD, OPPORTUNITY}),  # the partner withdrew an approved one
     "edited": frozenset({LEAD}),  # the partner corrected an undecided registration: no Opportunity exists yet
+    "extended": frozenset({OPPORTUNITY}),  # its protection window was extended (Protection_Expires__c)
 }
 
 Getter = Callable[[Registration, Partner], Any]
@@ -123,6 +125,8 @@ OPPORTUNITY_FIELDS: dict[str, Getter] = {
     "Name": lambda reg, partner: f"{reg.company} ({reg.reference})"[:120],
     "Amount": lambda reg, partner: _money(reg.estimated_value),
     "LeadSource": lambda reg, partner: LEAD_SOURCE,
+    # Ours, sent whenever it changes (an extension moves it); CloseDate is the AE's after creation.
+    PROTECTION_FIELD: lambda reg, partner: _day(reg.protection_expires_at) if reg.protection_expires_at else None,
 }
 
 

@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 import storage.crm  # noqa: F401  (registers the CRM tables)
 import storage.models  # noqa: F401  (registers the tables)
 import storage.nudges  # noqa: F401  (registers the nudge tables)
+import storage.protection  # noqa: F401  (registers protection extensions)
 import storage.slack  # noqa: F401  (registers the Slack outbox)
 
 connection = context.config.attributes["connection"]

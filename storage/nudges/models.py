@@ -34,7 +34,9 @@ class Nudge(SQLModel, table=True):
     transaction to go out at `deliver_at` (the recipient's working hours) and retried until Slack takes it."""
 
     __tablename__ = "nudge"
-    __table_args__ = (Index("ix_nudge_partner", "partner_id", "created_at"),)
+    # A partner's recent nudges (its card); a registration's open ones (answered when someone acts on it).
+    __table_args__ = (Index("ix_nudge_partner", "partner_id", "created_at"),
+                      Index("ix_nudge_registration", "registration_id", "kind"))
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
     kind: str = Field(max_length=32)

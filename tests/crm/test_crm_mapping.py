@@ -66,12 +66,20 @@ def test_new_opportunity_carries_stage_and_close_date_once():
         "Name": "Acme Inc. (REG-00042)",
         "Amount": 48000.0,
         "LeadSource": "Partner",
+        "Protection_Expires__c": "2027-01-31",
         "StageName": "Prospecting",
         "CloseDate": "2027-01-31",
     }
     later = mapping.to_salesforce_opportunity(registration(attribution=AttributionType.co_sell), partner())
     assert "StageName" not in later and "CloseDate" not in later
     assert later["Attribution_Type__c"] == "co_sell"
+
+
+def test_an_extension_moves_the_protection_date_but_never_the_aes_close_date():
+    extended = mapping.to_salesforce_opportunity(
+        registration(protection_expires_at=datetime(2027, 3, 2, tzinfo=timezone.utc)), partner())
+    assert extended["Protection_Expires__c"] == "2027-03-02" and "CloseDate" not in extended
+    assert mapping.targets_for(["extended"]) == {mapping.OPPORTUNITY}
 
 
 def test_won_deal_closes_the_opportunity():
@@ -98,6 +106,7 @@ def test_usage_growth_from_5k_to_15k_keeps_the_attribution():
         "Name": "Acme Inc. (REG-00042)",
         "Amount": 48000.0,
         "LeadSource": "Partner",
+        "Protection_Expires__c": "2027-01-31",
         "Signing_Monthly_Revenue__c": 5000.0,
         "Current_Monthly_Revenue__c": 15000.0,
         "Revenue_Growth__c": 200.0,

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from storage.crm.status import crm_status, mirror_of, retry_failed
 from storage.crm.writer import drain_outbox
-from storage.models import AttributionType, CrmOutbox, OutboxStatus, Partner, RegistrationStatus
+from storage.models import AttributionType, CrmOutbox, OutboxStatus, Partner, Registration, RegistrationStatus
 
 
 def outbox(engine) -> list[CrmOutbox]:
@@ -364,3 +364,23 @@ def test_a_lead_sales_converted_does_not_block_the_deals_later_changes(engine, n
     assert (report.written, report.failed) == (1, 0) and not notes
     assert [o["StageName"] for o in fake.records("Opportunity")] == ["Closed Won"]
     assert lead["Registration_Status__c"] == "approved"  # the converted Lead was left as it was
+
+
+def test_an_extension_moves_the_opportunitys_protection_date_and_leaves_its_close_date(engine, now, fake,
+                                                                                     sf_settings, notes):
+    [ref] = approved_deals(engine, now, 1)
+    drain_outbox(engine, sf_settings, notify=notes.append, now=now)
+    [opp] = fake.by_external_id("Opportunity", ref)
+    first_end, close_date = opp["Protection_Expires__c"], opp["CloseDate"]
+    assert first_end == close_date == (now + timedelta(days=89)).date().isoformat()
+    with Session(engine) as session:
+        reg = session.exec(select(Registration)).one()
+        reg.protection_expires_at += timedelta(days=30)
+        session.add(reg)
+        queue(session, reg, "extended", now)
+        session.commit()
+    report = drain_outbox(engine, sf_settings, notify=notes.append, now=now)
+    assert (report.written, report.failed) == (1, 0)
+    [opp] = fake.by_external_id("Opportunity", ref)
+    assert opp["Protection_Expires__c"] == (now + timedelta(days=119)).date().isoformat()
+    assert opp["CloseDate"] == close_date  # the AE's, after creation
