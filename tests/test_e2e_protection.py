@@ -16,8 +16,11 @@ from workflows.nudge_jobs import send_due_nudges
 
 
 def always_working_hours(services) -> None:
-    """Nudges go out at once, whatever day and hour the test runs; the managers' roll-up and QBR stay out of it."""
+    """Nudges go out at once, whatever day and hour the test runs; the managers' roll-up and QBR stay out of it,
+    and so does re-engagement (the demo's partners go quiet in the weeks these tests skip)."""
     program = only_partner_kinds(any_hour(services.program))
+    quiet = program.nudges.reengagement.model_copy(update={"enabled": False})
+    program = program.model_copy(update={"nudges": program.nudges.model_copy(update={"reengagement": quiet})})
     services.program = program
     services.notifier.program = program
 

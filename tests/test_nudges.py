@@ -92,7 +92,8 @@ def outbox(engine, key: str) -> SlackMessage:
 
 
 def test_an_onboarded_partner_quiet_for_14_days_is_nudged_once_in_its_channel(engine, clock):
-    services = make_services(engine, clock)
+    # New Co's onboarding sequence (tests/test_partner_nudges.py) is not what this test looks at
+    services = make_services(engine, clock, Program.model_validate({"nudges": {"onboarding": {"enabled": False}}}))
     add_partner(engine, "Quiet Co", since=clock.now - timedelta(days=15))
     add_partner(engine, "New Co", since=clock.now - timedelta(days=13), channel="C2")  # not yet
     add_partner(engine, "No Channel Co", since=clock.now - timedelta(days=30), channel=None)
@@ -221,10 +222,15 @@ def test_two_runs_at_once_create_each_nudge_once(engine, database_url, clock):
 
 def globex_stalled(bot) -> Services:
     """Globex onboarded 20 days ago without a registration, and a program that may message at any hour."""
+    return globex_onboarded(bot, timedelta(days=20))
+
+
+def globex_onboarded(bot, ago: timedelta) -> Services:
+    """The demo's Globex onboarded `ago`, and a program that may message at any hour."""
     services = bot.services
     with Session(bot.engine) as session:
         partner = session.exec(select(Partner).where(Partner.name == "Globex Referrals")).one()
-        partner.stage, partner.stage_since = PartnerStage.onboarded, services.clock() - timedelta(days=20)
+        partner.stage, partner.stage_since = PartnerStage.onboarded, services.clock() - ago
         session.add(partner)
         session.commit()
     program = only_partner_kinds(any_hour(services.program))

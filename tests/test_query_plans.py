@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, insert
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from storage.actors import Actor, ActorKind
 from storage.conflict_index import index_unindexed
@@ -15,6 +15,8 @@ from storage.models import Partner, PartnerStage, PartnerType, RegistrationStatu
 from storage.models import ProcessedEvent
 from storage.nudges.deals import expiring_registrations, stalled_registrations
 from storage.nudges.managers import Stuck, stuck_counts
+from storage.nudges.models import Nudge
+from storage.nudges.partners import partners_without_registration, quiet_partners
 from storage.nudges.qbr import quarter_closed, quarter_registrations
 from storage.retention import old_delivery_keys, old_sent_updates
 from storage.queries import (
@@ -201,3 +203,49 @@ def test_an_update_finds_its_pending_twin_by_lane_not_by_reading_the_sent_histor
     assert "SCAN slack_outbox" not in plan and "Seq Scan on slack_outbox" not in plan, plan
     if engine.dialect.name == "sqlite":
         assert "ix_slack_outbox_lane" in plan, plan
+
+
+def test_the_partner_nudges_read_partners_by_stage_and_their_registrations_by_partner(engine, now):
+    """Onboarding and re-engagement (storage/nudges/partners.py): a range of ix_partner_stage_since already in
+    order, each partner's registrations and notes probed by their partner indexes; nothing read whole."""
+    rng = random.Random(5)
+    stages = list(PartnerStage)
+    with Session(engine) as session:
+        session.exec(insert(Partner), params=[dict(
+            name=f"Partner {n}", type=PartnerType.reseller, tier="registered", stage=rng.choice(stages),
+            stage_since=now - timedelta(days=rng.randrange(0, 900), minutes=n), slack_channel_id=f"C{n}",
+            manager_slack_id=f"UM{n % 20}", created_at=now, updated_at=now) for n in range(3000)])
+        session.commit()
+        ids = list(session.exec(select(Partner.id)).all())
+    store(engine, lambda _: [registration_row(ids[i % len(ids)], i, created_at=now - timedelta(days=rng.randrange(
+        0, 900))) for i in range(ROWS)])
+    with Session(engine) as session:
+        session.exec(insert(Nudge), params=[dict(
+            key=f"reengagement_note:partner:{p}:UM:{p}", kind="reengagement_note", subject=f"partner:{p}",
+            recipient="UM", period=str(p), partner_id=p, message_key=f"nudge:{p}", deliver_at=now, created_at=now)
+            for p in ids[::3]])
+        session.commit()
+    analyze(engine)
+    queries = {
+        "quiet partners": lambda s: quiet_partners(s, PartnerStage.activated, quiet_before=now - timedelta(days=60),
+                                                   after=None, limit=100),
+        "quiet partners, a later page": lambda s: quiet_partners(
+            s, PartnerStage.producing, quiet_before=now - timedelta(days=60), after=(now - timedelta(days=400), 7),
+            limit=100),
+        "activation due, a later page": lambda s: partners_without_registration(
+            s, (PartnerStage.recruited,), entered_before=now - timedelta(days=14),
+            entered_after=now - timedelta(days=56), after=(now - timedelta(days=30), 7), limit=100),
+        "onboarding steps due": lambda s: partners_without_registration(
+            s, (PartnerStage.onboarded,), entered_before=now, entered_after=now - timedelta(days=14), after=None,
+            limit=100),
+    }
+    for name, run in queries.items():
+        plan, = plans(engine, run)
+        assert_indexed(plan)  # PostgreSQL may read the small partner and nudge tables whole here, by its costs
+        if engine.dialect.name == "sqlite":
+            assert not any(line.strip().startswith(("SCAN partner", "SCAN nudge")) for line in plan.splitlines())
+            assert "SEARCH partner USING INDEX ix_partner_stage_since" in plan, (name, plan)
+            assert "ix_registration_partner_created" in plan, (name, plan)
+            assert "TEMP B-TREE" not in plan, (name, plan)
+            if name.startswith("quiet"):
+                assert "ix_nudge_partner" in plan, (name, plan)

@@ -35,7 +35,7 @@ from storage.nudges.models import Nudge, NudgeKind, NudgeResponse
 from storage.nudges.partners import ACTIVATION_STAGES, REENGAGEMENT_STAGES
 from storage.nudges.queries import muted, nudge_keys_used
 from storage.queries import first_program_runner
-from workflows.nudge_partners import activation_nudges
+from workflows.nudge_partners import activation_nudges, reengagement_nudges
 from workflows.nudges import (
     BATCH,
     Due,
@@ -56,10 +56,11 @@ NAMES_SHOWN = 10  # partners named per stage; the rest are counted ("and 12 more
 NAMES_CHARS = 450  # ... and no more characters of names per stage, so the DM stays within a Slack section
 
 # A source of one kind limited to some partners (the kind's own source, so the same keys), or None when the
-# program file switches the kind off. The re-engagement kind joins with its source's factory.
+# program file switches the kind off.
 LimitedSource = Callable[[Services, datetime, frozenset[int]], NudgeSource | None]
 SOURCES: dict[NudgeKind, LimitedSource] = {
     NudgeKind.activation: activation_nudges,
+    NudgeKind.reengagement: reengagement_nudges,
 }
 KIND_OF_STAGE = {**{stage: NudgeKind.activation for stage in ACTIVATION_STAGES},
                  **{stage: NudgeKind.reengagement for stage in REENGAGEMENT_STAGES}}

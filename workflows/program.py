@@ -165,8 +165,15 @@ class OnboardingNudge(_Strict):
     """Day 0 a welcome in the channel of a partner entering onboarded; follow-ups with the training links."""
 
     enabled: bool = True
-    days: tuple[int, ...] = (0, 3, 7)
+    days: tuple[int, ...] = (0, 3, 7)  # days after entering onboarded; the first is the welcome
     links: tuple[TrainingLink, ...] = ()
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, days: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 0 or d > 365 for d in days):
+            raise ValueError("should be days after a partner is onboarded, between 0 and 365, such as [0, 3, 7]")
+        return tuple(sorted(set(days)))
 
 
 class ActivationNudge(_Strict):
