@@ -38,6 +38,8 @@ def play_nudges(bot: LocalBot, w: "Walkthrough") -> None:
            "(people may move partners backwards; rules never do)",
            lambda: driver.command("U0PRIYA", "/partner", "stage Globex onboarded new team at Globex, onboarding "
                                                          "again"))
+    w.step("The nudge job runs (every 15 minutes): Globex, onboarded now, is welcomed in its channel with how to "
+           "register a lead and the desk", lambda: send_due_nudges(bot.services))
     w.step("Three weeks pass and Globex registers nothing: the nudge job (every 15 minutes) finds it stalled and "
            "nudges it in its channel with Register a lead, in working hours (this demo's program allows every "
            "hour; by default Monday-Friday 09:00-17:00 in the recipient's time zone)",

@@ -61,9 +61,11 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "only Dana Scully (Northwind Consulting, external) sees: 🌱 Sounds like *Acme Inc.*",  # one suggestion
         "Acme Inc. also asked about more seats for finance.",  # ...and none for the second message that day
         "Globex Referrals moved from activated to onboarded.",
+        "*Welcome to the partner program, Globex Referrals!*",
         "#partner-globex  Partnerbot → @Bob Stone @Beth Moss\n    *Ready to register your first lead, Globex Referrals?*",
         "It's been 21 days since your onboarding and no lead is registered yet.",
         "[Register a lead] [Snooze 7 days] [Not relevant]",
+        "1 partner stuck in onboarded for more than 14 days with no registration: Globex Referrals",
         "Bob Stone (Globex, external) clicked [Snooze 7 days]",
         "💤 @Bob Stone snoozed these nudges until",
         "*Recent nudges*\n    • ",
