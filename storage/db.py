@@ -12,6 +12,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
@@ -227,3 +228,12 @@ def insert_once(engine: Engine, row: SQLModel, *, also=None) -> bool:
         return True
     except IntegrityError:
         return False
+
+
+def upsert(session: Session, table, *, key: str, values: dict) -> None:
+    """Insert the row of `values`, or update the one whose `key` column matches: one statement, so two writers at
+    the same moment cannot both try to create it."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values)
+    session.exec(statement.on_conflict_do_update(index_elements=[key],
+                                                 set_={k: v for k, v in values.items() if k != key}))

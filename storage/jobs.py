@@ -7,22 +7,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from storage.db import transaction
+from storage.db import transaction, upsert
 from storage.models import JOB_RESULT_LENGTH, JobOutcome, JobRun  # noqa: F401  (the outcomes recorded)
 
 
 def _upsert(engine: Engine, name: str, **values) -> None:
     """Write `values` into `name`'s row, creating it if it is the job's first: one statement, so a `jobs run` and
     the scheduler recording at the same moment cannot both try to create it."""
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(JobRun).values(name=name, **values)
-    statement = statement.on_conflict_do_update(index_elements=[JobRun.name], set_=values)
     with transaction(engine) as session:
-        session.exec(statement)
+        upsert(session, JobRun, key="name", values={"name": name, **values})
 
 
 def record_start(engine: Engine, name: str, *, at: datetime, ran_by: str) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import and_, or_, tuple_
 from sqlmodel import Session, select
 
 from storage.actors import Actor
+from storage.db import upsert
 from storage.models import Partner
 from storage.nudges.models import Nudge, NudgeMute, SlackUserZone
 
@@ -49,9 +50,8 @@ def stored_zones(session: Session, user_ids: list[str], fresh_after: datetime) -
 
 
 def store_zone(session: Session, user_id: str, tz: str | None, now: datetime) -> None:
-    row = session.get(SlackUserZone, user_id) or SlackUserZone(slack_user_id=user_id)
-    row.tz, row.fetched_at = tz, now
-    session.add(row)
+    """Kept or refreshed; two runs storing the same person's zone at once both succeed."""
+    upsert(session, SlackUserZone, key="slack_user_id", values={"slack_user_id": user_id, "tz": tz, "fetched_at": now})
 
 
 def set_mute(session: Session, *, kind: str, subject: str, until: datetime | None, by: str, nudge_id: int,
