@@ -230,10 +230,11 @@ def insert_once(engine: Engine, row: SQLModel, *, also=None) -> bool:
         return False
 
 
-def upsert(session: Session, table, *, key: str, values: dict) -> None:
-    """Insert the row of `values`, or update the one whose `key` column matches: one statement, so two writers at
-    the same moment cannot both try to create it."""
+def upsert(session: Session, table, *, key: str | tuple[str, ...], values: dict) -> None:
+    """Insert the row of `values`, or update the one whose `key` column(s) match (a unique key): one statement, so
+    two writers at the same moment cannot both try to create it."""
+    keys = (key,) if isinstance(key, str) else key
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(**values)
-    session.exec(statement.on_conflict_do_update(index_elements=[key],
-                                                 set_={k: v for k, v in values.items() if k != key}))
+    session.exec(statement.on_conflict_do_update(index_elements=list(keys),
+                                                 set_={k: v for k, v in values.items() if k not in keys}))

@@ -4,12 +4,12 @@ message, at a decent hour in the recipient's zone, stopped by Not relevant and p
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import Session, select
 
+from bot.worker import Worker
 from handlers.notify import SlackNotifier
 from storage.actors import Actor, ActorKind
 from storage.db import make_engine
@@ -245,21 +245,25 @@ def nudges_in(bot, channel: str) -> list:
 
 def test_a_crash_between_storing_a_nudge_and_sending_it_sends_it_once_after_the_restart(bot, engine):
     services = globex_stalled(bot)
-    kick, services.kick = services.kick, lambda: None  # the process dies before its worker sends anything
+    client = bot.worker.sender.client
+    bot.worker.stop()  # the process dies after the job stored its nudge: its worker sends nothing more
+    services.kick = lambda: None
     assert send_due_nudges(services).total == 1
     assert nudges_in(bot, "C0GLOBEX") == []
-    services.kick = kick
     # The restarted worker's first post reaches Slack but its answer is lost (a 500): it looks before posting again.
     bot.sandbox.fail("chat.postMessage", status=500, after_effect=True)
-    bot.worker.kick()
-    bot.sandbox.wait_for(lambda: nudges_in(bot, "C0GLOBEX"))
-    for _ in range(3):
-        time.sleep(0.1)  # the retry comes due (the local bot's backoff is 50 ms)
-        bot.worker.kick()
+    restarted = Worker(services, client, inline=True, backoff=lambda attempts: 0.05)
+    try:
+        def sent() -> bool:
+            restarted.kick()
+            with Session(engine) as session:
+                nudge = session.exec(select(Nudge)).one()
+                return session.exec(select(SlackMessage).where(SlackMessage.key == nudge.message_key)).one().status \
+                    == "sent"
+        bot.sandbox.wait_for(sent)
+    finally:
+        restarted.stop()
     assert send_due_nudges(services).total == 0
-    with Session(engine) as session:
-        [nudge] = session.exec(select(Nudge)).all()
-        assert session.exec(select(SlackMessage).where(SlackMessage.key == nudge.message_key)).one().status == "sent"
     assert len(nudges_in(bot, "C0GLOBEX")) == 1
     assert any(c.status == 500 for c in bot.sandbox.calls("chat.postMessage"))
     assert bot.sandbox.calls("conversations.history")  # it looked for the post before trying again

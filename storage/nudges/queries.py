@@ -55,13 +55,11 @@ def store_zone(session: Session, user_id: str, tz: str | None, now: datetime) ->
 
 
 def set_mute(session: Session, *, kind: str, subject: str, until: datetime | None, by: str, nudge_id: int,
-             now: datetime) -> NudgeMute:
-    """Snooze (until) or stop (None) a kind for a subject; a later answer replaces an earlier one."""
-    mute = session.exec(select(NudgeMute).where(NudgeMute.kind == kind, NudgeMute.subject == subject)
-                        .with_for_update()).first() or NudgeMute(kind=kind, subject=subject, by_slack_id=by)
-    mute.until, mute.by_slack_id, mute.nudge_id, mute.at = until, by, nudge_id, now
-    session.add(mute)
-    return mute
+             now: datetime) -> None:
+    """Snooze (until) or stop (None) a kind for a subject; a later answer replaces an earlier one, and two presses
+    at the same moment both succeed (one statement on the unique kind and subject)."""
+    upsert(session, NudgeMute, key=("kind", "subject"), values={
+        "kind": kind, "subject": subject, "until": until, "by_slack_id": by, "nudge_id": nudge_id, "at": now})
 
 
 def nudge_for_actor(session: Session, nudge_id: int, actor: Actor) -> Nudge | None:
