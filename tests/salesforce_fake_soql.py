@@ -3,10 +3,10 @@
 WHERE takes =, !=, <, <=, >, >=, LIKE, IN (...), NOT IN (...), AND, OR and parentheses, with 'strings', numbers,
 dates (2026-11-01), datetimes (2026-11-01T00:00:00Z, compared as instants), null, true and false.
 SELECT takes fields, the aggregate functions COUNT(), COUNT(field), SUM, AVG, MIN and MAX, and the date functions
-DAY_ONLY, CALENDAR_YEAR, CALENDAR_QUARTER, CALENDAR_MONTH and DAY_IN_MONTH (in UTC, as without convertTimezone()), each with an
-optional alias. A query with an aggregate function or GROUP BY answers AggregateResult records as Salesforce does:
-grouped fields under their name, functions under their alias or `expr0`, `expr1`... in order; every selected item
-that is not aggregated must be grouped; SUM and AVG of a currency field are in the org's corporate currency.
+DAY_ONLY, CALENDAR_YEAR, CALENDAR_QUARTER, CALENDAR_MONTH and DAY_IN_MONTH (in UTC, as without convertTimezone()),
+each with an optional alias. A query with an aggregate function or GROUP BY answers AggregateResult records as
+Salesforce does: grouped fields under their name, functions under their alias or `expr0`, `expr1`... in order; every
+selected item that is not aggregated must be grouped; SUM and AVG of a currency field are in the org's corporate currency.
 Enough for every query Partnerbot issues.
 """
 

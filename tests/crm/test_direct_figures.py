@@ -201,7 +201,8 @@ def test_the_fake_answers_aggregate_queries_as_salesforce_does(fake, sf_settings
     answer = query("SELECT StageName, COUNT(Id), SUM(Amount), MAX(Amount) top FROM Opportunity GROUP BY StageName")
     assert answer.status_code == 200
     assert answer.json() == {"totalSize": 2, "done": True, "records": [
-        {"attributes": {"type": "AggregateResult"}, "StageName": "Prospecting", "expr0": 1, "expr1": 100.0, "top": 100.0},
+        {"attributes": {"type": "AggregateResult"}, "StageName": "Prospecting", "expr0": 1, "expr1": 100.0,
+         "top": 100.0},
         {"attributes": {"type": "AggregateResult"}, "StageName": "Closed Won", "expr0": 1, "expr1": None, "top": None},
     ]}
     empty = query("SELECT COUNT(Id) n, SUM(Amount) total FROM Opportunity WHERE Amount > 1000000")
