@@ -118,9 +118,13 @@ def metadata_problems(root: Path = DEFAULT) -> list[str]:
                 aggregate = summary.findtext("md:aggregate", namespaces=NS)
                 if column not in formulas and aggregate not in summaries.get(column, set()):
                     problems.append(f"{name}: {source} has no {aggregate} of {column}")
-            for column in _texts(component, "md:dashboardTableColumn/md:column"):
-                if column not in formulas and column not in groupings and not summaries.get(column):
-                    problems.append(f"{name}: {source} has no grouping, summary or formula {column}")
+            for table_column in component.iterfind("md:dashboardTableColumn", NS):
+                column = table_column.findtext("md:column", namespaces=NS)
+                aggregate = table_column.findtext("md:aggregateType", namespaces=NS)
+                if column in formulas or (column in groupings and aggregate is None):
+                    continue
+                if aggregate not in summaries.get(column, set()):
+                    problems.append(f"{name}: {source} has no grouping, formula or {aggregate} of {column}")
     return problems
 
 
@@ -166,6 +170,9 @@ def test_broken_xml_order_and_summaries_are_named(tmp_path):
     won.write_text(won.read_text().replace("<aggregateTypes>Sum</aggregateTypes>\n", "", 1))
     pipeline = copy / "reports" / "Partnerbot" / "Pipeline_by_Attribution_and_Quarter.report-meta.xml"
     pipeline.write_text(pipeline.read_text().replace("<format>Summary</format>", "<format>Summary</format><name>x"))
+    dashboard = copy / DASHBOARD.relative_to(DEFAULT)
+    dashboard.write_text(dashboard.read_text().replace("<aggregateType>Sum</aggregateType>",
+                                                       "<aggregateType>Average</aggregateType>"))
     folder = copy / "reports" / "Partnerbot.reportFolder-meta.xml"
     folder.write_text(folder.read_text().replace("<name>Partnerbot</name>", "").replace(
         "<folderShares>", "<name>Partnerbot</name><folderShares>"))
@@ -176,3 +183,5 @@ def test_broken_xml_order_and_summaries_are_named(tmp_path):
         in problems
     assert ("dashboards/Partnerbot/Partner_vs_Direct_Pipeline.dashboard-meta.xml: "
             "Partnerbot/Won_Revenue_Partner_vs_Direct has no Sum of AMOUNT") in problems
+    assert ("dashboards/Partnerbot/Partner_vs_Direct_Pipeline.dashboard-meta.xml: "
+            "Partnerbot/Win_Rate_by_Attribution has no grouping, formula or Average of CLOSED") in problems

@@ -6,8 +6,8 @@ currency of a multi-currency org, converted at Salesforce's own rates), whatever
 So every amount row here is in the currency `SELECT DefaultCurrencyIsoCode FROM Organization` names (asked each
 time, so it can never disagree with the org), and every amount query has a GROUP BY.
 
-Days: date functions without convertTimezone() work on UTC, so CreatedDate is bucketed by its UTC day; CloseDate
-is a plain date and is compared with the period's calendar days in `tz`.
+Days: periods are instants for CreatedDate (a datetime) and calendar days in `tz` for CloseDate (a plain date).
+Date functions without convertTimezone() work on UTC days; weeks are split where a local Monday starts.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from storage.crm.client import CrmAuthError, CrmConfigError, build_salesforce, s
 # upsell's expansion, keyed by Partnerbot_Id__c). The dashboard's "blank attribution" is the same Opportunities
 # except Partnerbot's expansions that no partner was credited for (see salesforce/README.md).
 DIRECT = "Attribution_Type__c = null AND Partnerbot_Id__c = null"
+PARTNER = "(Attribution_Type__c != null OR Partnerbot_Id__c != null)"
 CENT = Decimal("0.01")
 
 AmountRows = tuple[tuple[str, int, Decimal], ...]
@@ -56,12 +57,16 @@ class _Bound:
     day: date  # the calendar day in the report's time zone, for CloseDate
 
 
+def _soql_instant(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _bound(value: date | datetime, tz: tzinfo) -> _Bound:
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     else:
         moment = datetime.combine(value, time(), tz)
-    return _Bound(moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), moment.astimezone(tz).date())
+    return _Bound(_soql_instant(moment), moment.astimezone(tz).date())
 
 
 def direct_figures(
@@ -99,7 +104,7 @@ def direct_figures(
 
 def _read(api: CrmApi, start, end, weeks_start, tz: tzinfo) -> DirectFigures:
     try:
-        return _figures(api, _bound(start, tz), _bound(end, tz), _bound(weeks_start, tz))
+        return _figures(api, _bound(start, tz), _bound(end, tz), _bound(weeks_start, tz), tz)
     except CrmTransientError as exc:
         raise SalesforceUnavailable(str(exc)) from None
     except SalesforceError as exc:  # refused: a field not deployed, no access to Opportunity, a bad query
@@ -109,7 +114,7 @@ def _read(api: CrmApi, start, end, weeks_start, tz: tzinfo) -> DirectFigures:
         raise SalesforceUnavailable(f"unexpected answer from Salesforce ({type(exc).__name__})") from None
 
 
-def _figures(api: CrmApi, start: _Bound, end: _Bound, weeks: _Bound) -> DirectFigures:
+def _figures(api: CrmApi, start: _Bound, end: _Bound, weeks: _Bound, tz: tzinfo) -> DirectFigures:
     [org] = api.query_all("SELECT DefaultCurrencyIsoCode FROM Organization")
     currency = org["DefaultCurrencyIsoCode"]
     created = f"CreatedDate >= {start.instant} AND CreatedDate < {end.instant}"
@@ -125,7 +130,7 @@ def _figures(api: CrmApi, start: _Bound, end: _Bound, weeks: _Bound) -> DirectFi
         won=_amounts(won, currency),
         lost_count=sum(int(r["n"]) for r in decided if not r["IsWon"]),
         average_days_to_close=_average_days_to_close(api, closed) if won else None,
-        weekly_new_pipeline=_weekly(api, weeks, end, currency),
+        weekly_new_pipeline=_weekly(api, weeks, end, tz, currency),
     )
 
 
@@ -158,18 +163,43 @@ def _average_days_to_close(api: CrmApi, closed: str) -> Decimal:
     return (Decimal(total) / Decimal(count)).quantize(Decimal("0.1"))
 
 
-def _weekly(api: CrmApi, weeks: _Bound, end: _Bound, currency: str) -> tuple[tuple[date, str, Decimal], ...]:
-    """Direct new pipeline per week from `weeks` to `end`, every week present (zero when nothing was created)."""
+def _weekly(
+    api: CrmApi, weeks: _Bound, end: _Bound, tz: tzinfo, currency: str
+) -> tuple[tuple[date, str, Decimal], ...]:
+    """Direct new pipeline per local week (Monday 00:00 in `tz`) from `weeks` to `end`, every week present.
+
+    Salesforce groups CreatedDate by UTC day, and a local Monday 00:00 can fall inside a UTC day (Tokyo's is Sunday
+    15:00 UTC): such a day's total is split at the boundary by one more small query, so every deal lands in its
+    local week."""
     first = weeks.day
     count = max(0, -(-(end.day - first).days // 7))
-    totals = [Decimal(0)] * count
-    if count:
-        rows = api.query_all(
-            f"SELECT DAY_ONLY(CreatedDate) day, SUM(Amount) total FROM Opportunity WHERE {DIRECT} "
-            f"AND CreatedDate >= {weeks.instant} AND CreatedDate < {end.instant} GROUP BY DAY_ONLY(CreatedDate)"
+    if not count:
+        return ()
+    where = f"FROM Opportunity WHERE {DIRECT} AND CreatedDate >= {weeks.instant} AND CreatedDate < {end.instant}"
+    by_day = "SELECT DAY_ONLY(CreatedDate) day, SUM(Amount) total {where} GROUP BY DAY_ONLY(CreatedDate)"
+    days = _day_totals(api.query_all(by_day.format(where=where)))
+    # Where each week after the first begins, as a UTC instant; the days holding one strictly inside are split.
+    starts = [datetime.combine(first + timedelta(weeks=i), time(), tz).astimezone(timezone.utc)
+              for i in range(1, count)]
+    split = {s.date(): i for i, s in enumerate(starts, 1) if s.time() != time() and s.date() in days}
+    before: dict[date, Decimal] = {}
+    if split:
+        ranges = " OR ".join(
+            f"(CreatedDate >= {_soql_instant(datetime.combine(day, time(), timezone.utc))} "
+            f"AND CreatedDate < {_soql_instant(starts[i - 1])})"
+            for day, i in sorted(split.items())
         )
-        for row in rows:
-            # CreatedDate's day is UTC's: a few hours at either end can fall a day outside in another time zone.
-            index = min(count - 1, max(0, (date.fromisoformat(row["day"]) - first).days // 7))
-            totals[index] += Decimal(str(row["total"] or 0))
+        before = _day_totals(api.query_all(by_day.format(where=f"{where} AND ({ranges})")))
+    totals = [Decimal(0)] * count
+    for day, total in days.items():
+        if day in split:
+            totals[split[day] - 1] += before.get(day, Decimal(0))
+            totals[split[day]] += total - before.get(day, Decimal(0))
+        else:  # the whole UTC day is in one week: the one its first instant is in
+            midnight = datetime.combine(day, time(), timezone.utc)
+            totals[sum(1 for s in starts if s <= midnight)] += total
     return tuple((first + timedelta(weeks=i), currency, total.quantize(CENT)) for i, total in enumerate(totals))
+
+
+def _day_totals(rows: list[dict[str, Any]]) -> dict[date, Decimal]:
+    return {date.fromisoformat(r["day"]): Decimal(str(r["total"] or 0)) for r in rows}

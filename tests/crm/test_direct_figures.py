@@ -128,16 +128,37 @@ def test_a_period_crossing_the_year_in_the_managers_time_zone(fake, sf_settings)
     assert figures.new_pipeline == usd(3, "1050")  # 300 + 700 + 50
     assert figures.won == usd(1, "5000") and figures.lost_count == 1
     assert figures.average_days_to_close == Decimal("18.0")
-    # Weeks are bucketed by CreatedDate's UTC day: Monday 01:00 in Tokyo is still Sunday in UTC.
+    # Weeks are Tokyo's: Salesforce's UTC day of Sunday 27 December is split where Tokyo's Monday begins.
     assert figures.weekly_new_pipeline == (
-        (date(2026, 12, 21), "USD", Decimal("411")),  # 111 (Sunday in Tokyo) and 300 (Monday 01:00 in Tokyo)
-        (date(2026, 12, 28), "USD", Decimal("750")),
+        (date(2026, 12, 21), "USD", Decimal("111")),  # Sunday 23:00 in Tokyo
+        (date(2026, 12, 28), "USD", Decimal("1050")),  # the same three as new pipeline
     )
+    assert len(fake.soql) == 8 and "CreatedDate < 2026-12-27T15:00:00Z" in fake.soql[-1]
     # The same week given as instants gives the same totals.
     start = datetime(2026, 12, 27, 15, tzinfo=timezone.utc)
     same = direct_figures(sf_settings, start, datetime(2027, 1, 3, 15, tzinfo=timezone.utc),
                           datetime(2026, 12, 20, 15, tzinfo=timezone.utc), tz=tokyo)
     assert same == figures
+
+
+def test_weeks_follow_the_local_monday_west_of_utc_too(fake, sf_settings):
+    new_york = ZoneInfo("America/New_York")  # Monday 7 December 00:00 in New York is 05:00 UTC
+    opportunity(fake, "Sunday night in New York", "2026-12-07T04:00:00", amount=10)
+    opportunity(fake, "Monday morning in New York", "2026-12-07T06:00:00", amount=20)
+    opportunity(fake, "Later that Monday", "2026-12-07T20:00:00", amount=40)
+    opportunity(fake, "Sunday 13 December, 23:30 in New York", "2026-12-14T04:30:00", amount=80)
+    figures = direct_figures(sf_settings, date(2026, 12, 7), date(2026, 12, 14), date(2026, 11, 30), tz=new_york)
+    assert figures.new_pipeline == usd(3, "140")
+    assert figures.weekly_new_pipeline == (
+        (date(2026, 11, 30), "USD", Decimal("10")), (date(2026, 12, 7), "USD", Decimal("140")),
+    )
+    # Summer time starts on Sunday 14 March 2027: that Monday begins at 04:00 UTC, not 05:00.
+    opportunity(fake, "Sunday 14 March, 23:30 in New York", "2027-03-15T03:30:00", amount=1)
+    opportunity(fake, "Monday 15 March, 00:30 in New York", "2027-03-15T04:30:00", amount=2)
+    figures = direct_figures(sf_settings, date(2027, 3, 15), date(2027, 3, 22), date(2027, 3, 8), tz=new_york)
+    assert figures.weekly_new_pipeline == (
+        (date(2027, 3, 8), "USD", Decimal("1")), (date(2027, 3, 15), "USD", Decimal("2")),
+    )
 
 
 def test_not_connected_is_none_and_asks_nothing(fake, bare_settings):
