@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -52,8 +52,7 @@ def usd(count, total):
 
 
 def weeks(totals: dict[str, str], first=WEEKS_FROM, count=9, currency="USD"):
-    from datetime import timedelta
-
+    """Every week from `first`, with the totals given by week start and zero elsewhere."""
     days = [first + timedelta(weeks=i) for i in range(count)]
     return tuple((day, currency, Decimal(totals.get(day.isoformat(), "0"))) for day in days)
 
