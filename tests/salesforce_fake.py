@@ -66,8 +66,9 @@ class FakeSalesforce(FakeOrg):
         public_key_pem: bytes | None = None,
         seed: int = 0,
         timeout_seconds: float = 1.0,
+        currency: str = "USD",
     ):
-        super().__init__(api_limit=api_limit)
+        super().__init__(api_limit=api_limit, currency=currency)
         self.directory = Path(directory)
         self.username, self.password, self.security_token = username, password, security_token
         self.consumer_key, self.public_key_pem = consumer_key, public_key_pem

@@ -14,10 +14,11 @@ METADATA = {"md": "http://soap.sforce.com/2006/04/metadata"}
 STANDARD = {
     "Lead": ("Id", "FirstName", "LastName", "Company", "Email", "Website", "Description", "LeadSource", "Status"),
     "Opportunity": ("Id", "Name", "AccountId", "Amount", "StageName", "CloseDate", "LeadSource", "Type",
-                    "Description", "IsClosed", "IsWon"),
+                    "Description", "IsClosed", "IsWon", "CreatedDate"),
     "Account": ("Id", "Name", "Website", "Type"),
     "Partner": ("Id", "OpportunityId", "AccountToId", "Role", "IsPrimary"),
     "Partnerbot_Revenue__c": ("Id", "Name"),
+    "Organization": ("Id", "Name", "DefaultCurrencyIsoCode"),
 }
 # Standard picklists with the values a new org has; admins may add values, so they are not restricted.
 STANDARD_PICKLISTS = {

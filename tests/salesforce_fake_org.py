@@ -9,6 +9,7 @@ import itertools
 import json
 import threading
 from collections import defaultdict
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, unquote, urlsplit
 
 try:  # imported as a top-level module by pytest, as part of `tests` by the benchmark
@@ -34,6 +35,9 @@ REQUIRED = {
     "Partner": ("AccountToId", "OpportunityId"),
     "Partnerbot_Revenue__c": ("Opportunity__c", "Month__c"),
 }
+ORG_ID = "00D000000000001AAA"
+CURRENCY_FIELDS = {"Amount", "Estimated_Value__c", "Signing_Monthly_Revenue__c", "Current_Monthly_Revenue__c",
+                   "Amount__c"}
 PREFIX = {"Account": "001", "Lead": "00Q", "Opportunity": "006", "Partner": "00I", "Partnerbot_Revenue__c": "a01"}
 NOT_FOUND = [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
 
@@ -54,7 +58,7 @@ class RecordError(Exception):
 class FakeOrg:
     """Salesforce's data side; `validation_rules` are functions `(sobject, record) -> message | None`."""
 
-    def __init__(self, *, api_limit: int):
+    def __init__(self, *, api_limit: int, currency: str = "USD"):
         self.api_limit, self.api_used = api_limit, 0
         self.objects: dict[str, dict[str, dict]] = defaultdict(dict)
         self.validation_rules: list = []
@@ -62,6 +66,29 @@ class FakeOrg:
         self.lock = threading.RLock()
         self._ids = itertools.count(1)
         self._index: dict[tuple[str, str], dict] = defaultdict(dict)
+        self.soql: list[str] = []  # every query asked, in order
+        self.rates: dict[str, float] | None = None  # ISO code -> units per corporate unit, in a multi-currency org
+        self.objects["Organization"][ORG_ID] = {"Id": ORG_ID, "Name": "Fake Org", "DefaultCurrencyIsoCode": currency}
+
+    @property
+    def currency(self) -> str:
+        """The org's currency (the corporate currency of a multi-currency org)."""
+        return self.objects["Organization"][ORG_ID]["DefaultCurrencyIsoCode"]
+
+    def enable_currencies(self, rates: dict[str, float]) -> None:
+        """Turn on multiple currencies, as Setup does: records get CurrencyIsoCode; `rates` are Salesforce's
+        conversion rates (units of each currency per unit of the corporate currency)."""
+        self.rates = {self.currency: 1.0} | rates
+        for sobject in ("Opportunity", "Account", "Lead"):
+            self.fields[sobject].add("CurrencyIsoCode")
+            for record in self.objects[sobject].values():
+                record.setdefault("CurrencyIsoCode", self.currency)
+
+    def _in_corporate(self, record: dict, field: str, value):
+        """What an aggregate over a currency field adds up: the value in the corporate currency."""
+        if self.rates is None or field not in CURRENCY_FIELDS:
+            return value
+        return value / self.rates[record.get("CurrencyIsoCode") or self.currency]
 
     def records(self, sobject: str) -> list[dict]:
         return list(self.objects[sobject].values())
@@ -145,6 +172,10 @@ class FakeOrg:
             merged["IsClosed"] = str(merged.get("StageName", "")).startswith("Closed")
             merged["IsWon"] = merged.get("StageName") == "Closed Won"
         created = not record_id
+        if created and sobject == "Opportunity":  # system fields Salesforce sets on insert
+            merged.setdefault("CreatedDate", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000"))
+        if created and self.rates is not None and sobject in ("Opportunity", "Account", "Lead"):
+            merged.setdefault("CurrencyIsoCode", self.currency)
         record_id = record_id or f"{PREFIX.get(sobject, 'a99')}{next(self._ids):015d}"
         merged["Id"] = record_id
         for field in EXTERNAL_IDS.get(sobject, ()):
@@ -201,8 +232,9 @@ class FakeOrg:
                 "DailyApiRequests": {"Max": self.api_limit, "Remaining": max(0, self.api_limit - self.api_used)}
             }
         if parts[0] in ("query", "queryAll"):
+            self.soql.append(params.get("q", [""])[0])
             try:
-                records = run_query(params.get("q", [""])[0], self.objects, self.fields)
+                records = run_query(params.get("q", [""])[0], self.objects, self.fields, self._in_corporate)
             except ValueError as exc:
                 code = "INVALID_FIELD" if isinstance(exc, UnknownField) else "MALFORMED_QUERY"
                 return 400, [{"errorCode": code, "message": str(exc)}]

@@ -11,14 +11,14 @@ from typing import Any, Literal
 from simple_salesforce import Salesforce
 
 from storage.crm.api import CrmApi
+from storage.crm.reporting import DIRECT, PARTNER
 
 Period = Literal["month", "quarter"]
 
-# "Direct" means no partner Account on the Opportunity: Partnerbot sets Partner_Account__c on every deal
-# a partner registered, so its absence is what separates direct business from partner business.
+# Direct and partner business as storage.crm.reporting defines them (one definition for every surface).
 OPPORTUNITIES_SOQL = (
     "SELECT Id, Amount, CloseDate, IsClosed, IsWon FROM Opportunity "
-    "WHERE Partner_Account__c {partner} null AND CloseDate >= {start} AND CloseDate <= {end}"
+    "WHERE {which} AND CloseDate >= {start} AND CloseDate <= {end}"
 )
 
 
@@ -60,7 +60,8 @@ def pipeline_and_won_by_period(
 ) -> list[PeriodFigures]:
     """Open pipeline and won revenue by close period: direct deals by default, partner deals with `partner=True`."""
     api = sf if isinstance(sf, CrmApi) else CrmApi(sf)
-    soql = OPPORTUNITIES_SOQL.format(partner="!=" if partner else "=", start=start.isoformat(), end=end.isoformat())
+    which = PARTNER if partner else DIRECT
+    soql = OPPORTUNITIES_SOQL.format(which=which, start=start.isoformat(), end=end.isoformat())
     return summarize_by_period(api.query_all(soql), period)
 
 

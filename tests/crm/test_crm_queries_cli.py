@@ -52,6 +52,8 @@ def test_direct_pipeline_leaves_partner_deals_out(fake, sf_settings):
             "Amount": 5000,
             "CloseDate": "2026-11-15",
             "Partner_Account__c": partner_account,
+            "Attribution_Type__c": "partner_sourced",
+            "Partnerbot_Id__c": "REG-00001",
         },
     )
     figures = direct_pipeline_and_won(build_salesforce(sf_settings), start=date(2026, 1, 1), end=date(2026, 12, 31))
