@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
@@ -15,6 +16,8 @@ from bot.settings import Settings
 from handlers import events, home, leads, nudges, partner, protection, review_tools, reviews, upsell_reviews, upsells
 from handlers.common import SOMETHING_WENT_WRONG, acting_user, answer_text
 from handlers.notify import SlackNotifier, slack_message_link, slack_user_time_zone
+from storage.crm.client import salesforce_configured
+from storage.crm.reporting import direct_figures
 from workflows.program import Program
 from workflows.services import Services, utc_clock
 
@@ -35,13 +38,20 @@ def make_client(settings: Settings) -> WebClient:
     ])
 
 
+def direct_reader(settings: Settings | None) -> Callable[..., object] | None:
+    """What reads Salesforce's direct figures with these settings; None when they do not configure Salesforce."""
+    return partial(direct_figures, settings) if settings is not None and salesforce_configured(settings) else None
+
+
 def build_services(*, engine: Engine, program: Program, client: WebClient,
-                   clock: Callable[[], datetime] = utc_clock) -> Services:
-    """The workflows' collaborators; asks Slack who we are (our team and bot user) once."""
+                   clock: Callable[[], datetime] = utc_clock, settings: Settings | None = None) -> Services:
+    """The workflows' collaborators; asks Slack who we are (our team and bot user) once. With `settings` that
+    configure Salesforce, reports read direct figures from it."""
     identity = client.auth_test()
     return Services(engine=engine, program=program, notifier=SlackNotifier(program, clock), clock=clock,
                     our_team_id=identity.get("team_id"), bot_user_id=identity.get("user_id"),
-                    message_link=slack_message_link(client), user_time_zone=slack_user_time_zone(client))
+                    message_link=slack_message_link(client), user_time_zone=slack_user_time_zone(client),
+                    read_direct=direct_reader(settings))
 
 
 def _handle_error(error: Exception, body: dict, context, client: WebClient,

@@ -154,7 +154,7 @@ def background_main(parent_pid: int, settings: Settings, program: Program, reade
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     yield_cpu_to_acks()
     engine = make_engine(settings.database_url, background=True)  # makes way for the acks' writes
-    services = build_services(engine=engine, program=program, client=make_client(settings))
+    services = build_services(engine=engine, program=program, client=make_client(settings), settings=settings)
     worker = Worker(services, make_outbox_client(settings)).start()
     parent_gone = threading.Event()
     homes = HomePublisher(services, make_client(settings))

@@ -84,7 +84,8 @@ def _job_context() -> JobContext:
 
     settings, program = checked_start("since the jobs tell people in Slack")
     engine = open_database(settings)
-    return JobContext(build_services(engine=engine, program=program, client=make_client(settings)), settings)
+    return JobContext(build_services(engine=engine, program=program, client=make_client(settings),
+                                      settings=settings), settings)
 
 
 def run_scheduler() -> None:

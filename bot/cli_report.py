@@ -30,6 +30,7 @@ from workflows.reporting import (
     PeriodError,
     Scope,
     ScopeKind,
+    direct_for,
 )
 
 REPORT_COLUMNS = ("period", "start", "end", "scope", "section", "item", "measure", "value", "unit")
@@ -230,10 +231,11 @@ def report(
 ) -> None:
     """The partner figures (pipeline, won and win rate, lead to close, landing zones, usage growth, funnel, top
     partners and movers) for a period, for the whole program or some partners; values in the routing base
-    currency. Direct (Salesforce) figures show as not connected here."""
+    currency. Direct figures come from Salesforce when it is configured (else: not connected)."""
     from bot.cli import program_or_exit, settings_or_exit
     from bot.runtime import open_database
     from handlers.notify import SlackNotifier
+    from bot.app import direct_reader
     from storage.reporting import partner_by_name
     from workflows.reporting import compute_figures, lead_to_close_by
     from workflows.services import Services, utc_clock
@@ -250,7 +252,8 @@ def report(
     except PeriodError as error:
         raise _fail(f"--period: {error}") from None
     engine = open_database(settings)
-    services = Services(engine=engine, program=program, notifier=SlackNotifier(program, utc_clock), clock=utc_clock)
+    services = Services(engine=engine, program=program, notifier=SlackNotifier(program, utc_clock), clock=utc_clock,
+                        read_direct=direct_reader(settings))
     partner_id = None
     if partner is not None:
         from sqlmodel import Session
@@ -268,7 +271,8 @@ def _content(services, period: Period, scope: Scope, by: GroupBy | None, top: in
              grouped: Callable) -> tuple[Callable[[Format], str], Callable[[], Table]]:
     """(text in a format, the table) of the report asked for."""
     if by is None:
-        figures = compute(services, period, scope, top=top)
+        direct, direct_error = direct_for(services, period)
+        figures = compute(services, period, scope, top=top, direct=direct, direct_error=direct_error)
         return (lambda f: render_figures(figures, f)), (lambda: figures_table(figures))
     groups = grouped(services, period, scope, by)
     return (lambda f: render_groups(period, scope, by, groups, f)), (lambda: groups_table(period, scope, by, groups))

@@ -113,6 +113,6 @@ def build_runtime(settings: Settings, *, program: Program | None = None, engine:
     program = program or load_program(settings.program_file)
     engine = engine or open_database(settings)
     client = make_client(settings)
-    services = build_services(engine=engine, program=program, client=client, clock=clock)
+    services = build_services(engine=engine, program=program, client=client, clock=clock, settings=settings)
     app = create_app(settings, services, client, process_before_response=process_before_response)
     return Runtime(settings, engine, client, services, app)

@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from storage import reporting as store
 from storage.actors import Actor
+from storage.crm.reporting import DirectFigures, SalesforceUnavailable
 from storage.db import read_snapshot
 from storage.models import PartnerStage
 from storage.reporting_scope import Scope, ScopeKind, ScopeRefused, scope_for  # noqa: F401  (surfaces import them)
@@ -31,6 +32,7 @@ from workflows.services import NotAllowed, Services
 
 EXPANSION_DAYS = 183  # "within 6 months" of landing
 TOP_PARTNERS = 5
+CHART_WEEKS = 12  # the digest's chart: new pipeline per week
 
 Amounts = Iterable[tuple[str, int, Decimal]]  # (currency, how many, their value) rows, as the queries give them
 CENT, TENTH = Decimal("0.01"), Decimal("0.1")
@@ -218,17 +220,6 @@ class Split:
 
 
 # --- Direct (Salesforce) ----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class DirectFigures:
-    """Salesforce Opportunities with no partner attribution. Amount rows are (currency, count, total)."""
-    new_pipeline: tuple[tuple[str, int, Decimal], ...]   # created in [start, end)
-    open_now: tuple[tuple[str, int, Decimal], ...]       # IsClosed = false now
-    won: tuple[tuple[str, int, Decimal], ...]            # IsWon, CloseDate in [start, end)
-    lost_count: int                                       # IsClosed and not IsWon, CloseDate in [start, end)
-    average_days_to_close: Decimal | None                 # won in the period: CreatedDate -> CloseDate
-    weekly_new_pipeline: tuple[tuple[date, str, Decimal], ...]  # (week start Monday, currency, total), last N weeks
-
 
 @dataclass(frozen=True)
 class DirectSummary:
@@ -575,3 +566,17 @@ def weekly_series(services: Services, scope: Scope, *, until: Period, weeks: int
                                     if monday == week.first_day], rules)
         points.append(WeekPoint(week.first_day, split.sourced, split.influenced, direct_week))
     return tuple(points)
+
+
+def direct_for(services: Services, period: Period, *, weeks: int = CHART_WEEKS) -> tuple[DirectFigures | None, str | None]:
+    """Salesforce's direct figures for `period`, with weekly new pipeline for the `weeks` weeks ending with the one
+    holding the period's last day: (figures, None); (None, None) when Salesforce is not connected; (None, why) when
+    it could not be read. Asked of Salesforce outside any transaction; org-wide, so a run asks once per period."""
+    if services.read_direct is None:
+        return None, None
+    last = period.last_day
+    weeks_start = last - timedelta(days=last.weekday() + 7 * (weeks - 1))
+    try:
+        return services.read_direct(period.start, period.end, weeks_start, tz=ZoneInfo(period.zone)), None
+    except SalesforceUnavailable as unavailable:
+        return None, str(unavailable)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -213,3 +213,6 @@ class Services:
     # A person's IANA time zone from Slack (users.info), asked outside any transaction; None without a Slack
     # client, or when Slack gives none: nudges then use the program's default zone.
     user_time_zone: Callable[[str], str | None] | None = None
+    # Salesforce's direct (non-partner) figures: (start, end, weeks_start, tz=) -> DirectFigures, read outside any
+    # transaction (storage/crm/reporting.direct_figures); None when Salesforce is not configured ("not connected").
+    read_direct: Callable[..., Any] | None = None
