@@ -1,6 +1,8 @@
 """The benchmark's floor: a Bolt app whose listeners only ack, served exactly like Partnerbot (waitress).
 
 Run as a process: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and PORT as for `partnerbot serve`.
+BARE_ANSWER_AT_ACK=1 answers the moment a listener acks, as `serve` does; otherwise when Bolt's dispatch finds the
+ack (Bolt's default: it looks every 10 ms).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def main() -> None:
     app.command(Command.lead.value)(lambda ack: ack())
     app.view(Callback.lead_registration.value)(lambda ack: ack())
     app.event(Event.app_home_opened.value)(lambda: None)  # Bolt acks events itself, before the listener runs
-    wsgi = make_wsgi_app(app, make_engine("sqlite://"))
+    wsgi = make_wsgi_app(app, make_engine("sqlite://"), answer_at_ack=os.environ.get("BARE_ANSWER_AT_ACK") == "1")
     HttpServer(wsgi, host="127.0.0.1", port=int(os.environ["PORT"])).serve_forever()
 
 

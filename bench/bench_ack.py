@@ -4,6 +4,10 @@ Topology as in production: each app is its own process (`partnerbot serve` with 
 bench/bare_app.py served by the same waitress set-up); "Slack" (the local sandbox's Web API and its request
 driver) is this process. Loopback only.
 
+Two bare apps: "bare bolt" answers when Bolt's dispatch finds the ack (Bolt's default, which looks every 10 ms):
+the Bolt app the target is judged against. "bare at ack" is served as `serve` is, answered the moment its listener
+acks (bot/server.py AnswerAtAck): against it, what Partnerbot's own work before the ack costs shows.
+
 1. The database gets bench_scale.py's people (5,000 partners, each with a Slack Connect channel and a
    contact; 40 AEs; a partner manager) and --registrations registrations; the sandbox knows the same people.
 2. Two measured series: each app gets --rate registration-form submissions a second (partner contacts), and
@@ -64,7 +68,8 @@ from workflows.services import Services
 
 SUBMIT, LEAD, HOME = "submission", "/lead", "App Home"
 KINDS = (SUBMIT, LEAD, HOME)
-APPS = ("partnerbot", "bare bolt")  # the bare app: bench/bare_app.py
+BARE, BARE_AT_ACK = "bare bolt", "bare at ack"
+APPS = ("partnerbot", BARE, BARE_AT_ACK)  # the bare apps: bench/bare_app.py
 AES = 40  # seed_people's UAE0000..UAE0039
 SLACK_LIMIT_MS = 3000.0
 TARGET = 1.5
@@ -214,12 +219,12 @@ class Load:
 
 def measured_plan(rate: float, seconds: float) -> list[tuple[float, str, str]]:
     """(when, app, kind): each app `rate` submissions a second and half that many /lead and Home opens,
-    evenly interleaved (every step/4 one request, the apps in turn)."""
-    step, plan = 1.0 / rate, []
+    evenly interleaved (the apps in turn, each a submission and then a /lead or Home open)."""
+    step, plan, turns = 1.0 / rate, [], len(APPS)
     for slot in range(int(rate * seconds)):
         for turn, app in enumerate(APPS):
-            plan.append((slot * step + turn * step / 2, app, SUBMIT))
-            plan.append((slot * step + turn * step / 2 + step / 4, app, LEAD if slot % 2 == 0 else HOME))
+            plan.append((slot * step + turn * step / turns, app, SUBMIT))
+            plan.append((slot * step + (turn + 0.5) * step / turns, app, LEAD if slot % 2 == 0 else HOME))
     return plan
 
 
@@ -325,9 +330,10 @@ def bench(target: str, url: str, options: argparse.Namespace, console: Console) 
             pids = {"serve": processes.start([sys.executable, "-m", "bot.cli", "serve"],
                                              dict(env, PORT=str(ports["partnerbot"])), logs["partnerbot"],
                                              ports["partnerbot"]).pid,
-                    "bare bolt": processes.start([sys.executable, str(Path(__file__).with_name("bare_app.py"))],
-                                                 dict(env, PORT=str(ports["bare bolt"])), logs["bare bolt"],
-                                                 ports["bare bolt"]).pid}
+                    **{bare: processes.start([sys.executable, str(Path(__file__).with_name("bare_app.py"))],
+                                             dict(env, PORT=str(ports[bare]), BARE_ANSWER_AT_ACK=str(int(at_ack))),
+                                             logs[bare], ports[bare]).pid
+                       for bare, at_ack in ((BARE, False), (BARE_AT_ACK, True))}}
             _wait_for_worker(pids["serve"])
             jobs = [sys.executable, __file__, "--jobs-loop", url, "--job-hours-per-second",
                     str(options.job_hours_per_second)]
@@ -453,11 +459,11 @@ def report(result: Result, options: argparse.Namespace, console: Console) -> Non
     console.print(table)
 
     rss = Table(title="resident memory of `partnerbot serve` (MB)")
-    for column in ("when", "serve", "its worker", "other", "in all", "bare bolt"):
+    for column in ("when", "serve", "its worker", "other", "in all", BARE):
         rss.add_column(column, justify="left" if column == "when" else "right")
     for label, row in result.memory:
         cells = [row.get(role, 0.0) for role in ("serve", "worker", "other")]
-        rss.add_row(label, *(f"{mb:.0f}" for mb in cells), f"{sum(cells):.0f}", f"{row.get('bare bolt', 0):.0f}")
+        rss.add_row(label, *(f"{mb:.0f}" for mb in cells), f"{sum(cells):.0f}", f"{row.get(BARE, 0):.0f}")
     console.print(rss)
     console.print("  other: serve's other child, multiprocessing's resource tracker")
     console.print(_cpu_table(result))
@@ -485,16 +491,19 @@ def _ack_table(phase: Phase, console: Console) -> None:
     for sample in phase.samples:
         by.setdefault((sample.kind, sample.app), []).append(sample)
     table = Table(title=f"{phase.name} (sent up to {phase.behind_ms:.0f} ms late)")
-    for column in ("request", "app", "n", "p50", "p99", "max", ">3 s", "failed", "busy", "p99/bare"):
+    for column in ("request", "app", "n", "p50", "p99", "max", ">3 s", "failed", "busy", "p99/bare",
+                   "p99/at ack"):
         table.add_column(column, justify="left" if column in ("request", "app") else "right")
     verdicts = []
     for kind in KINDS:
         p99 = {app: percentile([s.ms for s in by[(kind, app)]], 0.99) for app in APPS}
         for app in APPS:
-            table.add_row(kind, app, *_latency_cells(by[(kind, app)]), f"{p99[app] / p99['bare bolt']:.2f}x")
-        ratio, worst = p99["partnerbot"] / p99["bare bolt"], max(s.ms for s in by[(kind, "partnerbot")])
+            table.add_row(kind, app, *_latency_cells(by[(kind, app)]), f"{p99[app] / p99[BARE]:.2f}x",
+                          f"{p99[app] / p99[BARE_AT_ACK]:.2f}x")
+        ratio, worst = p99["partnerbot"] / p99[BARE], max(s.ms for s in by[(kind, "partnerbot")])
         verdicts.append(f"{kind} p99 {ratio:.2f}x the bare app's: {'within' if ratio <= TARGET else '[red]OUTSIDE[/]'}"
-                        f" {TARGET}x; max {worst:.0f} ms: "
+                        f" {TARGET}x (and {p99['partnerbot'] / p99[BARE_AT_ACK]:.2f}x the bare app answered at its "
+                        f"ack); max {worst:.0f} ms: "
                         f"{'far from' if worst < SLACK_LIMIT_MS / 3 else '[red]near or over[/]'} 3 s")
     console.print(table)
     for line in verdicts:
@@ -503,7 +512,7 @@ def _ack_table(phase: Phase, console: Console) -> None:
 
 def _cpu_table(result: Result) -> Table:
     """Cores busy on average in each phase, by process, and what the rest of the machine used meanwhile."""
-    roles = ("serve", "worker", "bare bolt", "jobs", "Slack (this process)")
+    roles = ("serve", "worker", BARE, BARE_AT_ACK, "jobs", "Slack (this process)")
     table = Table(title=f"CPU: cores busy on average (of {os.cpu_count()}); the rest of the machine includes other "
                         "users and any database server")
     for column in ("phase", *roles, "rest of the machine"):
@@ -549,7 +558,7 @@ def main() -> int:
     # Sandbox threads answer the apps' Web API calls in this process: let the driver's threads in promptly.
     sys.setswitchinterval(0.001)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop what we started, as on Ctrl-C
-    console = Console(width=118)
+    console = Console(width=132)
     targets = [("SQLite", None)]
     if os.environ.get("PARTNERBOT_BENCH_DATABASE_URL"):
         targets.append(("PostgreSQL", os.environ["PARTNERBOT_BENCH_DATABASE_URL"]))

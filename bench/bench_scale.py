@@ -71,7 +71,8 @@ def seed_people(engine) -> None:
         session.execute(insert(Partner.__table__), [
             {"name": f"Partner {n}", "type": "referral" if n % 4 == 0 else "reseller", "tier": "silver",
              "stage": "producing", "domain": f"partner{n}.example", "slack_team_id": f"TP{n:05d}",
-             "slack_channel_id": f"CP{n:05d}", "manager_slack_id": "UPM0001", "created_at": NOW, "updated_at": NOW}
+             "slack_channel_id": f"CP{n:05d}", "manager_slack_id": "UPM0001", "created_at": NOW, "updated_at": NOW,
+             "stage_since": NOW}
             for n in range(PARTNERS)])
         session.execute(insert(PartnerContact.__table__), [
             {"partner_id": n + 1, "slack_user_id": f"UPC{n:05d}"} for n in range(PARTNERS)])

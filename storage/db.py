@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import mmap
+import os
 import sqlite3
+import struct
 import time
 import weakref
 from collections.abc import Iterator
@@ -29,6 +32,37 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000  # matches the connect timeout below
 # transaction at most, never for a run of them.
 ACK_RETRY_SECONDS = 0.0005
 BACKGROUND_GAP_SECONDS = 0.005
+# That still leaves an ack waiting for a whole background transaction (a job's batch: its write budget, 50 ms,
+# longer on a busy machine). So an ack that finds the lock taken raises its hand: it writes the time into a
+# small file beside the database that every process on it maps (`<database>-acks`), and a background
+# transaction checks for a hand between rows (`acks_waiting`, through WriteBudget) and commits what it has:
+# the ack waits for one row, not one batch. A hand not raised again for HAND_FRESH_SECONDS is down.
+HAND_FRESH_SECONDS = 0.005
+
+
+class _RaisedHand:
+    """When an ack last asked for SQLite's write lock and did not get it (monotonic seconds, which are one clock
+    for every process on the machine), in 8 bytes shared by every process on one database file."""
+
+    def __init__(self, path: str | None):
+        self._cell: mmap.mmap | bytearray = bytearray(8)  # an in-memory database: this process is all there is
+        if path:
+            try:
+                descriptor = os.open(f"{path}-acks", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:  # a directory we may not write in: acks still wait for one background transaction
+                return
+            try:
+                if os.fstat(descriptor).st_size < 8:
+                    os.ftruncate(descriptor, 8)  # a file of 8 bytes keeps them: no race with another process
+                self._cell = mmap.mmap(descriptor, 8)
+            finally:
+                os.close(descriptor)
+
+    def raise_(self) -> None:
+        struct.pack_into("d", self._cell, 0, time.monotonic())
+
+    def raised(self) -> bool:
+        return time.monotonic() - struct.unpack_from("d", self._cell)[0] < HAND_FRESH_SECONDS
 
 
 class _WriteGap:
@@ -47,6 +81,13 @@ class _WriteGap:
 
 
 _BACKGROUND: "weakref.WeakKeyDictionary[Engine, _WriteGap]" = weakref.WeakKeyDictionary()
+_HANDS: "weakref.WeakKeyDictionary[Engine, _RaisedHand]" = weakref.WeakKeyDictionary()
+
+
+def acks_waiting(engine: Engine) -> bool:
+    """An ack is waiting for SQLite's write lock (in any process on this database): commit and make way."""
+    hand = _HANDS.get(engine)
+    return hand is not None and hand.raised()
 
 
 def make_engine(url: str, *, background: bool = False) -> Engine:
@@ -57,6 +98,9 @@ def make_engine(url: str, *, background: bool = False) -> Engine:
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        database = engine.url.database
+        _HANDS[engine] = _RaisedHand(database if database and database != ":memory:"
+                                     and "mode=memory" not in url else None)
         if background:
             _BACKGROUND[engine] = _WriteGap(BACKGROUND_GAP_SECONDS)
 
@@ -195,7 +239,7 @@ def _begin_sqlite(session: Session, gap: _WriteGap | None, *, lock_timeout: floa
     """The process answering Slack polls for the lock; a background one waits out its gap, then begins as asked
     (deferred for `read_first`, else holding the write lock from BEGIN)."""
     if gap is None and not read_first:
-        _begin_polling(session, lock_timeout)
+        _begin_polling(session, lock_timeout, _HANDS.get(session.get_bind()))
         return
     if gap is not None:
         gap.wait()
@@ -208,9 +252,9 @@ def _begin_sqlite(session: Session, gap: _WriteGap | None, *, lock_timeout: floa
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _begin_polling(session: Session, lock_timeout: float | None) -> None:
-    """BEGIN IMMEDIATE on SQLite for a process that answers people, asking again every ACK_RETRY_SECONDS until
-    `lock_timeout` (DatabaseBusy) or SQLite's usual wait (its "database is locked") has passed."""
+def _begin_polling(session: Session, lock_timeout: float | None, hand: _RaisedHand | None) -> None:
+    """BEGIN IMMEDIATE on SQLite for a process that answers people, asking again every ACK_RETRY_SECONDS (its hand
+    raised meanwhile) until `lock_timeout` (DatabaseBusy) or SQLite's usual wait ("database is locked") has passed."""
     driver = session.connection().connection.driver_connection
     deadline = time.monotonic() + (SQLITE_BUSY_TIMEOUT_MS / 1000 if lock_timeout is None else lock_timeout)
     driver.execute("PRAGMA busy_timeout = 0")
@@ -225,6 +269,8 @@ def _begin_polling(session: Session, lock_timeout: float | None) -> None:
                 if lock_timeout is None:
                     raise OperationalError("BEGIN IMMEDIATE", None, error) from error
                 raise DatabaseBusy("the database is busy") from error
+            if hand is not None:
+                hand.raise_()
             time.sleep(ACK_RETRY_SECONDS)
     # Within the transaction (a read that meets a checkpoint, say), SQLite's own wait up to what is left.
     left_ms = max(1, int((deadline - time.monotonic()) * 1000))

@@ -11,6 +11,7 @@ import pytest
 
 from storage.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, transaction
 from storage.models import ProcessedEvent
+from workflows.services import WriteBudget
 
 
 def test_a_short_wait_for_locks_does_not_stay_on_the_pooled_connection(engine):
@@ -72,3 +73,45 @@ def test_an_ack_gets_the_sqlite_write_lock_between_a_background_loops_transactio
         background.dispose()
     assert len(held) > 10  # the job really was writing all along
     assert max(waits) < 0.04 + 0.25, waits  # one job transaction at most, with room for a slow machine
+
+
+def test_a_background_batch_commits_at_its_next_row_when_an_ack_raises_its_hand(database_url, engine):
+    """A job's batch runs until its write budget is spent; an ack waiting for SQLite's write lock (here from
+    another engine on the same file, as from serve beside its worker) cuts it short at the next row, so the ack
+    waits for one row, not for the batch."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL locks rows, not the whole database")
+    background = make_engine(database_url, background=True)
+    stop, batches, begun = threading.Event(), [], threading.Event()
+
+    def job_writing_long_batches():
+        while not stop.is_set():
+            with transaction(background) as session:
+                budget, rows = WriteBudget(background, seconds=1.0), 0
+                while not (rows and budget.spent()):
+                    session.add(ProcessedEvent(event_id=f"job-{uuid.uuid4().hex}",
+                                               received_at=datetime.now(timezone.utc)))
+                    session.flush()
+                    time.sleep(0.005)  # one row's worth of work, the lock held
+                    rows += 1
+                    begun.set()
+            batches.append(rows)
+
+    job = threading.Thread(target=job_writing_long_batches, daemon=True)
+    job.start()
+    try:
+        begun.wait(5)
+        time.sleep(0.3)  # well into a batch that would run on for 0.7 s
+        waits = []
+        for n in range(5):
+            started = time.monotonic()
+            with transaction(engine, lock_timeout=1.5) as session:
+                session.add(ProcessedEvent(event_id=f"ack-{n}", received_at=datetime.now(timezone.utc)))
+            waits.append(time.monotonic() - started)
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        job.join()
+        background.dispose()
+    assert batches[0] > 40  # the first batch ran until the ack came, 0.3 s in
+    assert max(waits) < 0.15, waits  # a row or two (5 ms each), with room for a slow machine; not the 0.7 s left

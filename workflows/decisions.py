@@ -253,7 +253,7 @@ def expire_registrations(services: Services) -> int:
     while True:
         with transaction(services.engine) as session:
             # Expired rows leave the query, so each transaction simply takes the next due ones.
-            budget = WriteBudget()  # from the start: the reads below hold the write lock too
+            budget = WriteBudget(services.engine)  # from the start: the reads below hold the write lock too
             due, done = registrations_due_to_expire(session, now, limit=EXPIRY_BATCH), 0
             for registration in due:
                 if done and budget.spent():

@@ -180,7 +180,7 @@ def _write(services: Services, source: NudgeSource, owed: list[Due], zones: dict
     remaining = list(owed)
     while remaining:
         with transaction(services.engine) as session:
-            budget = WriteBudget()
+            budget = WriteBudget(services.engine)
             done = 0
             for due in remaining:
                 if done and budget.spent():

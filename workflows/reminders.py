@@ -80,7 +80,7 @@ def send_due_reminders(services: Services, source: ReminderSource, now: datetime
             after = source.cursor(page[first - 1])
         _resolve_links(services, source, links, after=after)
         with transaction(services.engine) as session:
-            budget = WriteBudget()  # from the start: the reads below hold the write lock too
+            budget = WriteBudget(services.engine)  # from the start: the reads below hold the write lock too
             page = source.page(session, after=after, limit=BATCH)
             done, count = _remind_page(session, source, page, now=now, links=links, budget=budget)
             sent += count

@@ -37,11 +37,13 @@ def _delete_in_batches(services: Services, find: Callable[..., list], forget: Ca
             if not find(session, limit=1):
                 return deleted
         with transaction(services.engine) as session:
-            budget, size = WriteBudget(), 50
-            while not budget.spent():
+            budget, size = WriteBudget(services.engine), 50
+            while True:  # one batch at least, however soon the budget is spent
                 found = find(session, limit=size)
                 if not found:
                     break
                 forget(session, found)
                 deleted += len(found)
                 size = min(PAGE, size * 2)
+                if budget.spent():
+                    break

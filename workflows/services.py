@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from storage.db import DatabaseBusy  # noqa: F401  (workflows raise it; handlers catch it from here)
+from storage.db import DatabaseBusy, acks_waiting  # noqa: F401  (workflows raise DatabaseBusy; handlers catch it here)
 from storage.nudges.models import Nudge
 from storage.protection import ExtensionRequest
 from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, StageProposal, Upsell
@@ -155,19 +155,21 @@ class Notifier(Protocol):
 ACK_LOCK_TIMEOUT = 1.5
 
 # A job working through a backlog commits once it has written for this long, so the write lock it holds (all
-# of SQLite) is free again for the acks waiting behind it, within about 100 ms.
+# of SQLite) is free again for the acks waiting behind it, within about 100 ms; at once when an ack is waiting.
 WRITE_BUDGET_SECONDS = 0.05
 
 
 class WriteBudget:
     """Elapsed time since a transaction began writing, against WRITE_BUDGET_SECONDS (wall time, not the clock
-    the workflows are given: this is about how long a lock is held, not about business time)."""
+    the workflows are given: this is about how long a lock is held, not about business time); spent early when
+    an ack waits for `engine`'s write lock (SQLite: see storage.db.acks_waiting)."""
 
-    def __init__(self, seconds: float | None = None):
+    def __init__(self, engine: Engine | None = None, seconds: float | None = None):
+        self.engine = engine
         self.deadline = time.perf_counter() + (WRITE_BUDGET_SECONDS if seconds is None else seconds)
 
     def spent(self) -> bool:
-        return time.perf_counter() >= self.deadline
+        return time.perf_counter() >= self.deadline or (self.engine is not None and acks_waiting(self.engine))
 
 
 class WorkflowError(Exception):
