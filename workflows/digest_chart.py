@@ -106,3 +106,18 @@ def render_chart(spec: ChartSpec) -> bytes:
         return out.getvalue()
     finally:
         figure.clear()
+
+
+RENDERER = "digest_chart"
+
+
+def chart_file(spec: ChartSpec, *, filename: str = "pipeline.png") -> dict[str, Any]:
+    """The outbox's description of the chart file (storage.slack.outbox.enqueue_upload's `spec`)."""
+    return {"renderer": RENDERER, "input": spec.to_json(), "filename": filename, "title": spec.title}
+
+
+def render_file(file: dict[str, Any]) -> bytes:
+    """The bytes of an outbox upload (the sender's `render_file`): the renderers this program knows."""
+    if file.get("renderer") != RENDERER:
+        raise ValueError(f"no renderer {file.get('renderer')!r}")
+    return render_chart(ChartSpec.from_json(file["input"]))
