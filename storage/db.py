@@ -173,6 +173,23 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
                 gap.ended()
 
 
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Session]:
+    """A read-only transaction whose queries all see the database as it was at its first read (reports: figures
+    that add up). SQLite: a deferred BEGIN (in WAL mode the snapshot holds no lock writers wait for); PostgreSQL:
+    REPEATABLE READ, READ ONLY. Always rolled back: nothing is written."""
+    with Session(engine, expire_on_commit=False) as session:
+        connection = session.connection()
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
 def _begin_sqlite(session: Session, gap: _WriteGap | None, *, lock_timeout: float | None,
                   read_first: bool) -> None:
     """The process answering Slack polls for the lock; a background one waits out its gap, then begins as asked

@@ -68,14 +68,9 @@ class Scope:
     def of_assignee(cls, slack_id: str, label: str | None = None) -> Scope:
         return cls(ScopeKind.assignee, assignee_slack_id=slack_id, label=label or f"deals assigned to {slack_id}")
 
-    @property
-    def filters_partners(self) -> bool:
-        """Whether the scope narrows the partners (not only the deals)."""
-        return any(v is not None for v in (self.manager_slack_id, self.partner_id, self.partner_type,
-                                           self.partner_tier))
-
-    def partner_clause(self):
-        """The WHERE clause on Partner of the partners in scope (the deal filters are applied per table)."""
+    def partner_clause(self, *, with_assignee: bool = True):
+        """The WHERE clause on Partner of the partners in scope (the deal filters are applied per table); an AE's
+        partners are those with a registration assigned to them (`with_assignee`)."""
         clauses = []
         if self.manager_slack_id is not None:
             clauses.append(Partner.manager_slack_id == self.manager_slack_id)
@@ -85,8 +80,7 @@ class Scope:
             clauses.append(Partner.type == self.partner_type)
         if self.partner_tier is not None:
             clauses.append(Partner.tier == self.partner_tier)
-        if self.assignee_slack_id is not None:
-            # An AE's partners are those with a registration assigned to them (the stage funnel, movers).
+        if with_assignee and self.assignee_slack_id is not None:
             clauses.append(select(Registration.id).where(Registration.partner_id == Partner.id,
                                                          Registration.assigned_to_slack_id == self.assignee_slack_id)
                            .exists())

@@ -11,21 +11,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from sqlmodel import Session
+
+from storage import reporting as store
+from storage.actors import Actor
+from storage.db import read_snapshot
 from storage.models import PartnerStage
-from storage.reporting_scope import Scope, ScopeKind, ScopeRefused  # noqa: F401  (the surfaces import them here)
+from storage.reporting_scope import Scope, ScopeKind, ScopeRefused, scope_for  # noqa: F401  (surfaces import them)
+from workflows.nudge_managers import stuck_rules
 from workflows.program import RoutingRules
-from workflows.services import Services
+from workflows.routing import total_in_base_currency
+from workflows.services import NotAllowed, Services
 
 EXPANSION_DAYS = 183  # "within 6 months" of landing
 TOP_PARTNERS = 5
 
 Amounts = Iterable[tuple[str, int, Decimal]]  # (currency, how many, their value) rows, as the queries give them
+CENT, TENTH = Decimal("0.01"), Decimal("0.1")
+
+
+def percent(part: int, whole: int) -> Decimal | None:
+    """part / whole in percent with one decimal; None when whole is 0."""
+    return (Decimal(100 * part) / whole).quantize(TENTH) if whole else None
 
 
 # --- Period -----------------------------------------------------------------------------------------------------
@@ -62,17 +75,100 @@ class Period:
         """`week` (the last full Monday-Sunday week in tz: last Monday 00:00 to this Monday 00:00), `month` (the last
         full calendar month), `quarter` (the last full quarter), `YYYY-Qn`, `YYYY-MM`, `YYYY-Www` (ISO week),
         `YYYY-MM-DD..YYYY-MM-DD` (end date included). Raises PeriodError naming the accepted forms otherwise."""
-        raise NotImplementedError
+        zone = _zone(tz)
+        word = text.strip().lower()
+        today = now.astimezone(zone).date()
+        if word == "week":
+            return cls.week_of(today - timedelta(days=7), tz)
+        if word == "month":
+            first = today.replace(day=1) - timedelta(days=1)
+            return cls._month(first.year, first.month, tz)
+        if word == "quarter":
+            return cls._quarter(today.year, (today.month - 1) // 3 + 1, tz).previous()
+        if match := re.fullmatch(r"(\d{4})-q([1-4])", word):
+            return cls._quarter(int(match[1]), int(match[2]), tz)
+        if match := re.fullmatch(r"(\d{4})-(0[1-9]|1[0-2])", word):
+            return cls._month(int(match[1]), int(match[2]), tz)
+        if match := re.fullmatch(r"(\d{4})-w(\d{2})", word):
+            try:
+                return cls.week_of(date.fromisocalendar(int(match[1]), int(match[2]), 1), tz)
+            except ValueError:
+                raise PeriodError(f"{text.strip()} is not a week of {match[1]}. {_forms()}") from None
+        if match := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})", word):
+            try:
+                first, last = date.fromisoformat(match[1]), date.fromisoformat(match[2])
+            except ValueError:
+                raise PeriodError(f"{text.strip()} has a date that does not exist. {_forms()}") from None
+            if last < first:
+                raise PeriodError(f"{text.strip()} ends before it starts. {_forms()}")
+            return cls.of_dates(first, last, tz)
+        raise PeriodError(f"“{text.strip()[:40]}” is not a period. {_forms()}")
+
+    @classmethod
+    def of_dates(cls, first: date, last: date, tz: str = "UTC") -> Period:
+        """From `first` to `last`, both days included."""
+        return cls(_midnight(first, tz), _midnight(last + timedelta(days=1), tz), f"{first}..{last}",
+                   PeriodKind.dates, tz)
+
+    @classmethod
+    def _month(cls, year: int, month: int, tz: str) -> Period:
+        following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+        return cls(_midnight(date(year, month, 1), tz), _midnight(following, tz), f"{year}-{month:02d}",
+                   PeriodKind.month, tz)
+
+    @classmethod
+    def _quarter(cls, year: int, number: int, tz: str) -> Period:
+        following = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
+        return cls(_midnight(date(year, 3 * number - 2, 1), tz), _midnight(following, tz), f"{year}-Q{number}",
+                   PeriodKind.quarter, tz)
 
     @classmethod
     def week_of(cls, day: date, tz: str = "UTC") -> Period:
         """The Monday-to-Monday week that contains `day`."""
-        raise NotImplementedError
+        monday = day - timedelta(days=day.weekday())
+        year, week, _ = monday.isocalendar()
+        return cls(_midnight(monday, tz), _midnight(monday + timedelta(days=7), tz), f"{year}-W{week:02d}",
+                   PeriodKind.week, tz)
+
+    @property
+    def first_day(self) -> date:
+        return self.start.astimezone(_zone(self.zone)).date()
+
+    @property
+    def last_day(self) -> date:
+        """The last day in the period (its end is the midnight after it)."""
+        return self.end.astimezone(_zone(self.zone)).date() - timedelta(days=1)
 
     def previous(self) -> Period:
         """The period of the same kind just before (the week, month or quarter before; for dates, as many days
         ending where this one starts). Crossing a year works."""
-        raise NotImplementedError
+        first = self.first_day
+        if self.kind is PeriodKind.week:
+            return Period.week_of(first - timedelta(days=7), self.zone)
+        if self.kind is PeriodKind.month:
+            before = first - timedelta(days=1)
+            return Period._month(before.year, before.month, self.zone)
+        if self.kind is PeriodKind.quarter:
+            before = first - timedelta(days=1)
+            return Period._quarter(before.year, (before.month - 1) // 3 + 1, self.zone)
+        days = (self.last_day - first).days + 1
+        return Period.of_dates(first - timedelta(days=days), first - timedelta(days=1), self.zone)
+
+
+def _zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (KeyError, ValueError):
+        raise PeriodError(f"{tz} is not a time zone; use a name such as Europe/Berlin") from None
+
+
+def _midnight(day: date, tz: str) -> datetime:
+    """00:00 of `day` in `tz`, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=_zone(tz)).astimezone(timezone.utc)
+
+
+def _forms() -> str:
+    return "Give one of: " + "; ".join(PERIOD_FORMS) + "."
 
 
 # --- Money ------------------------------------------------------------------------------------------------------
@@ -91,15 +187,21 @@ class Money:
     @classmethod
     def of(cls, amounts: Amounts, rules: RoutingRules) -> Money:
         """(currency, count, value) rows summed into the base currency."""
-        raise NotImplementedError
+        rows = list(amounts)
+        count, value, unconverted = total_in_base_currency(rows, rules)
+        left_out = sum(how_many for currency, how_many, _ in rows if currency in unconverted)
+        return cls(count, value, tuple(sorted(set(unconverted))), left_out)
 
     def __add__(self, other: Money) -> Money:
-        raise NotImplementedError
+        return Money(self.count + other.count, self.value + other.value,
+                     tuple(sorted(set(self.unconverted) | set(other.unconverted))),
+                     self.unconverted_count + other.unconverted_count)
 
     @property
     def average(self) -> Decimal | None:
         """value / the deals whose value was counted; None when none was."""
-        raise NotImplementedError
+        counted = self.count - self.unconverted_count
+        return (self.value / counted).quantize(CENT) if counted else None
 
 
 @dataclass(frozen=True)
@@ -141,11 +243,12 @@ class DirectSummary:
     @property
     def win_rate(self) -> Decimal | None:
         """Percent (one decimal) of the direct deals decided in the period that were won; None when none was."""
-        raise NotImplementedError
+        return percent(self.won.count, self.won.count + self.lost)
 
     @classmethod
     def of(cls, direct: DirectFigures, rules: RoutingRules) -> DirectSummary:
-        raise NotImplementedError
+        return cls(Money.of(direct.new_pipeline, rules), Money.of(direct.open_now, rules), Money.of(direct.won, rules),
+                   direct.lost_count, direct.average_days_to_close)
 
 
 # --- The figures' parts -----------------------------------------------------------------------------------------
@@ -179,7 +282,7 @@ class WonFigures:
     @property
     def win_rate(self) -> Decimal | None:
         """won / (won + lost) in percent with one decimal; None when nothing was decided in the period."""
-        raise NotImplementedError
+        return percent(self.won.total.count, self.decided)
 
     @property
     def average_deal_size(self) -> Decimal | None:
@@ -215,7 +318,7 @@ class LeadToClose:
     @property
     def ratio(self) -> Decimal | None:
         """won / decided in percent with one decimal; None when none is decided yet."""
-        raise NotImplementedError
+        return percent(self.won, self.decided)
 
 
 @dataclass(frozen=True)
@@ -235,7 +338,7 @@ class LandingZone:
     @property
     def share(self) -> Decimal | None:
         """expanded / eligible in percent with one decimal; None when none is eligible."""
-        raise NotImplementedError
+        return percent(self.expanded, self.eligible)
 
 
 @dataclass(frozen=True)
@@ -257,7 +360,9 @@ class UsageGrowth:
     @property
     def growth_percent(self) -> Decimal | None:
         """growth / starting in percent with one decimal; None when starting is zero."""
-        raise NotImplementedError
+        if not self.starting.value:
+            return None
+        return (100 * self.growth / self.starting.value).quantize(TENTH)
 
 
 @dataclass(frozen=True)
@@ -334,31 +439,137 @@ class Figures:
 
 # --- The functions ----------------------------------------------------------------------------------------------
 
-def report_scope(services: Services, actor, requested: Scope) -> Scope:
+def report_scope(services: Services, actor: Actor, requested: Scope) -> Scope:
     """The scope `actor` may get of `requested` (storage.reporting_scope.scope_for); NotAllowed with the reason."""
-    raise NotImplementedError
+    with Session(services.engine) as session:
+        try:
+            return scope_for(session, actor, requested)
+        except ScopeRefused as refused:
+            raise NotAllowed(str(refused)) from None
+
+
+def _split(rows: Iterable[tuple[str, str, int, Decimal]], rules: RoutingRules) -> Split:
+    """(attribution, currency, count, total) rows as a Split."""
+    rows = list(rows)
+    return Split(Money.of([(c, n, t) for b, c, n, t in rows if b == store.SOURCED], rules),
+                 Money.of([(c, n, t) for b, c, n, t in rows if b == store.INFLUENCED], rules))
+
+
+def _won(closed: store.Decided, rules: RoutingRules) -> WonFigures:
+    days = (closed.days_sum / closed.days_count).quantize(TENTH) if closed.days_count else None
+    return WonFigures(_split(closed.won, rules), closed.lost, days)
+
+
+def _lead_to_close(row: tuple) -> LeadToClose:
+    key, label, won, decided, still_open = row
+    return LeadToClose(key or "none", label or "none", won, decided, still_open)
+
+
+def _partner_pipelines(session: Session, scope: Scope, period: Period, rules: RoutingRules,
+                       top: int) -> tuple[tuple[PartnerPipeline, ...], tuple[PartnerPipeline, ...]]:
+    """(movers, top partners) by new sourced pipeline, this period against the one before: one query per table."""
+    earlier = period.previous()
+    rows = store.new_pipeline(session, scope, (earlier.start, period.start, period.end), by_partner=True,
+                              sourced_only=True)
+    amounts: dict[int, tuple[list, list]] = {}
+    for slot, partner_id, _, currency, count, total in rows:
+        amounts.setdefault(partner_id, ([], []))[1 - slot].append((currency, count, total))
+    money = {pid: (Money.of(now, rules), Money.of(before, rules)) for pid, (now, before) in amounts.items()}
+    movers = sorted((pid for pid, (now, before) in money.items() if now.value != before.value),
+                    key=lambda pid: (-abs(money[pid][0].value - money[pid][1].value), pid))[:top]
+    leaders = sorted((pid for pid, (now, _) in money.items() if now.count),
+                     key=lambda pid: (-money[pid][0].value, -money[pid][0].count, pid))[:top]
+    names = store.partner_names(session, sorted({*movers, *leaders}))
+
+    def pipeline(pid: int) -> PartnerPipeline:
+        return PartnerPipeline(pid, names.get(pid, f"partner {pid}"), *money[pid])
+
+    return tuple(map(pipeline, movers)), tuple(map(pipeline, leaders))
+
+
+def _landing_zones(session: Session, scope: Scope, period: Period) -> tuple[LandingZone, ...]:
+    return tuple(LandingZone(*row) for row in store.landing_zones(session, scope, period.end, EXPANSION_DAYS))
+
+
+def _usage(session: Session, scope: Scope, period: Period, rules: RoutingRules) -> UsageGrowth:
+    last = period.last_day
+    rows = store.usage_growth(session, scope, period.end, f"{last.year:04d}-{last.month:02d}")
+    return UsageGrowth(sum(r[1] for r in rows), sum(r[2] for r in rows),
+                       Money.of([(c, n, start) for c, n, _, start, _ in rows], rules),
+                       Money.of([(c, n, current) for c, n, _, _, current in rows], rules))
+
+
+def _funnel(session: Session, services: Services, scope: Scope, closed: store.Decided, now: datetime,
+            rules: RoutingRules) -> Funnel:
+    stages = store.partner_stages(session, scope, stuck_rules(services, now))
+    pending, late = store.pending_registrations(session, scope,
+                                                now - timedelta(hours=services.program.approval_sla_hours))
+    return Funnel(tuple(StageCount(stage, *stages.get(stage, (0, 0))) for stage in PartnerStage), pending, late,
+                  Money.of(store.open_upsells(session, scope), rules), Money.of(closed.upsells_won, rules))
 
 
 def compute_figures(services: Services, period: Period, scope: Scope, *, direct: DirectFigures | None = None,
-                    top: int = TOP_PARTNERS, now: datetime | None = None) -> Figures:
-    """Every figure for `period` and `scope`, in one read transaction, each one or a few aggregate queries."""
-    raise NotImplementedError
+                    direct_error: str | None = None, top: int = TOP_PARTNERS,
+                    now: datetime | None = None) -> Figures:
+    """Every figure for `period` and `scope`, in one read transaction, each one or a few aggregate queries.
+    `direct` is R2's DirectFigures (None: Salesforce not connected); `direct_error` the reason it could not be
+    read, shown instead."""
+    rules, now = services.program.routing, now or services.clock()
+    with read_snapshot(services.engine) as session:
+        new = store.new_pipeline(session, scope, (period.start, period.end))
+        pipeline = PipelineFigures(_split(((b, c, n, t) for _, b, c, n, t in new), rules),
+                                   _split(store.open_pipeline(session, scope), rules))
+        movers, leaders = _partner_pipelines(session, scope, period, rules, top)
+        closed = store.decided(session, scope, period.start, period.end)
+        return Figures(
+            period=period, scope=scope, base_currency=rules.base_currency, computed_at=now, pipeline=pipeline,
+            won=_won(closed, rules),
+            lead_to_close=_lead_to_close(store.lead_to_close(session, scope, period.start, period.end)[0]),
+            landing_zones=_landing_zones(session, scope, period), usage_growth=_usage(session, scope, period, rules),
+            funnel=_funnel(session, services, scope, closed, now, rules), movers=movers, top_partners=leaders,
+            direct=DirectSummary.of(direct, rules) if direct is not None else None,
+            direct_unavailable=f"Salesforce unavailable: {direct_error}" if direct_error else None)
 
 
-def lead_to_close_by(services: Services, period: Period, scope: Scope, by: GroupBy) -> list[LeadToClose]:
-    """LeadToClose per partner, partner type, tier, landing zone (registrations' product_line) or manager, most
-    submitted first."""
-    raise NotImplementedError
+def lead_to_close_by(services: Services, period: Period, scope: Scope, by: GroupBy | str) -> list[LeadToClose]:
+    """LeadToClose per partner, partner type, tier, landing zone (registrations' product_line) or manager (Slack
+    id; "none" for partners without one), most submitted first."""
+    with read_snapshot(services.engine) as session:
+        return [_lead_to_close(row) for row in
+                store.lead_to_close(session, scope, period.start, period.end, by=GroupBy(by).value)]
 
 
 def partner_against_type(services: Services, period: Period, scope: Scope) -> tuple[LeadToClose, LeadToClose]:
     """For the scorecard: the scope's partner (scope.partner_id; a referral contact's own registrations when the
-    scope says so) and the average of every partner of its type (pooled: all their won / all their decided)."""
-    raise NotImplementedError
+    scope says so) and the average of every partner of its type (pooled: all their won / all their decided),
+    program-wide."""
+    if scope.partner_id is None:
+        raise ValueError("partner_against_type needs a partner scope")
+    with read_snapshot(services.engine) as session:
+        mine = _lead_to_close(store.lead_to_close(session, scope, period.start, period.end)[0])
+        partner_type, won, decided, still_open = store.type_lead_to_close(session, scope.partner_id, period.start,
+                                                                          period.end)
+    return (LeadToClose(str(scope.partner_id), scope.label, mine.won, mine.decided, mine.open),
+            LeadToClose(partner_type, f"{partner_type} partners", won, decided, still_open))
 
 
 def weekly_series(services: Services, scope: Scope, *, until: Period, weeks: int = 12,
                   direct: DirectFigures | None = None) -> tuple[WeekPoint, ...]:
     """New pipeline per week for the `weeks` weeks ending with the week `until` (a week Period), oldest first, empty
-    weeks included; direct from DirectFigures.weekly_new_pipeline when given."""
-    raise NotImplementedError
+    weeks included; direct from DirectFigures.weekly_new_pipeline when given (None: not connected)."""
+    rules = services.program.routing
+    series = [until]
+    while len(series) < weeks:
+        series.insert(0, series[0].previous())
+    bounds = [week.start for week in series] + [until.end]
+    with read_snapshot(services.engine) as session:
+        rows = store.new_pipeline(session, scope, bounds)
+    points = []
+    for slot, week in enumerate(series):
+        split = _split(((b, c, n, t) for s, b, c, n, t in rows if s == slot), rules)
+        direct_week = None
+        if direct is not None:
+            direct_week = Money.of([(c, 0, t) for monday, c, t in direct.weekly_new_pipeline
+                                    if monday == week.first_day], rules)
+        points.append(WeekPoint(week.first_day, split.sourced, split.influenced, direct_week))
+    return tuple(points)
