@@ -27,6 +27,7 @@ from handlers.blocks.text import SECTION_LIMIT, clip, escape, section
 from handlers.ids import Action
 from storage.nudges.models import Nudge
 from workflows.digest import DigestContent
+from workflows.nudges import plural
 from workflows.reporting import Figures, Money
 
 SHORT, FULL = 3, 20  # rows per ranked section: in the digest, in the Full report
@@ -52,7 +53,8 @@ def signed(value: Decimal | int, unit: str = "") -> str:
 
 
 def _money(money: Money, currency: str) -> str:
-    text = f"{money.count} for {amount(money.value, currency)}"
+    """`12,000 USD (3)`: the value and how many deals."""
+    text = f"{amount(money.value, currency)} ({money.count})"
     if money.unconverted:
         text += f" (not counting {', '.join(money.unconverted)}: no exchange rate)"
     return text
@@ -79,7 +81,8 @@ def _ranked(lines: list[str], total: int, limit: int, what: str) -> tuple[str, .
 
 
 def not_connected(figures: Figures) -> str:
-    return figures.direct_unavailable or "direct: not connected (Salesforce)"
+    """Why there is no direct figure: Salesforce is not connected, or could not be read this time."""
+    return figures.direct_unavailable or "not connected (Salesforce)"
 
 
 def headline(content: DigestContent) -> tuple[str, ...]:
@@ -92,11 +95,11 @@ def headline(content: DigestContent) -> tuple[str, ...]:
         direct_before = before.direct.win_rate if before.direct is not None else None
         rate += f" · direct {_rate(this.direct.win_rate)}{_rate_change(this.direct.win_rate, direct_before)}"
     else:
-        rate += f" · {not_connected(this)}"
+        rate += f" · direct {not_connected(this)}"
     return (
         f"Partner-sourced new pipeline: {amount(sourced.value, base)} "
         f"({signed(sourced.value - sourced_before.value)} vs last week)",
-        f"Won: {won.count} deals for {amount(won.value, base)} "
+        f"Won: {plural(won.count, 'deal')} for {amount(won.value, base)} "
         f"({signed(won.count - won_before.count)} deals, {signed(won.value - won_before.value)} {base})",
         rate,
     )
@@ -106,30 +109,30 @@ def sections(content: DigestContent, *, limit: int = SHORT) -> list[Section]:
     """The digest's sections after the headline, each a few lines; those with nothing to show are left out."""
     f, base = content.figures, content.figures.base_currency
     direct = f.direct
-    found = [Section("Pipeline", (
-        f"New: sourced {_money(f.pipeline.new.sourced, base)} · influenced {_money(f.pipeline.new.influenced, base)}",
+    found = [Section("Pipeline (value and deals)", (
+        f"New: {_money(f.pipeline.new.sourced, base)} sourced, {_money(f.pipeline.new.influenced, base)} influenced",
         f"Direct new: {_money(direct.new_pipeline, base)}" if direct else f"Direct: {not_connected(f)}",
-        f"Open now: sourced {_money(f.pipeline.open_now.sourced, base)} · influenced "
-        f"{_money(f.pipeline.open_now.influenced, base)}"
-        + (f" · direct {_money(direct.open_now, base)}" if direct else ""),
+        f"Open now: {_money(f.pipeline.open_now.sourced, base)} sourced, "
+        f"{_money(f.pipeline.open_now.influenced, base)} influenced"
+        + (f", {_money(direct.open_now, base)} direct" if direct else ""),
     ))]
     won = f.won
     days = "—" if won.average_days_to_close is None else f"{won.average_days_to_close:.0f}"
     size = "—" if won.average_deal_size is None else amount(won.average_deal_size, base)
-    lines = [f"Partner: won {_money(won.won.total, base)}, lost {won.lost}; win rate {_rate(won.win_rate)}"]
+    lines = [f"Partner: {_money(won.won.total, base)} won, {won.lost} lost: win rate {_rate(won.win_rate)}"]
     if direct:
-        lines.append(f"Direct: won {_money(direct.won, base)}, lost {direct.lost}; win rate {_rate(direct.win_rate)}")
+        lines.append(f"Direct: {_money(direct.won, base)} won, {direct.lost} lost: win rate {_rate(direct.win_rate)}")
         direct_days = "—" if direct.average_days_to_close is None else f"{direct.average_days_to_close:.0f}"
         direct_size = "—" if direct.won.average is None else amount(direct.won.average, base)
         lines.append(f"Days to close: partner {days} · direct {direct_days}")
         lines.append(f"Deal size: partner {size} · direct {direct_size}")
     else:
-        lines += [f"Days to close: partner {days}", f"Deal size: partner {size}", not_connected(f).capitalize()]
+        lines += [f"Direct: {not_connected(f)}", f"Days to close: partner {days}", f"Deal size: partner {size}"]
     found.append(Section("Won and win rate", tuple(lines)))
     types = [t for t in content.by_type if t.submitted]
     if types:
         found.append(Section("Lead-to-close by partner type", _ranked(
-            [f"{_name(t.label)}: {_rate(t.ratio)} ({t.won} won of {t.decided} decided, {t.open} open)"
+            [f"{_name(t.label).capitalize()}: {_rate(t.ratio)} ({t.won} won of {t.decided} decided, {t.open} open)"
              for t in types], len(types), limit, "types")))
     zones = [z for z in f.landing_zones if z.landed]
     if zones:
@@ -185,9 +188,8 @@ def digest_buttons(nudge: Nudge, content: DigestContent) -> list:
                                       action_id=Action.digest_review.value, value=value, style="primary"))
     blocks = [ActionsBlock(block_id=f"digest:{nudge.id}", elements=first)]
     if content.stuck:
-        partners = "partner" if content.stuck == 1 else "partners"
         blocks.append(ActionsBlock(block_id=nudge_block_id(nudge), elements=[ButtonElement(
-            text=f"Nudge {content.stuck} stuck {partners}", action_id=Action.nudge_them_all.value, value=value)]))
+            text=f"Nudge {plural(content.stuck, 'stuck partner')}", action_id=Action.nudge_them_all.value, value=value)]))
     return blocks
 
 
@@ -223,7 +225,7 @@ def digest_as_text(content: DigestContent, *, full: bool = False) -> str:
     out = [title(content), *headline(content)]
     for part in sections(content, limit=FULL if full else SHORT):
         out += ["", part.title, *(f"  {line}" for line in part.lines)]
-    out += ["", f"Buttons: Review {content.pending_reviews} pending · Nudge {content.stuck} stuck partners · "
-                "Full report", f"Chart: {len(content.chart.weeks)} weeks of new pipeline, partner-sourced vs "
+    out += ["", f"Buttons: Review {content.pending_reviews} pending · Nudge {plural(content.stuck, 'stuck partner')}"
+                " · Full report", f"Chart: {len(content.chart.weeks)} weeks of new pipeline, partner-sourced vs "
                 + ("direct" if content.chart.direct_connected else "direct (not connected)")]
     return "\n".join(out)
