@@ -66,8 +66,10 @@ def drain_crm(context: JobContext) -> str:
 def send_digests(context: JobContext) -> str:
     """The weekly digests due now (each partner manager and admin once a week, at digest.schedule their time)."""
     from workflows.digest import send_due_digests
+    from workflows.nudges import plural
 
-    return str(send_due_digests(context.services))
+    total = send_due_digests(context.services).total
+    return f"{plural(total, 'digest')} queued" if total else "nothing due"
 
 
 def counted(counts: dict[str, int]) -> str:
