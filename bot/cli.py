@@ -15,6 +15,7 @@ from bot.cli_doctor import doctor
 from bot.cli_import import import_cli
 from bot.cli_digest import digest_app
 from bot.cli_jobs import jobs_app, run_scheduler
+from bot.cli_report import report
 from bot.cli_slack import slack_app
 from bot.settings import Settings, SettingsError, StartupProblem, load_settings, redact
 from workflows.program import Program, ProgramError, load_program
@@ -32,6 +33,7 @@ cli.command()(doctor)
 cli.add_typer(jobs_app, name="jobs")
 cli.add_typer(digest_app, name="digest")
 cli.command("scheduler")(run_scheduler)
+cli.command()(report)
 db_cli = typer.Typer(help="The database schema (Alembic migrations; `serve` upgrades on start).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 console = Console(stderr=True, soft_wrap=True)

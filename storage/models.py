@@ -184,6 +184,12 @@ class Registration(SQLModel, table=True):
         Index("ix_registration_status_created", "status", "created_at"),
         # A partner's won deals in the last months: the strategic criteria and the partner card (storage/lifecycle.py).
         Index("ix_registration_partner_status_closed", "partner_id", "status", "closed_at"),
+        # Reports (storage/reporting.py): new pipeline by approval time, program-wide and per partner; deals
+        # decided in a period; the usage-based deals.
+        Index("ix_registration_approved", "approved_at"),
+        Index("ix_registration_partner_approved", "partner_id", "approved_at"),
+        Index("ix_registration_status_closed", "status", "closed_at"),
+        Index("ix_registration_pricing_status", "pricing_model", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -452,6 +458,9 @@ class Upsell(SQLModel, table=True):
         Index("ix_upsell_status_created", "status", "created_at"),
         # The accept-SLA reminder reads open upsells by how long they have waited since they opened.
         Index("ix_upsell_status_updated", "status", "updated_at"),
+        # Reports: upsells accepted (new pipeline) and decided in a period.
+        Index("ix_upsell_accepted", "accepted_at"),
+        Index("ix_upsell_status_closed", "status", "closed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -6,12 +6,12 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, update
 from sqlmodel import Session, select
 
 from storage.actors import Actor, ActorKind
 from storage.conflict_index import index_unindexed
-from storage.models import Partner, PartnerStage, PartnerType, RegistrationStatus, Role
+from storage.models import Partner, PartnerStage, PartnerType, Registration, RegistrationStatus, Role
 from storage.models import ProcessedEvent
 from storage.nudges.deals import expiring_registrations, stalled_registrations
 from storage.nudges.managers import Stuck, stuck_counts
@@ -249,3 +249,54 @@ def test_the_partner_nudges_read_partners_by_stage_and_their_registrations_by_pa
             assert "TEMP B-TREE" not in plan, (name, plan)
             if name.startswith("quiet"):
                 assert "ix_nudge_partner" in plan, (name, plan)
+
+
+@pytest.fixture
+def reported(engine, now, filled):
+    """The filled program with the times reports read: approved a day after submission, decided a month after."""
+    decided = {RegistrationStatus.won, RegistrationStatus.lost, RegistrationStatus.rejected, RegistrationStatus.expired}
+    with Session(engine) as session:
+        rows = session.exec(select(Registration.id, Registration.created_at, Registration.status)).all()
+        session.execute(update(Registration), [
+            dict(id=row_id, approved_at=created + timedelta(days=1) if status in (
+                RegistrationStatus.approved, RegistrationStatus.won, RegistrationStatus.lost) else None,
+                 closed_at=created + timedelta(days=30) if status in decided else None)
+            for row_id, created, status in rows])
+        session.commit()
+    analyze(engine)
+    return filled
+
+
+def test_report_queries_read_a_period_by_index(engine, now, reported):
+    from storage import reporting as store
+    from storage.reporting_scope import Scope
+
+    partner_id, start, end = reported, now - timedelta(days=7), now
+    everything, one, managed = Scope(), Scope.of_partner(partner_id), Scope.of_manager("UMGR")
+    queries = {  # name: (the query, the index SQLite should pick for the registrations)
+        "new pipeline": (lambda s: store.new_pipeline(s, everything, (start, end)), "ix_registration_approved"),
+        "a partner's new pipeline": (lambda s: store.new_pipeline(s, one, (start, end)),
+                                     "ix_registration_partner_approved"),
+        "a manager's movers": (lambda s: store.new_pipeline(s, managed, (start - timedelta(days=7), start, end),
+                                                            by_partner=True, sourced_only=True),
+                               "ix_registration_partner_approved"),
+        "won and lost": (lambda s: store.decided(s, everything, start, end), "ix_registration_status_closed"),
+        "a partner's won and lost": (lambda s: store.decided(s, one, start, end),
+                                     "ix_registration_partner_status_closed"),
+        "lead to close": (lambda s: store.lead_to_close(s, everything, start, end), "ix_registration_created_at"),
+        "lead to close by type": (lambda s: store.lead_to_close(s, everything, start, end, by="type"),
+                                  "created_at>? AND created_at<?"),  # by creation, or per partner by creation
+        "a partner's lead to close": (lambda s: store.lead_to_close(s, one, start, end),
+                                      "ix_registration_partner_created"),
+        "pending and past the SLA": (lambda s: store.pending_registrations(s, everything, now - timedelta(hours=48)),
+                                     "ix_registration_status"),
+        "usage growth": (lambda s: store.usage_growth(s, everything, end, "2026-11"),
+                         "ix_registration_pricing_status"),
+    }
+    for name, (run, index) in queries.items():
+        for plan in plans(engine, run):
+            if "registration" not in plan:
+                continue  # the upsells' half
+            assert_indexed(plan)
+            if engine.dialect.name == "sqlite":
+                assert index in plan, (name, plan)
