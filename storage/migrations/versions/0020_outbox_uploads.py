@@ -1,7 +1,7 @@
 """outbox uploads
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 
 The Slack outbox owes file uploads too (the weekly digest's chart): `upload` joins the outbox kind type.
 SQLite stores the kind as text (no constraint to change); PostgreSQL has a type, which gains the value.
@@ -10,8 +10,8 @@ SQLite stores the kind as text (no constraint to change); PostgreSQL has a type,
 from alembic import op
 
 
-revision = '0019'
-down_revision = '0018'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
