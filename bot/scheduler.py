@@ -27,6 +27,7 @@ from workflows.decisions import expire_registrations
 from workflows.nudge_jobs import send_due_nudges
 from workflows.reminders import remind_overdue_reviews
 from workflows.retention import forget_old_rows
+from workflows.scorecard import send_due_scorecards
 from workflows.services import Services
 from workflows.upsell_reminders import remind_overdue_upsells
 
@@ -77,6 +78,8 @@ JOBS: tuple[Job, ...] = (
         lambda c: f"{remind_overdue_upsells(c.services)} reminded"),
     Job("send_due_nudges", every(minutes=15), "create the nudges due (each sent once, in working hours)",
         lambda c: str(send_due_nudges(c.services))),
+    Job("scorecard", every(hours=1), "send last month's scorecards due (each partner, or referral contact, once a "
+        "month, in working hours)", lambda c: str(send_due_scorecards(c.services))),
     Job("forget_old_rows", every(hours=24), "delete delivery keys and sent updates past their retention",
         lambda c: f"deleted {counted(forget_old_rows(c.services))}"),
 )

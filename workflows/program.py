@@ -240,6 +240,14 @@ class NudgeRules(_Strict):
         return _check_zone(zone, "default_time_zone")
 
 
+class ScorecardRules(_Strict):
+    """The partners' monthly scorecard (workflows/scorecard.py): last month's figures, sent from `day` of each month
+    (1-28, so every month has it) in the partner's shared channel, or to each referral contact by DM."""
+
+    enabled: bool = True
+    day: int = Field(default=1, ge=1, le=28)
+
+
 def _check_zone(zone: str, what: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -326,6 +334,7 @@ class Program(_Strict):
     lifecycle: LifecycleRules = LifecycleRules()
     protection: ProtectionRules = ProtectionRules()
     nudges: NudgeRules = NudgeRules()
+    scorecard: ScorecardRules = ScorecardRules()
 
     @field_validator("regions", mode="before")
     @classmethod
