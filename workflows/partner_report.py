@@ -47,13 +47,14 @@ class ReportRequestInvalid(WorkflowError):
 class ReportRequest:
     period: str
     scope: str  # "" for everything the reader may see
+    period_given: bool = True
 
 
 def parse_report_request(text: str) -> ReportRequest:
     """The words after `report`: an optional period first, then an optional scope."""
     words = text.split()
     if not words:
-        return ReportRequest(DEFAULT_PERIOD, "")
+        return ReportRequest(DEFAULT_PERIOD, "", period_given=False)
     first = words[0].lower()
     try:
         Period.parse(first, datetime(2000, 1, 1, tzinfo=timezone.utc))
@@ -61,7 +62,7 @@ def parse_report_request(text: str) -> ReportRequest:
         if PERIOD_LIKE.match(first) or ".." in first:
             raise ReportRequestInvalid(f"“{words[0][:40]}” is not a period I know. Periods: "
                                        + "; ".join(PERIOD_FORMS) + ".") from None
-        return ReportRequest(DEFAULT_PERIOD, " ".join(words))
+        return ReportRequest(DEFAULT_PERIOD, " ".join(words), period_given=False)
     return ReportRequest(first, " ".join(words[1:]))
 
 
@@ -113,7 +114,12 @@ def partner_report(services: Services, actor: Actor, text: str) -> PartnerReport
             raise ReportRequestInvalid(str(error)) from None
     if not actor.is_internal:
         raise NotAllowed("Reports are for the partner team and its partners; ask a partner manager for access.")
-    requested = requested_scope(services, request.scope)
+    try:
+        requested = requested_scope(services, request.scope)
+    except ReportRequestInvalid as error:
+        if request.period_given:
+            raise
+        raise ReportRequestInvalid(f"{error} A period goes first: {'; '.join(PERIOD_FORMS)}.") from None
     scope = report_scope(services, actor, requested)
     try:
         period = Period.parse(request.period, services.clock(), services.program.nudges.default_time_zone)
