@@ -198,3 +198,24 @@ def test_my_scorecard_on_the_desk_answers_an_external_user_privately_with_their_
 def _nudges(engine) -> list[Nudge]:
     with Session(engine) as session:
         return list(session.exec(select(Nudge).order_by(Nudge.id)).all())
+
+
+def test_not_relevant_on_a_scorecard_stops_the_next_ones_for_that_partner_only(bot, engine, clock):
+    november(engine)
+    send_due_scorecards(bot.runtime.services)
+    [card] = [m for m in bot.sandbox.messages("C0NORTH") if "scorecard for" in text_of(m)]
+    assert bot.driver.click("U0DANA", "nudge_not_relevant", message=("C0NORTH", card.ts)).status == 200
+    clock.offset += timedelta(days=31)  # January: December's scorecards
+    assert send_due_scorecards(bot.runtime.services).created == {"scorecard": 2}  # Bob's and Beth's only
+    assert len(scorecards(bot, "C0NORTH")) == 1
+
+
+def test_the_program_file_checks_and_shows_the_scorecard_settings():
+    from workflows.program_rules import describe_nudges
+    from tests.test_program_checks import problems
+
+    assert problems("scorecard:\n  day: 31\n") == ["line 2: scorecard.day: should be at most 28"]
+    assert problems("scorecard:\n  enabled: maybe\n") == ["line 2: scorecard.enabled: should be true or false"]
+    program = Program.model_validate({"scorecard": {"day": 3}})
+    assert "Monthly scorecard: on, from day 3 of each month, in each partner's channel (referral partners: each " \
+           "contact by DM)" in describe_nudges(program)

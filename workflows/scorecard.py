@@ -24,7 +24,7 @@ from storage.actors import Actor
 from storage.db import read_snapshot
 from storage.models import Partner
 from storage.nudges.models import Nudge, NudgeKind
-from storage.nudges.queries import nudge_keys_used
+from storage.nudges.queries import muted, nudge_keys_used
 from storage.queries import partner_by_channel, sees_only_own_registrations
 from storage.reporting_scope import Scope
 from storage.scorecard import (
@@ -171,9 +171,12 @@ class ScorecardNudges:
         partners = scorecard_partners(session, after=after, limit=limit)
         contacts = listed_contacts(session, [p.id for p in partners if sees_only_own_registrations(p.type)])
         rows = [ScorecardRow(p, self._dues(p, contacts.get(p.id, []))) for p in partners]
-        used = nudge_keys_used(session, [due.key for row in rows for due in row.dues])
+        dues = [due for row in rows for due in row.dues]
+        used = nudge_keys_used(session, [due.key for due in dues])
+        stopped = muted(session, [(self.kind, due.subject) for due in dues], self.now)  # Not relevant: for good
         for row in rows:
-            row.dues = [self._with_card(due) for due in row.dues if due.key not in used]
+            row.dues = [self._with_card(due) for due in row.dues
+                        if due.key not in used and (self.kind, due.subject) not in stopped]
         return rows
 
     def cursor(self, row: ScorecardRow) -> int:
