@@ -12,7 +12,19 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
-from handlers import events, home, leads, nudges, partner, protection, review_tools, reviews, upsell_reviews, upsells
+from handlers import (
+    digest,
+    events,
+    home,
+    leads,
+    nudges,
+    partner,
+    protection,
+    review_tools,
+    reviews,
+    upsell_reviews,
+    upsells,
+)
 from handlers.common import SOMETHING_WENT_WRONG, acting_user, answer_text
 from handlers.notify import SlackNotifier, slack_message_link, slack_user_time_zone
 from workflows.program import Program
@@ -20,7 +32,8 @@ from workflows.services import Services, utc_clock
 
 logger = logging.getLogger(__name__)
 
-LISTENER_MODULES = (events, leads, reviews, review_tools, home, partner, upsells, upsell_reviews, nudges, protection)
+LISTENER_MODULES = (events, leads, reviews, review_tools, home, partner, upsells, upsell_reviews, nudges, protection,
+                    digest)
 
 
 def make_client(settings: Settings) -> WebClient:

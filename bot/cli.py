@@ -13,6 +13,7 @@ from rich.console import Console
 from bot.cli_crm import crm_app
 from bot.cli_doctor import doctor
 from bot.cli_import import import_cli
+from bot.cli_digest import digest_app
 from bot.cli_jobs import jobs_app, run_scheduler
 from bot.cli_report import report
 from bot.cli_slack import slack_app
@@ -30,6 +31,7 @@ cli.add_typer(crm_app, name="crm")
 cli.add_typer(slack_app, name="slack")
 cli.command()(doctor)
 cli.add_typer(jobs_app, name="jobs")
+cli.add_typer(digest_app, name="digest")
 cli.command("scheduler")(run_scheduler)
 cli.command()(report)
 db_cli = typer.Typer(help="The database schema (Alembic migrations; `serve` upgrades on start).", no_args_is_help=True)

@@ -64,6 +64,15 @@ def drain_crm(context: JobContext) -> str:
     return done + (f"; stopped: {report.stopped}" if report.stopped else "")
 
 
+def send_digests(context: JobContext) -> str:
+    """The weekly digests due now (each partner manager and admin once a week, at digest.schedule their time)."""
+    from workflows.digest import send_due_digests
+    from workflows.nudges import plural
+
+    total = send_due_digests(context.services).total
+    return f"{plural(total, 'digest')} queued" if total else "nothing due"
+
+
 def counted(counts: dict[str, int]) -> str:
     return ", ".join(f"{number} {what}" for what, number in counts.items())
 
@@ -78,6 +87,8 @@ JOBS: tuple[Job, ...] = (
         lambda c: f"{remind_overdue_upsells(c.services)} reminded"),
     Job("send_due_nudges", every(minutes=15), "create the nudges due (each sent once, in working hours)",
         lambda c: str(send_due_nudges(c.services))),
+    Job("digest", every(minutes=15), "send the weekly digests due (each manager and admin once a week, in their "
+        "time zone)", send_digests),
     Job("scorecard", every(hours=1), "send last month's scorecards due (each partner, or referral contact, once a "
         "month, in working hours)", lambda c: str(send_due_scorecards(c.services))),
     Job("forget_old_rows", every(hours=24), "delete delivery keys and sent updates past their retention",

@@ -19,6 +19,7 @@ from storage.queries import optimize
 from storage.slack.models import SlackMessage
 from storage.slack.sender import POST_INTERVAL, SlackSender, default_backoff
 from workflows.delivery import report_failed_delivery
+from workflows.digest_chart import render_file
 from workflows.services import Services
 from workflows.work import run_pending_work
 
@@ -46,7 +47,7 @@ class Worker:
         self.services, self.inline, self.interval = services, inline, interval
         # Messages a channel must wait for (Slack's pace, a 429) are sent by a later round: `interval` brings it.
         self.sender = SlackSender(services.engine, client, clock=services.clock, backoff=backoff,
-                                  on_failed=self._failed, post_interval=post_interval)
+                                  on_failed=self._failed, post_interval=post_interval, render_file=render_file)
         # Only one worker per database sends: a previous process still finishing keeps it until it exits.
         self.leadership = Leadership(services.engine)
         self._lock = threading.Lock()

@@ -69,7 +69,11 @@ class Action(StrEnum):
     nudge_not_relevant = "nudge_not_relevant"
     nudge_still_working = "nudge_still_working"  # a stalled registration's nudge to its AE (value: the nudge)
     request_extension = "protection_request_extension"  # the expiry warning (value: the registration)
-    nudge_them_all = "nudge_them_all"  # a manager's weekly roll-up of stuck partners (value: the nudge)
+    nudge_them_all = "nudge_them_all"  # a manager's weekly roll-up of stuck partners, and the weekly digest's
+    # Nudge N stuck partners (value: the nudge)
+    digest_review = "digest_review"  # the weekly digest's Review N pending: App Home's Waiting for me list (value:
+    # the digest's nudge id, never trusted)
+    digest_full_report = "digest_full_report"  # the weekly digest's Full report, in its thread (value: likewise)
     extension_extend = "protection_extend"  # the extension request's DM to the AE; the value is the request's id,
     extension_decline = "protection_decline"  # never trusted
 

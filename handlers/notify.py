@@ -44,6 +44,7 @@ from handlers.blocks.review_threads import (
     build_partner_reply,
 )
 from handlers.blocks.text import escape, quoted, status_label
+from handlers.notify_digest import DigestNotices
 from handlers.notify_lifecycle import LifecycleNotices
 from handlers.notify_nudges import NudgeNotices
 from handlers.notify_protection import ProtectionNotices
@@ -83,7 +84,7 @@ def slack_user_time_zone(client: WebClient) -> Callable[[str], str | None]:
     return user_time_zone
 
 
-class SlackNotifier(UpsellNotices, LifecycleNotices, NudgeNotices, ProtectionNotices):
+class SlackNotifier(UpsellNotices, LifecycleNotices, NudgeNotices, ProtectionNotices, DigestNotices):
     def __init__(self, program: Program, clock):
         self.program = program
         self.clock = clock

@@ -17,8 +17,11 @@ FIXES = {
     "not_in_channel": "invite @Partnerbot to the channel (it retries by itself when it joins)",
     "channel_not_found": "check the partner's slack_channel_id and import the partner again",
     "is_archived": "unarchive the channel, or import the partner with its new channel",
-    "missing_scope": "add the pins:write scope to the Slack app (see manifest.yml) and reinstall it",
+    "missing_scope": "add the {scope} scope to the Slack app (see manifest.yml) and reinstall it",
 }
+SCOPES = {SlackMessageKind.pin: "pins:write", SlackMessageKind.upload: "files:write"}
+WHAT = {SlackMessageKind.pin: "pin the partner desk in", SlackMessageKind.upload: "upload a file (the digest's "
+        "chart) to"}
 
 
 def failure_notice(message: SlackMessage, partner: Partner | None) -> str:
@@ -26,8 +29,8 @@ def failure_notice(message: SlackMessage, partner: Partner | None) -> str:
     where = f"the channel {message.channel}" if not message.channel.startswith(("U", "W")) else \
         f"a direct message to {message.channel}"
     whose = f" for partner {partner.name}" if partner else ""
-    fix = FIXES.get(message.last_error or "", "fix the cause")
-    what = "pin the partner desk in" if message.kind == SlackMessageKind.pin else "post to"
+    fix = FIXES.get(message.last_error or "", "fix the cause").format(scope=SCOPES.get(message.kind, "needed"))
+    what = WHAT.get(message.kind, "post to")
     return (f"I couldn't {what} {where}{whose}: Slack says {message.last_error}. To fix it, {fix}, then run "
             f"`partnerbot slack retry`.")
 

@@ -183,7 +183,8 @@ class NudgeAllOutcome:
 
 def nudge_them_all(services: Services, actor: Actor, nudge_id: int) -> NudgeAllOutcome:
     """Each partner stuck for the roll-up's manager gets its own nudge now, once per period; committed before
-    the ack. Only the manager the roll-up went to, or an admin, may press it."""
+    the ack. Only the manager the roll-up (or weekly digest: its Nudge N stuck partners) went to, or an admin, may
+    press it."""
     now, deadline = services.clock(), time.perf_counter() + PRESS_SECONDS
     with Session(services.engine) as session:
         rollup = rollup_for_actor(session, nudge_id, actor)
@@ -194,8 +195,7 @@ def nudge_them_all(services: Services, actor: Actor, nudge_id: int) -> NudgeAllO
             raise NotFound("That roll-up no longer exists.")
         if rollup.response == NudgeResponse.acted:
             return _pressed_already(rollup)
-        owner = rollup.subject.removeprefix("manager:")
-        runner = first_program_runner(session)
+        owner, runner = stuck_owner(session, rollup)
         stuck = {kind: stuck_partners(session, stuck_rules(services, now), runner, owner, stages)
                  for kind, stages in ((NudgeKind.activation, ACTIVATION_STAGES),
                                       (NudgeKind.reengagement, REENGAGEMENT_STAGES))}
@@ -219,6 +219,15 @@ def nudge_them_all(services: Services, actor: Actor, nudge_id: int) -> NudgeAllO
         services.notifier.nudge_answered(session, rollup, note=note)
     services.kick()
     return NudgeAllOutcome(True, note, tally)
+
+
+def stuck_owner(session: Session, rollup: Nudge) -> tuple[str | None, str | None]:
+    """Whose stuck partners a press nudges, and the runner who has partners without a manager: the roll-up's
+    manager (with those partners if they are the first runner); a digest's manager (their own partners, as the
+    digest counts them), or everyone's for an admin's digest (subject `program`)."""
+    if rollup.kind == NudgeKind.digest:
+        return (None if rollup.subject == "program" else rollup.subject.removeprefix("manager:")), None
+    return rollup.subject.removeprefix("manager:"), first_program_runner(session)
 
 
 def _pressed_already(rollup: Nudge) -> NudgeAllOutcome:

@@ -86,6 +86,7 @@ class Due:
     zone: str | None = None  # a zone named in the program file, preferred
     parent_key: str | None = None  # a reply in this message's thread (the registration's root)
     row: Any = None  # what `content` needs
+    deliver_at: datetime | None = None  # a time of its own (the digest's schedule), not the next working hour
 
     @property
     def key(self) -> str:
@@ -112,7 +113,8 @@ class NudgeSource(Protocol):
     def owed(self, row) -> list[Due]: ...
 
     def content(self, session: Session, due: Due, nudge: Nudge) -> NudgeContent:
-        """What the nudge says, read in the writing transaction."""
+        """What the nudge says, read in the writing transaction. (A source with a `deliver(session, due, nudge)`
+        method queues its own message instead: the weekly digest, which is no nudge to snooze.)"""
 
 
 @dataclass
@@ -155,21 +157,30 @@ def _still_owed(session: Session, dues: list[Due], now: datetime) -> list[Due]:
 
 
 def _zones(services: Services, dues: list[Due], now: datetime) -> dict[str, str | None]:
-    """The zone of each person who times a nudge: stored, else asked of Slack now (no transaction open)."""
-    people = list(dict.fromkeys(due.zone_user for due in dues if due.zone_user and not due.zone))
+    """The zone of each person who times a nudge."""
+    return time_zones(services, [due.zone_user for due in dues if due.zone_user and not due.zone], now)
+
+
+def time_zones(services: Services, people: list[str], now: datetime, *, store: bool = True) -> dict[str, str | None]:
+    """These people's time zones (None: Slack gave none): stored within ZONE_FRESH, else asked of Slack now (no
+    transaction open) and stored (unless `store` is False: a preview writes nothing)."""
+    people = list(dict.fromkeys(people))
     with Session(services.engine) as session:
         zones = stored_zones(session, people, now - ZONE_FRESH)
     missing = [person for person in people if person not in zones]
     if missing and services.user_time_zone is not None:
         asked = {person: services.user_time_zone(person) for person in missing}
-        with transaction(services.engine) as session:
-            for person, zone in asked.items():
-                store_zone(session, person, zone, now)
+        if store:
+            with transaction(services.engine) as session:
+                for person, zone in asked.items():
+                    store_zone(session, person, zone, now)
         zones.update(asked)
     return zones
 
 
 def deliver_at(services: Services, due: Due, zones: dict[str, str | None], now: datetime) -> datetime:
+    if due.deliver_at is not None:
+        return due.deliver_at
     rules = services.program.nudges
     zone = zone_named(due.zone or zones.get(due.zone_user or ""), rules.default_time_zone)
     return next_working_moment(now, zone, rules.working_hours)
@@ -179,6 +190,7 @@ def _write(services: Services, source: NudgeSource, owed: list[Due], zones: dict
            now: datetime, report: NudgeReport) -> None:
     """Nudge rows and their messages, in transactions that stop at their write budget."""
     remaining = list(owed)
+    deliver = getattr(source, "deliver", None)
     while remaining:
         with transaction(services.engine) as session:
             budget = WriteBudget()
@@ -196,8 +208,11 @@ def _write(services: Services, source: NudgeSource, owed: list[Due], zones: dict
                         session.add(nudge)
                         session.flush()  # the key is claimed here: a racing run stops at this row
                         nudge.message_key = f"nudge:{nudge.id}"
-                        services.notifier.nudge(session, nudge, source.content(session, due, nudge),
-                                                parent_key=due.parent_key)
+                        if deliver is not None:
+                            deliver(session, due, nudge)
+                        else:
+                            services.notifier.nudge(session, nudge, source.content(session, due, nudge),
+                                                    parent_key=due.parent_key)
                 except IntegrityError:
                     continue
                 report.created[due.kind] = report.created.get(due.kind, 0) + 1

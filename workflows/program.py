@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,42 @@ class NudgeRules(_Strict):
         return _check_zone(zone, "default_time_zone")
 
 
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SCHEDULE_HELP = 'should be a weekday and a local time (24-hour HH:MM), such as "monday 08:30"'
+
+
+class DigestRules(_Strict):
+    """The weekly digest (workflows/digest.py): each partner manager and admin gets it once a week, once their own
+    local time (Slack's time zone) has passed `schedule`, a weekday and a time."""
+
+    enabled: bool = True
+    schedule: str = "monday 08:30"
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, text: str) -> str:
+        parts = text.strip().lower().split()
+        if len(parts) != 2:
+            raise ValueError(SCHEDULE_HELP)
+        day, clock = parts
+        days = [name for name in WEEKDAY_NAMES if len(day) >= 3 and name.startswith(day)]
+        if len(days) != 1 or not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", clock):
+            raise ValueError(f"{SCHEDULE_HELP}, not {text.strip()!r}")
+        hours, minutes = clock.split(":")
+        return f"{days[0]} {int(hours):02d}:{minutes}"
+
+    @property
+    def weekday(self) -> int:
+        """Monday 0 ... Sunday 6."""
+        return WEEKDAY_NAMES.index(self.schedule.split()[0])
+
+    @property
+    def at(self) -> tuple[int, int]:
+        """(hour, minute) local time."""
+        hours, minutes = self.schedule.split()[1].split(":")
+        return int(hours), int(minutes)
+
+
 class ScorecardRules(_Strict):
     """The partners' monthly scorecard (workflows/scorecard.py): last month's figures, sent from `day` of each month
     (1-28, so every month has it) in the partner's shared channel, or to each referral contact by DM."""
@@ -334,6 +371,9 @@ class Program(_Strict):
     lifecycle: LifecycleRules = LifecycleRules()
     protection: ProtectionRules = ProtectionRules()
     nudges: NudgeRules = NudgeRules()
+    digest: DigestRules = DigestRules()
+
+
     scorecard: ScorecardRules = ScorecardRules()
 
     @field_validator("regions", mode="before")

@@ -242,6 +242,8 @@ def describe_nudges(program: Program) -> list[str]:
         f"{' and '.join(map(str, nudges.protection_expiry.days_before))} days before",
         f"  QBR brief: {on[nudges.qbr.enabled]}; manager roll-up: {on[nudges.rollup.enabled]}; "
         f"Snooze lasts {nudges.snooze_days} days",
+        f"Weekly digest: {on[program.digest.enabled]}, {program.digest.schedule.capitalize()} in each partner "
+        "manager's and admin's own time zone",
         f"Monthly scorecard: {on[program.scorecard.enabled]}, from day {program.scorecard.day} of each month, in each "
         "partner's channel (referral partners: each contact by DM)",
     ]

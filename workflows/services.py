@@ -58,6 +58,14 @@ class Notifier(Protocol):
                        note: str | None = None) -> None:
         """The nudge shows who answered it (`note`, else the answer recorded on it) in place of its buttons."""
 
+    def digest(self, session: Session, nudge: Nudge, content) -> None:
+        """The weekly digest (workflows/digest.py DigestContent) to its recipient in a DM, and its chart after it
+        (an upload: the digest goes whether or not the chart does)."""
+
+    def digest_full_report(self, session: Session, nudge: Nudge, content) -> bool:
+        """The digest's Full report: every section in full, in the digest's thread (a DM: private), once per
+        digest; True when it is queued now (False: it was already)."""
+
     def extension_requested(self, session: Session, request: ExtensionRequest, registration: Registration,
                             partner: Partner) -> None:
         """A partner's request for more protection, to its decider in a DM with Extend / Decline (once)."""

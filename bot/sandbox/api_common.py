@@ -76,6 +76,9 @@ def message_dict(state: State, message: Message, *, metadata: bool = False) -> d
         data["edited"] = {"user": message.user, "ts": message.ts}
     if metadata and message.metadata is not None:
         data["metadata"] = copy.deepcopy(message.metadata)
+    if message.files:
+        data["files"] = copy.deepcopy(message.files)
+        data["upload"] = True
     return data
 
 

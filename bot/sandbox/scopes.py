@@ -20,6 +20,8 @@ FIXED_SCOPES = {
     "chat.update": "chat:write",
     "chat.delete": "chat:write",
     "conversations.open": "im:write",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
     "pins.add": "pins:write",
     "team.info": "team:read",
     "users.info": "users:read",

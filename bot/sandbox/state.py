@@ -60,6 +60,22 @@ class Message:
     edited: bool = False
     reply_broadcast: bool = False
     metadata: dict | None = None  # {"event_type": ..., "event_payload": {...}} as chat.postMessage got it
+    files: list[dict] | None = None  # files shared with the message (files.completeUploadExternal)
+
+
+@dataclass
+class UploadedFile:
+    """A file from files.getUploadURLExternal: its bytes once POSTed to the upload URL, shared once completed."""
+
+    id: str
+    filename: str
+    length: int
+    upload_token: str
+    alt_txt: str | None = None
+    data: bytes | None = None
+    title: str | None = None
+    completed: bool = False
+    channels: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -140,6 +156,8 @@ class State:
         self.channels: dict[str, Channel] = {}
         self.messages: dict[str, list[Message]] = {}
         self.pins: dict[str, list[str]] = {}  # channel id -> pinned message ts, in pin order (pins.add)
+        self.files: dict[str, UploadedFile] = {}  # file id -> the file (files.getUploadURLExternal and after)
+        self.base_url = ""  # the emulator's http://127.0.0.1:PORT/, for the upload URLs it hands out
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, View] = {}
         self.homes: dict[str, View] = {}
@@ -258,6 +276,7 @@ class State:
             self.generation += 1
             self.messages.clear()
             self.pins.clear()
+            self.files.clear()
             self.ephemerals.clear()
             self.views.clear()
             self.homes.clear()

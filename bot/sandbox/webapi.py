@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from bot.sandbox import api_chat, api_directory, api_history, api_pins, api_views, scopes
+from bot.sandbox import api_chat, api_directory, api_files, api_history, api_pins, api_views, scopes
 from bot.sandbox.api_common import ApiError
 from bot.sandbox.method_data import KNOWN_METHODS
 from bot.sandbox.state import State
@@ -17,7 +17,7 @@ from bot.sandbox.state import State
 logger = logging.getLogger(__name__)
 
 HANDLERS = {**api_chat.HANDLERS, **api_views.HANDLERS, **api_directory.HANDLERS, **api_history.HANDLERS,
-            **api_pins.HANDLERS}
+            **api_pins.HANDLERS, **api_files.HANDLERS}
 JSON_ARGS = ("blocks", "view", "attachments", "metadata")
 
 
@@ -106,6 +106,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         content_type = (self.headers.get("Content-Type") or "").lower()
+        if url.path.startswith("/upload/v1/"):  # Slack's file service: the bytes themselves, not arguments
+            status, text = api_files.receive_upload(self.state, url.path[len("/upload/v1/"):], raw)
+            self.state.record_call("upload_url", {"bytes": len(raw)}, {"status": status}, status)
+            self._send_text(status, text)
+            return
         try:
             args = parse_args(url.query, raw, content_type)
         except ValueError:
@@ -138,11 +143,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.state.record_call("response_url", {**body, "_context": context}, result, status)
         return status, {}, result
 
-    def _send(self, status: int, headers: dict, body: dict) -> None:
-        data = json.dumps(body).encode("utf-8")
+    def _send_text(self, status: int, text: str) -> None:
+        self._send(status, {}, text, content_type="text/plain; charset=utf-8")
+
+    def _send(self, status: int, headers: dict, body: dict | str, *,
+              content_type: str = "application/json; charset=utf-8") -> None:
+        data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -179,6 +188,7 @@ class WebApiServer:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         handler = type("BoundHandler", (_RequestHandler,), {"state": self.state})
         self._server = _Server((host, port), handler)
+        self.state.base_url = self.url
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-sandbox", daemon=True
         )

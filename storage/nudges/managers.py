@@ -77,11 +77,14 @@ def stuck_names(session: Session, stuck: Stuck, runner: str | None, owner_id: st
                              .order_by(Partner.stage_since, Partner.id).limit(limit)).all())
 
 
-def stuck_partners(session: Session, stuck: Stuck, runner: str | None, owner_id: str,
+def stuck_partners(session: Session, stuck: Stuck, runner: str | None, owner_id: str | None,
                    stages: tuple[PartnerStage, ...]) -> list[int]:
-    """The ids of one manager's partners stuck in `stages` (Nudge them all)."""
-    return list(session.exec(select(Partner.id).where(stuck.clause(stages), _owner(runner) == owner_id)
-                             .order_by(Partner.stage_since, Partner.id)).all())
+    """The ids of one manager's partners stuck in `stages` (Nudge them all); every manager's when `owner_id` is
+    None (an admin's digest covers the program)."""
+    query = select(Partner.id).where(stuck.clause(stages))
+    if owner_id is not None:
+        query = query.where(_owner(runner) == owner_id)
+    return list(session.exec(query.order_by(Partner.stage_since, Partner.id)).all())
 
 
 def nudged_in_stage(session: Session, kind: str, partner_ids: list[int]) -> set[int]:
@@ -91,9 +94,15 @@ def nudged_in_stage(session: Session, kind: str, partner_ids: list[int]) -> set[
         .distinct()).all())
 
 
-def rollup_for_actor(session: Session, nudge_id: int, actor: Actor, *, lock: bool = False) -> Nudge | None:
-    """The roll-up nudge, if this actor may press its Nudge them all: the manager it was sent to, or an admin."""
-    query = select(Nudge).where(Nudge.id == nudge_id, Nudge.kind == NudgeKind.rollup)
+# A partner manager's own DM whose buttons only they (or an admin) may press: the roll-up's Nudge them all, and the
+# weekly digest's buttons (its Nudge N stuck partners is the same press).
+MANAGER_DMS = (NudgeKind.rollup, NudgeKind.digest)
+
+
+def rollup_for_actor(session: Session, nudge_id: int, actor: Actor, *, lock: bool = False,
+                     kinds: tuple[NudgeKind, ...] = MANAGER_DMS) -> Nudge | None:
+    """The roll-up (or digest) nudge, if this actor may press its buttons: the manager it was sent to, or an admin."""
+    query = select(Nudge).where(Nudge.id == nudge_id, Nudge.kind.in_(kinds))
     if not (actor.is_internal and actor.role == Role.admin):
         query = query.where(Nudge.recipient == actor.slack_user_id)
     if lock:
@@ -101,6 +110,6 @@ def rollup_for_actor(session: Session, nudge_id: int, actor: Actor, *, lock: boo
     return session.exec(query).first()
 
 
-def rollup_exists(session: Session, nudge_id: int) -> bool:
-    return session.exec(select(Nudge.id).where(Nudge.id == nudge_id, Nudge.kind == NudgeKind.rollup)).first() \
+def rollup_exists(session: Session, nudge_id: int, kinds: tuple[NudgeKind, ...] = MANAGER_DMS) -> bool:
+    return session.exec(select(Nudge.id).where(Nudge.id == nudge_id, Nudge.kind.in_(kinds))).first() \
         is not None

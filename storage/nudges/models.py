@@ -20,6 +20,7 @@ class NudgeKind(StrEnum):
     protection_expiry = "protection_expiry"  # an approved registration's protection ends soon: to the partner
     qbr = "qbr"  # a strategic partner's quarterly brief, to its manager
     rollup = "rollup"  # a manager's weekly list of stuck partners
+    digest = "digest"  # the weekly digest to a partner manager (their partners) or an admin (the program)
     scorecard = "scorecard"  # a partner's monthly scorecard: its channel, or each referral contact by DM
 
 

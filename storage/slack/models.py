@@ -22,6 +22,7 @@ class SlackMessageKind(StrEnum):
     post = "post"  # chat.postMessage (a thread reply when parent_key is set)
     update = "update"  # chat.update of the message stored under parent_key
     pin = "pin"  # pins.add of the message stored under parent_key, once it is posted
+    upload = "upload"  # a file drawn when sent (blocks: [FileSpec]) and shared with files_upload_v2; text: its comment
 
 
 SENT_UPDATE = text("kind = 'update' AND status = 'sent'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -34,6 +35,25 @@ def enqueue_post(session: Session, *, key: str, lane: str, channel: str, text: s
     row = SlackMessage(key=key, lane=lane, kind=SlackMessageKind.post, channel=channel, parent_key=parent_key,
                        text=text, blocks=blocks, partner_id=partner_id, created_at=now,
                        next_attempt_at=max(now, not_before) if not_before else now)
+    session.add(row)
+    return row
+
+
+FILE_SPEC_CHARS = 20_000  # an upload row holds what its file is drawn from, never the file itself
+
+
+def enqueue_upload(session: Session, *, key: str, lane: str, channel: str, spec: dict[str, Any], comment: str,
+                   now: datetime, not_before: datetime | None = None) -> SlackMessage:
+    """Owe a file, drawn when it is sent from `spec` (`renderer`, its `input`, `filename`, `title`: the sender's
+    `render_file` knows the renderers) and shared in `channel` (a user id: their DM) with `comment`; enqueueing
+    the same key twice owes it once. The row stays small: `spec` is bounded, the bytes are never stored."""
+    if len(json.dumps(spec)) > FILE_SPEC_CHARS:
+        raise ValueError(f"a file to upload is described in at most {FILE_SPEC_CHARS} characters")
+    existing = _find(session, key)
+    if existing is not None:
+        return existing
+    row = SlackMessage(key=key, lane=lane, kind=SlackMessageKind.upload, channel=channel, text=comment,
+                       blocks=[spec], created_at=now, next_attempt_at=max(now, not_before) if not_before else now)
     session.add(row)
     return row
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -34,13 +34,17 @@ logger = logging.getLogger(__name__)
 METADATA_EVENT = "partnerbot_outbox"
 POST_INTERVAL = 1.0  # seconds between two posts to one channel: Slack takes about one per second per channel
 POST = "chat.postMessage"
-KIND_METHODS = {SlackMessageKind.post: POST, SlackMessageKind.update: "chat.update", SlackMessageKind.pin: "pins.add"}
+# An upload is files_upload_v2: files.getUploadURLExternal, a POST of the bytes, files.completeUploadExternal (both
+# Tier 4, counted per workspace: a 429 on either holds every upload).
+FILE_METHODS = ("files.getUploadURLExternal", "files.completeUploadExternal")
+KIND_METHODS = {SlackMessageKind.post: POST, SlackMessageKind.update: "chat.update", SlackMessageKind.pin: "pins.add",
+                SlackMessageKind.upload: FILE_METHODS[1]}
 # Tiered methods: Slack counts their calls per workspace, so a 429 on one makes every channel's calls wait.
 # (chat.update is Tier 3, about 50 a minute, across channels: pacing it per channel would not keep under that
 # limit, and the outbox already folds an update not yet tried into the next, so updates are not paced; a 429
 # holds them all for Retry-After.) chat.postMessage is limited per channel: a 429 holds that channel only.
 LOOKUP_METHODS = ("conversations.open", "conversations.history", "conversations.replies")  # _find_posted's
-WORKSPACE_LIMITED = frozenset({"chat.update", "pins.add", *LOOKUP_METHODS})
+WORKSPACE_LIMITED = frozenset({"chat.update", "pins.add", *LOOKUP_METHODS, *FILE_METHODS})
 # At most this many waiting channels are named in the due query (bound parameters are limited: SQLite 32,766);
 # beyond it the channels freed soonest are left out of the list and their rows are skipped when they come up.
 MAX_SKIPPED_CHANNELS = 5000
@@ -58,6 +62,13 @@ PERMANENT_ERRORS = frozenset({
 # pins.add refusals that no retry changes (until someone grants the scope, or pins by hand).
 PERMANENT_PIN_ERRORS = frozenset({"missing_scope", "not_pinnable", "permission_denied", "no_permission",
                                   "bad_timestamp", "no_item_specified"})
+# Upload refusals that no retry changes (until someone grants files:write, or the workspace allows uploads).
+PERMANENT_UPLOAD_ERRORS = frozenset({
+    "missing_scope", "not_allowed_token_type", "file_uploads_disabled", "file_uploads_except_images_disabled",
+    "file_upload_size_restricted", "file_type_not_allowed", "invalid_channel", "channel_not_found",
+    "not_in_channel", "invalid_arguments", "missing_argument", "alt_txt_too_large", "user_not_found",
+    "cannot_dm_bot", "restricted_action", "ekm_access_denied",
+})
 # Slack says it failed on its side: the message may or may not have been posted.
 UNKNOWN_OUTCOME_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 NETWORK_ERRORS = (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError)
@@ -97,6 +108,8 @@ def _classify(exc: Exception) -> _Outcome:
         return _Outcome(error, permanent=error in PERMANENT_ERRORS)
     if isinstance(exc, NETWORK_ERRORS):
         return _Outcome(f"network: {exc.__class__.__name__}", maybe_sent=True)
+    if isinstance(exc, SlackRequestError):  # files_upload_v2: the upload URL did not take the bytes
+        return _Outcome(f"upload: {str(exc)[:200]}")
     raise exc
 
 
@@ -105,10 +118,13 @@ class SlackSender:
 
     def __init__(self, engine: Engine, client: WebClient, *, clock: Callable[[], datetime],
                  backoff: Callable[[int], float] = default_backoff,
-                 on_failed: Callable[[SlackMessage], None] | None = None, post_interval: float = POST_INTERVAL):
+                 on_failed: Callable[[SlackMessage], None] | None = None, post_interval: float = POST_INTERVAL,
+                 render_file: Callable[[dict], bytes] | None = None):
         """`clock` times retries, pacing and Retry-After alike (a test's moving clock makes all three come due);
-        `post_interval` is the least time between two posts to one channel."""
+        `post_interval` is the least time between two posts to one channel; `render_file` draws an upload row's
+        file from its spec (without it, uploads fail for good)."""
         self.engine, self.client, self.clock, self.backoff, self.on_failed = engine, client, clock, backoff, on_failed
+        self.render_file = render_file
         self.post_interval = timedelta(seconds=post_interval)
         self._dm_channels: dict[str, str] = {}
         self._channel_free_at: dict[str, datetime] = {}  # no post to the channel before (pacing, Retry-After)
@@ -159,6 +175,8 @@ class SlackSender:
         """Slack said 429: the method (if Slack limits it per workspace) or else the row's channel waits."""
         url = getattr(getattr(exc, "response", None), "api_url", "") or ""
         method = urlparse(url).path.rsplit("/", 1)[-1] or KIND_METHODS[row.kind]
+        if method in FILE_METHODS:  # either step of an upload holds the upload kind's method
+            method = KIND_METHODS[SlackMessageKind.upload]
         if method in WORKSPACE_LIMITED:
             self._method_free_at[method] = self.clock() + timedelta(seconds=retry_after)
         else:
@@ -194,6 +212,9 @@ class SlackSender:
             if row.kind == SlackMessageKind.pin:
                 posted = True
                 return self._pin(row, parent, report)
+            if row.kind == SlackMessageKind.upload:
+                posted = True
+                return self._upload(row, report)
             if row.kind == SlackMessageKind.update:
                 text, blocks = self._mark_attempt(row)
                 posted = True
@@ -235,6 +256,35 @@ class SlackSender:
             if error != "already_pinned":
                 raise
         return self._mark_sent(row, report, parent.sent_channel, parent.sent_ts)
+
+    def _upload(self, row: SlackMessage, report: DrainReport) -> bool:
+        """Draw the row's file and share it with files_upload_v2 in the row's channel (a DM by the D... id that
+        conversations.open gives); `sent_ts` keeps the file id. A refusal no retry changes fails it at once; a
+        failure of the drawing too (the same spec draws the same way)."""
+        if row.channel.startswith(("U", "W")) and row.channel not in self._dm_channels \
+                and not self._may_call("conversations.open"):
+            return False
+        comment, blocks = self._mark_attempt(row)
+        spec = blocks[0] if blocks else {}
+        try:
+            if self.render_file is None:
+                raise LookupError("this sender draws no files")
+            content = self.render_file(spec)
+        except Exception:  # noqa: BLE001 - a spec that cannot be drawn will not draw later either
+            logger.exception("Slack outbox %s: the file could not be drawn", row.key)
+            return self._settle(row, report, _Outcome("render_failed", permanent=True), True)
+        channel = self._conversation_id(row.channel)
+        try:
+            response = self.client.files_upload_v2(channel=channel, content=content,
+                                                   filename=str(spec.get("filename") or "file"),
+                                                   title=str(spec.get("title") or ""), initial_comment=comment or None)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if error in PERMANENT_UPLOAD_ERRORS:
+                return self._settle(row, report, _Outcome(error, permanent=True), True)
+            raise
+        file = response.get("file") or {}
+        return self._mark_sent(row, report, channel, str(file.get("id") or "")[:32])
 
     def _conversation_id(self, channel: str) -> str:
         """A DM is addressed by user id, but its history lives under the D... id conversations.open gives."""

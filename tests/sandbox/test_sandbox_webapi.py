@@ -151,8 +151,8 @@ def test_unknown_and_unemulated_methods_are_told_apart(client, sandbox):
     with pytest.raises(SlackApiError) as raised:
         client.api_call("chat.postMesage", json={"channel": INTERNAL, "text": "typo"})
     assert raised.value.response.status_code == 404 and raised.value.response["error"] == "unknown_method"
-    assert error_of(lambda: client.files_getUploadURLExternal(filename="a.txt", length=1)) == "not_emulated"
-    assert [c.method for c in sandbox.calls()] == ["chat.postMesage", "files.getUploadURLExternal"]
+    assert error_of(lambda: client.files_info(file="F0NOPE")) == "not_emulated"
+    assert [c.method for c in sandbox.calls()] == ["chat.postMesage", "files.info"]
 
 
 def test_calls_record_args_and_responses(client, sandbox):

@@ -1,0 +1,252 @@
+"""The weekly digest (issue 11): each partner manager (their partners) and each admin (the whole program) gets one
+DM a week with last week's figures (workflows/reporting.py), what needs action with buttons, and a chart.
+
+It is a kind of nudge (run_nudges, the `digest` NudgeKind): one Nudge row per recipient and week with a unique key
+(digest, manager:U1 or program, U1, the recipient's local ISO week), written in the same transaction as the digest
+message and its chart in the Slack outbox. So two runs or two processes never send it twice, and a run after
+downtime sends this week's once (a two-week outage: one, this week's). A recipient is owed it once their own local
+time (Slack's users.info zone, kept a week as nudges keep it) has passed `digest.schedule` this week; it then goes
+at once, not at the next working hour. The figures are computed before the writing transaction (reads only), for
+those still owed this week.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from storage.actors import Actor, ActorKind
+from storage.db import transaction
+from storage.lists import HomeFilter, home_count
+from storage.models import Role, TeamMember
+from storage.nudges.managers import rollup_exists, rollup_for_actor
+from storage.nudges.models import Nudge, NudgeKind
+from storage.nudges.queries import nudge_keys_used
+from storage.queries import program_runners
+from workflows.digest_chart import ChartSpec, ChartWeek
+from workflows.nudge_managers import iso_week
+from workflows.nudges import Due, NudgeReport, run_nudges, time_zones
+from workflows.program import DigestRules
+from workflows.reporting import (
+    DirectFigures,
+    Figures,
+    GroupBy,
+    LeadToClose,
+    Period,
+    Scope,
+    compute_figures,
+    lead_to_close_by,
+    weekly_series,
+)
+from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, NotFound, Services
+from workflows.working_hours import zone_named
+
+CHART_WEEKS = 12
+PROGRAM_SUBJECT = "program"  # an admin's digest: the whole program
+# Salesforce's direct figures for a period (and the Monday the chart's weeks start on): None when it is not
+# connected. The scheduler's job passes the CRM module's reader; tests and the preview may pass none.
+DirectSource = Callable[[Period, date], DirectFigures | None]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who gets a digest, in which zone, about what."""
+
+    slack_id: str
+    name: str
+    admin: bool
+    zone: str  # an IANA name (Slack's, else the program's default)
+
+    @property
+    def subject(self) -> str:
+        return PROGRAM_SUBJECT if self.admin else f"manager:{self.slack_id}"
+
+    @property
+    def scope(self) -> Scope:
+        return Scope.everything() if self.admin else Scope.of_manager(self.slack_id, label="your partners")
+
+
+def reader_of(member: TeamMember, zone: str | None, rules_zone: str) -> Reader:
+    return Reader(member.slack_user_id, member.name, member.role == Role.admin,
+                  zone_named(zone, rules_zone).key)
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    """What one digest says: the week's figures and the week before's (for the changes), lead-to-close by partner
+    type, the chart's weeks, and what waits for the reader (registrations for their review: App Home's list)."""
+
+    reader: Reader
+    figures: Figures
+    before: Figures
+    by_type: tuple[LeadToClose, ...]
+    chart: ChartSpec
+    pending_reviews: int
+
+    @property
+    def stuck(self) -> int:
+        return self.figures.funnel.stuck
+
+
+def scheduled_moment(now: datetime, zone: ZoneInfo, rules: DigestRules) -> datetime:
+    """This week's digest time (the reader's local Monday-to-Sunday week), in UTC; built from the wall clock, so a
+    daylight-saving change keeps it at the same local time."""
+    local = now.astimezone(zone)
+    day = local.date() - timedelta(days=local.weekday()) + timedelta(days=rules.weekday)
+    return datetime.combine(day, time(*rules.at), tzinfo=zone).astimezone(timezone.utc)
+
+
+def digest_week(now: datetime, zone: ZoneInfo) -> str:
+    """The key's period: the reader's local ISO week."""
+    return iso_week(now.astimezone(zone))
+
+
+def digest_content(services: Services, reader: Reader, now: datetime, *,
+                   direct: DirectSource | None = None) -> DigestContent:
+    """The figures of the week that ended most recently in the reader's zone, for the reader's scope (reads only)."""
+    period = Period.parse("week", now, reader.zone)
+    earlier = period.previous()
+    chart_start = (period.start.astimezone(ZoneInfo(reader.zone)).date() - timedelta(weeks=CHART_WEEKS - 1))
+    this_direct = direct(period, chart_start) if direct else None
+    before_direct = direct(earlier, chart_start) if direct else None
+    figures = compute_figures(services, period, reader.scope, direct=this_direct, now=now)
+    before = compute_figures(services, earlier, reader.scope, direct=before_direct, now=now)
+    by_type = tuple(lead_to_close_by(services, period, reader.scope, GroupBy.type))
+    series = weekly_series(services, reader.scope, until=period, weeks=CHART_WEEKS, direct=this_direct)
+    chart = ChartSpec(tuple(ChartWeek(point.week_start, point.sourced.value,
+                                      None if point.direct is None else point.direct.value) for point in series),
+                      figures.base_currency, title="New pipeline per week: partner-sourced vs direct")
+    with Session(services.engine) as session:
+        actor = Actor(reader.slack_id, services.our_team_id, ActorKind.internal,
+                      role=Role.admin if reader.admin else Role.partner_manager)
+        pending, _ = home_count(session, actor, HomeFilter.waiting)
+    return DigestContent(reader, figures, before, by_type, chart, pending)
+
+
+@dataclass
+class DigestRow:
+    reader: Reader
+    week: str
+    due: bool  # the reader's local time has passed this week's schedule, and no digest of this week exists
+
+
+@dataclass
+class DigestNudges:
+    """Partner managers and admins owed this week's digest (a NudgeSource that queues its own message)."""
+
+    services: Services
+    now: datetime
+    readers: list[Reader]
+    direct: DirectSource | None = None
+    kind = NudgeKind.digest
+
+    def page(self, session: Session, *, after, limit: int) -> list[DigestRow]:
+        readers = [r for r in self.readers if after is None or r.slack_id > after][:limit]
+        rows = [DigestRow(r, digest_week(self.now, ZoneInfo(r.zone)), False) for r in readers]
+        used = nudge_keys_used(session, [self._due(row).key for row in rows])
+        rules = self.services.program.digest
+        for row in rows:  # the figures are computed only for those still owed
+            row.due = self._due(row).key not in used and \
+                self.now >= scheduled_moment(self.now, ZoneInfo(row.reader.zone), rules)
+        return rows
+
+    def cursor(self, row: DigestRow):
+        return row.reader.slack_id
+
+    def _due(self, row: DigestRow, content: DigestContent | None = None) -> Due:
+        return Due(kind=self.kind, subject=row.reader.subject, recipient=row.reader.slack_id, period=row.week,
+                   zone=row.reader.zone, row=content, deliver_at=self.now)
+
+    def owed(self, row: DigestRow) -> list[Due]:
+        if not row.due:
+            return []
+        return [self._due(row, digest_content(self.services, row.reader, self.now, direct=self.direct))]
+
+    def content(self, session: Session, due: Due, nudge: Nudge):  # the digest is no nudge: `deliver` queues it
+        raise NotImplementedError
+
+    def deliver(self, session: Session, due: Due, nudge: Nudge) -> None:
+        self.services.notifier.digest(session, nudge, due.row)
+
+
+def readers(services: Services, now: datetime) -> list[Reader]:
+    """Every partner manager and admin, with their time zone (asked of Slack outside any transaction)."""
+    with Session(services.engine) as session:
+        members = program_runners(session)
+    zones = time_zones(services, [m.slack_user_id for m in members], now)
+    default = services.program.nudges.default_time_zone
+    return sorted((reader_of(m, zones.get(m.slack_user_id), default) for m in members), key=lambda r: r.slack_id)
+
+
+def digest_nudges(services: Services, now: datetime, *, direct: DirectSource | None = None) -> DigestNudges | None:
+    return DigestNudges(services, now, readers(services, now), direct) if services.program.digest.enabled else None
+
+
+def send_due_digests(services: Services, *, direct: DirectSource | None = None) -> NudgeReport:
+    """Create the digests due now (each recipient once a week, once their local time passed the schedule)."""
+    now, report = services.clock(), NudgeReport()
+    source = digest_nudges(services, now, direct=direct)
+    if source is not None:
+        run_nudges(services, source, report=report, now=now)
+    return report
+
+
+# The preview and Full report --------------------------------------------------------------------------------
+def preview_digest(services: Services, slack_id: str | None = None, *,
+                   direct: DirectSource | None = None) -> DigestContent:
+    """What `slack_id`'s next digest would say now (default: the first admin, else partner manager); nothing is
+    stored or sent. Only partner managers and admins get a digest."""
+    now = services.clock()
+    with Session(services.engine) as session:
+        members = program_runners(session)
+    if not members:
+        raise NotFound("No partner manager or admin is imported yet: there is nobody to send a digest to.")
+    if slack_id is None:
+        member = sorted(members, key=lambda m: (m.role != Role.admin, m.slack_user_id))[0]
+    else:
+        member = next((m for m in members if m.slack_user_id == slack_id), None)
+        if member is None:
+            raise NotFound(f"{slack_id} is not a partner manager or admin: only they get a digest.")
+    zone = time_zones(services, [member.slack_user_id], now, store=False).get(member.slack_user_id)
+    return digest_content(services, reader_of(member, zone, services.program.nudges.default_time_zone), now,
+                          direct=direct)
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    """`message` is safe mrkdwn (no user text)."""
+
+    changed: bool
+    message: str
+    replayed: bool = False
+
+
+def digest_of(services: Services, actor: Actor, nudge_id: int) -> Nudge:
+    """The digest whose button `actor` pressed, if it is theirs (or they are an admin)."""
+    with Session(services.engine) as session:
+        nudge = rollup_for_actor(session, nudge_id, actor, kinds=(NudgeKind.digest,))
+        if nudge is None:
+            if rollup_exists(session, nudge_id, kinds=(NudgeKind.digest,)):
+                raise NotAllowed("Only the person this digest was sent to, or an admin, can use its buttons.")
+            raise NotFound("That digest no longer exists.")
+        return Nudge.model_validate(nudge.model_dump())
+
+
+def full_report(services: Services, actor: Actor, nudge_id: int, *,
+                direct: DirectSource | None = None) -> DigestOutcome:
+    """The digest's Full report, in its thread: the same week and scope as the digest, every section in full.
+    Only the digest's recipient (or an admin) may ask; queued before the ack, once per digest."""
+    nudge = digest_of(services, actor, nudge_id)
+    zone = time_zones(services, [nudge.recipient], services.clock()).get(nudge.recipient)
+    reader = Reader(nudge.recipient, "", nudge.subject == PROGRAM_SUBJECT,
+                    zone_named(zone, services.program.nudges.default_time_zone).key)
+    content = digest_content(services, reader, nudge.created_at, direct=direct)
+    with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
+        new = services.notifier.digest_full_report(session, nudge, content)
+    services.kick()
+    return DigestOutcome(bool(new), "The full report is in this digest's thread." if new else
+                         "The full report is in this digest's thread already.")
