@@ -3,16 +3,16 @@
 The report's sections are built from the figures alone (workflows/reporting.py Figures and lead-to-close groups), as
 plain lines escaped when rendered (partner names are user text). A section with nothing to show is left out, not
 shown as zeros; ranked lists show at most RANKED rows and count the rest, each section stays within Slack's 3,000
-characters, and the message within 50 blocks, whatever the data.
+characters, and the message within 50 blocks, whatever the data. Section, amounts and the "not connected" wording
+are the weekly digest's (handlers/blocks/digest.py); the digest's `sections()` itself is not used because it takes
+a DigestContent (a reader, last week's figures, a chart) and speaks of "this week", where a report is any period.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
-
 from slack_sdk.models.blocks import ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject
 
+from handlers.blocks.digest import Section, amount, not_connected, signed
 from handlers.blocks.messages import Message
 from handlers.blocks.nudges import nudge_text
 from handlers.blocks.text import clip, escape, section
@@ -24,25 +24,14 @@ RANKED = 10
 NAME_CHARS = 60
 
 
-@dataclass(frozen=True)
-class Section:
-    title: str
-    lines: tuple[str, ...]
-
-
-def _amount(value: Decimal, currency: str) -> str:
-    return f"{value:,.0f} {currency}"
-
-
 def _money(money: Money, currency: str) -> str:
     """`12,000 USD (3 deals)`."""
-    text = f"{_amount(money.value, currency)} ({money.count} deal{'' if money.count == 1 else 's'})"
-    if money.unconverted:
-        text += f", not counting {', '.join(money.unconverted)} (no exchange rate)"
-    return text
+    text = f"{amount(money.value, currency)} ({money.count} deal{'' if money.count == 1 else 's'})"
+    return text + (f", not counting {', '.join(money.unconverted)} (no exchange rate)" if money.unconverted else "")
 
 
-def _rate(rate: Decimal | None) -> str:
+def _rate(rate) -> str:
+    """One decimal, as the figures have it (the digest rounds to whole percents for a phone)."""
     return "—" if rate is None else f"{rate}%"
 
 
@@ -55,10 +44,6 @@ def _ranked(lines: list[str], what: str) -> tuple[str, ...]:
     return tuple(lines[:RANKED]) + ((f"and {rest} more {what}",) if rest > 0 else ())
 
 
-def _direct(figures: Figures) -> str:
-    return figures.direct_unavailable or "not connected (Salesforce)"
-
-
 def report_sections(report: PartnerReport) -> list[Section]:
     """The report's sections in reading order; those with nothing to show are left out."""
     f = report.figures
@@ -68,13 +53,13 @@ def report_sections(report: PartnerReport) -> list[Section]:
         f"Open now: {_money(f.pipeline.open_now.sourced, base)} sourced, "
         f"{_money(f.pipeline.open_now.influenced, base)} influenced",
         f"Direct: new {_money(direct.new_pipeline, base)}, open {_money(direct.open_now, base)}" if direct
-        else f"Direct: {_direct(f)}"))]
+        else f"Direct: {not_connected(f)}"))]
     days = "—" if won.average_days_to_close is None else f"{won.average_days_to_close} days"
-    size = "—" if won.average_deal_size is None else _amount(won.average_deal_size, base)
+    size = "—" if won.average_deal_size is None else amount(won.average_deal_size, base)
     lines = [f"Partner: {_money(won.won.total, base)} won ({_money(won.won.sourced, base)} sourced), {won.lost} "
              f"lost: win rate {_rate(won.win_rate)}", f"Average days to close {days}, deal size {size}"]
     lines.append(f"Direct: {_money(direct.won, base)} won, {direct.lost} lost: win rate {_rate(direct.win_rate)}"
-                 if direct else f"Direct: {_direct(f)}")
+                 if direct else f"Direct: {not_connected(f)}")
     found.append(Section("Won and win rate", tuple(lines)))
     ratio = [f"All: {_ratio(f.lead_to_close)}, {f.lead_to_close.submitted} submitted"]
     ratio += [f"{clip(g.label, NAME_CHARS).capitalize()}: {_ratio(g)}" for g in report.by_type if g.submitted]
@@ -92,7 +77,7 @@ def report_sections(report: PartnerReport) -> list[Section]:
     if usage.deals:
         growth = "" if usage.growth_percent is None else f" ({usage.growth_percent:+}%)"
         found.append(Section("Usage-based growth", (
-            f"{usage.deals} deals: {_amount(usage.starting.value, base)} → {_amount(usage.current.value, base)} "
+            f"{usage.deals} deals: {amount(usage.starting.value, base)} → {amount(usage.current.value, base)} "
             f"a month{growth}, credited to partners",)))
     funnel = f.funnel
     stages = " · ".join(f"{s.stage.value} {s.partners}" + (f" ({s.stuck} stuck)" if s.stuck else "")
@@ -104,12 +89,12 @@ def report_sections(report: PartnerReport) -> list[Section]:
         f"Upsells: {_money(funnel.upsells_open, base)} open, {funnel.upsells_won.count} won in the period")))
     if f.top_partners:
         found.append(Section("Top partners by new sourced pipeline", tuple(
-            f"{n}. {clip(p.name, NAME_CHARS)}: {_amount(p.current.value, base)}"
+            f"{n}. {clip(p.name, NAME_CHARS)}: {amount(p.current.value, base)}"
             for n, p in enumerate(f.top_partners, 1))))
     if f.movers:
         found.append(Section("Movers against the period before", tuple(
-            f"{clip(p.name, NAME_CHARS)}: {p.change:+,.0f} {base} ({_amount(p.previous.value, base)} → "
-            f"{_amount(p.current.value, base)})" for p in f.movers)))
+            f"{clip(p.name, NAME_CHARS)}: {signed(p.change)} {base} ({amount(p.previous.value, base)} → "
+            f"{amount(p.current.value, base)})" for p in f.movers)))
     return found
 
 
