@@ -40,6 +40,7 @@ def test_an_admin_gets_every_section_for_the_whole_program(bot, engine):
                   "Top partners by new sourced pipeline"):
         assert f"*{title}*" in text
     assert "Direct: not connected (Salesforce)" in text  # never shown as zero
+    assert "1 Nov 2026 to 30 Nov 2026 (Europe/London)" in text  # the reader's own time zone (Slack's users.info)
     # Won in November: Acme 12,000, Second Reseller's 3 x 777,000 and Bob's 1,000
     assert "2,344,000 USD (5 deals) won" in text
     assert "Second Reseller: 75.0% (3 won of 4 decided, 1 open)" in text

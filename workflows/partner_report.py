@@ -29,7 +29,9 @@ from workflows.reporting import (
     report_scope,
 )
 from workflows.scorecard import Scorecard, scorecard_for
+from workflows.nudges import time_zones
 from workflows.services import NotAllowed, Services, WorkflowError
+from workflows.working_hours import zone_named
 
 DEFAULT_PERIOD = "month"
 # A first word that tries to be a period (a year, a week number...) is told what periods are accepted, rather than
@@ -121,11 +123,13 @@ def partner_report(services: Services, actor: Actor, text: str) -> PartnerReport
             raise
         raise ReportRequestInvalid(f"{error} A period goes first: {'; '.join(PERIOD_FORMS)}.") from None
     scope = report_scope(services, actor, requested)
+    now = services.clock()
+    zone = time_zones(services, [actor.slack_user_id], now).get(actor.slack_user_id)  # the reader's week, as the digest
     try:
-        period = Period.parse(request.period, services.clock(), services.program.nudges.default_time_zone)
+        period = Period.parse(request.period, now, zone_named(zone, services.program.nudges.default_time_zone).key)
     except PeriodError as error:
         raise ReportRequestInvalid(str(error)) from None
-    figures = compute_figures(services, period, scope)
+    figures = compute_figures(services, period, scope, now=now)
     by_type = () if scope.kind in (ScopeKind.partner, ScopeKind.type) else \
         tuple(lead_to_close_by(services, period, scope, GroupBy.type))
     by_partner = () if scope.kind is ScopeKind.partner else \
