@@ -106,6 +106,10 @@ def test_the_digests_buttons_are_its_readers_alone(monday, engine):
     assert "Only the person this digest was sent to" in text_of(bot.sandbox.ephemerals("U0ALEX")[-1])
     bot.driver.click("U0ALEX", "nudge_them_all", message=(channel, ts))
     assert "Only the partner manager this roll-up was sent to" in text_of(bot.sandbox.ephemerals("U0ALEX")[-1])
+    admins_copy = copy_to(bot, priya, bot.sandbox.dm_channel("U0ADMIN"))  # not even an admin opens Priya's report
+    bot.driver.click("U0ADMIN", "digest_full_report", message=admins_copy)
+    assert "Only the person this digest was sent to" in text_of(dm_messages(bot.sandbox, "U0ADMIN")[-1])
+    assert bot.sandbox.messages(priya.channel, thread_ts=priya.ts) == []
 
     bot.driver.click("U0PRIYA", "digest_full_report", message=(priya.channel, priya.ts))
     bot.worker.kick()

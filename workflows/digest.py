@@ -226,12 +226,13 @@ class DigestOutcome:
 
 
 def digest_of(services: Services, actor: Actor, nudge_id: int) -> Nudge:
-    """The digest whose button `actor` pressed, if it is theirs (or they are an admin)."""
+    """The digest whose Review or Full report `actor` pressed, if it was sent to them: what these open is theirs
+    (their list; a reply in their DM), so not even an admin opens them on someone else's digest."""
     with Session(services.engine) as session:
         nudge = rollup_for_actor(session, nudge_id, actor, kinds=(NudgeKind.digest,))
-        if nudge is None:
-            if rollup_exists(session, nudge_id, kinds=(NudgeKind.digest,)):
-                raise NotAllowed("Only the person this digest was sent to, or an admin, can use its buttons.")
+        if nudge is None or nudge.recipient != actor.slack_user_id:
+            if nudge is not None or rollup_exists(session, nudge_id, kinds=(NudgeKind.digest,)):
+                raise NotAllowed("Only the person this digest was sent to can use its buttons.")
             raise NotFound("That digest no longer exists.")
         return Nudge.model_validate(nudge.model_dump())
 
