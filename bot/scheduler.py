@@ -27,6 +27,7 @@ from workflows.decisions import expire_registrations
 from workflows.nudge_jobs import send_due_nudges
 from workflows.reminders import remind_overdue_reviews
 from workflows.retention import forget_old_rows
+from workflows.scorecard import send_due_scorecards
 from workflows.services import Services
 from workflows.upsell_reminders import remind_overdue_upsells
 
@@ -88,6 +89,8 @@ JOBS: tuple[Job, ...] = (
         lambda c: str(send_due_nudges(c.services))),
     Job("digest", every(minutes=15), "send the weekly digests due (each manager and admin once a week, in their "
         "time zone)", send_digests),
+    Job("scorecard", every(hours=1), "send last month's scorecards due (each partner, or referral contact, once a "
+        "month, in working hours)", lambda c: str(send_due_scorecards(c.services))),
     Job("forget_old_rows", every(hours=24), "delete delivery keys and sent updates past their retention",
         lambda c: f"deleted {counted(forget_old_rows(c.services))}"),
 )

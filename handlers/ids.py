@@ -32,6 +32,7 @@ class Callback(StrEnum):
 class Action(StrEnum):
     register_lead = "register_lead"
     my_deals = "my_deals"
+    my_scorecard = "my_scorecard"  # the desk's My scorecard: the clicker's own (external users run no commands)
     accept = "review_accept"
     reject = "review_reject"
     clear_conflict = "conflict_clear"

@@ -1,4 +1,4 @@
-"""`/partner` (deals [search], desk, usage, show, stage, help), the desk's My deals button (registrations, and upsells
+"""`/partner` (deals [search], desk, usage, show, stage, report, help), the desk's My deals and My scorecard buttons (registrations, and upsells
 beside them), paging of deals lists, the partner's own actions on a registration (Add an update, Edit, Withdraw),
 and partners' lifecycle: the partner card's stage menu and the strategic proposal's buttons."""
 
@@ -17,6 +17,7 @@ from handlers.blocks.messages import Message
 from handlers.blocks.partner_card import build_partner_card, parse_stage_choice
 from handlers.blocks.text import escape
 from handlers.blocks.partner_actions import build_edit_modal, build_update_modal, build_withdraw_modal
+from handlers.blocks.report import build_report, build_scorecard
 from handlers.blocks.registration import parse_view_state
 from handlers.blocks.review_modals import parse_modal_metadata
 from handlers.common import (
@@ -48,8 +49,10 @@ from workflows.partner_actions import (
     withdraw_registration,
 )
 from workflows.partner_card import change_stage_by_name, partner_card, show_partner
+from workflows.partner_report import partner_report
 from workflows.people import deals_for, repost_partner_desk, upsells_for
 from workflows.revenue import record_usage_as
+from workflows.scorecard import scorecard_for
 from workflows.services import DatabaseBusy, Services, WorkflowError
 
 T = TypeVar("T")
@@ -78,6 +81,28 @@ def show_card(services: Services, client: WebClient, actor: Actor, channel_id: s
     answer(client, actor.slack_user_id, build_partner_card(card), channel_id=channel_id)
 
 
+def show_report(services: Services, client: WebClient, actor: Actor, channel_id: str | None, text: str) -> None:
+    """`/partner report [period] [scope]`: the report's sections (our team) or the partner's scorecard, privately;
+    a bad period or scope, or one they may not see, is told why."""
+    try:
+        report = partner_report(services, actor, text)
+    except WorkflowError as refused:
+        answer_text(client, actor.slack_user_id, escape(str(refused)), channel_id=channel_id)
+        return
+    message = build_scorecard(report.scorecard) if report.scorecard else build_report(report)
+    answer(client, actor.slack_user_id, message, channel_id=channel_id)
+
+
+def show_scorecard(services: Services, client: WebClient, actor: Actor, channel_id: str | None) -> None:
+    """The desk's My scorecard: the clicker's own last month, privately (our team: the channel's partner's)."""
+    try:
+        card = scorecard_for(services, actor, channel_id=channel_id)
+    except WorkflowError as refused:
+        answer_text(client, actor.slack_user_id, escape(str(refused)), channel_id=channel_id)
+        return
+    answer(client, actor.slack_user_id, build_scorecard(card), channel_id=channel_id)
+
+
 def committed(commit: Callable[[], T]) -> tuple[T | None, str | None]:
     """Run a change that is committed before the ack: (its result, None), or (None, why it was refused, escaped)."""
     try:
@@ -98,7 +123,7 @@ def _selected_value(body: dict) -> object:
 def register(app: App, services: Services) -> None:
     @app.command(Command.partner.value)
     def handle_partner_command(ack: Ack, body: dict, context: BoltContext, client: WebClient):
-        """`/partner deals [company or domain]` lists what the caller may see; `desk` posts the desk again; `usage` records revenue; `show` gives a partner's card; `stage` moves a partner to a stage; `help` says what they can do."""
+        """`/partner deals [company or domain]` lists what the caller may see; `desk` posts the desk again; `usage` records revenue; `show` gives a partner's card; `stage` moves a partner to a stage; `report` gives the figures; `help` says what they can do."""
         text = body.get("text")
         words = text.split() if isinstance(text, str) else []
         sub = words[0].lower() if words else "help"
@@ -115,6 +140,8 @@ def register(app: App, services: Services) -> None:
             answer_text(client, actor.slack_user_id, refusal or escape(done), channel_id=channel_id)
         elif sub == "show":
             show_card(services, client, actor, channel_id, rest)
+        elif sub == "report":
+            show_report(services, client, actor, channel_id, rest)
         elif sub == "deals":
             show_deals(services, client, actor, channel_id, " ".join(words[1:]))
         elif sub == "desk":
@@ -132,6 +159,12 @@ def register(app: App, services: Services) -> None:
         """The desk's My deals button: the same list, for external users who can't run commands."""
         ack()
         show_deals(services, client, actor_of(services, context, body), channel_of(body))
+
+    @app.action(Action.my_scorecard.value)
+    def handle_my_scorecard_button(ack: Ack, body: dict, context: BoltContext, client: WebClient):
+        """The desk's My scorecard button: the clicker's own scorecard, for external users who can't run commands."""
+        ack()
+        show_scorecard(services, client, actor_of(services, context, body), channel_of(body))
 
     @app.action(Action.deals_newer.value)
     @app.action(Action.deals_older.value)

@@ -27,7 +27,8 @@ def registrations(engine):
 def test_bot_joining_a_partner_channel_posts_the_desk_once(bot):
     desk = desk_message(bot.sandbox, "C0NORTH")
     assert "Partner desk for Northwind Consulting" in text_of(desk)
-    assert [b.action_id for b in bot.sandbox.buttons(desk)] == ["register_lead", "flag_upsell", "my_deals"]
+    assert [b.action_id for b in bot.sandbox.buttons(desk)] == ["register_lead", "flag_upsell", "my_deals",
+                                                                 "my_scorecard"]
     bot.driver.bot_joined("C0NORTH")  # joining again (new event) must not post a second desk
     assert len([m for m in bot.sandbox.messages("C0NORTH") if "Partner desk" in text_of(m)]) == 1
 

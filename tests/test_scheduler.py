@@ -55,7 +55,7 @@ def test_the_registry_keeps_the_job_names_each_with_a_schedule_and_a_description
     assert {job.name: job.schedule.describe() for job in JOBS} == {
         "crm_drain": "every minute", "expire_registrations": "every hour", "remind_overdue_reviews":
         "every 15 minutes", "remind_overdue_upsells": "every 15 minutes", "send_due_nudges": "every 15 minutes",
-        "digest": "every 15 minutes", "forget_old_rows": "every 24 hours"}
+        "digest": "every 15 minutes", "scorecard": "every hour", "forget_old_rows": "every 24 hours"}
     assert len({job.name for job in JOBS}) == len(JOBS)
     assert all(job.description and "\n" not in job.description for job in JOBS)
     assert job_named("remind_overdue_reviews") is JOBS[2] and job_named("nope") is None

@@ -64,6 +64,7 @@ class NudgeContent:
     links: tuple[tuple[str, str], ...] = ()  # (title, url)
     buttons: tuple[NudgeButton, ...] = ()
     mentions: tuple[str, ...] = ()  # Slack user ids named at the top (so a channel nudge reaches them)
+    snooze: bool = True  # Snooze N days (a monthly message has no use for it; Not relevant stays on every nudge)
 
 
 def plural(count: int, word: str) -> str:

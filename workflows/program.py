@@ -277,6 +277,14 @@ class DigestRules(_Strict):
         return int(hours), int(minutes)
 
 
+class ScorecardRules(_Strict):
+    """The partners' monthly scorecard (workflows/scorecard.py): last month's figures, sent from `day` of each month
+    (1-28, so every month has it) in the partner's shared channel, or to each referral contact by DM."""
+
+    enabled: bool = True
+    day: int = Field(default=1, ge=1, le=28)
+
+
 def _check_zone(zone: str, what: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -364,6 +372,9 @@ class Program(_Strict):
     protection: ProtectionRules = ProtectionRules()
     nudges: NudgeRules = NudgeRules()
     digest: DigestRules = DigestRules()
+
+
+    scorecard: ScorecardRules = ScorecardRules()
 
     @field_validator("regions", mode="before")
     @classmethod

@@ -244,4 +244,6 @@ def describe_nudges(program: Program) -> list[str]:
         f"Snooze lasts {nudges.snooze_days} days",
         f"Weekly digest: {on[program.digest.enabled]}, {program.digest.schedule.capitalize()} in each partner "
         "manager's and admin's own time zone",
+        f"Monthly scorecard: {on[program.scorecard.enabled]}, from day {program.scorecard.day} of each month, in each "
+        "partner's channel (referral partners: each contact by DM)",
     ]

@@ -152,13 +152,18 @@ def build_help(actor: Actor) -> Message:
                   "its account executive answers in a thread in your channel.",
                   "• *Edit* a registration until it is decided, *Add an update* or *Withdraw* it: the buttons on "
                   "its message or My deals.",
-                  "• *The partner desk* scrolled away? Mention me with “desk”."]
+                  "• *The partner desk* scrolled away? Mention me with “desk”.",
+                  "• *Your scorecard*: the *My scorecard* button on the partner desk, or `/partner report [month|"
+                  "quarter|2026-Q3]`: your registrations, approvals, wins, lead-to-close against your partner "
+                  "type's average, and protections ending soon."]
     elif actor.is_internal:
         lines += ["• `/lead [company or domain]`: register a lead on a partner's behalf.",
                   "• `/upsell [account]`: flag an upsell for a partner; in a partner's channel, ask it in.",
                   "• `/partner deals [company or domain]`: registrations and upsells you can see.",
                   "• `/partner desk` in a partner's channel: post its partner desk again.",
                   "• `/partner show Northwind`: a partner's card (stage, deals, lead-to-close ratio, history).",
+                  "• `/partner report [week|month|quarter|2026-Q3] [partner|type|tier]`: pipeline, wins, "
+                  "lead-to-close, landing zones, funnel and movers for what you may see (default: last month).",
                   "• Accept or reject leads routed to you from the message I send you; your App Home lists them, "
                   "and the upsells waiting for your answer."]
         if actor.runs_program:

@@ -22,12 +22,13 @@ class Message:
 
 
 def desk_buttons(*, upsell: bool = False) -> ActionsBlock:
-    """Register a lead and My deals; the desk itself also offers Flag an upsell (`upsell`)."""
+    """Register a lead, My deals and My scorecard; the desk itself also offers Flag an upsell (`upsell`)."""
     flag = [ButtonElement(text="Flag an upsell", action_id=Action.flag_upsell.value)] if upsell else []
     return ActionsBlock(block_id=Block.desk_actions.value, elements=[
         ButtonElement(text="Register a lead", action_id=Action.register_lead.value, style="primary"),
         *flag,
         ButtonElement(text="My deals", action_id=Action.my_deals.value),
+        ButtonElement(text="My scorecard", action_id=Action.my_scorecard.value),
     ])
 
 

@@ -34,19 +34,26 @@ def _button(nudge: Nudge, button: NudgeButton) -> ButtonElement:
                          style="primary" if button.action in PRIMARY else None)
 
 
-def build_nudge(nudge: Nudge, content: NudgeContent, *, snooze_days: int) -> Message:
-    """The nudge as its recipient reads it, with its buttons, then Snooze and Not relevant."""
+def nudge_text(content: NudgeContent) -> str:
+    """What the nudge says as mrkdwn: mentions, the title in bold, its lines and links, user text escaped."""
     mentions = " ".join(f"<@{user}>" for user in content.mentions)
     body = [f"*{escape(content.title)}*"] + [escape(line) for line in content.lines]
     if content.links:
         body.append("\n".join(f"• <{url}|{escape(title)}>" for title, url in content.links))
-    text = (mentions + "\n" if mentions else "") + "\n".join(body)
-    buttons = [_button(nudge, button) for button in content.buttons] + [
-        ButtonElement(text=f"Snooze {snooze_days} days", action_id=Action.nudge_snooze.value, value=str(nudge.id)),
+    return (mentions + "\n" if mentions else "") + "\n".join(body)
+
+
+def build_nudge(nudge: Nudge, content: NudgeContent, *, snooze_days: int) -> Message:
+    """The nudge as its recipient reads it, with its buttons, then Snooze (unless the content has none) and Not
+    relevant."""
+    snooze = [ButtonElement(text=f"Snooze {snooze_days} days", action_id=Action.nudge_snooze.value,
+                            value=str(nudge.id))] if content.snooze else []
+    buttons = [_button(nudge, button) for button in content.buttons] + snooze + [
         ButtonElement(text="Not relevant", action_id=Action.nudge_not_relevant.value, value=str(nudge.id)),
     ]
     return Message(text=clip(f"{content.title}", 300),
-                   blocks=[section(text), ActionsBlock(block_id=nudge_block_id(nudge), elements=buttons)])
+                   blocks=[section(nudge_text(content)), ActionsBlock(block_id=nudge_block_id(nudge),
+                                                                      elements=buttons)])
 
 
 def answer_note(nudge: Nudge, until) -> str:

@@ -21,6 +21,7 @@ class NudgeKind(StrEnum):
     qbr = "qbr"  # a strategic partner's quarterly brief, to its manager
     rollup = "rollup"  # a manager's weekly list of stuck partners
     digest = "digest"  # the weekly digest to a partner manager (their partners) or an admin (the program)
+    scorecard = "scorecard"  # a partner's monthly scorecard: its channel, or each referral contact by DM
 
 
 class NudgeResponse(StrEnum):
