@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from sqlmodel import Session, select
 
+from bot.demo_digest import play_reports
 from bot.demo_nudges import play_nudges
 from bot.demo_protection import play_protection
 from bot.demo_partner import play_partner_tools
@@ -161,6 +162,7 @@ def play(bot: LocalBot, console: Console, pause: float = 0.0) -> None:
     play_upsells(bot, w)
     play_nudges(bot, w)
     play_protection(bot, w)
+    play_reports(bot, w)
 
 
 def play_reviewer_tools(bot: LocalBot, w: Walkthrough) -> None:
@@ -282,6 +284,8 @@ def run_demo(program: Program, *, pause: float = 0.0, console: Console | None = 
             "days": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "start": "00:00", "end": "24:00"})
         program = program.model_copy(update={"nudges": program.nudges.model_copy(
             update={"working_hours": every_hour})})
+        # The digest goes at digest.schedule in each reader's zone; Monday 00:00 has passed whenever the demo runs.
+        program = program.model_copy(update={"digest": program.digest.model_copy(update={"schedule": "monday 00:00"})})
         with local_bot(engine, program, process_before_response=True) as bot:
             play(bot, console, pause)
             summarise(bot, console)

@@ -80,6 +80,20 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "⏳ @Dana Scully asked for an extension on",
         "✅ Extended to",
         "📆 Protection extended: *Initech* is registered to you until",
+        # The reports: Monday's digests, each with its chart; Full report; a report; the scorecards.
+        "DM to Sam Admin (Admin)  Partnerbot → Weekly partner digest, ",
+        "Partner-sourced new pipeline: 98,500 USD",
+        "Direct: not connected (Salesforce)",
+        "Reseller: 33% (1 won of 3 decided, 1 open)",
+        "DM to Priya Nair (Partner manager)  Partnerbot → Weekly partner digest, ",
+        "[Nudge 1 stuck partner]",
+        "Partnerbot 📎 shared a file: New pipeline per week: partner-sourced vs direct",
+        "(thread) *Full report: Weekly partner digest",
+        "ran /partner report week resellers",
+        "Northwind Consulting: 33.3% (1 won of 3 decided, 1 open)",
+        "#partner-northwind  Partnerbot → *Northwind Consulting's scorecard for ",
+        "DM to Bob Stone (Globex, external)  Partnerbot → *Your scorecard for ",
+        "only Dana Scully (Northwind Consulting, external) sees: *Northwind Consulting's scorecard for ",
         "REG-00001 Acme Inc. (acme.com) from Northwind Consulting: Won, score 85/100",
         "into the local CRM mirror",
         "Opportunity REG-00001: Partner Account: northwind.io · Attribution Type: partner_sourced · "
@@ -106,5 +120,6 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
     assert "#partner-globex  Partnerbot → 📝 *Lead registration*" not in text  # never in the shared channel
     assert text.count("🌱 Sounds like") == 1  # at most one suggestion per account per day
     assert text.count("*Ready to register your first lead, Globex Referrals?*") == 2  # posted once, then edited
+    assert text.count("Weekly partner digest, ") == 3  # the admin's, Priya's, and Full report's title: once a week
     assert "{'" not in text and "': " not in text  # no Python dict reprs anywhere
     assert "____" not in text.split("Dana fixes it")[1].split("modal updated")[0]  # the submission shows values

@@ -200,3 +200,45 @@ def test_the_digest_stays_within_slacks_limits_with_500_partners(engine):
     assert "Top partners by sourced pipeline" in text and "Partner &amp; 499" in text  # the biggest first
     assert text.count("Partner &amp;") <= 12  # five top partners, five movers: not 500 names
     assert "Nudge" not in text  # every partner registered since it entered its stage: none stuck
+
+
+class SalesforceReads:
+    """services.read_direct as Salesforce answers it: org-wide direct figures, each read recorded."""
+
+    def __init__(self, failure: str | None = None):
+        self.asked, self.failure = [], failure
+
+    def __call__(self, start, end, weeks_start, *, tz):
+        from storage.crm.reporting import DirectFigures, SalesforceUnavailable
+
+        self.asked.append((start, end, tz.key))
+        if self.failure:
+            raise SalesforceUnavailable(self.failure)
+        return DirectFigures(new_pipeline=(("USD", 2, Decimal(9000)),), open_now=(("USD", 5, Decimal(40000)),),
+                             won=(("USD", 1, Decimal(5000)),), lost_count=3, average_days_to_close=Decimal(40),
+                             weekly_new_pipeline=((weeks_start, "USD", Decimal(1000)),))
+
+
+def test_direct_figures_are_read_once_per_week_and_zone_in_a_run_and_shown(engine, program_people):
+    from handlers.blocks.digest import digest_as_text
+
+    clock = MovingClock(datetime(2026, 11, 30, 18, 0, tzinfo=timezone.utc))  # past 08:30 everywhere
+    services = make_services(engine, clock)
+    services.read_direct = reads = SalesforceReads()
+    assert send_due_digests(services).created == {"digest": 3}
+    # Three readers in three zones: this week and the one before for each, never once per figure or reader.
+    assert len(reads.asked) == 6 and len(set(reads.asked)) == 6
+    text = digest_as_text(preview_digest(services, "UADMIN"))
+    assert "not connected" not in text
+    assert "9,000" in text  # direct new pipeline beside the partners'
+    assert "Direct: 5,000 USD (1) won, 3 lost: win rate 25%" in text  # 1 won of 4 decided
+
+
+def test_salesforce_unavailable_is_said_in_the_digest_never_zero(engine, program_people):
+    from handlers.blocks.digest import digest_as_text
+
+    clock = MovingClock(datetime(2026, 11, 30, 18, 0, tzinfo=timezone.utc))
+    services = make_services(engine, clock)
+    services.read_direct = SalesforceReads(failure="Salesforce error 503: SERVER_UNAVAILABLE")
+    text = digest_as_text(preview_digest(services, "UADMIN"))
+    assert "Salesforce unavailable: Salesforce error 503" in text

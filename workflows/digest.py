@@ -12,9 +12,8 @@ those still owed this week.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -38,18 +37,18 @@ from workflows.reporting import (
     LeadToClose,
     Period,
     Scope,
+    CHART_WEEKS,
     compute_figures,
+    direct_for,
     lead_to_close_by,
     weekly_series,
 )
 from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, NotFound, Services
 from workflows.working_hours import zone_named
 
-CHART_WEEKS = 12
 PROGRAM_SUBJECT = "program"  # an admin's digest: the whole program
-# Salesforce's direct figures for a period (and the Monday the chart's weeks start on): None when it is not
-# connected. The scheduler's job passes the CRM module's reader; tests and the preview may pass none.
-DirectSource = Callable[[Period, date], DirectFigures | None]
+# Salesforce's direct figures are org-wide: one run asks once per period (readers in one zone share a week).
+DirectRead = tuple[DirectFigures | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -106,15 +105,20 @@ def digest_week(now: datetime, zone: ZoneInfo) -> str:
 
 
 def digest_content(services: Services, reader: Reader, now: datetime, *,
-                   direct: DirectSource | None = None) -> DigestContent:
-    """The figures of the week that ended most recently in the reader's zone, for the reader's scope (reads only)."""
+                   direct_reads: dict[tuple[datetime, datetime, str], DirectRead] | None = None) -> DigestContent:
+    """The figures of the week that ended most recently in the reader's zone, for the reader's scope (reads only).
+    Direct figures come from Salesforce (services.read_direct), once per week and zone in `direct_reads`."""
     period = Period.parse("week", now, reader.zone)
     earlier = period.previous()
-    chart_start = (period.start.astimezone(ZoneInfo(reader.zone)).date() - timedelta(weeks=CHART_WEEKS - 1))
-    this_direct = direct(period, chart_start) if direct else None
-    before_direct = direct(earlier, chart_start) if direct else None
-    figures = compute_figures(services, period, reader.scope, direct=this_direct, now=now)
-    before = compute_figures(services, earlier, reader.scope, direct=before_direct, now=now)
+    reads = {} if direct_reads is None else direct_reads
+    for week in (period, earlier):
+        if (week.start, week.end, week.zone) not in reads:
+            reads[(week.start, week.end, week.zone)] = direct_for(services, week, weeks=CHART_WEEKS)
+    this_direct, this_error = reads[(period.start, period.end, period.zone)]
+    before_direct, before_error = reads[(earlier.start, earlier.end, earlier.zone)]
+    figures = compute_figures(services, period, reader.scope, direct=this_direct, direct_error=this_error, now=now)
+    before = compute_figures(services, earlier, reader.scope, direct=before_direct, direct_error=before_error,
+                             now=now)
     by_type = tuple(lead_to_close_by(services, period, reader.scope, GroupBy.type))
     series = weekly_series(services, reader.scope, until=period, weeks=CHART_WEEKS, direct=this_direct)
     chart = ChartSpec(tuple(ChartWeek(point.week_start, point.sourced.value,
@@ -141,7 +145,7 @@ class DigestNudges:
     services: Services
     now: datetime
     readers: list[Reader]
-    direct: DirectSource | None = None
+    direct_reads: dict = field(default_factory=dict)  # Salesforce asked once per week and zone in a run
     kind = NudgeKind.digest
 
     def page(self, session: Session, *, after, limit: int) -> list[DigestRow]:
@@ -164,7 +168,7 @@ class DigestNudges:
     def owed(self, row: DigestRow) -> list[Due]:
         if not row.due:
             return []
-        return [self._due(row, digest_content(self.services, row.reader, self.now, direct=self.direct))]
+        return [self._due(row, digest_content(self.services, row.reader, self.now, direct_reads=self.direct_reads))]
 
     def content(self, session: Session, due: Due, nudge: Nudge):  # the digest is no nudge: `deliver` queues it
         raise NotImplementedError
@@ -182,22 +186,21 @@ def readers(services: Services, now: datetime) -> list[Reader]:
     return sorted((reader_of(m, zones.get(m.slack_user_id), default) for m in members), key=lambda r: r.slack_id)
 
 
-def digest_nudges(services: Services, now: datetime, *, direct: DirectSource | None = None) -> DigestNudges | None:
-    return DigestNudges(services, now, readers(services, now), direct) if services.program.digest.enabled else None
+def digest_nudges(services: Services, now: datetime) -> DigestNudges | None:
+    return DigestNudges(services, now, readers(services, now)) if services.program.digest.enabled else None
 
 
-def send_due_digests(services: Services, *, direct: DirectSource | None = None) -> NudgeReport:
+def send_due_digests(services: Services) -> NudgeReport:
     """Create the digests due now (each recipient once a week, once their local time passed the schedule)."""
     now, report = services.clock(), NudgeReport()
-    source = digest_nudges(services, now, direct=direct)
+    source = digest_nudges(services, now)
     if source is not None:
         run_nudges(services, source, report=report, now=now)
     return report
 
 
 # The preview and Full report --------------------------------------------------------------------------------
-def preview_digest(services: Services, slack_id: str | None = None, *,
-                   direct: DirectSource | None = None) -> DigestContent:
+def preview_digest(services: Services, slack_id: str | None = None) -> DigestContent:
     """What `slack_id`'s next digest would say now (default: the first admin, else partner manager); nothing is
     stored or sent. Only partner managers and admins get a digest."""
     now = services.clock()
@@ -212,8 +215,7 @@ def preview_digest(services: Services, slack_id: str | None = None, *,
         if member is None:
             raise NotFound(f"{slack_id} is not a partner manager or admin: only they get a digest.")
     zone = time_zones(services, [member.slack_user_id], now, store=False).get(member.slack_user_id)
-    return digest_content(services, reader_of(member, zone, services.program.nudges.default_time_zone), now,
-                          direct=direct)
+    return digest_content(services, reader_of(member, zone, services.program.nudges.default_time_zone), now)
 
 
 @dataclass(frozen=True)
@@ -237,15 +239,14 @@ def digest_of(services: Services, actor: Actor, nudge_id: int) -> Nudge:
         return Nudge.model_validate(nudge.model_dump())
 
 
-def full_report(services: Services, actor: Actor, nudge_id: int, *,
-                direct: DirectSource | None = None) -> DigestOutcome:
+def full_report(services: Services, actor: Actor, nudge_id: int) -> DigestOutcome:
     """The digest's Full report, in its thread: the same week and scope as the digest, every section in full.
     Only the digest's recipient (or an admin) may ask; queued before the ack, once per digest."""
     nudge = digest_of(services, actor, nudge_id)
     zone = time_zones(services, [nudge.recipient], services.clock()).get(nudge.recipient)
     reader = Reader(nudge.recipient, "", nudge.subject == PROGRAM_SUBJECT,
                     zone_named(zone, services.program.nudges.default_time_zone).key)
-    content = digest_content(services, reader, nudge.created_at, direct=direct)
+    content = digest_content(services, reader, nudge.created_at)
     with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
         new = services.notifier.digest_full_report(session, nudge, content)
     services.kick()

@@ -25,6 +25,7 @@ from workflows.reporting import (
     Period,
     PeriodError,
     compute_figures,
+    direct_for,
     lead_to_close_by,
     report_scope,
 )
@@ -129,7 +130,8 @@ def partner_report(services: Services, actor: Actor, text: str) -> PartnerReport
         period = Period.parse(request.period, now, zone_named(zone, services.program.nudges.default_time_zone).key)
     except PeriodError as error:
         raise ReportRequestInvalid(str(error)) from None
-    figures = compute_figures(services, period, scope, now=now)
+    direct, direct_error = direct_for(services, period)
+    figures = compute_figures(services, period, scope, direct=direct, direct_error=direct_error, now=now)
     by_type = () if scope.kind in (ScopeKind.partner, ScopeKind.type) else \
         tuple(lead_to_close_by(services, period, scope, GroupBy.type))
     by_partner = () if scope.kind is ScopeKind.partner else \

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from bot.sandbox.state import State
 
 RENDERED_CALLS = {"chat.postMessage", "chat.update", "chat.postEphemeral", "chat.delete", "views.open",
-                  "views.push", "views.update", "views.publish", "response_url", "pins.add"}
+                  "views.push", "views.update", "views.publish", "response_url", "pins.add",
+                  "files.completeUploadExternal"}
 _LINK = re.compile(r"<([^<>]+)>")
 
 
@@ -110,6 +111,9 @@ def render_call(directory: Directory, call: Call) -> list[str]:
                      " sees: ", _body(directory, args.get("text", ""), blocks))
     if call.method == "chat.delete":
         return [f"{where(directory, args.get('channel'))}  {bot} deleted a message"]
+    if call.method == "files.completeUploadExternal":
+        titles = ", ".join(str(f.get("title") or f.get("id")) for f in call.response.get("files") or [])
+        return [f"{where(directory, args.get('channel_id'))}  {bot} 📎 shared a file: {titles}"]
     if call.method == "pins.add":
         return [f"{where(directory, args.get('channel'))}  {bot} 📌 pinned the message above"]
     if call.method == "response_url":
