@@ -72,3 +72,12 @@ def test_an_ack_gets_the_sqlite_write_lock_between_a_background_loops_transactio
         background.dispose()
     assert len(held) > 10  # the job really was writing all along
     assert max(waits) < 0.04 + 0.25, waits  # one job transaction at most, with room for a slow machine
+
+
+def test_postgresql_compiles_no_query_just_in_time(engine):
+    """JIT compilation cost a report's landing zones over a second for 20 ms of work (bench/bench_reporting.py):
+    every connection of ours has it off, whatever the server's default."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("JIT compilation is PostgreSQL's")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
