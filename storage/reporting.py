@@ -28,6 +28,7 @@ from storage.models import (
     PricingModel,
     Registration,
     RegistrationStatus,
+    TeamMember,
     Upsell,
     UpsellStatus,
 )
@@ -203,14 +204,15 @@ GROUP_COLUMNS = {
     "type": (Partner.type, Partner.type),
     "tier": (Partner.tier, Partner.tier),
     "landing-zone": (Registration.product_line, Registration.product_line),
-    "manager": (Partner.manager_slack_id, Partner.manager_slack_id),
+    "manager": (Partner.manager_slack_id, TeamMember.name),
 }
 
 
 def lead_to_close(session: Session, scope: Scope, start: datetime, end: datetime, *,
                   by: str | None = None) -> list[tuple[str | None, str | None, int, int, int]]:
     """(key, label, won, decided, open) of the registrations submitted (created_at) in [start, end), per group
-    of `by` (a GROUP_COLUMNS key; None: one row for the whole scope), most submitted first."""
+    of `by` (a GROUP_COLUMNS key; None: one row for the whole scope), most submitted first. A manager's label is
+    their name in the team, else their Slack id; partners without a manager are the group None."""
     won = func.sum(case((Registration.status == RegistrationStatus.won, 1), else_=0))
     done = func.sum(case((Registration.status.in_(DECIDED_STATUSES), 1), else_=0))
     still = func.sum(case((Registration.status.in_(LEAD_OPEN_STATUSES), 1), else_=0))
@@ -223,10 +225,12 @@ def lead_to_close(session: Session, scope: Scope, start: datetime, end: datetime
     query = sa_select(*keys, won, done, still, func.count().label("submitted")).where(where).group_by(*keys)
     if by != "landing-zone":
         query = query.join_from(Registration, Partner, Partner.id == Registration.partner_id)
+    if by == "manager":  # named as the team file names them; their Slack id when not in it
+        query = query.outerjoin(TeamMember, TeamMember.slack_user_id == Partner.manager_slack_id)
     rows = session.execute(query.order_by(func.count().desc(), key)).all()
     out = []
     for row in rows:
-        k, lbl = (row[0], row[0]) if key is label else (row[0], row[1])
+        k, lbl = (row[0], row[0]) if key is label else (row[0], row[1] or row[0])
         w, d, o = row[-4:-1]
         out.append((None if k is None else str(k), None if lbl is None else str(lbl), int(w or 0), int(d or 0),
                     int(o or 0)))

@@ -27,6 +27,7 @@ from storage.models import (
     Registration,
     RegistrationStatus,
     Role,
+    TeamMember,
     Upsell,
     UpsellSignal,
     UpsellStatus,
@@ -273,8 +274,12 @@ def test_lead_to_close_of_registrations_submitted_in_the_period(services, data):
     assert [(r.key, r.won, r.decided, r.open) for r in by_tier] == [("gold", 1, 3, 2), ("silver", 0, 1, 2)]
     by_zone = lead_to_close_by(services, WEEK, Scope.everything(), GroupBy.landing_zone)
     assert [(r.key, r.won, r.decided, r.open) for r in by_zone] == [("Platform", 0, 3, 4), ("Analytics", 1, 1, 0)]
+    with Session(services.engine) as session:
+        session.add(TeamMember(slack_user_id="UMGR", name="Priya Raman", role=Role.partner_manager))
+        session.commit()
     by_manager = lead_to_close_by(services, WEEK, Scope.everything(), GroupBy.manager)
-    assert [(r.key, r.submitted) for r in by_manager] == [("UMGR", 7), ("UOTHER", 1)]
+    assert [(r.key, r.label, r.submitted) for r in by_manager] == [("UMGR", "Priya Raman", 7),
+                                                                   ("UOTHER", "UOTHER", 1)]
 
 
 def test_partner_against_its_type_average(services, data):
@@ -359,6 +364,8 @@ def test_weekly_series_with_direct(services, data):
         (usd(0), usd(10000)), (usd(29000), usd(0)), (usd(50000), usd(0))]
     assert [p.direct.value for p in series] == [usd(0), usd(1110), usd(0)]
     assert weekly_series(services, Scope.everything(), until=WEEK, weeks=1)[0].direct is None
+    with pytest.raises(ValueError, match="needs a week"):
+        weekly_series(services, Scope.everything(), until=Period.parse("month", NOW))
     figures = compute_figures(services, WEEK, Scope.everything(), direct=direct)
     assert (figures.direct.new_pipeline.value, figures.direct.won.value, figures.direct.win_rate) == (
         usd(5000), usd(1100), Decimal("50.0"))

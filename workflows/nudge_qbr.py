@@ -20,7 +20,7 @@ from workflows.amounts import shown
 from workflows.nudge_partners import partner_subject
 from workflows.nudges import Due, NudgeContent, plural
 from workflows.program import Program
-from workflows.routing import total_in_base_currency
+from workflows.reporting import Money
 from workflows.services import Services
 
 FIRST_WEEK_DAYS = 7
@@ -59,17 +59,8 @@ def in_first_week(now: datetime) -> bool:
     return utc.month in (1, 4, 7, 10) and utc.day <= FIRST_WEEK_DAYS
 
 
-@dataclass(frozen=True)
-class Converted:
-    """Amounts in the routing base currency; currencies without an exchange rate are named, not counted."""
-
-    count: int
-    value: Decimal
-    unconverted: tuple[str, ...] = ()
-
-
-def in_base(amounts: Amounts, program: Program) -> Converted:
-    return Converted(*total_in_base_currency(amounts, program.routing))
+def in_base(amounts: Amounts, program: Program) -> Money:
+    return Money.of(amounts, program.routing)
 
 
 @dataclass
@@ -77,10 +68,10 @@ class QuarterFigures:
     """A quarter's figures as the brief shows them (values in the base currency)."""
 
     registrations: int
-    won: Converted
+    won: Money
     lost: int
     upsells_flagged: int
-    upsells_won: Converted
+    upsells_won: Money
 
     @property
     def closed(self) -> int:
@@ -105,7 +96,7 @@ class QbrBrief:
     quarter: Quarter
     this: QuarterFigures
     before: QuarterFigures
-    pipeline: Converted
+    pipeline: Money
     changes: list[PartnerStageEvent] = field(default_factory=list)
     who: dict[str, str] = field(default_factory=dict)  # actor of a stage change -> a name
 
@@ -128,7 +119,7 @@ def signed(difference: int | Decimal) -> str:
     return f"+{shown(Decimal(difference))}" if difference > 0 else f"−{shown(Decimal(-difference))}"
 
 
-def _value(converted: Converted, base: str) -> str:
+def _value(converted: Money, base: str) -> str:
     text = f"{shown(converted.value)} {base}"
     if converted.unconverted:
         text += f" (not counting {', '.join(converted.unconverted)}: no exchange rate)"

@@ -557,6 +557,8 @@ def weekly_series(services: Services, scope: Scope, *, until: Period, weeks: int
                   direct: DirectFigures | None = None) -> tuple[WeekPoint, ...]:
     """New pipeline per week for the `weeks` weeks ending with the week `until` (a week Period), oldest first, empty
     weeks included; direct from DirectFigures.weekly_new_pipeline when given (None: not connected)."""
+    if until.kind is not PeriodKind.week:
+        raise ValueError(f"weekly_series needs a week, not {until.label}")
     rules = services.program.routing
     series = [until]
     while len(series) < weeks:
