@@ -82,9 +82,13 @@ def analyze(engine) -> None:
 
 
 def plans(engine, run) -> list[str]:
-    """The plan of every statement `run(session)` sends."""
+    """The plan of every query `run(session)` sends (not of a SET or BEGIN, which have none)."""
     sent = []
-    listener = lambda conn, cursor, statement, parameters, context, many: sent.append((statement, parameters))
+
+    def listener(conn, cursor, statement, parameters, context, many):
+        if not statement.lstrip().upper().startswith(("SET", "BEGIN")):
+            sent.append((statement, parameters))
+
     event.listen(engine, "before_cursor_execute", listener)
     with Session(engine) as session:
         run(session)
