@@ -46,6 +46,7 @@ bench: install-test
 	$(BIN)/python bench/bench_delivery.py
 	$(BIN)/python bench/bench_nudges.py
 	$(BIN)/python bench/bench_scale.py $(SCALE)
+	$(BIN)/python bench/bench_reporting.py --registrations $(SCALE)
 
 # Never data: partnerbot.db (or any other database) and .env stay.
 clean:

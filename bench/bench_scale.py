@@ -53,6 +53,9 @@ WORDS = ("acme globex initech umbrella stark wayne wonka tyrell cyberdyne soylen
          "aperture black mesa oscorp massive dynamic nakatomi gringotts monarch virtucon dunder mifflin "
          "sterling cooper prestige worldwide bluth planet express").split()
 REGIONS, LINES = ("EMEA", "North America", "APAC"), ("Platform", "Integrations", "Analytics")
+ATTRIBUTIONS = ("partner_sourced",) * 7 + ("partner_influenced",) * 2 + ("co_sell",)
+CURRENCIES = ("USD",) * 7 + ("EUR", "EUR", "GBP")
+PRICING = ("subscription",) * 3 + ("one_time",) * 2 + ("usage_based",)
 
 
 def company(rng: random.Random, n: int) -> str:
@@ -61,25 +64,38 @@ def company(rng: random.Random, n: int) -> str:
     return f"{base} {n}" if rng.random() < 0.9 else base + rng.choice(("", "s", " group", " labs"))
 
 
-def seed_people(engine) -> None:
+TYPES = ("referral", "reseller", "agency", "reseller", "msp", "technology", "reseller", "distributor")
+TIERS = ("registered", "silver", "silver", "gold", "platinum")
+# Most partners of a grown program produce; some are early or quiet (the funnel and its stuck partners).
+STAGES = ("producing",) * 9 + ("activated",) * 4 + ("strategic", "onboarded", "recruited", "prospect")
+
+
+def seed_people(engine, *, managers: int = 1, admins: int = 0) -> None:
+    """40 AEs, `managers` partner managers (UPM0001...) sharing the partners round-robin, `admins` admins
+    (UAD0001...), and the partners with one contact each, across types, tiers and lifecycle stages."""
     with transaction(engine) as session:
         session.execute(insert(TeamMember.__table__), [
             {"slack_user_id": f"UAE{n:04d}", "name": f"AE {n}", "email": f"ae{n}@example.com", "role": "ae",
              "territories": [REGIONS[n % 3]], "product_lines": [LINES[n % 3]]} for n in range(40)] + [
-            {"slack_user_id": "UPM0001", "name": "Manager", "email": "pm@example.com", "role": "partner_manager",
-             "territories": [], "product_lines": []}])
+            {"slack_user_id": f"UPM{n:04d}", "name": f"Manager {n}", "email": f"pm{n}@example.com",
+             "role": "partner_manager", "territories": [], "product_lines": []} for n in range(1, managers + 1)] + [
+            {"slack_user_id": f"UAD{n:04d}", "name": f"Admin {n}", "email": f"admin{n}@example.com", "role": "admin",
+             "territories": [], "product_lines": []} for n in range(1, admins + 1)])
         session.execute(insert(Partner.__table__), [
-            {"name": f"Partner {n}", "type": "referral" if n % 4 == 0 else "reseller", "tier": "silver",
-             "stage": "producing", "domain": f"partner{n}.example", "slack_team_id": f"TP{n:05d}",
-             "slack_channel_id": f"CP{n:05d}", "manager_slack_id": "UPM0001", "created_at": NOW, "updated_at": NOW,
-             "stage_since": NOW}
+            {"name": f"Partner {n}", "type": "referral" if n % 4 == 0 else TYPES[n % len(TYPES)],
+             "tier": TIERS[n % len(TIERS)], "stage": STAGES[n % len(STAGES)],
+             "stage_since": NOW - timedelta(days=(n * 37) % 700, hours=n % 24), "domain": f"partner{n}.example",
+             "slack_team_id": f"TP{n:05d}", "slack_channel_id": f"CP{n:05d}",
+             "manager_slack_id": f"UPM{n % managers + 1:04d}", "created_at": NOW, "updated_at": NOW}
             for n in range(PARTNERS)])
         session.execute(insert(PartnerContact.__table__), [
             {"partner_id": n + 1, "slack_user_id": f"UPC{n:05d}"} for n in range(PARTNERS)])
 
 
 def grow(engine, start: int, stop: int, rng: random.Random) -> None:
-    """Registrations start..stop-1, in bulk: most old and closed, about 8.5% still protecting a company."""
+    """Registrations start..stop-1, in bulk: most old and closed, about 8.5% still protecting a company. Approved
+    a few days after submission, won or lost up to four months later (never after NOW); mostly partner-sourced,
+    in three currencies, a sixth of them usage-based with a starting monthly usage."""
     batch = []
     for n in range(start, stop):
         created = NOW - timedelta(days=rng.uniform(0, 3 * 365))
@@ -97,12 +113,12 @@ def grow(engine, start: int, stop: int, rng: random.Random) -> None:
             "company": name, "company_key": name.lower(), "domain": f"{name.replace(' ', '')}.example".lower(),
             "contact_name": "Jane Doe", "contact_email": "jane@example.com", "region": REGIONS[n % 3],
             "product_line": LINES[n % 3], "estimated_value": Decimal(rng.randrange(5_000, 200_000)),
-            "currency": "USD", "pricing_model": "subscription", "company_size": "51-200", "budget": "approved",
-            "timeline": "1-3m", "attribution": "partner_sourced", "notes": "", "status": status,
+            "company_size": "51-200", "budget": "approved", "timeline": "1-3m", "notes": "", "status": status,
             "conflict_with": [], "score_breakdown": {}, "assigned_to_slack_id": f"UAE{n % 40:04d}",
             "created_at": created, "updated_at": created,
             "approved_at": created if status == "approved" else None,
             "protection_expires_at": created + timedelta(days=90) if status == "approved" else None,
+            **history(rng, status, created),
         })
         if len(batch) == 20_000:
             _insert(engine, batch)
@@ -110,6 +126,22 @@ def grow(engine, start: int, stop: int, rng: random.Random) -> None:
     if batch:
         _insert(engine, batch)
     settle(engine)
+
+
+def history(rng: random.Random, status: str, created: datetime) -> dict:
+    """What a deal became: when a won or lost one was approved and closed, its attribution, currency and pricing
+    (the same keys for every row: a bulk insert takes its columns from the first)."""
+    row = {"attribution": rng.choice(ATTRIBUTIONS), "currency": rng.choice(CURRENCIES), "closed_at": None}
+    pricing = rng.choice(PRICING)
+    row |= {"pricing_model": pricing,
+            "starting_monthly_usage": Decimal(rng.randrange(500, 20_000)) if pricing == "usage_based" else None}
+    if status in ("won", "lost"):
+        approved = min(created + timedelta(days=rng.uniform(0.5, 5)), NOW - timedelta(hours=2))
+        closed = approved + timedelta(days=rng.uniform(10, 120))
+        if closed >= NOW:  # not closed in the future: somewhere between its approval and now
+            closed = approved + (NOW - approved) * rng.random()
+        row |= {"approved_at": approved, "closed_at": closed, "updated_at": closed}
+    return row
 
 
 def settle(engine) -> None:
@@ -235,7 +267,8 @@ def run(url: str, sizes: list[int]) -> dict[int, dict[str, list[float]]]:
             done = job(later)
             took = (time.perf_counter() - started) * 1000
         results[sizes[-1]][f"{operation}, {days} days' backlog: {done:,} items"] = [took]
-        results[sizes[-1]][f"  its {len(holds.held):,} write transactions, each"] = holds.held
+        if holds.held:  # a small run may have nothing to expire
+            results[sizes[-1]][f"  its {len(holds.held):,} write transactions, each"] = holds.held
     engine.dispose()
     return results
 

@@ -124,7 +124,11 @@ def make_engine(url: str, *, background: bool = False) -> Engine:
                 dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No JIT compilation: our queries, reports included, run in milliseconds, and PostgreSQL compiling one whose
+    # estimated cost passes jit_above_cost (a report's landing zones, with their correlated subqueries) took over
+    # a second where the query itself took 20 ms (bench/bench_reporting.py).
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                         connect_args={"options": "-c jit=off"})
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

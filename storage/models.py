@@ -132,8 +132,10 @@ class OutboxStatus(StrEnum):
 
 
 class Partner(SQLModel, table=True):
-    # Nudges find partners by stage and how long they have been in it (workflows/nudges.py).
-    __table_args__ = (Index("ix_partner_stage_since", "stage", "stage_since"),)
+    # Nudges find partners by stage and how long they have been in it (workflows/nudges.py); a manager's
+    # reports and digest, their partners (storage/reporting.py).
+    __table_args__ = (Index("ix_partner_stage_since", "stage", "stage_since"),
+                      Index("ix_partner_manager", "manager_slack_id"))
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
     type: PartnerType
@@ -190,6 +192,8 @@ class Registration(SQLModel, table=True):
         Index("ix_registration_partner_approved", "partner_id", "approved_at"),
         Index("ix_registration_status_closed", "status", "closed_at"),
         Index("ix_registration_pricing_status", "pricing_model", "status"),
+        # A manager's or partner's usage-based deals (their partners' ids, then the two filters).
+        Index("ix_registration_partner_pricing_status", "partner_id", "pricing_model", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -115,3 +115,12 @@ def test_a_background_batch_commits_at_its_next_row_when_an_ack_raises_its_hand(
         background.dispose()
     assert batches[0] > 40  # the first batch ran until the ack came, 0.3 s in
     assert max(waits) < 0.15, waits  # a row or two (5 ms each), with room for a slow machine; not the 0.7 s left
+
+
+def test_postgresql_compiles_no_query_just_in_time(engine):
+    """JIT compilation cost a report's landing zones over a second for 20 ms of work (bench/bench_reporting.py):
+    every connection of ours has it off, whatever the server's default."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("JIT compilation is PostgreSQL's")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
