@@ -102,14 +102,14 @@ def upsells_in(scope: Scope):
 def accounts_in(scope: Scope):
     """Customer accounts attached to a partner in scope (a referral contact: those their registration brought; an
     AE: the accounts they own)."""
-    attached = select(AccountPartner.account_id).where(AccountPartner.account_id == CustomerAccount.id)
+    attached = select(AccountPartner.account_id)
     if scope.partner_id is not None:
         attached = attached.where(AccountPartner.partner_id == scope.partner_id)
     if (partners := _partners_in(scope)) is not None:
         attached = attached.where(AccountPartner.partner_id.in_(partners))
     if scope.submitted_by_slack_id is not None:
         attached = attached.where(AccountPartner.submitted_by_slack_id == scope.submitted_by_slack_id)
-    clause = attached.exists()
+    clause = CustomerAccount.id.in_(attached)
     if scope.assignee_slack_id is not None:
         clause = and_(clause, CustomerAccount.owner_slack_id == scope.assignee_slack_id)
     return clause
@@ -260,15 +260,17 @@ def landing_zones(session: Session, scope: Scope, end: datetime,
                .where(AccountProductLine.account_id == CustomerAccount.id,
                       AccountProductLine.product_line != CustomerAccount.landing_zone,
                       AccountProductLine.since < end).correlate(CustomerAccount).scalar_subquery())
-    first = case((by_upsell.is_(None), by_line), (by_line.is_(None), by_upsell), (by_upsell < by_line, by_upsell),
-                 else_=by_line)
+    # Each account's two first expansions computed once (a materialized CTE: never inlined again per use).
+    landed = (sa_select(CustomerAccount.landing_zone.label("zone"),
+                        case((landed_at <= end - timedelta(days=expansion_days), 1), else_=0).label("old"),
+                        by_upsell.label("by_upsell"), by_line.label("by_line"))
+              .where(CustomerAccount.landing_zone.is_not(None), landed_at < end, accounts_in(scope))
+              .cte("landed").prefix_with("MATERIALIZED"))
+    u, l = landed.c.by_upsell, landed.c.by_line
+    first = case((u.is_(None), l), (l.is_(None), u), (u < l, u), else_=l)
     # An expansion recorded before the account (an import) counts as on landing day.
     first = case((first < 0, literal(0.0)), else_=first)
-    accounts = (sa_select(CustomerAccount.landing_zone.label("zone"),
-                          case((landed_at <= end - timedelta(days=expansion_days), 1), else_=0).label("old"),
-                          first.label("days"))
-                .where(CustomerAccount.landing_zone.is_not(None), landed_at < end, accounts_in(scope))
-                .subquery())
+    accounts = sa_select(landed.c.zone, landed.c.old, first.label("days")).subquery()
     expanded = case((accounts.c.days <= expansion_days, accounts.c.days), else_=None)
     zones = session.execute(
         sa_select(accounts.c.zone, func.count(), func.sum(case((or_(accounts.c.old == 1, expanded.is_not(None)), 1),
