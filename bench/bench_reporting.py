@@ -232,25 +232,13 @@ def readers(services) -> list[tuple[str, bool, str]]:
     return [(m.slack_user_id, m.role == Role.admin, ZONES[n % len(ZONES)]) for n, m in enumerate(runners)]
 
 
-def digest(services, slack_id: str, admin: bool, zone: str) -> None:
-    """What one digest reads (workflows/digest.py digest_content): last week's figures in the reader's zone and the
-    week before's, lead to close by type, the chart's 12 weeks, and App Home's waiting count."""
-    from sqlmodel import Session
+def digest(services, slack_id: str, admin: bool, zone: str, shared: dict | None = None) -> None:
+    """One digest as the digest job builds it (workflows/digest.py digest_content): last week's figures in the
+    reader's zone and the week before's headline, lead to close by type, the chart's 12 weeks, and App Home's
+    waiting count; `shared` is the run's figures per scope and week (the admins share theirs)."""
+    from workflows.digest import Reader, digest_content
 
-    from storage.actors import Actor, ActorKind
-    from storage.lists import HomeFilter, home_count
-    from storage.models import Role
-    from workflows.reporting import GroupBy, Period, Scope, compute_figures, lead_to_close_by, weekly_series
-
-    scope = Scope.everything() if admin else Scope.of_manager(slack_id, label="your partners")
-    week = Period.parse("week", NOW, zone)
-    compute_figures(services, week, scope, now=NOW)
-    compute_figures(services, week.previous(), scope, now=NOW)
-    lead_to_close_by(services, week, scope, GroupBy.type)
-    weekly_series(services, scope, until=week, weeks=12)
-    with Session(services.engine) as session:
-        home_count(session, Actor(slack_id, "T0OURS", ActorKind.internal,
-                                  role=Role.admin if admin else Role.partner_manager), HomeFilter.waiting)
+    digest_content(services, Reader(slack_id, "", admin, zone), NOW, shared=shared)
 
 
 def quarterly(services, by) -> str:
@@ -282,13 +270,13 @@ def measure(url: str) -> dict:
     services = services_for(url)
     people = readers(services)
     before = peak_mb()
-    started, managers, admins = time.perf_counter(), [], []
+    started, managers, admins, shared = time.perf_counter(), [], [], {}
     # The admins' first: the whole program is the largest scope. Past GIVE_UP seconds the rest are left out (said).
     for slack_id, admin, zone in sorted(people, key=lambda person: not person[1]):
         if time.perf_counter() - started > GIVE_UP:
             break
         one = time.perf_counter()
-        digest(services, slack_id, admin, zone)
+        digest(services, slack_id, admin, zone, shared)
         (admins if admin else managers).append(time.perf_counter() - one)
     digests = time.perf_counter() - started
     digests_mb = peak_mb()

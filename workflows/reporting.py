@@ -428,6 +428,16 @@ class Figures:
     direct_unavailable: str | None = None  # "Salesforce unavailable: <reason>" when the read failed
 
 
+@dataclass(frozen=True)
+class Headline:
+    """What a digest compares with the week before (handlers/blocks/digest.py headline): new pipeline (as
+    PipelineFigures.new), won (as Figures.won) and the direct summary (None: Salesforce not connected)."""
+
+    new: Split
+    won: WonFigures
+    direct: DirectSummary | None = None
+
+
 # --- The functions ----------------------------------------------------------------------------------------------
 
 def report_scope(services: Services, actor: Actor, requested: Scope) -> Scope:
@@ -520,6 +530,18 @@ def compute_figures(services: Services, period: Period, scope: Scope, *, direct:
             funnel=_funnel(session, services, scope, closed, now, rules), movers=movers, top_partners=leaders,
             direct=DirectSummary.of(direct, rules) if direct is not None else None,
             direct_unavailable=f"Salesforce unavailable: {direct_error}" if direct_error else None)
+
+
+def headline_figures(services: Services, period: Period, scope: Scope, *,
+                     direct: DirectFigures | None = None) -> Headline:
+    """Only the headline's figures (Headline) of `period` and `scope`: two queries per table, not compute_figures'
+    every section (a digest's week before needs no more)."""
+    rules = services.program.routing
+    with read_snapshot(services.engine) as session:
+        new = store.new_pipeline(session, scope, (period.start, period.end))
+        closed = store.decided(session, scope, period.start, period.end)
+    return Headline(_split(((b, c, n, t) for _, b, c, n, t in new), rules), _won(closed, rules),
+                    DirectSummary.of(direct, rules) if direct is not None else None)
 
 
 def lead_to_close_by(services: Services, period: Period, scope: Scope, by: GroupBy | str) -> list[LeadToClose]:
