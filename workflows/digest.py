@@ -41,10 +41,14 @@ from workflows.reporting import (
     CHART_WEEKS,
     WeekPoint,
     compute_figures,
+    compute_figures_by_manager,
     direct_for,
     headline_figures,
+    headline_figures_by_manager,
     lead_to_close_by,
+    lead_to_close_by_manager,
     weekly_series,
+    weekly_series_by_manager,
 )
 from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, NotFound, Services
 from workflows.working_hours import zone_named
@@ -157,6 +161,36 @@ def scope_week_of(services: Services, figures: Figures, before: Headline, by_typ
     return ScopeWeek(figures, before, by_type, chart)
 
 
+def manager_weeks(services: Services, period: Period, managers: list[str], now: datetime,
+                  reads: dict[tuple[datetime, datetime, str], DirectRead]) -> dict[ScopeWeekKey, ScopeWeek]:
+    """scope_week of each partner manager in `managers` for the week `period`, each query run once for them all
+    (grouped by the partner's manager): what a run's due managers in one zone share."""
+    (this_direct, this_error), (before_direct, _) = direct_reads_for(services, period, reads)
+    scopes = {manager: Reader(manager, "", False, period.zone).scope for manager in managers}
+    figures = compute_figures_by_manager(services, period, scopes, direct=this_direct, direct_error=this_error,
+                                         now=now)
+    before = headline_figures_by_manager(services, period.previous(), managers, direct=before_direct)
+    by_type = lead_to_close_by_manager(services, period, managers, GroupBy.type)
+    series = weekly_series_by_manager(services, managers, until=period, weeks=CHART_WEEKS, direct=this_direct)
+    return {scope_week_key(scopes[manager], period): scope_week_of(
+        services, figures[manager], before[manager], tuple(by_type.get(manager, ())), series[manager])
+        for manager in managers}
+
+
+def share_manager_weeks(services: Services, readers: list[Reader], now: datetime,
+                        shared: dict[ScopeWeekKey, ScopeWeek], reads: dict[tuple[datetime, datetime, str], DirectRead]
+                        ) -> None:
+    """Put the partner managers' among `readers` figures in `shared`, computed together per week and zone
+    (manager_weeks), so that digest_content finds them."""
+    weeks: dict[Period, list[str]] = {}
+    for reader in readers:
+        period = Period.parse("week", now, reader.zone)
+        if not reader.admin and scope_week_key(reader.scope, period) not in shared:
+            weeks.setdefault(period, []).append(reader.slack_id)
+    for period, slack_ids in weeks.items():
+        shared.update(manager_weeks(services, period, slack_ids, now, reads))
+
+
 def digest_content(services: Services, reader: Reader, now: datetime, *,
                    direct_reads: dict[tuple[datetime, datetime, str], DirectRead] | None = None,
                    shared: dict[ScopeWeekKey, ScopeWeek] | None = None) -> DigestContent:
@@ -202,6 +236,8 @@ class DigestNudges:
         for row in rows:  # the figures are computed only for those still owed
             row.due = self._due(row).key not in used and \
                 self.now >= scheduled_moment(self.now, ZoneInfo(row.reader.zone), rules)
+        share_manager_weeks(self.services, [row.reader for row in rows if row.due], self.now, self.shared,
+                            self.direct_reads)
         return rows
 
     def cursor(self, row: DigestRow):
