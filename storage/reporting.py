@@ -330,20 +330,26 @@ def landing_zones(session: Session, scope: Scope, end: datetime, expansion_days:
     first = case((first < 0, literal(0.0)), else_=first)
     accounts = sa_select(landed.c.manager, landed.c.zone, landed.c.old, first.label("days")).subquery()
     expanded = case((accounts.c.days <= expansion_days, accounts.c.days), else_=None)
+    counts = (sa_select(accounts.c.manager, accounts.c.zone, func.count().label("landed"),
+                        func.sum(case((or_(accounts.c.old == 1, expanded.is_not(None)), 1), else_=0)).label("eligible"),
+                        func.count(expanded).label("grown"))
+              .group_by(accounts.c.manager, accounts.c.zone).subquery("counts"))
+    medians = _medians(accounts, expanded)
+    # One statement: the landed accounts (the materialized CTE, the costly part) are computed once for both.
     zones = session.execute(
-        sa_select(accounts.c.manager, accounts.c.zone, func.count(),
-                  func.sum(case((or_(accounts.c.old == 1, expanded.is_not(None)), 1), else_=0)),
-                  func.count(expanded)).group_by(accounts.c.manager, accounts.c.zone)
-        .order_by(func.count().desc(), accounts.c.zone)).all()
-    medians = _medians(session, accounts, expanded)
+        sa_select(counts.c.manager, counts.c.zone, counts.c.landed, counts.c.eligible, counts.c.grown, medians.c.days)
+        .select_from(counts.outerjoin(medians, and_(medians.c.manager == counts.c.manager,
+                                                    medians.c.zone == counts.c.zone)))
+        .order_by(counts.c.landed.desc(), counts.c.zone)).all()
     return [((manager,) if managers is not None else ()) +
-            (zone, landed, int(eligible or 0), int(grown or 0), medians.get((manager, zone)))
-            for manager, zone, landed, eligible, grown in zones]
+            (zone, landed, int(eligible or 0), int(grown or 0),
+             None if days is None else Decimal(str(days)).quantize(Decimal("0.1")))
+            for manager, zone, landed, eligible, grown, days in zones]
 
 
-def _medians(session: Session, accounts, expanded) -> dict[tuple[str, str], Decimal]:
-    """The median of `expanded` (days) per manager and zone, with window functions: the middle row, or the mean of
-    the two."""
+def _medians(accounts, expanded):
+    """The median of `expanded` (days) per manager and zone (a subquery: manager, zone, days), with window
+    functions: the middle row, or the mean of the two."""
     grown = sa_select(accounts.c.manager, accounts.c.zone, expanded.label("days")).where(
         expanded.is_not(None)).subquery()
     group = (grown.c.manager, grown.c.zone)
@@ -351,11 +357,9 @@ def _medians(session: Session, accounts, expanded) -> dict[tuple[str, str], Deci
                        func.row_number().over(partition_by=group, order_by=grown.c.days).label("n"),
                        func.count().over(partition_by=group).label("total")).subquery()
     middle, upper = (ranked.c.total + 1) // 2, (ranked.c.total + 2) // 2  # one row when odd, two when even
-    rows = session.execute(sa_select(ranked.c.manager, ranked.c.zone, func.avg(ranked.c.days))
-                           .where(or_(ranked.c.n == middle, ranked.c.n == upper))
-                           .group_by(ranked.c.manager, ranked.c.zone)).all()
-    return {(manager, zone): Decimal(str(days)).quantize(Decimal("0.1")) for manager, zone, days in rows
-            if days is not None}
+    return (sa_select(ranked.c.manager, ranked.c.zone, func.avg(ranked.c.days).label("days"))
+            .where(or_(ranked.c.n == middle, ranked.c.n == upper))
+            .group_by(ranked.c.manager, ranked.c.zone).subquery("medians"))
 
 
 # --- usage ------------------------------------------------------------------------------------------------------
