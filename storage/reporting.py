@@ -303,32 +303,37 @@ def landing_zones(session: Session, scope: Scope, end: datetime, expansion_days:
     batch: each row with the manager first (an account counts once for each manager of its partners)."""
     _batch_of(scope, managers)
     landed_at = CustomerAccount.created_at
-    by_upsell = (sa_select(func.min(days_between(session, landed_at, Upsell.closed_at)))
-                 .where(Upsell.account_id == CustomerAccount.id, Upsell.status == UpsellStatus.won,
-                        Upsell.closed_at < end).correlate(CustomerAccount).scalar_subquery())
-    by_line = (sa_select(func.min(days_between(session, landed_at, AccountProductLine.since)))
-               .where(AccountProductLine.account_id == CustomerAccount.id,
-                      AccountProductLine.product_line != CustomerAccount.landing_zone,
-                      AccountProductLine.since < end).correlate(CustomerAccount).scalar_subquery())
-    # Each account's two first expansions computed once (a materialized CTE: never inlined again per use).
-    columns = [CustomerAccount.landing_zone.label("zone"),
-               case((landed_at <= end - timedelta(days=expansion_days), 1), else_=0).label("old"),
-               by_upsell.label("by_upsell"), by_line.label("by_line")]
+    # Each account's first won upsell and first other product line before `end`, one grouped pass over each table.
+    upsells = (sa_select(Upsell.account_id, func.min(Upsell.closed_at).label("at"))
+               .where(Upsell.status == UpsellStatus.won, Upsell.closed_at < end)
+               .group_by(Upsell.account_id).subquery("first_upsell"))
+    lines = (sa_select(AccountProductLine.account_id, func.min(AccountProductLine.since).label("at"))
+             .join_from(AccountProductLine, CustomerAccount, CustomerAccount.id == AccountProductLine.account_id)
+             .where(AccountProductLine.product_line != CustomerAccount.landing_zone, AccountProductLine.since < end)
+             .group_by(AccountProductLine.account_id).subquery("first_line"))
+    landed = (sa_select(CustomerAccount.id.label("account_id"), CustomerAccount.landing_zone.label("zone"),
+                        case((landed_at <= end - timedelta(days=expansion_days), 1), else_=0).label("old"),
+                        days_between(session, landed_at, upsells.c.at).label("by_upsell"),
+                        days_between(session, landed_at, lines.c.at).label("by_line"))
+              .select_from(CustomerAccount).outerjoin(upsells, upsells.c.account_id == CustomerAccount.id)
+              .outerjoin(lines, lines.c.account_id == CustomerAccount.id)
+              .where(CustomerAccount.landing_zone.is_not(None), landed_at < end))
     if managers is None:
-        landed = sa_select(literal("").label("manager"), *columns).where(accounts_in(scope))
+        landed = landed.where(accounts_in(scope)).cte("landed").prefix_with("MATERIALIZED")
+        owned = sa_select(literal("").label("manager"), landed)
     else:  # each (manager, account) once
         pairs = (sa_select(Partner.manager_slack_id.label("manager"), AccountPartner.account_id).distinct()
                  .join_from(AccountPartner, Partner, Partner.id == AccountPartner.partner_id)
                  .where(Partner.manager_slack_id.in_(list(managers))).subquery())
-        landed = sa_select(pairs.c.manager, *columns).join_from(pairs, CustomerAccount,
-                                                                 CustomerAccount.id == pairs.c.account_id)
-    landed = (landed.where(CustomerAccount.landing_zone.is_not(None), landed_at < end)
-              .cte("landed").prefix_with("MATERIALIZED"))
-    u, l = landed.c.by_upsell, landed.c.by_line
+        landed = landed.where(CustomerAccount.id.in_(sa_select(pairs.c.account_id))).cte("landed").prefix_with(
+            "MATERIALIZED")
+        owned = sa_select(pairs.c.manager, landed).join_from(pairs, landed, landed.c.account_id == pairs.c.account_id)
+    owned = owned.cte("owned").prefix_with("MATERIALIZED")
+    u, l = owned.c.by_upsell, owned.c.by_line
     first = case((u.is_(None), l), (l.is_(None), u), (u < l, u), else_=l)
     # An expansion recorded before the account (an import) counts as on landing day.
     first = case((first < 0, literal(0.0)), else_=first)
-    accounts = sa_select(landed.c.manager, landed.c.zone, landed.c.old, first.label("days")).subquery()
+    accounts = sa_select(owned.c.manager, owned.c.zone, owned.c.old, first.label("days")).subquery()
     expanded = case((accounts.c.days <= expansion_days, accounts.c.days), else_=None)
     counts = (sa_select(accounts.c.manager, accounts.c.zone, func.count().label("landed"),
                         func.sum(case((or_(accounts.c.old == 1, expanded.is_not(None)), 1), else_=0)).label("eligible"),
