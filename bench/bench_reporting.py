@@ -342,7 +342,10 @@ def table_of(name: str, registrations: int, result: dict, load_seconds: float) -
     for column, justify in (("what", "left"), ("how many", "right"), ("total s", "right"),
                             ("p50 ms", "right"), ("p99 ms", "right"), ("max ms", "right")):
         table.add_column(column, justify=justify)
-    for label, samples in ((f"digest of a partner manager ({PARTNERS // MANAGERS} partners)",
+    if "batch" in result:  # the managers' figures, computed together per week and zone before their digests
+        table.add_row("partner managers' figures, batched per week and zone", f"{len(managers)}",
+                      f"{result['batch']:.2f}", "", "", "")
+    for label, samples in ((f"digest of a partner manager ({PARTNERS // MANAGERS} partners), its share",
                             managers), ("digest of an admin (whole program)", admins)):
         if samples:
             table.add_row(label, f"{len(samples)}", f"{sum(samples):.2f}", ms(statistics.median(samples)),
