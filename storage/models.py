@@ -194,6 +194,9 @@ class Registration(SQLModel, table=True):
         Index("ix_registration_pricing_status", "pricing_model", "status"),
         # A manager's or partner's usage-based deals (their partners' ids, then the two filters).
         Index("ix_registration_partner_pricing_status", "partner_id", "pricing_model", "status"),
+        # App Home's conflicts waiting for every program runner (each digest counts them): the few conflicts among
+        # the open registrations, newest first (storage/lists.py _home_branches).
+        Index("ix_registration_review_kind_status_created", "review_kind", "status", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

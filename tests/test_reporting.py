@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from handlers.notify import SlackNotifier
 from storage.actors import Actor, ActorKind
@@ -44,10 +44,15 @@ from workflows.reporting import (
     Scope,
     ScopeKind,
     compute_figures,
+    compute_figures_by_manager,
+    headline_figures,
+    headline_figures_by_manager,
     lead_to_close_by,
+    lead_to_close_by_manager,
     partner_against_type,
     report_scope,
     weekly_series,
+    weekly_series_by_manager,
 )
 from workflows.services import NotAllowed, Services
 
@@ -384,6 +389,37 @@ def test_a_managers_figures_cover_only_their_partners(services, data):
     assert figures.funnel.stuck == 1  # Quiet Ltd; Initech is UOTHER's
     tier = compute_figures(services, WEEK, Scope.of_tier(PartnerTier.gold))
     assert tier.pipeline.new.sourced == Money(5, usd(50000))  # Northwind and Hooli
+
+
+@pytest.mark.parametrize("period", [WEEK, Period.parse("quarter", NOW), Period.parse("2025-01-01..2027-01-31", NOW)],
+                         ids=["week", "quarter", "two-years"])
+def test_a_batch_of_managers_gives_each_exactly_their_own_figures(services, data, period):
+    """The digest job computes its due managers' figures together (grouped by the partner's manager): each must
+    get exactly what compute_figures gives them alone, also with an account shared by two partners of one manager
+    (counted once) and by partners of two managers (counted for each), and a manager without partners."""
+    with Session(services.engine) as session:
+        shared = session.exec(select(CustomerAccount).where(CustomerAccount.name == "A1")).one().id
+        session.add_all([AccountPartner(account_id=shared, partner_id=data.p["Quiet Ltd"], submitted_by_slack_id="UP9"),
+                         AccountPartner(account_id=shared, partner_id=data.p["Hooli"], submitted_by_slack_id="UP9")])
+        session.commit()
+    managers = ["UMGR", "UNOBODY", "UOTHER"]
+    scopes = {manager: Scope.of_manager(manager, label="your partners") for manager in managers}
+    batch = compute_figures_by_manager(services, period, scopes, now=NOW)
+    assert sorted(batch) == managers
+    for manager, scope in scopes.items():
+        assert batch[manager] == compute_figures(services, period, scope, now=NOW), manager
+    assert batch["UMGR"].pipeline.new.sourced.count or batch["UMGR"].won.won.total.count  # not all empty
+    assert batch["UMGR"].landing_zones and batch["UOTHER"].landing_zones  # the shared account counts for each
+    headlines = headline_figures_by_manager(services, period, managers)
+    by_type = lead_to_close_by_manager(services, period, managers, GroupBy.type)
+    week = WEEK if period is WEEK else Period.parse("week", NOW)
+    series = weekly_series_by_manager(services, managers, until=week, weeks=12)
+    for manager, scope in scopes.items():
+        assert headlines[manager] == headline_figures(services, period, scope)
+        assert by_type.get(manager, []) == lead_to_close_by(services, period, scope, GroupBy.type)
+        assert series[manager] == weekly_series(services, scope, until=week, weeks=12)
+    with pytest.raises(ValueError):
+        compute_figures_by_manager(services, period, {"UMGR": Scope.of_tier(PartnerTier.gold)}, now=NOW)
 
 
 def test_a_referral_contact_sees_only_what_they_submitted(services, data):

@@ -34,14 +34,21 @@ from workflows.reporting import (
     DirectFigures,
     Figures,
     GroupBy,
+    Headline,
     LeadToClose,
     Period,
     Scope,
     CHART_WEEKS,
+    WeekPoint,
     compute_figures,
+    compute_figures_by_manager,
     direct_for,
+    headline_figures,
+    headline_figures_by_manager,
     lead_to_close_by,
+    lead_to_close_by_manager,
     weekly_series,
+    weekly_series_by_manager,
 )
 from workflows.services import ACK_LOCK_TIMEOUT, NotAllowed, NotFound, Services
 from workflows.working_hours import zone_named
@@ -75,13 +82,26 @@ def reader_of(member: TeamMember, zone: str | None, rules_zone: str) -> Reader:
 
 
 @dataclass(frozen=True)
+class ScopeWeek:
+    """A digest's figures of one scope and week: the week's figures, the week before's headline (for the changes),
+    lead-to-close by partner type and the chart. Readers with the same scope, week and zone (the admins) share
+    one."""
+
+    figures: Figures
+    before: Headline
+    by_type: tuple[LeadToClose, ...]
+    chart: ChartSpec
+
+
+@dataclass(frozen=True)
 class DigestContent:
-    """What one digest says: the week's figures and the week before's (for the changes), lead-to-close by partner
-    type, the chart's weeks, and what waits for the reader (registrations for their review: App Home's list)."""
+    """What one digest says: the week's figures and the week before's headline (for the changes), lead-to-close by
+    partner type, the chart's weeks, and what waits for the reader (registrations for their review: App Home's
+    list)."""
 
     reader: Reader
     figures: Figures
-    before: Figures
+    before: Headline
     by_type: tuple[LeadToClose, ...]
     chart: ChartSpec
     pending_reviews: int
@@ -104,31 +124,90 @@ def digest_week(now: datetime, zone: ZoneInfo) -> str:
     return iso_week(now.astimezone(zone))
 
 
-def digest_content(services: Services, reader: Reader, now: datetime, *,
-                   direct_reads: dict[tuple[datetime, datetime, str], DirectRead] | None = None) -> DigestContent:
-    """The figures of the week that ended most recently in the reader's zone, for the reader's scope (reads only).
-    Direct figures come from Salesforce (services.read_direct), once per week and zone in `direct_reads`."""
-    period = Period.parse("week", now, reader.zone)
-    earlier = period.previous()
-    reads = {} if direct_reads is None else direct_reads
-    for week in (period, earlier):
+# (scope, week start, week end, zone): what a run's readers share
+ScopeWeekKey = tuple[Scope, datetime, datetime, str]
+
+
+def scope_week_key(scope: Scope, period: Period) -> ScopeWeekKey:
+    return scope, period.start, period.end, period.zone
+
+
+def direct_reads_for(services: Services, period: Period,
+                     reads: dict[tuple[datetime, datetime, str], DirectRead]) -> tuple[DirectRead, DirectRead]:
+    """Salesforce's direct figures of `period` and the week before, asked once per week and zone in `reads`."""
+    for week in (period, period.previous()):
         if (week.start, week.end, week.zone) not in reads:
             reads[(week.start, week.end, week.zone)] = direct_for(services, week, weeks=CHART_WEEKS)
-    this_direct, this_error = reads[(period.start, period.end, period.zone)]
-    before_direct, before_error = reads[(earlier.start, earlier.end, earlier.zone)]
-    figures = compute_figures(services, period, reader.scope, direct=this_direct, direct_error=this_error, now=now)
-    before = compute_figures(services, earlier, reader.scope, direct=before_direct, direct_error=before_error,
-                             now=now)
-    by_type = tuple(lead_to_close_by(services, period, reader.scope, GroupBy.type))
-    series = weekly_series(services, reader.scope, until=period, weeks=CHART_WEEKS, direct=this_direct)
+    earlier = period.previous()
+    return reads[(period.start, period.end, period.zone)], reads[(earlier.start, earlier.end, earlier.zone)]
+
+
+def scope_week(services: Services, scope: Scope, period: Period, now: datetime,
+               reads: dict[tuple[datetime, datetime, str], DirectRead]) -> ScopeWeek:
+    """Every figure a digest of `scope` shows for the week `period` (reads only)."""
+    (this_direct, this_error), (before_direct, _) = direct_reads_for(services, period, reads)
+    figures = compute_figures(services, period, scope, direct=this_direct, direct_error=this_error, now=now)
+    return scope_week_of(services, figures, headline_figures(services, period.previous(), scope,
+                                                             direct=before_direct),
+                         tuple(lead_to_close_by(services, period, scope, GroupBy.type)),
+                         weekly_series(services, scope, until=period, weeks=CHART_WEEKS, direct=this_direct))
+
+
+def scope_week_of(services: Services, figures: Figures, before: Headline, by_type: tuple[LeadToClose, ...],
+                  series: tuple[WeekPoint, ...]) -> ScopeWeek:
     chart = ChartSpec(tuple(ChartWeek(point.week_start, point.sourced.value,
                                       None if point.direct is None else point.direct.value) for point in series),
                       figures.base_currency, title="New pipeline per week: partner-sourced vs direct")
+    return ScopeWeek(figures, before, by_type, chart)
+
+
+def manager_weeks(services: Services, period: Period, managers: list[str], now: datetime,
+                  reads: dict[tuple[datetime, datetime, str], DirectRead]) -> dict[ScopeWeekKey, ScopeWeek]:
+    """scope_week of each partner manager in `managers` for the week `period`, each query run once for them all
+    (grouped by the partner's manager): what a run's due managers in one zone share."""
+    (this_direct, this_error), (before_direct, _) = direct_reads_for(services, period, reads)
+    scopes = {manager: Reader(manager, "", False, period.zone).scope for manager in managers}
+    figures = compute_figures_by_manager(services, period, scopes, direct=this_direct, direct_error=this_error,
+                                         now=now)
+    before = headline_figures_by_manager(services, period.previous(), managers, direct=before_direct)
+    by_type = lead_to_close_by_manager(services, period, managers, GroupBy.type)
+    series = weekly_series_by_manager(services, managers, until=period, weeks=CHART_WEEKS, direct=this_direct)
+    return {scope_week_key(scopes[manager], period): scope_week_of(
+        services, figures[manager], before[manager], tuple(by_type.get(manager, ())), series[manager])
+        for manager in managers}
+
+
+def share_manager_weeks(services: Services, readers: list[Reader], now: datetime,
+                        shared: dict[ScopeWeekKey, ScopeWeek], reads: dict[tuple[datetime, datetime, str], DirectRead]
+                        ) -> None:
+    """Put the partner managers' among `readers` figures in `shared`, computed together per week and zone
+    (manager_weeks), so that digest_content finds them."""
+    weeks: dict[Period, list[str]] = {}
+    for reader in readers:
+        period = Period.parse("week", now, reader.zone)
+        if not reader.admin and scope_week_key(reader.scope, period) not in shared:
+            weeks.setdefault(period, []).append(reader.slack_id)
+    for period, slack_ids in weeks.items():
+        shared.update(manager_weeks(services, period, slack_ids, now, reads))
+
+
+def digest_content(services: Services, reader: Reader, now: datetime, *,
+                   direct_reads: dict[tuple[datetime, datetime, str], DirectRead] | None = None,
+                   shared: dict[ScopeWeekKey, ScopeWeek] | None = None) -> DigestContent:
+    """The figures of the week that ended most recently in the reader's zone, for the reader's scope (reads only).
+    Direct figures come from Salesforce (services.read_direct), once per week and zone in `direct_reads`; a scope's
+    week is computed once per run in `shared` (readers of the same scope, week and zone)."""
+    period = Period.parse("week", now, reader.zone)
+    shared = {} if shared is None else shared
+    key = scope_week_key(reader.scope, period)
+    if key not in shared:
+        shared[key] = scope_week(services, reader.scope, period, now, {} if direct_reads is None else direct_reads)
+    week = shared[key]
     with Session(services.engine) as session:
         actor = Actor(reader.slack_id, services.our_team_id, ActorKind.internal,
                       role=Role.admin if reader.admin else Role.partner_manager)
         pending, _ = home_count(session, actor, HomeFilter.waiting)
-    return DigestContent(reader, figures, before, by_type, chart, pending)
+    return DigestContent(reader, week.figures, week.before, week.by_type, week.chart, pending)
 
 
 @dataclass
@@ -146,6 +225,7 @@ class DigestNudges:
     now: datetime
     readers: list[Reader]
     direct_reads: dict = field(default_factory=dict)  # Salesforce asked once per week and zone in a run
+    shared: dict = field(default_factory=dict)  # a scope's week computed once in a run (ScopeWeekKey: ScopeWeek)
     kind = NudgeKind.digest
 
     def page(self, session: Session, *, after, limit: int) -> list[DigestRow]:
@@ -156,6 +236,8 @@ class DigestNudges:
         for row in rows:  # the figures are computed only for those still owed
             row.due = self._due(row).key not in used and \
                 self.now >= scheduled_moment(self.now, ZoneInfo(row.reader.zone), rules)
+        share_manager_weeks(self.services, [row.reader for row in rows if row.due], self.now, self.shared,
+                            self.direct_reads)
         return rows
 
     def cursor(self, row: DigestRow):
@@ -168,7 +250,8 @@ class DigestNudges:
     def owed(self, row: DigestRow) -> list[Due]:
         if not row.due:
             return []
-        return [self._due(row, digest_content(self.services, row.reader, self.now, direct_reads=self.direct_reads))]
+        return [self._due(row, digest_content(self.services, row.reader, self.now, direct_reads=self.direct_reads,
+                                                  shared=self.shared))]
 
     def content(self, session: Session, due: Due, nudge: Nudge):  # the digest is no nudge: `deliver` queues it
         raise NotImplementedError

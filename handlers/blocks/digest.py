@@ -88,7 +88,7 @@ def not_connected(figures: Figures) -> str:
 def headline(content: DigestContent) -> tuple[str, ...]:
     """This week against last: partner-sourced new pipeline, won, and the partner vs direct win rate."""
     this, before, base = content.figures, content.before, content.figures.base_currency
-    sourced, sourced_before = this.pipeline.new.sourced, before.pipeline.new.sourced
+    sourced, sourced_before = this.pipeline.new.sourced, before.new.sourced
     won, won_before = this.won.won.total, before.won.won.total
     rate = f"Win rate: partner {_rate(this.won.win_rate)}{_rate_change(this.won.win_rate, before.won.win_rate)}"
     if this.direct is not None:
