@@ -80,7 +80,11 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "⏳ @Dana Scully asked for an extension on",
         "✅ Extended to",
         "📆 Protection extended: *Initech* is registered to you until",
-        # The reports: Monday's digests, each with its chart; Full report; a report; the scorecards.
+        # The reports: the month's scorecards and My scorecard; Monday's digests, each with its chart; a report;
+        # the digest's Full report, last.
+        "#partner-northwind  Partnerbot → *Northwind Consulting's scorecard for ",
+        "DM to Bob Stone (Globex, external)  Partnerbot → *Your scorecard for ",
+        "only Dana Scully (Northwind Consulting, external) sees: *Northwind Consulting's scorecard for ",
         "DM to Sam Admin (Admin)  Partnerbot → Weekly partner digest, ",
         "Partner-sourced new pipeline: 98,500 USD",
         "Direct: not connected (Salesforce)",
@@ -88,12 +92,9 @@ def test_demo_walkthrough_shows_every_step(engine, database_url):  # engine: a f
         "DM to Priya Nair (Partner manager)  Partnerbot → Weekly partner digest, ",
         "[Nudge 1 stuck partner]",
         "Partnerbot 📎 shared a file: New pipeline per week: partner-sourced vs direct",
-        "(thread) *Full report: Weekly partner digest",
         "ran /partner report week resellers",
         "Northwind Consulting: 33.3% (1 won of 3 decided, 1 open)",
-        "#partner-northwind  Partnerbot → *Northwind Consulting's scorecard for ",
-        "DM to Bob Stone (Globex, external)  Partnerbot → *Your scorecard for ",
-        "only Dana Scully (Northwind Consulting, external) sees: *Northwind Consulting's scorecard for ",
+        "(thread) *Full report: Weekly partner digest",
         "REG-00001 Acme Inc. (acme.com) from Northwind Consulting: Won, score 85/100",
         "into the local CRM mirror",
         "Opportunity REG-00001: Partner Account: northwind.io · Attribution Type: partner_sourced · "
