@@ -7,13 +7,15 @@ from __future__ import annotations
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from handlers.common import answer_text, channel_of
+from handlers.blocks.text import escape
+from handlers.common import DATABASE_BUSY, answer_text, channel_of
 from handlers.home import publish_home
 from handlers.ids import Action
-from handlers.reviews import commit_then_tell, for_clicked, place_of
+from handlers.reviews import for_clicked
 from storage.lists import HomeFilter
-from workflows.digest import DigestOutcome, digest_of, full_report
-from workflows.services import Services
+from storage.db import DatabaseBusy
+from workflows.digest import digest_of, full_report
+from workflows.services import Services, WorkflowError
 
 REVIEW_LIST = "Your *Waiting for me* list is on my *Home* tab: open Partnerbot in the sidebar and choose Home."
 
@@ -31,10 +33,17 @@ def register(app: App, services: Services) -> None:
 
     @app.action(Action.digest_full_report.value)
     def handle_digest_full_report(ack: Ack, body: dict, context: BoltContext, client: WebClient):
-        """Every section of the digest's week and scope, in its thread."""
-        def tell(actor, outcome: DigestOutcome) -> None:
-            answer_text(client, actor.slack_user_id, outcome.message, channel_id=channel_of(body))
-
-        for_clicked(services, ack, body, context, client, lambda actor, nudge_id: commit_then_tell(
-            services, client, ack, actor, body, place_of(body), lambda: full_report(services, actor, nudge_id),
-            tell=lambda outcome: tell(actor, outcome)))
+        """Every section of the digest's week and scope, in its thread. Whose digest it is is checked before the
+        ack; the report is built after it (every figure, and Salesforce's, may take seconds). Pressing again is
+        harmless: the report is queued once per digest."""
+        def build(actor, nudge_id: int) -> None:
+            digest_of(services, actor, nudge_id)
+            ack()
+            try:
+                message = full_report(services, actor, nudge_id).message
+            except DatabaseBusy:
+                message = DATABASE_BUSY
+            except WorkflowError as refused:
+                message = escape(str(refused))
+            answer_text(client, actor.slack_user_id, message, channel_id=channel_of(body))
+        for_clicked(services, ack, body, context, client, build)

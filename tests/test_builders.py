@@ -311,3 +311,16 @@ def test_app_home_with_a_full_page_of_buttons_fits_slack():
     assert actions[-1] == Action.home_older and text.count(Action.undo.value) == 3
     assert shown_filter(view) == HomeFilter.open and shown_filter({"private_metadata": "x"}) == HomeFilter.all
 
+
+
+def test_long_sections_keep_whole_lines_so_no_escape_is_cut_in_half():
+    from handlers.blocks.text import SECTION_LIMIT, escape, whole_lines
+
+    lines = ["*Top partners*"] + [escape(f"{n}. Smith & Sons <Holdings> & Co: 1,000 USD") for n in range(200)]
+    text = whole_lines(lines, SECTION_LIMIT)
+    assert len(text) <= SECTION_LIMIT
+    kept = text.splitlines()
+    assert kept[-1].startswith("… and ") and kept[-1].endswith(" more lines")
+    assert all(line in lines for line in kept[:-1])  # every line shown is whole: no "&am…" at the end
+    assert int(kept[-1].split()[2]) == len(lines) - (len(kept) - 1)
+    assert whole_lines(["a", "b"], SECTION_LIMIT) == "a\nb"

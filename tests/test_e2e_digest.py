@@ -166,3 +166,23 @@ def test_the_chart_in_the_dm_is_the_one_the_spec_draws(monday, engine):
     assert bot.sandbox.state.files[chart.files[0]["id"]].data == \
         render_chart(ChartSpec.from_json(upload.blocks[0]["input"]))
     assert upload.sent_ts == chart.files[0]["id"]  # the row keeps the file's id
+
+
+def test_an_admin_since_made_a_partner_manager_gets_no_whole_program_full_report(monday, engine):
+    """The Full report is built when pressed, for what its reader may see then: an admin's digest covered the whole
+    program, so once they are a partner manager its Full report is refused, not built from the old role."""
+    from storage.models import Role, TeamMember
+
+    bot = monday
+    send_due_digests(bot.services)
+    bot.worker.kick()
+    admins = digest_dm(bot, "U0ADMIN")
+    with Session(engine) as session:
+        member = session.exec(select(TeamMember).where(TeamMember.slack_user_id == "U0ADMIN")).one()
+        member.role = Role.partner_manager
+        session.add(member)
+        session.commit()
+    bot.driver.click("U0ADMIN", "digest_full_report", message=(admins.channel, admins.ts))
+    bot.worker.kick()
+    assert "covered more than you may see now" in text_of(dm_messages(bot.sandbox, "U0ADMIN")[-1])
+    assert bot.sandbox.messages(admins.channel, thread_ts=admins.ts) == []

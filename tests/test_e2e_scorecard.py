@@ -193,6 +193,10 @@ def test_my_scorecard_on_the_desk_answers_an_external_user_privately_with_their_
     beth = text_of(sandbox.ephemerals("U0BETH")[-1])
     assert "Your scorecard for November 2026" in beth and "Beth Secret Co" not in beth  # (lost: not expiring)
     assert "1 submitted" in beth and "Bob" not in beth
+    # An AE pressing it in Northwind's channel sees only the deals assigned to them, and is told so.
+    driver.click("U0ALEX", "my_scorecard", message=("C0NORTH", desk_message(sandbox, "C0NORTH").ts))
+    assert "Northwind Consulting's scorecard for November 2026: the deals assigned to you" in \
+        text_of(sandbox.ephemerals("U0ALEX")[-1])
 
 
 def _nudges(engine) -> list[Nudge]:

@@ -229,7 +229,8 @@ def test_months_quarters_and_their_previous_ones():
 
 
 @pytest.mark.parametrize("text", ["fortnight", "2026-13", "2026-Q5", "2026-W60", "2027-01-05..2027-01-01",
-                                  "2026-02-30..2026-03-01", ""])
+                                  "2026-02-30..2026-03-01", "", "9999-Q4", "0001-01-01..9999-12-31",
+                                  "0001-01-02..0001-01-03", "2026-01-01..2040-01-01"])
 def test_bad_periods_name_the_accepted_forms(text):
     with pytest.raises(PeriodError) as error:
         Period.parse(text, NOW)

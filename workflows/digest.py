@@ -31,6 +31,7 @@ from workflows.nudge_managers import iso_week
 from workflows.nudges import Due, NudgeReport, run_nudges, time_zones
 from workflows.program import DigestRules
 from workflows.reporting import (
+    CHART_WEEKS,
     DirectFigures,
     Figures,
     GroupBy,
@@ -38,7 +39,6 @@ from workflows.reporting import (
     LeadToClose,
     Period,
     Scope,
-    CHART_WEEKS,
     WeekPoint,
     compute_figures,
     compute_figures_by_manager,
@@ -47,6 +47,7 @@ from workflows.reporting import (
     headline_figures_by_manager,
     lead_to_close_by,
     lead_to_close_by_manager,
+    report_scope,
     weekly_series,
     weekly_series_by_manager,
 )
@@ -323,13 +324,19 @@ def digest_of(services: Services, actor: Actor, nudge_id: int) -> Nudge:
 
 
 def full_report(services: Services, actor: Actor, nudge_id: int) -> DigestOutcome:
-    """The digest's Full report, in its thread: the same week and scope as the digest, every section in full.
-    Only the digest's recipient (or an admin) may ask; queued before the ack, once per digest."""
+    """The digest's Full report, in its thread: the digest's week (its stored ISO week) and scope, every section in
+    full. Only the digest's recipient may ask, and only while they may still see that scope (an admin since made a
+    partner manager may not); built after the ack (every figure, and Salesforce's direct ones, may take seconds),
+    queued once per digest."""
     nudge = digest_of(services, actor, nudge_id)
     zone = time_zones(services, [nudge.recipient], services.clock()).get(nudge.recipient)
     reader = Reader(nudge.recipient, "", nudge.subject == PROGRAM_SUBJECT,
                     zone_named(zone, services.program.nudges.default_time_zone).key)
-    content = digest_content(services, reader, nudge.created_at)
+    if report_scope(services, actor, reader.scope) != reader.scope:
+        raise NotAllowed("This digest covered more than you may see now, so its full report can't be built; "
+                         "`/partner report week` shows what you may see.")
+    sent_in = Period.parse(nudge.period, nudge.created_at, reader.zone)  # its key's week: the one it was sent in
+    content = digest_content(services, reader, sent_in.start)  # so the week before it, the digest's
     with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
         new = services.notifier.digest_full_report(session, nudge, content)
     services.kick()

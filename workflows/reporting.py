@@ -32,6 +32,8 @@ from workflows.services import NotAllowed, Services
 
 EXPANSION_DAYS = 183  # "within 6 months" of landing
 TOP_PARTNERS = 5
+FIRST_YEAR, LAST_YEAR = 1970, 2999  # a period's years (and the period before it) stay within Python's dates
+MAX_PERIOD_DAYS = 10 * 366
 CHART_WEEKS = 12  # the digest's chart: new pipeline per week
 
 Amounts = Iterable[tuple[str, int, Decimal]]  # (currency, how many, their value) rows, as the queries give them
@@ -80,6 +82,8 @@ class Period:
         zone = _zone(tz)
         word = text.strip().lower()
         today = now.astimezone(zone).date()
+        if any(not FIRST_YEAR <= int(year) <= LAST_YEAR for year in re.findall(r"\d{4}", word)):
+            raise PeriodError(f"{text.strip()[:40]}: years go from {FIRST_YEAR} to {LAST_YEAR}. {_forms()}")
         if word == "week":
             return cls.week_of(today - timedelta(days=7), tz)
         if word == "month":
@@ -103,6 +107,8 @@ class Period:
                 raise PeriodError(f"{text.strip()} has a date that does not exist. {_forms()}") from None
             if last < first:
                 raise PeriodError(f"{text.strip()} ends before it starts. {_forms()}")
+            if (last - first).days >= MAX_PERIOD_DAYS:
+                raise PeriodError(f"{text.strip()} is longer than {MAX_PERIOD_DAYS // 366} years. {_forms()}")
             return cls.of_dates(first, last, tz)
         raise PeriodError(f"“{text.strip()[:40]}” is not a period. {_forms()}")
 

@@ -115,6 +115,8 @@ def _ratio(ratio: LeadToClose) -> str:
 def scorecard_title(card: Scorecard) -> str:
     if card.personal:
         return f"Your scorecard for {period_name(card.period)}: what you registered for {card.partner_name}"
+    if card.scope.assignee_slack_id:  # an AE sees the partner's deals assigned to them, not the whole partner's
+        return f"{card.partner_name}'s scorecard for {period_name(card.period)}: the deals assigned to you"
     return f"{card.partner_name}'s scorecard for {period_name(card.period)}"
 
 

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 
 from handlers.blocks.messages import Message
 from handlers.blocks.nudges import nudge_block_id
-from handlers.blocks.text import SECTION_LIMIT, clip, escape, section
+from handlers.blocks.text import SECTION_LIMIT, clip, escape, section, whole_lines
 from handlers.ids import Action
 from storage.nudges.models import Nudge
 from workflows.digest import DigestContent
@@ -174,8 +174,7 @@ def title(content: DigestContent) -> str:
 
 
 def _section_text(part: Section) -> str:
-    body = "\n".join(escape(line) for line in part.lines)
-    return clip(f"*{escape(part.title)}*\n{body}", SECTION_LIMIT)
+    return whole_lines([f"*{escape(part.title)}*", *(escape(line) for line in part.lines)], SECTION_LIMIT)
 
 
 def digest_buttons(nudge: Nudge, content: DigestContent) -> list:

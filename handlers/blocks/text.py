@@ -76,6 +76,20 @@ def clip(text: str, limit: int) -> str:
 SECTION_LIMIT = 3000
 
 
+def whole_lines(lines: list[str], limit: int) -> str:
+    """Lines of mrkdwn joined, as many whole ones as fit in `limit` (an escape like `&amp;` or a `*bold*` pair is
+    never cut in half), then how many were left out."""
+    kept, size = [], 0
+    for n, line in enumerate(lines):
+        rest = len(lines) - n
+        tail = len(f"\n… and {rest} more lines")
+        if size + len(line) + 1 + (tail if rest > 1 else 0) > limit:
+            return "\n".join(kept + [f"… and {rest} more lines"])
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)
+
+
 def quoted(text: str | None, limit: int) -> str:
     """User free text as a mrkdwn quote, every line of it, so no line can pass for one of the bot's own."""
     lines = escape(text).splitlines() or [""]  # splitlines: any break a client may render gets its `>`
