@@ -31,7 +31,7 @@ from storage.queries import (
     visible_registrations,
 )
 from storage.slack.models import SlackMessage, SlackMessageKind, SlackMessageStatus
-from storage.slack.outbox import enqueue_update
+from storage.slack.outbox import enqueue_update, fail_dependents
 from tests.test_jobs_at_scale import registration_row, store
 from workflows.conflicts import similarity_bound
 
@@ -207,6 +207,23 @@ def test_an_update_finds_its_pending_twin_by_lane_not_by_reading_the_sent_histor
     assert "SCAN slack_outbox" not in plan and "Seq Scan on slack_outbox" not in plan, plan
     if engine.dialect.name == "sqlite":
         assert "ix_slack_outbox_lane" in plan, plan
+
+
+def test_a_message_failing_for_good_finds_its_replies_by_its_key_not_by_reading_the_backlog(engine, now):
+    pending = [dict(key=f"reg:{n}:root:update:{n}", lane=f"reg:{n % 3000}:partner", kind=SlackMessageKind.post,
+                    channel="C1", parent_key=f"reg:{n % 3000}:root", text="x", blocks=[],
+                    status=SlackMessageStatus.pending, attempts=0, maybe_sent=False, next_attempt_at=now,
+                    created_at=now) for n in range(6000)]
+    with Session(engine) as session:
+        session.exec(insert(SlackMessage), params=pending)
+        session.commit()
+    analyze(engine)
+    plan, = plans(engine, lambda s: fail_dependents(s, "reg:7:root", "parent_failed"))
+    assert "SCAN slack_outbox" not in plan and "Seq Scan on slack_outbox" not in plan, plan
+    if engine.dialect.name == "sqlite":
+        assert "ix_slack_outbox_parent" in plan, plan
+    with Session(engine) as session:
+        assert fail_dependents(session, "reg:7:root", "parent_failed") == 2  # updates 7 and 3007
 
 
 def test_the_partner_nudges_read_partners_by_stage_and_their_registrations_by_partner(engine, now):

@@ -39,6 +39,8 @@ class SlackMessage(SQLModel, table=True):
     __tablename__ = "slack_outbox"
     __table_args__ = (Index("ix_slack_outbox_due", "status", "next_attempt_at"),
                       Index("ix_slack_outbox_lane", "lane", "status", "id"),
+                      # A message that failed for good fails its replies and updates (fail_dependents) by this.
+                      Index("ix_slack_outbox_parent", "parent_key", "status"),
                       # A reply in a registration's thread is matched to it by the root's channel and ts.
                       Index("ix_slack_outbox_sent", "sent_channel", "sent_ts"),
                       # Only sent updates, which the daily clean-up deletes after a while (workflows/retention.py).

@@ -135,7 +135,8 @@ def next_due_at(session: Session) -> datetime | None:
 def fail_dependents(session: Session, key: str, error: str) -> int:
     """Replies and updates of a message that will never exist cannot be sent either.
 
-    They are pending, so the due index (status first) finds them without reading the sent history.
+    Found by their parent's key (ix_slack_outbox_parent): the pending rows may be a backlog of thousands after
+    an outage, and this runs inside the sender's write transaction.
     """
     return session.exec(update(SlackMessage)
                         .where(SlackMessage.status == SlackMessageStatus.pending, SlackMessage.parent_key == key)
