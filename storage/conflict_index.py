@@ -47,12 +47,14 @@ def trigram_rows(registration_id: int, key: str) -> list[dict[str, int]]:
             for code in codes]
 
 
-def index_keys(session: Session, keys: Iterable[tuple[int, str]]) -> None:
-    """(Re)index these registrations' keys: for a new protecting status, or a key that changed."""
+def index_keys(session: Session, keys: Iterable[tuple[int, str]], *, new: bool = False) -> None:
+    """(Re)index these registrations' keys: for a new protecting status, or a key that changed. `new`: the
+    registrations were inserted in this transaction, so there are no rows of theirs to remove first."""
     keys = list(keys)
     if not keys:
         return
-    unindex(session, [registration_id for registration_id, _ in keys])
+    if not new:
+        unindex(session, [registration_id for registration_id, _ in keys])
     rows = [row for registration_id, key in keys for row in trigram_rows(registration_id, key)]
     session.execute(insert(ConflictTrigram.__table__), rows)
 
@@ -66,7 +68,7 @@ def follow_status(session: Session, registration: Registration, previous: Regist
     """Called on every status change: keys enter the index when they start protecting and leave when they stop."""
     protects, protected = registration.status in PROTECTING_STATUSES, previous in PROTECTING_STATUSES
     if protects and not protected:
-        index_keys(session, [(registration.id, registration.company_key)])
+        index_keys(session, [(registration.id, registration.company_key)], new=previous is None)
     elif protected and not protects:
         unindex(session, [registration.id])
 

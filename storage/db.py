@@ -15,7 +15,6 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
@@ -38,6 +37,11 @@ BACKGROUND_GAP_SECONDS = 0.005
 # transaction checks for a hand between rows (`acks_waiting`, through WriteBudget) and commits what it has:
 # the ack waits for one row, not one batch. A hand not raised again for HAND_FRESH_SECONDS is down.
 HAND_FRESH_SECONDS = 0.005
+# A background transaction does not begin while a hand is up (at most this long, so a stream of acks never
+# stops the background): the ack that raised it gets the lock without waiting for a transaction begun just
+# before it. `serve` raises a hand as an interactive request arrives, before the milliseconds of parsing and
+# checking that come before its write, so background work already under way commits by then.
+HAND_YIELD_SECONDS = 0.1
 
 
 class _RaisedHand:
@@ -88,6 +92,14 @@ def acks_waiting(engine: Engine) -> bool:
     """An ack is waiting for SQLite's write lock (in any process on this database): commit and make way."""
     hand = _HANDS.get(engine)
     return hand is not None and hand.raised()
+
+
+def ack_coming(engine: Engine) -> None:
+    """A request that writes before its ack has arrived: background work on this (SQLite) database commits at its
+    next row and begins nothing new for a moment (HAND_FRESH_SECONDS), so the write finds the lock free."""
+    hand = _HANDS.get(engine)
+    if hand is not None:
+        hand.raise_()
 
 
 def make_engine(url: str, *, background: bool = False) -> Engine:
@@ -247,6 +259,7 @@ def _begin_sqlite(session: Session, gap: _WriteGap | None, *, lock_timeout: floa
         return
     if gap is not None:
         gap.wait()
+        _make_way(_HANDS.get(session.get_bind()))
     connection = session.connection()
     if read_first:
         connection.exec_driver_sql("BEGIN")
@@ -254,6 +267,15 @@ def _begin_sqlite(session: Session, gap: _WriteGap | None, *, lock_timeout: floa
     if lock_timeout is not None:
         connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(lock_timeout * 1000)}")
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _make_way(hand: _RaisedHand | None) -> None:
+    """A background transaction about to begin waits while an ack's hand is up (at most HAND_YIELD_SECONDS)."""
+    if hand is None or not hand.raised():
+        return
+    until = time.monotonic() + HAND_YIELD_SECONDS
+    while hand.raised() and time.monotonic() < until:
+        time.sleep(ACK_RETRY_SECONDS)
 
 
 def _begin_polling(session: Session, lock_timeout: float | None, hand: _RaisedHand | None) -> None:
@@ -295,13 +317,3 @@ def insert_once(engine: Engine, row: SQLModel, *, also=None) -> bool:
         return True
     except IntegrityError:
         return False
-
-
-def upsert(session: Session, table, *, key: str | tuple[str, ...], values: dict) -> None:
-    """Insert the row of `values`, or update the one whose `key` column(s) match (a unique key): one statement, so
-    two writers at the same moment cannot both try to create it."""
-    keys = (key,) if isinstance(key, str) else key
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values)
-    session.exec(statement.on_conflict_do_update(index_elements=list(keys),
-                                                 set_={k: v for k, v in values.items() if k not in keys}))

@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from storage.db import transaction, upsert
+from storage.db import transaction
+from storage.statements import upsert
 from storage.models import JOB_RESULT_LENGTH, JobOutcome, JobRun  # noqa: F401  (the outcomes recorded)
 
 

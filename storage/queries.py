@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, false, func, literal, or_, true, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select, update
 
 from storage.actors import Actor
 from storage.conflict_index import candidate_keys
+from storage.statements import insert_new
 from storage.slack.outbox import move_channel
 from storage.models import (
     OPEN_STATUSES,
@@ -290,16 +290,9 @@ def claim_partner_desk(session: Session, partner_id: int) -> bool:
 
 def claim_request(session: Session, key: str, now: datetime) -> bool:
     """Record a Slack request (a view submission, a button press) as handled; False when it already was."""
-    if session.get(ProcessedEvent, key) is not None:
-        return False
-    try:
-        # In a savepoint: a concurrent delivery that committed the same key first (PostgreSQL) fails only
-        # this insert, and the transaction stays usable to answer "already done".
-        with session.begin_nested():
-            session.add(ProcessedEvent(event_id=key, received_at=now))
-    except IntegrityError:
-        return False
-    return True
+    # One statement before the ack: a key already there, or committed meanwhile by a concurrent delivery, inserts
+    # nothing, and the transaction stays usable to answer "already done".
+    return insert_new(session, ProcessedEvent, key="event_id", values={"event_id": key, "received_at": now})
 
 
 def optimize(engine) -> None:

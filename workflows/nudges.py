@@ -26,7 +26,7 @@ from storage.actors import Actor
 from storage.db import transaction
 from storage.nudges.deals import open_nudges_of
 from storage.nudges.models import Nudge, NudgeKind, NudgeResponse
-from storage.nudges.queries import muted, nudge_for_actor, nudge_keys_used, set_mute, stored_zones, store_zone
+from storage.nudges.queries import muted, nudge_for_actor, nudge_keys_used, set_mute, stored_zones, store_zones
 from workflows.services import ACK_LOCK_TIMEOUT, NotFound, Services, WriteBudget
 from workflows.working_hours import next_working_moment, zone_named
 
@@ -172,8 +172,7 @@ def time_zones(services: Services, people: list[str], now: datetime, *, store: b
         asked = {person: services.user_time_zone(person) for person in missing}
         if store:
             with transaction(services.engine) as session:
-                for person, zone in asked.items():
-                    store_zone(session, person, zone, now)
+                store_zones(session, asked, now)
         zones.update(asked)
     return zones
 

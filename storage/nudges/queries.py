@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, tuple_
 from sqlmodel import Session, select
 
 from storage.actors import Actor
-from storage.db import upsert
+from storage.statements import upsert, upsert_rows
 from storage.models import Partner
 from storage.nudges.models import Nudge, NudgeMute, SlackUserZone
 
@@ -49,9 +49,11 @@ def stored_zones(session: Session, user_ids: list[str], fresh_after: datetime) -
     return zones
 
 
-def store_zone(session: Session, user_id: str, tz: str | None, now: datetime) -> None:
-    """Kept or refreshed; two runs storing the same person's zone at once both succeed."""
-    upsert(session, SlackUserZone, key="slack_user_id", values={"slack_user_id": user_id, "tz": tz, "fetched_at": now})
+def store_zones(session: Session, zones: dict[str, str | None], now: datetime) -> None:
+    """Kept or refreshed (a few statements for any number of people); two runs storing the same person's zone at
+    once both succeed."""
+    upsert_rows(session, SlackUserZone, key="slack_user_id",
+                rows=[{"slack_user_id": user_id, "tz": tz, "fetched_at": now} for user_id, tz in zones.items()])
 
 
 def set_mute(session: Session, *, kind: str, subject: str, until: datetime | None, by: str, nudge_id: int,
