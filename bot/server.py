@@ -21,7 +21,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.settings import StartupProblem
-from storage.db import database_answers
+from storage.db import ack_coming, database_answers
 
 logger = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -170,9 +170,11 @@ class AnswerAtAck:
         return ack.response
 
 
-def make_slack_endpoint(app: App, signing_secret: str, *, answer_at_ack: bool = True) -> Callable:
+def make_slack_endpoint(app: App, signing_secret: str, *, answer_at_ack: bool = True,
+                        engine: Engine | None = None) -> Callable:
     """POST /slack/events: size, then signature, then shape are checked before Bolt sees the body; the answer
-    leaves as soon as the listener acks (`answer_at_ack`, see AnswerAtAck)."""
+    leaves as soon as the listener acks (`answer_at_ack`, see AnswerAtAck). An interactive request (a form, a
+    button: they may write before their ack) tells the database's background work to make way (`ack_coming`)."""
     verifier = SignatureVerifier(signing_secret)
     bolt = AnswerAtAck(app, enabled=answer_at_ack)
 
@@ -188,6 +190,8 @@ def make_slack_endpoint(app: App, signing_secret: str, *, answer_at_ack: bool = 
         if not _signed(verifier, environ, text):
             logger.warning("refused a Slack request: missing, bad or stale signature")
             return _answer(start_response, "401 Unauthorized", b'{"error":"invalid request"}')
+        if engine is not None and text.startswith("payload="):
+            ack_coming(engine)
         http = WsgiHttpRequest(environ)
         try:
             request = bolt.request(body=text, query=http.query_string, headers=http.get_headers())
@@ -210,7 +214,8 @@ def make_wsgi_app(app: App | None, engine: Engine, *, signing_secret: str | None
     `answer_at_ack=False` leaves Bolt to answer when it finds the ack (the ack bench's floor)."""
     # Bolt keeps the secret it verifies with; the endpoint checks with the same one before parsing.
     secret = signing_secret or (getattr(app, "_signing_secret", None) if app is not None else None)
-    slack = make_slack_endpoint(app, secret, answer_at_ack=answer_at_ack) if app is not None and secret else None
+    slack = make_slack_endpoint(app, secret, answer_at_ack=answer_at_ack, engine=engine) \
+        if app is not None and secret else None
 
     def wsgi(environ: dict, start_response) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")

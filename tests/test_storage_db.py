@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from storage.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, transaction
+from storage.db import HAND_YIELD_SECONDS, SQLITE_BUSY_TIMEOUT_MS, ack_coming, make_engine, transaction
 from storage.models import ProcessedEvent
 from workflows.services import WriteBudget
 
@@ -115,6 +115,48 @@ def test_a_background_batch_commits_at_its_next_row_when_an_ack_raises_its_hand(
         background.dispose()
     assert batches[0] > 40  # the first batch ran until the ack came, 0.3 s in
     assert max(waits) < 0.15, waits  # a row or two (5 ms each), with room for a slow machine; not the 0.7 s left
+
+
+def test_a_background_transaction_begins_only_once_an_acks_hand_is_down_or_after_a_bound(database_url, engine):
+    """`serve` raises a hand as an interactive request arrives (ack_coming): a background transaction on the same
+    file does not begin while it is up, so the ack's write finds no transaction begun just before it; a stream of
+    hands holds it back at most HAND_YIELD_SECONDS, and work already begun is not stopped."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL locks rows, not the whole database")
+    background = make_engine(database_url, background=True)
+
+    def begin_in_background() -> float:
+        started = time.monotonic()
+        with transaction(background) as session:
+            session.add(ProcessedEvent(event_id=f"job-{uuid.uuid4().hex}", received_at=datetime.now(timezone.utc)))
+        return time.monotonic() - started
+
+    try:
+        assert begin_in_background() < HAND_YIELD_SECONDS / 2  # no hand: at once
+        ack_coming(engine)  # one request: held back until the hand is down, a few milliseconds
+        assert begin_in_background() < HAND_YIELD_SECONDS / 2
+        stop = threading.Event()
+
+        def requests_arriving_all_the_time():
+            while not stop.is_set():
+                ack_coming(engine)
+                time.sleep(0.001)
+
+        stream = threading.Thread(target=requests_arriving_all_the_time, daemon=True)
+        stream.start()
+        try:
+            waited = begin_in_background()
+            started = time.monotonic()  # the process answering Slack is never held back by hands
+            with transaction(engine, lock_timeout=1.5) as session:
+                session.add(ProcessedEvent(event_id="ack-1", received_at=datetime.now(timezone.utc)))
+            acked = time.monotonic() - started
+        finally:
+            stop.set()
+            stream.join()
+        assert HAND_YIELD_SECONDS <= waited < HAND_YIELD_SECONDS + 0.5  # held back, but never for good
+        assert acked < HAND_YIELD_SECONDS / 2
+    finally:
+        background.dispose()
 
 
 def test_postgresql_compiles_no_query_just_in_time(engine):

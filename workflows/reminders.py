@@ -87,7 +87,8 @@ def send_due_reminders(services: Services, source: ReminderSource, now: datetime
         services.kick()  # these messages go out while the next transaction is written
         if done == len(page) < BATCH:
             return sent
-        after = source.cursor(page[done - 1])
+        if done:  # else its first row was left half done: the next transaction starts there again
+            after = source.cursor(page[done - 1])
 
 
 def _resolve_links(services: Services, source: ReminderSource, links: dict[str, str | None], *,
@@ -109,16 +110,21 @@ def _resolve_links(services: Services, source: ReminderSource, links: dict[str, 
 
 def _remind_page(session: Session, source: ReminderSource, page: list, *, now: datetime,
                  links: dict[str, str | None], budget: WriteBudget) -> tuple[int, int]:
-    """Reminds from the start of `page` until `budget` is spent; returns (rows done, our people reminded)."""
+    """Reminds from the start of `page` until `budget` is spent; returns (rows done, our people reminded).
+
+    The budget is looked at before each reminder, not only each row (a row owes up to three, and an ack waiting
+    for the lock waits for the one being written): a row left half done is done next time, its keys already
+    sent skipped."""
     owed = [source.owed(row) for row in page]
     already = reminder_keys_sent(session, [key for each in owed for key, _ in each.keys])
-    sent = 0
+    sent, wrote = 0, False
     for done, (row, each) in enumerate(zip(page, owed)):
-        if done and budget.spent():
-            return done, sent
         for key, recipient in each.keys:
             if key in already:
                 continue
+            if wrote and budget.spent():
+                return done, sent
+            wrote = True
             try:
                 # The reminder and the message it owes are stored together; a run racing this one (PostgreSQL)
                 # fails only this savepoint on the unique key, and the page goes on.
