@@ -11,9 +11,9 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import Option
 
 from handlers.blocks.registration import (
-    build_lead_details_modal,
     build_registration_modal,
     details_registration,
+    lead_details_view,
     origin_channel,
     parse_view_state,
 )
@@ -119,7 +119,7 @@ def register(app: App, services: Services) -> None:
             return
         if details_to_follow and submission.registration is not None:  # a replay is answered as the first was
             registration = submission.registration
-            ack(response_action="update", view=build_lead_details_modal(
+            ack(response_action="update", view=lead_details_view(
                 registration_id=registration.id, reference=registration.reference, company=registration.company,
                 partner_name=submission.partner.name, origin_channel_id=origin_channel(view)))
         else:

@@ -11,6 +11,7 @@ from handlers.blocks.registration import (
     build_lead_details_modal,
     build_registration_modal,
     details_registration,
+    lead_details_view,
     parse_view_state,
 )
 from handlers.blocks.review import build_review_reminder, build_review_request, build_review_settled
@@ -124,6 +125,12 @@ def test_registration_form_asks_only_what_routing_needs_then_optional_details():
     assert all(b.get("optional") for b in details["blocks"] if b["type"] == "input")
     assert "<!channel>" not in details["blocks"][0]["text"]["text"]  # escaped
     assert details_registration(details) == 42
+    # What the ack sends, built from a template made once: the same view, for any registration.
+    for n, company in ((42, NASTY), (7, "Globex")):
+        assert lead_details_view(registration_id=n, reference=f"REG-{n:05d}", company=company, partner_name="N&W",
+                                 origin_channel_id="C0NORTH") == build_lead_details_modal(
+            registration_id=n, reference=f"REG-{n:05d}", company=company, partner_name="N&W",
+            origin_channel_id="C0NORTH").to_dict()
     for forged in ('{"registration": "42"}', '{"registration": true}', '[1]', 'nope', '{"registration": -1}'):
         assert details_registration({"private_metadata": forged}) is None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from functools import cache
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -134,18 +136,41 @@ def build_lead_details_modal(*, registration_id: int, reference: str, company: s
     Closing it (Skip) loses nothing: Slack tells us (notify_on_close) and the lead goes on without details.
     """
     blocks: list[Any] = [
-        SectionBlock(text=MarkdownTextObject(
-            text=f":white_check_mark: *{escape(reference)} · {escape(company[:150])}* is registered for "
-                 f"{escape(partner_name[:150])}; updates follow in its thread.")),
+        _registered(reference, company, partner_name),
         ContextBlock(elements=[MarkdownTextObject(
             text="Optional: these details help the account executive prioritise the lead. *Skip* if you don't "
                  "have them yet.")]),
         *detail_inputs({}),
     ]
-    metadata = json.dumps({"registration": registration_id, "channel": origin_channel_id})
     return View(type="modal", callback_id=Callback.lead_details.value, title="Add details (optional)",
-                submit="Save details", close="Skip", blocks=blocks, private_metadata=metadata,
-                notify_on_close=True)
+                submit="Save details", close="Skip", blocks=blocks,
+                private_metadata=_details_metadata(registration_id, origin_channel_id), notify_on_close=True)
+
+
+def lead_details_view(*, registration_id: int, reference: str, company: str, partner_name: str,
+                      origin_channel_id: str | None) -> dict[str, Any]:
+    """build_lead_details_modal(...).to_dict(), made for the ack: only what differs between registrations is built
+    each time; the rest (the same for every registration) was built and checked by slack_sdk once."""
+    view = copy.deepcopy(_details_template())
+    view["blocks"][0] = _registered(reference, company, partner_name).to_dict()
+    view["private_metadata"] = _details_metadata(registration_id, origin_channel_id)
+    return view
+
+
+@cache
+def _details_template() -> dict[str, Any]:
+    return build_lead_details_modal(registration_id=0, reference="", company="", partner_name="",
+                                    origin_channel_id=None).to_dict()
+
+
+def _registered(reference: str, company: str, partner_name: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(
+        text=f":white_check_mark: *{escape(reference)} · {escape(company[:150])}* is registered for "
+             f"{escape(partner_name[:150])}; updates follow in its thread."))
+
+
+def _details_metadata(registration_id: int, origin_channel_id: str | None) -> str:
+    return json.dumps({"registration": registration_id, "channel": origin_channel_id})
 
 
 def details_registration(view: dict) -> int | None:
