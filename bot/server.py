@@ -160,7 +160,7 @@ class AnswerAtAck:
 
     def dispatch(self, request: BoltRequest) -> BoltResponse:
         ack = request.context.get("ack")
-        if not isinstance(ack, _SignallingAck):
+        if not isinstance(ack, _SignallingAck) or _answered_by_bolt(request):
             return self.app.dispatch(request)
         dispatched = self._pool.submit(self.app.dispatch, request)
         dispatched.add_done_callback(lambda _: ack.answered.set())
@@ -168,6 +168,12 @@ class AnswerAtAck:
         if dispatched.done() or ack.response is None:
             return dispatched.result()
         return ack.response
+
+
+def _answered_by_bolt(request: BoltRequest) -> bool:
+    """Events (and Slack's URL check): Bolt acknowledges them itself before their listener starts on its own
+    thread, so its dispatch returns at once with the answer, and a hop to another thread would only delay it."""
+    return isinstance(request.body, dict) and request.body.get("type") in ("event_callback", "url_verification")
 
 
 def make_slack_endpoint(app: App, signing_secret: str, *, answer_at_ack: bool = True,

@@ -59,3 +59,23 @@ def test_with_process_before_response_everything_the_listener_does_comes_before_
     app.release.set()
     reply = answered(app)
     assert app.returned.is_set() and reply.status == 200
+
+
+def test_events_are_dispatched_on_the_requests_own_thread_bolt_acks_them_before_their_listener_starts():
+    """Bolt acknowledges an event itself and runs its listener on a thread of its own, so its dispatch returns at
+    once: a hop to the pool would only add a thread switch (App Home's ack waited for two on a busy machine)."""
+    seen = []
+
+    def bolt_acking_the_event(request):
+        seen.append(threading.current_thread())
+        request.context.ack()
+        return request.context.ack.response
+
+    app = BoltLike(bolt_acking_the_event)
+    app.release.set()
+    bolt = AnswerAtAck(app)
+    for body in ('{"type": "event_callback", "event": {"type": "app_home_opened"}}',
+                 '{"type": "url_verification", "challenge": "x"}'):
+        assert bolt.dispatch(bolt.request(body=body, headers={"content-type": ["application/json"]})).status == 200
+    bolt.dispatch(bolt.request(body='{"type": "view_submission"}', headers={}))
+    assert seen[:2] == [threading.current_thread()] * 2 and seen[2] is not threading.current_thread()
