@@ -83,7 +83,7 @@ def _job_context() -> JobContext:
     from bot.runtime import open_database
 
     settings, program = checked_start("since the jobs tell people in Slack")
-    engine = open_database(settings)
+    engine = open_database(settings, background=True)  # jobs make way for serve's acks on the same database
     return JobContext(build_services(engine=engine, program=program, client=make_client(settings),
                                       settings=settings), settings)
 

@@ -56,11 +56,12 @@ class Runtime:
     app: App
 
 
-def open_database(settings: Settings) -> Engine:
-    """The engine at the current schema; a database that can't be reached or written is a StartupProblem."""
+def open_database(settings: Settings, *, background: bool = False) -> Engine:
+    """The engine at the current schema; a database that can't be reached or written is a StartupProblem.
+    `background`: for work done after the acks (the jobs), which makes way for theirs (storage.db.make_engine)."""
     os.environ.setdefault("PGCONNECT_TIMEOUT", "10")  # libpq waits for ever on an unanswering host otherwise
     try:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, background=background)
         create_schema(engine)
     except (SQLAlchemyError, ImportError, OSError) as exc:
         raise StartupProblem(describe_database_error(exc, settings.database_url)) from exc

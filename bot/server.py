@@ -25,6 +25,9 @@ from storage.db import ack_coming, database_answers
 
 logger = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
+# Payload types whose listeners may write before they ack (not a select's suggestions, typed key by key, nor a
+# closed form): background work makes way for them as they arrive.
+WRITES_BEFORE_ACK = frozenset({"view_submission", "block_actions"})
 HEALTH_PATH = "/healthz"
 MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is not from Slack
 
@@ -179,8 +182,8 @@ def _answered_by_bolt(request: BoltRequest) -> bool:
 def make_slack_endpoint(app: App, signing_secret: str, *, answer_at_ack: bool = True,
                         engine: Engine | None = None) -> Callable:
     """POST /slack/events: size, then signature, then shape are checked before Bolt sees the body; the answer
-    leaves as soon as the listener acks (`answer_at_ack`, see AnswerAtAck). An interactive request (a form, a
-    button: they may write before their ack) tells the database's background work to make way (`ack_coming`)."""
+    leaves as soon as the listener acks (`answer_at_ack`, see AnswerAtAck). A form submitted or a button pressed
+    (they may write before their ack) tells the database's background work to make way (`ack_coming`)."""
     verifier = SignatureVerifier(signing_secret)
     bolt = AnswerAtAck(app, enabled=answer_at_ack)
 
@@ -196,8 +199,6 @@ def make_slack_endpoint(app: App, signing_secret: str, *, answer_at_ack: bool = 
         if not _signed(verifier, environ, text):
             logger.warning("refused a Slack request: missing, bad or stale signature")
             return _answer(start_response, "401 Unauthorized", b'{"error":"invalid request"}')
-        if engine is not None and text.startswith("payload="):
-            ack_coming(engine)
         http = WsgiHttpRequest(environ)
         try:
             request = bolt.request(body=text, query=http.query_string, headers=http.get_headers())
@@ -206,6 +207,8 @@ def make_slack_endpoint(app: App, signing_secret: str, *, answer_at_ack: bool = 
             reason = str(exc) if isinstance(exc, BadRequest) else f"unparsable ({exc.__class__.__name__})"
             logger.warning("refused a signed Slack request: %s", reason)
             return _answer(start_response, "400 Bad Request", b'{"error":"malformed request"}')
+        if engine is not None and request.body.get("type") in WRITES_BEFORE_ACK:
+            ack_coming(engine)
         reply = bolt.dispatch(request)
         response = WsgiHttpResponse(status=reply.status, headers=reply.headers, body=reply.body)
         start_response(response.status, response.get_headers())

@@ -66,7 +66,9 @@ class _RaisedHand:
         struct.pack_into("d", self._cell, 0, time.monotonic())
 
     def raised(self) -> bool:
-        return time.monotonic() - struct.unpack_from("d", self._cell)[0] < HAND_FRESH_SECONDS
+        # A time ahead of the clock is from before the machine started again (the file outlives the processes;
+        # the monotonic clock does not): not a hand.
+        return 0 <= time.monotonic() - struct.unpack_from("d", self._cell)[0] < HAND_FRESH_SECONDS
 
 
 class _WriteGap:

@@ -16,9 +16,12 @@ def upsert(session: Session, table, *, key: str | tuple[str, ...], values: dict)
 
 
 def upsert_rows(session: Session, table, *, key: str | tuple[str, ...], rows: list[dict]) -> None:
-    """`upsert` for many rows (each with the same columns) in a few statements, not one per row: a write
-    transaction that stays short."""
+    """`upsert` for many rows (each with the same columns, keys not None) in a few statements, not one per row: a
+    write transaction that stays short."""
     keys = [key] if isinstance(key, str) else list(key)
+    # In key order: two runs upserting the same rows lock them in the same order, so neither waits for the other
+    # in a cycle (a deadlock on PostgreSQL).
+    rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         statement = _insert(session, table).values(rows[start:start + ROWS_PER_STATEMENT])
         session.exec(statement.on_conflict_do_update(

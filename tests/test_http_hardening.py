@@ -274,14 +274,16 @@ def test_sweep_commands_with_missing_fields_never_500(bot, fields):
 
 
 def test_an_interactive_request_tells_background_work_to_make_way_before_it_is_handled(bot, engine, monkeypatch):
-    """A form or a button may write before its ack: as soon as its signature is good, the endpoint raises a hand
-    for it (storage.db.ack_coming) so background work on SQLite commits and begins nothing new meanwhile. Events
-    and forged requests raise none."""
+    """A form or a button may write before its ack: as soon as it is signed and well formed, the endpoint raises a
+    hand for it (storage.db.ack_coming) so background work on SQLite commits and begins nothing new meanwhile.
+    A select's suggestions (sent key by key), events and forged requests raise none."""
     raised = []
     monkeypatch.setattr("bot.server.ack_coming", lambda on: raised.append(on))
     assert send_payload(bot, BASE["view_submission"]).status == 200
-    assert raised == [engine]
+    assert send_payload(bot, BASE["block_actions"]).status == 200
+    assert raised == [engine, engine]
+    send_payload(bot, BASE["block_suggestion"])
     send_event(bot, BASE["event_callback"])
     body = urlencode({"payload": json.dumps(BASE["block_actions"])}).encode()
     assert bot.driver.raw(body, dict(signed_headers(bot, body), **{"X-Slack-Signature": "v0=forged"})).status == 401
-    assert raised == [engine]
+    assert raised == [engine, engine]

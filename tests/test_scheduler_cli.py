@@ -106,3 +106,14 @@ def test_partnerbot_scheduler_runs_the_jobs_alone_and_stops_cleanly_on_sigterm(s
     assert not is_held(engine, "scheduler")  # it let go of the lead
     assert f"the scheduler leads: {len(JOBS)} job(s)" in output and "scheduler stopping" in output
     assert TOKEN not in output and "Traceback" not in output
+
+
+def test_the_jobs_commands_write_as_background_work_making_way_for_serves_acks(slack, engine):
+    """`partnerbot jobs run` and `partnerbot scheduler` share the database with `serve`: on SQLite their write
+    transactions leave gaps and wait for a raised hand, like serve's own background process, and never raise one."""
+    from bot.cli_jobs import _job_context
+    from storage.db import _BACKGROUND
+
+    context = _job_context()
+    assert (context.services.engine in _BACKGROUND) == (engine.dialect.name == "sqlite")
+    context.services.engine.dispose()

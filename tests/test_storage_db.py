@@ -9,7 +9,14 @@ from datetime import datetime, timezone
 
 import pytest
 
-from storage.db import HAND_YIELD_SECONDS, SQLITE_BUSY_TIMEOUT_MS, ack_coming, make_engine, transaction
+from storage.db import (
+    HAND_YIELD_SECONDS,
+    SQLITE_BUSY_TIMEOUT_MS,
+    ack_coming,
+    acks_waiting,
+    make_engine,
+    transaction,
+)
 from storage.models import ProcessedEvent
 from workflows.services import WriteBudget
 
@@ -157,6 +164,18 @@ def test_a_background_transaction_begins_only_once_an_acks_hand_is_down_or_after
         assert acked < HAND_YIELD_SECONDS / 2
     finally:
         background.dispose()
+
+
+def test_a_hand_stamped_before_the_machine_restarted_is_not_raised(database_url, engine, monkeypatch):
+    """The hand's file outlives the processes, the monotonic clock does not: a time ahead of it is not a hand (it
+    would hold background work back until the new clock caught up, hours or days)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the hand is SQLite's")
+    ack_coming(engine)
+    assert acks_waiting(engine)
+    real = time.monotonic
+    monkeypatch.setattr("storage.db.time.monotonic", lambda: real() - 86_400)  # a day less uptime than then
+    assert not acks_waiting(engine)
 
 
 def test_postgresql_compiles_no_query_just_in_time(engine):
