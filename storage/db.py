@@ -39,8 +39,8 @@ BACKGROUND_GAP_SECONDS = 0.005
 HAND_FRESH_SECONDS = 0.005
 # A background transaction does not begin while a hand is up (at most this long, so a stream of acks never
 # stops the background): the ack that raised it gets the lock without waiting for a transaction begun just
-# before it. `serve` raises a hand as an interactive request arrives, before the milliseconds of parsing and
-# checking that come before its write, so background work already under way commits by then.
+# before it. `serve` raises a hand as a form submission or button press arrives, before the milliseconds of
+# parsing and checking that come before its write, so background work already under way commits by then.
 HAND_YIELD_SECONDS = 0.1
 
 
