@@ -13,9 +13,8 @@ import time
 from slack_sdk import WebClient
 
 from bot.settings import Settings
-from storage.db import checkpoint
+from storage.db import checkpoint, optimize
 from storage.leadership import Leadership
-from storage.queries import optimize
 from storage.slack.models import SlackMessage
 from storage.slack.sender import POST_INTERVAL, SlackSender, default_backoff
 from workflows.delivery import report_failed_delivery

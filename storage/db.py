@@ -168,6 +168,24 @@ def checkpoint(engine: Engine) -> None:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
+def optimize(engine: Engine) -> None:
+    """Keep SQLite's planner statistics fresh (the worker may call this now and then); PostgreSQL autovacuums.
+
+    Without statistics SQLite may pick the status index over a composite one and scan thousands of rows.
+    The analysis limit keeps each index's sample small, so this holds the write lock for milliseconds.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    # The write lock first (BEGIN IMMEDIATE, waiting for it): PRAGMA optimize reads, then writes its statistics,
+    # and SQLite refuses that upgrade at once ("database is locked", no wait) while another connection writes.
+    with transaction(engine) as session:
+        connection = session.connection()
+        connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+        analysed = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first() is not None
+        connection.exec_driver_sql("PRAGMA optimize" if analysed else "ANALYZE")
+
+
 def database_answers(engine: Engine) -> bool:
     try:
         with engine.connect() as connection:

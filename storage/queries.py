@@ -294,18 +294,3 @@ def claim_request(session: Session, key: str, now: datetime) -> bool:
     # nothing, and the transaction stays usable to answer "already done".
     return insert_new(session, ProcessedEvent, key="event_id", values={"event_id": key, "received_at": now})
 
-
-def optimize(engine) -> None:
-    """Keep SQLite's planner statistics fresh (the worker may call this now and then); PostgreSQL autovacuums.
-
-    Without statistics SQLite may pick the status index over a composite one and scan thousands of rows.
-    The analysis limit keeps each index's sample small, so this holds the write lock for milliseconds.
-    """
-    if engine.dialect.name != "sqlite":
-        return
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA analysis_limit=1000")
-        analysed = connection.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first() is not None
-        connection.exec_driver_sql("PRAGMA optimize" if analysed else "ANALYZE")
-        connection.commit()

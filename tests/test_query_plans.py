@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from storage.actors import Actor, ActorKind
 from storage.conflict_index import index_unindexed
+from storage.db import optimize
 from storage.models import Partner, PartnerStage, PartnerType, PricingModel, Registration, RegistrationStatus, Role
 from storage.models import ProcessedEvent
 from storage.nudges.deals import expiring_registrations, stalled_registrations
@@ -23,7 +24,6 @@ from storage.queries import (
     active_registrations_like,
     count_visible_registrations,
     home_registrations,
-    optimize,
     partner_record,
     registrations_due_to_expire,
     reviews_waiting_since,

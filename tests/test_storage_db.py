@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import uuid
@@ -15,6 +16,7 @@ from storage.db import (
     ack_coming,
     acks_waiting,
     make_engine,
+    optimize,
     transaction,
 )
 from storage.models import ProcessedEvent
@@ -185,3 +187,37 @@ def test_postgresql_compiles_no_query_just_in_time(engine):
         pytest.skip("JIT compilation is PostgreSQL's")
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
+
+
+def test_planner_statistics_wait_for_a_writer_instead_of_failing_the_workers_round(database_url, engine):
+    """PRAGMA optimize reads, then writes its statistics: SQLite refuses that upgrade at once ("database is
+    locked", without waiting) while another connection holds the write lock, which failed the worker's round."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL autovacuums; optimize does nothing there")
+    worker = make_engine(database_url, background=True)
+
+    def events(start: int, stop: int) -> None:
+        with transaction(engine) as session:
+            session.add_all(ProcessedEvent(event_id=f"e{n:05d}", received_at=datetime(2026, 1, 1 + n % 9, tzinfo=timezone.utc))
+                            for n in range(start, stop))
+
+    events(0, 50)
+    optimize(worker)  # statistics exist: from now on it is PRAGMA optimize
+    events(50, 20_000)  # grown 400 times over
+    with worker.connect() as connection:  # the table grew and this connection used it: optimize analyses it
+        connection.exec_driver_sql("SELECT count(*) FROM processed_event WHERE received_at = '2026-01-02'").all()
+    writer = sqlite3.connect(engine.url.database, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, lambda: writer.execute("COMMIT")).start()
+    try:
+        started = time.monotonic()
+        optimize(worker)
+        assert time.monotonic() - started >= 0.25  # it waited for the writer
+        with worker.connect() as connection:
+            rows = connection.exec_driver_sql(  # an estimate (analysis_limit), no longer the 50 rows of before
+                "SELECT stat FROM sqlite_stat1 WHERE idx = 'ix_processed_event_received_at'").scalar().split()[0]
+        assert int(rows) > 1000
+    finally:
+        time.sleep(0.35)
+        writer.close()
+        worker.dispose()
