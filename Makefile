@@ -41,7 +41,7 @@ SCALE ?= 1000000
 
 # Long runs; `make bench SCALE=100000` for a shorter scale run.
 bench: install-test
-	$(BIN)/python bench/bench_ack.py
+	$(BIN)/python bench/bench_ack.py --registrations $(SCALE)
 	$(BIN)/python bench/bench_crm.py --deals 100000
 	$(BIN)/python bench/bench_delivery.py
 	$(BIN)/python bench/bench_nudges.py

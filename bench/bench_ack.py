@@ -10,6 +10,9 @@ acks (bot/server.py AnswerAtAck): against it, what Partnerbot's own work before 
 
 1. The database gets bench_scale.py's people (5,000 partners, each with a Slack Connect channel and a
    contact; 40 AEs; a partner manager) and --registrations registrations; the sandbox knows the same people.
+   The data is as of the bench's start, as in a program whose jobs kept up: serve's jobs (on the wall clock)
+   find nothing overdue. --behind-days D dates it D days earlier instead, so they start with D days' work to
+   catch up on (reminders, expiries and their messages).
 2. Two measured series: each app gets --rate registration-form submissions a second (partner contacts), and
    half that many `/lead` commands and App Home opens (AEs), for --seconds; the driver times each ack. First
    with the jobs at their usual times (serve's own scheduler), then with a third process running the
@@ -42,7 +45,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from rich.console import Console
@@ -50,17 +53,18 @@ from rich.table import Table
 from sqlalchemy import MetaData, func, update
 from sqlmodel import Session, select
 
-from bench_scale import NOW, PARTNERS, company, grow, seed_people
+from bench_scale import PARTNERS, company, grow, seed_people, settle
 from processes import Processes, children, cpu, free_port, memory
 from bot.demo_data import BOT_USER, OUR_TEAM
 from bot.runtime import yield_cpu_to_acks
 from bot.sandbox import Sandbox
+from bot.scheduler import JOBS, JobContext
 from handlers.blocks.registration import build_registration_modal
 from handlers.common import DATABASE_BUSY
 from handlers.notify import SlackNotifier
 from storage.db import create_schema, make_engine, transaction
 from storage.models import Partner
-from storage.slack.models import SlackMessage
+from storage.slack.models import SlackMessage, SlackMessageStatus
 from workflows.decisions import expire_registrations
 from workflows.program import Program
 from workflows.reminders import remind_overdue_reviews
@@ -74,9 +78,10 @@ AES = 40  # seed_people's UAE0000..UAE0039
 SLACK_LIMIT_MS = 3000.0
 TARGET = 1.5
 TIMEOUT = 10.0  # the driver's; an ack this late counts at this value, as a failure
-# Where each job's clock starts in bench_scale's data (it runs --job-hours-per-second from there): the first
-# reviews pass the 48-hour SLA at NOW + 8 h; approvals (at most 80 days old, protected 90) expire from NOW + 10 d.
-REMINDERS_FROM, EXPIRY_FROM = NOW + timedelta(hours=8), NOW + timedelta(days=10)
+# Where the job loop's clocks start in bench_scale's data as of AS_OF (they run --job-hours-per-second from
+# there): the first reviews pass the 48-hour SLA at AS_OF + 8 h; approvals (at most 80 days old, protected 90)
+# expire from AS_OF + 10 d.
+REMINDERS_AFTER, EXPIRY_AFTER = timedelta(hours=8), timedelta(days=10)
 DESK_POSTED = "1700000000.000100"  # the partner desks went out long before the bench
 MEMORY_AFTER = (1_000, 2_500, 5_000)
 # What the user types, by input block; only the blocks the form has are filled (the form changes as we build).
@@ -92,19 +97,39 @@ def job_services(engine, clock) -> Services:
     return Services(engine=engine, program=program, notifier=SlackNotifier(program, clock), clock=clock)
 
 
-def prepare_database(url: str, registrations: int) -> None:
-    """bench_scale's people and registrations, with the partner desks posted (as on any live system)."""
+def prepare_database(url: str, registrations: int, as_of: datetime) -> None:
+    """bench_scale's people and registrations as of `as_of`, with the partner desks posted (as on any live
+    system)."""
     engine = make_engine(url)
     if engine.dialect.name != "sqlite":  # a database kept between runs: start from nothing
         existing = MetaData()
         existing.reflect(engine)
         existing.drop_all(engine)
     create_schema(engine)
-    seed_people(engine)
-    grow(engine, 0, registrations, random.Random(7))
+    seed_people(engine, now=as_of)
+    grow(engine, 0, registrations, random.Random(7), now=as_of)
     with transaction(engine) as session:  # else serve would post 5,000 desks while acks are measured
         session.execute(update(Partner).values(desk_message_ts=DESK_POSTED))
+    catch_up(engine, as_of)
+    settle(engine)  # the catch-up's writes, vacuumed and analysed as a live database's would be by now
     engine.dispose()
+
+
+def catch_up(engine, as_of: datetime) -> None:
+    """What a program whose jobs kept up has: every scheduled job (the CRM drain aside: no Salesforce here) run
+    at `as_of`, and the messages they owed gone out. A first run on data that never had one would otherwise send
+    each partner its first nudges (tens of thousands of messages) while the acks are measured."""
+    services = job_services(engine, lambda: as_of)
+    for job in JOBS:
+        if job.name != "crm_drain":
+            job.run(JobContext(services=services, settings=None))
+    with transaction(engine) as session:
+        owed = session.execute(select(SlackMessage.id, SlackMessage.channel)
+                               .where(SlackMessage.status == SlackMessageStatus.pending)).all()
+        if owed:
+            session.execute(update(SlackMessage), [
+                {"id": id_, "status": SlackMessageStatus.sent, "attempts": 1, "sent_at": as_of, "sent_channel": channel,
+                 "sent_ts": f"{int(as_of.timestamp())}.{id_:06d}"} for id_, channel in owed])
 
 
 def populate_sandbox(sandbox: Sandbox) -> None:
@@ -118,7 +143,7 @@ def populate_sandbox(sandbox: Sandbox) -> None:
         sandbox.add_channel(f"CP{n:05d}", f"partner-{n}", members=[f"UPC{n:05d}", "UPM0001"], is_ext_shared=True)
 
 
-def loop_jobs(url: str, hours_per_second: float) -> None:
+def loop_jobs(url: str, hours_per_second: float, as_of: datetime) -> None:
     """The jobs back to back on the bench's database until terminated; a JSON line of totals every 10 runs."""
     stopping = threading.Event()  # SIGTERM ends the loop between runs, never inside a transaction
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -129,7 +154,8 @@ def loop_jobs(url: str, hours_per_second: float) -> None:
     def clock_from(start: datetime):
         return lambda: start + timedelta(hours=(time.monotonic() - started) * hours_per_second)
 
-    reminders, expiry = job_services(engine, clock_from(REMINDERS_FROM)), job_services(engine, clock_from(EXPIRY_FROM))
+    reminders = job_services(engine, clock_from(as_of + REMINDERS_AFTER))
+    expiry = job_services(engine, clock_from(as_of + EXPIRY_AFTER))
     totals = Counter()
     try:
         while not stopping.is_set():
@@ -309,7 +335,8 @@ class Result:
 
 def bench(target: str, url: str, options: argparse.Namespace, console: Console) -> Result:
     started = time.monotonic()
-    prepare_database(url, options.registrations)
+    as_of = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=options.behind_days)
+    prepare_database(url, options.registrations, as_of)
     console.print(f"  {options.registrations:,} registrations stored in {time.monotonic() - started:.0f} s")
     secret, token = secrets.token_hex(16), "xoxb-bench-" + secrets.token_hex(8)
     result, stop_freezing, pauses = Result(target), threading.Event(), GcPauses()
@@ -336,7 +363,7 @@ def bench(target: str, url: str, options: argparse.Namespace, console: Console) 
                        for bare, at_ack in ((BARE, False), (BARE_AT_ACK, True))}}
             _wait_for_worker(pids["serve"])
             jobs = [sys.executable, __file__, "--jobs-loop", url, "--job-hours-per-second",
-                    str(options.job_hours_per_second)]
+                    str(options.job_hours_per_second), "--as-of", as_of.isoformat()]
             drive(result, Load(sandbox, {app: f"http://127.0.0.1:{port}/slack/events" for app, port in ports.items()}),
                   pids, options, lambda: processes.start(jobs, env, logs["jobs"]), processes.stop, pauses)
             pauses_ms = pauses.longest_ms
@@ -440,7 +467,9 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def report(result: Result, options: argparse.Namespace, console: Console) -> None:
-    console.print(f"[bold]{result.target}, {options.registrations:,} registrations[/]: acks (ms) with each app getting "
+    behind = f"{options.behind_days:g} days behind the clock" if options.behind_days else "as of the start"
+    console.print(f"[bold]{result.target}, {options.registrations:,} registrations ({behind})[/]: acks (ms) with "
+                  f"each app getting "
                   f"{options.rate:g} form submissions, {options.rate / 2:g} /lead and {options.rate / 2:g} App Home "
                   f"opens a second for {options.seconds:g} s")
     for name in (QUIET, BUSY):
@@ -548,18 +577,23 @@ def main() -> int:
     parser.add_argument("--job-hours-per-second", type=float, default=0.1,
                         help="how fast the jobs' clock runs (work for them: reminders as reviews pass another "
                              "SLA period, expiries)")
+    parser.add_argument("--behind-days", type=float, default=0.0,
+                        help="the data as of this many days before the bench starts: serve's jobs, on the wall "
+                             "clock, start with that much work to catch up on (0: a program whose jobs kept up)")
+    parser.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL (PARTNERBOT_BENCH_DATABASE_URL)")
     parser.add_argument("--logs", type=Path, help="keep the processes' logs in this folder")
     parser.add_argument("--samples", type=Path, help="write every timed request here (JSON) to look into")
     parser.add_argument("--jobs-loop", metavar="DATABASE_URL", help=argparse.SUPPRESS)
+    parser.add_argument("--as-of", type=datetime.fromisoformat, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.jobs_loop:
-        loop_jobs(options.jobs_loop, options.job_hours_per_second)
+        loop_jobs(options.jobs_loop, options.job_hours_per_second, options.as_of)
         return 0
     # Sandbox threads answer the apps' Web API calls in this process: let the driver's threads in promptly.
     sys.setswitchinterval(0.001)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop what we started, as on Ctrl-C
     console = Console(width=132)
-    targets = [("SQLite", None)]
+    targets = [] if options.no_sqlite else [("SQLite", None)]
     if os.environ.get("PARTNERBOT_BENCH_DATABASE_URL"):
         targets.append(("PostgreSQL", os.environ["PARTNERBOT_BENCH_DATABASE_URL"]))
     with tempfile.TemporaryDirectory() as folder:

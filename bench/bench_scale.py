@@ -70,9 +70,9 @@ TIERS = ("registered", "silver", "silver", "gold", "platinum")
 STAGES = ("producing",) * 9 + ("activated",) * 4 + ("strategic", "onboarded", "recruited", "prospect")
 
 
-def seed_people(engine, *, managers: int = 1, admins: int = 0) -> None:
+def seed_people(engine, *, managers: int = 1, admins: int = 0, now: datetime = NOW) -> None:
     """40 AEs, `managers` partner managers (UPM0001...) sharing the partners round-robin, `admins` admins
-    (UAD0001...), and the partners with one contact each, across types, tiers and lifecycle stages."""
+    (UAD0001...), and the partners with one contact each, across types, tiers and lifecycle stages, as of `now`."""
     with transaction(engine) as session:
         session.execute(insert(TeamMember.__table__), [
             {"slack_user_id": f"UAE{n:04d}", "name": f"AE {n}", "email": f"ae{n}@example.com", "role": "ae",
@@ -84,28 +84,28 @@ def seed_people(engine, *, managers: int = 1, admins: int = 0) -> None:
         session.execute(insert(Partner.__table__), [
             {"name": f"Partner {n}", "type": "referral" if n % 4 == 0 else TYPES[n % len(TYPES)],
              "tier": TIERS[n % len(TIERS)], "stage": STAGES[n % len(STAGES)],
-             "stage_since": NOW - timedelta(days=(n * 37) % 700, hours=n % 24), "domain": f"partner{n}.example",
+             "stage_since": now - timedelta(days=(n * 37) % 700, hours=n % 24), "domain": f"partner{n}.example",
              "slack_team_id": f"TP{n:05d}", "slack_channel_id": f"CP{n:05d}",
-             "manager_slack_id": f"UPM{n % managers + 1:04d}", "created_at": NOW, "updated_at": NOW}
+             "manager_slack_id": f"UPM{n % managers + 1:04d}", "created_at": now, "updated_at": now}
             for n in range(PARTNERS)])
         session.execute(insert(PartnerContact.__table__), [
             {"partner_id": n + 1, "slack_user_id": f"UPC{n:05d}"} for n in range(PARTNERS)])
 
 
-def grow(engine, start: int, stop: int, rng: random.Random) -> None:
-    """Registrations start..stop-1, in bulk: most old and closed, about 8.5% still protecting a company. Approved
-    a few days after submission, won or lost up to four months later (never after NOW); mostly partner-sourced,
-    in three currencies, a sixth of them usage-based with a starting monthly usage."""
+def grow(engine, start: int, stop: int, rng: random.Random, now: datetime = NOW) -> None:
+    """Registrations start..stop-1, in bulk, as of `now`: most old and closed, about 8.5% still protecting a
+    company. Approved a few days after submission, won or lost up to four months later (never after `now`); mostly
+    partner-sourced, in three currencies, a sixth of them usage-based with a starting monthly usage."""
     batch = []
     for n in range(start, stop):
-        created = NOW - timedelta(days=rng.uniform(0, 3 * 365))
+        created = now - timedelta(days=rng.uniform(0, 3 * 365))
         protecting = rng.random() < 0.085
         if protecting:
-            created = NOW - timedelta(days=rng.uniform(0, 80))
+            created = now - timedelta(days=rng.uniform(0, 80))
         status = rng.choice(("approved", "under_review")) if protecting else rng.choice(
             ("won", "lost", "rejected", "expired"))
         if status == "under_review":  # waiting for a decision, within the 48-hour SLA
-            created = NOW - timedelta(hours=rng.uniform(0, 40))
+            created = now - timedelta(hours=rng.uniform(0, 40))
         name = company(rng, n)
         partner = rng.randrange(PARTNERS)
         batch.append({
@@ -118,7 +118,7 @@ def grow(engine, start: int, stop: int, rng: random.Random) -> None:
             "created_at": created, "updated_at": created,
             "approved_at": created if status == "approved" else None,
             "protection_expires_at": created + timedelta(days=90) if status == "approved" else None,
-            **history(rng, status, created),
+            **history(rng, status, created, now),
         })
         if len(batch) == 20_000:
             _insert(engine, batch)
@@ -128,7 +128,7 @@ def grow(engine, start: int, stop: int, rng: random.Random) -> None:
     settle(engine)
 
 
-def history(rng: random.Random, status: str, created: datetime) -> dict:
+def history(rng: random.Random, status: str, created: datetime, now: datetime) -> dict:
     """What a deal became: when a won or lost one was approved and closed, its attribution, currency and pricing
     (the same keys for every row: a bulk insert takes its columns from the first)."""
     row = {"attribution": rng.choice(ATTRIBUTIONS), "currency": rng.choice(CURRENCIES), "closed_at": None}
@@ -136,10 +136,10 @@ def history(rng: random.Random, status: str, created: datetime) -> dict:
     row |= {"pricing_model": pricing,
             "starting_monthly_usage": Decimal(rng.randrange(500, 20_000)) if pricing == "usage_based" else None}
     if status in ("won", "lost"):
-        approved = min(created + timedelta(days=rng.uniform(0.5, 5)), NOW - timedelta(hours=2))
+        approved = min(created + timedelta(days=rng.uniform(0.5, 5)), now - timedelta(hours=2))
         closed = approved + timedelta(days=rng.uniform(10, 120))
-        if closed >= NOW:  # not closed in the future: somewhere between its approval and now
-            closed = approved + (NOW - approved) * rng.random()
+        if closed >= now:  # not closed in the future: somewhere between its approval and now
+            closed = approved + (now - approved) * rng.random()
         row |= {"approved_at": approved, "closed_at": closed, "updated_at": closed}
     return row
 
