@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import literal
 from sqlmodel import Session, select
 
 from storage.models import Partner, PartnerContact, PartnerType, Role, TeamMember
@@ -56,16 +57,19 @@ def _partner_actor(user_id: str, team_id: str | None, partner: Partner, listed: 
 
 
 def resolve_actor(session: Session, *, user_id: str, team_id: str | None, our_team_id: str | None) -> Actor:
-    """Internal member by user id; else a listed partner contact; else anyone from a partner's own Slack org."""
-    member = session.exec(select(TeamMember).where(TeamMember.slack_user_id == user_id)).first()
+    """Internal member by user id; else a listed partner contact; else anyone from a partner's own Slack org.
+    The first two are looked up in one query: this runs before most acks."""
+    asked = select(literal(user_id).label("user_id")).subquery()
+    member, listed = session.exec(
+        select(TeamMember, Partner).select_from(asked)
+        .outerjoin(TeamMember, TeamMember.slack_user_id == asked.c.user_id)
+        .outerjoin(PartnerContact, PartnerContact.slack_user_id == asked.c.user_id)
+        .outerjoin(Partner, Partner.id == PartnerContact.partner_id)
+    ).first()
     if member is not None:
         return Actor(user_id, team_id, ActorKind.internal, role=member.role, name=member.name)
-    row = session.exec(
-        select(Partner).join(PartnerContact, PartnerContact.partner_id == Partner.id)
-        .where(PartnerContact.slack_user_id == user_id)
-    ).first()
-    if row is not None:
-        return _partner_actor(user_id, team_id, row, listed=True)
+    if listed is not None:
+        return _partner_actor(user_id, team_id, listed, listed=True)
     if team_id and team_id != our_team_id:
         partner = session.exec(select(Partner).where(Partner.slack_team_id == team_id)).first()
         if partner is not None:

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+import storage.db as storage_db
 from storage.db import (
     HAND_YIELD_SECONDS,
     SQLITE_BUSY_TIMEOUT_MS,
@@ -17,6 +18,7 @@ from storage.db import (
     acks_waiting,
     make_engine,
     optimize,
+    single_reads,
     transaction,
 )
 from storage.models import ProcessedEvent
@@ -221,3 +223,51 @@ def test_planner_statistics_wait_for_a_writer_instead_of_failing_the_workers_rou
         time.sleep(0.35)
         writer.close()
         worker.dispose()
+
+
+def test_postgresql_checks_a_pooled_connection_only_after_it_sat_idle_and_replaces_one_that_is_gone(
+        database_url, engine, monkeypatch):
+    """Each request's transactions reuse a connection used a moment ago: no round trip to check it. One idle for
+    PING_IDLE_SECONDS is checked first, and a server that ended its session meanwhile costs no failed request."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's pool; SQLite opens a file")
+    pings = []
+    checked = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda connection: pings.append(1) or checked(connection))
+
+    def backend() -> int:
+        with engine.connect() as connection:
+            return connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+    first = backend()
+    assert backend() == first and pings == []  # used a moment ago: not checked
+    other = make_engine(database_url)
+    try:
+        with other.connect() as connection:
+            assert connection.exec_driver_sql("SELECT pg_terminate_backend(%d)" % first).scalar()
+    finally:
+        other.dispose()
+    monkeypatch.setattr(storage_db, "PING_IDLE_SECONDS", 0.05)
+    time.sleep(0.1)
+    assert backend() != first  # checked, found gone, replaced: the caller never saw it
+    assert pings == [1]
+
+
+def test_single_reads_do_not_leave_autocommit_on_the_pooled_connection(engine):
+    """PostgreSQL: a lookup before an ack reads without BEGIN and ROLLBACK; the transaction that next gets the
+    same pooled connection is a transaction again (a write that leaked autocommit could be half-done)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's driver begins nothing for a read anyway")
+    with single_reads(engine) as session:
+        connection = session.connection()
+        assert connection.connection.driver_connection.autocommit
+        assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with pytest.raises(RuntimeError):
+        with transaction(engine) as session:
+            assert session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar() == pid  # the same one
+            session.add(ProcessedEvent(event_id="half-done", received_at=datetime.now(timezone.utc)))
+            session.flush()
+            raise RuntimeError("fails after its first write")
+    with single_reads(engine) as session:
+        assert session.get(ProcessedEvent, "half-done") is None

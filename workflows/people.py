@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from storage.actors import Actor, resolve_actor
-from storage.db import insert_once, transaction
+from storage.db import insert_once, single_reads, transaction
 from storage.lists import (
     Cursor,
     DealSearch,
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 
 def identify(services: Services, *, user_id: str, team_id: str | None) -> Actor:
-    with Session(services.engine) as session:
+    with single_reads(services.engine) as session:
         return resolve_actor(session, user_id=user_id, team_id=team_id, our_team_id=services.our_team_id)
 
 
