@@ -279,19 +279,14 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
                 gap.ended()
 
 
-_SINGLE_READS: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
-
-
 def single_reads(engine: Engine) -> Session:
     """A session for a lookup whose reads need not agree with each other (who is acting, before an ack): on
     PostgreSQL each read is its own transaction (autocommit), so no BEGIN goes before it and no ROLLBACK after,
     two round trips fewer. SQLite's driver begins nothing for a read anyway."""
     if engine.dialect.name != "postgresql":
         return Session(engine)
-    bind = _SINGLE_READS.get(engine)
-    if bind is None:
-        bind = _SINGLE_READS[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return Session(bind)
+    # Not cached per engine: a weak-keyed cache would hold its key alive (the options engine refers to it).
+    return Session(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
 @contextmanager
