@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot.local import local_bot
@@ -35,6 +36,9 @@ def clock() -> Clock:
 @pytest.fixture
 def bot(engine, clock):
     with local_bot(engine, Program(), process_before_response=True, clock=clock) as running:
+        with Session(engine) as session:  # imported at the real time, which may be December already
+            session.execute(update(Partner).values(created_at=NOV - timedelta(days=100)))
+            session.commit()
         running.driver.bot_joined("C0NORTH")
         running.driver.bot_joined("C0GLOBEX")
         yield running
