@@ -254,12 +254,18 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
     """
     sqlite = engine.dialect.name == "sqlite"
     gap = _BACKGROUND.get(engine) if sqlite else None
-    with Session(engine, expire_on_commit=False) as session:
+    bounded = lock_timeout is not None and not sqlite
+    # PostgreSQL, a bounded wait: BEGIN and SET LOCAL go in one round trip (a simple query holds both), on a
+    # connection psycopg leaves in autocommit so that it sends no BEGIN of its own first. It still ends the
+    # transaction so begun with COMMIT or ROLLBACK (it does whenever the server says one is open).
+    with Session(engine.execution_options(isolation_level="AUTOCOMMIT") if bounded else engine,
+                 expire_on_commit=False) as session:
         try:
             if sqlite:
                 _begin_sqlite(session, gap, lock_timeout=lock_timeout, read_first=read_first)
-            elif lock_timeout is not None:
-                session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
+            elif bounded:
+                session.connection(execution_options={"no_parameters": True}).exec_driver_sql(
+                    f"BEGIN; SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
             yield session
             session.commit()
         except OperationalError as error:

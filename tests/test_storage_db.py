@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import event
 
 import storage.db as storage_db
 from storage.db import (
@@ -47,6 +48,31 @@ def test_lock_timeout_is_local_to_its_transaction(engine):
         assert session.connection().exec_driver_sql("SHOW lock_timeout").scalar() == "200ms"
     with transaction(engine) as session:
         assert session.connection().exec_driver_sql("SHOW lock_timeout").scalar() == "0"
+
+
+def test_a_bounded_postgresql_transaction_is_one_transaction_begun_in_one_round_trip(engine):
+    """Before an ack, BEGIN and the short lock wait are sent together on a connection left in autocommit: what
+    follows must still be one transaction, committed whole or rolled back whole, and the pooled connection
+    must not stay in autocommit for whoever uses it next."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite begins with BEGIN IMMEDIATE")
+    sent = []
+    event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    with pytest.raises(RuntimeError):
+        with transaction(engine, lock_timeout=0.3) as session:
+            session.add(ProcessedEvent(event_id="bounded-half-done", received_at=datetime.now(timezone.utc)))
+            session.flush()
+            xid = session.connection().exec_driver_sql("SELECT pg_current_xact_id()::text").scalar()
+            assert session.connection().exec_driver_sql("SELECT pg_current_xact_id()::text").scalar() == xid
+            raise RuntimeError("fails after its first write")
+    assert sent[0] == "BEGIN; SET LOCAL lock_timeout = '300ms'"
+    with transaction(engine, lock_timeout=0.3) as session:
+        session.add(ProcessedEvent(event_id="bounded-whole", received_at=datetime.now(timezone.utc)))
+    with transaction(engine) as session:  # the same pooled connection, used a moment ago
+        assert not session.connection().connection.driver_connection.autocommit
+        assert session.connection().exec_driver_sql("SHOW lock_timeout").scalar() == "0"
+        assert session.get(ProcessedEvent, "bounded-half-done") is None
+        assert session.get(ProcessedEvent, "bounded-whole") is not None
 
 
 def test_an_ack_gets_the_sqlite_write_lock_between_a_background_loops_transactions(database_url, engine):
