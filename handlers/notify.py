@@ -90,9 +90,9 @@ class SlackNotifier(UpsellNotices, LifecycleNotices, NudgeNotices, ProtectionNot
         self.clock = clock
 
     def _post(self, session: Session, *, key: str, lane: str, channel: str, message: Message,
-              parent_key: str | None = None, partner_id: int | None = None) -> None:
+              parent_key: str | None = None, partner_id: int | None = None, new_key: bool = False) -> None:
         enqueue_post(session, key=key, lane=lane, channel=channel, text=message.text, blocks=message_blocks(message),
-                     now=self.clock(), parent_key=parent_key, partner_id=partner_id)
+                     now=self.clock(), parent_key=parent_key, partner_id=partner_id, new_key=new_key)
 
     def _update(self, session: Session, *, lane: str, parent_key: str, message: Message) -> None:
         enqueue_update(session, lane=lane, parent_key=parent_key, text=message.text, blocks=message_blocks(message),
@@ -104,7 +104,8 @@ class SlackNotifier(UpsellNotices, LifecycleNotices, NudgeNotices, ProtectionNot
         channel = registration.partner_channel_id or registration.submitted_by_slack_id
         received = registration.model_copy(update={"status": RegistrationStatus.received})
         self._post(session, key=root_key(registration), lane=f"reg:{registration.id}:partner", channel=channel,
-                   message=build_registration_root(received, partner), partner_id=partner.id)
+                   message=build_registration_root(received, partner), partner_id=partner.id,
+                   new_key=True)  # the registration was inserted in this transaction (and none is ever deleted)
 
     def partner_update(self, session: Session, registration: Registration, partner: Partner, *,
                        actor_slack_id: str | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import literal
@@ -30,6 +30,9 @@ class Actor:
     partner_name: str | None = None
     is_listed_contact: bool = False
     name: str | None = None
+    # The partner's row as read when the actor was resolved (detached; None for our own people, or an actor
+    # made by hand): `acting_partner` takes it into a transaction without reading it again.
+    partner: Partner | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_internal(self) -> bool:
@@ -53,7 +56,17 @@ def _partner_actor(user_id: str, team_id: str | None, partner: Partner, listed: 
         partner_type=partner.type,
         partner_name=partner.name,
         is_listed_contact=listed,
+        partner=partner,
     )
+
+
+def acting_partner(session: Session, actor: Actor) -> Partner | None:
+    """A partner actor's partner in this session: the row read a moment ago to resolve the actor, taken in
+    without a query (one round trip fewer before an ack; a read inside the transaction would not lock it
+    either), else read now."""
+    if actor.partner is not None and actor.partner.id == actor.partner_id:
+        return session.merge(actor.partner, load=False)
+    return session.get(Partner, actor.partner_id) if actor.partner_id is not None else None
 
 
 def resolve_actor(session: Session, *, user_id: str, team_id: str | None, our_team_id: str | None) -> Actor:

@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from bot.demo_data import import_demo_records
+from handlers.notify import SlackNotifier
 from storage.conflict_index import LENGTH_ROW, trigram_code, unindexed_protecting
 from storage.models import ConflictTrigram, CrmOutbox, PendingWork, Registration, RegistrationEvent, RegistrationStatus, ReviewKind, TeamMember
+from storage.slack.models import SlackMessage
 from tests.support import RecordingNotifier, lead
 from workflows import registrations as registrations_module
 from workflows.decisions import Decision, decide_registration, expire_registrations
 from workflows.people import identify
 from workflows.program import Program
-from workflows.registrations import register_lead
+from workflows.registrations import register_lead, submit_registration
 from workflows.work import run_pending_work
 from workflows.services import NotAllowed, OverrideReasonNeeded, Services, WorkflowError
 
@@ -363,3 +366,21 @@ def test_the_conflict_index_holds_exactly_the_registrations_whose_status_protect
         {trigram_code(again.company_key[i:i + 3]) for i in range(len(again.company_key) - 2)} | {LENGTH_ROW})
     assert {row.key_length for row in rows} == {len(again.company_key)}
     assert {row.numbers for row in rows} == {""}  # keys lead with their numbers: "Kept Corp" has none
+
+
+def test_a_partners_submission_only_writes_before_its_ack(services, engine, clock):
+    """Each statement is a round trip before the ack. The thread root's key is made from the registration inserted
+    in the same transaction, so no message can hold it yet; the partner was read a moment ago to know who is
+    acting. Neither is read again. A replayed submission owes no second root."""
+    services.notifier = SlackNotifier(services.program, clock)
+    actor, sent = dana(services), []
+    event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    first = submit_registration(services, actor=actor, lead=lead(), request_key="view:V9:h1")
+    assert [s for s in sent if s.lstrip().upper().startswith("SELECT")] == []
+    again = submit_registration(services, actor=actor, lead=lead(), request_key="view:V9:h1")
+    assert again.duplicate and again.registration.id == first.registration.id
+    with Session(engine) as session:
+        roots = session.exec(select(SlackMessage).where(SlackMessage.parent_key.is_(None))).all()
+    assert [(m.key, m.channel) for m in roots] == [(f"reg:{first.registration.id}:root",
+                                                    first.registration.partner_channel_id)]
+    assert first.partner.name == "Northwind Consulting" and first.registration.partner_id == first.partner.id

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from storage.actors import Actor
+from storage.actors import Actor, acting_partner
 
 from storage.db import transaction
 from storage.models import OPEN_STATUSES, Partner, Registration, RegistrationStatus, ReviewKind
@@ -42,7 +42,7 @@ class RegistrationOutcome:
 
 def _registering_partner(session: Session, actor: Actor, lead: LeadInput) -> Partner:
     if actor.is_partner:
-        partner = session.get(Partner, actor.partner_id)
+        partner = acting_partner(session, actor)
     elif actor.is_internal:
         if lead.partner_id is None:
             raise NotAllowed("Choose the partner you are registering this lead for.")

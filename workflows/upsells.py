@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from storage.accounts import account_for_actor, attached_partners, is_attached, visible_accounts
-from storage.actors import Actor
+from storage.actors import Actor, acting_partner
 from storage.db import transaction
 from storage.models import AttributionType, CustomerAccount, Partner, Upsell, UpsellEvent, UpsellSignal, UpsellStatus
 from storage.queries import (
@@ -181,7 +181,7 @@ def _flagging_partner(session: Session, actor: Actor, form: UpsellInput, origin:
     query already required it to be attached); our own team for the one they chose, or the channel's partner
     when they asked it in from its channel."""
     if actor.is_partner:
-        return session.get(Partner, actor.partner_id), AttributionType.sourced
+        return acting_partner(session, actor), AttributionType.sourced
     if origin.asked_in:
         partner = partner_by_channel(session, origin.channel_id) if origin.channel_id else None
         if partner is None:

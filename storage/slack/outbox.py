@@ -22,10 +22,12 @@ def _find(session: Session, key: str) -> SlackMessage | None:
 
 def enqueue_post(session: Session, *, key: str, lane: str, channel: str, text: str, blocks: list[dict[str, Any]],
                  now: datetime, parent_key: str | None = None, partner_id: int | None = None,
-                 not_before: datetime | None = None) -> SlackMessage:
+                 not_before: datetime | None = None, new_key: bool = False) -> SlackMessage:
     """Owe a message (a thread reply under `parent_key` when given), sent from `not_before` (default now);
-    enqueueing the same key twice owes it once."""
-    existing = _find(session, key)
+    enqueueing the same key twice owes it once. `new_key`: the key is made from a row this transaction inserted
+    (a new registration's thread root), so no message can hold it yet and it is not looked up: one query fewer
+    before an ack."""
+    existing = None if new_key else _find(session, key)
     if existing is not None:
         return existing
     if parent_key and not channel:
