@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from sqlalchemy import case, delete, func, insert, select as sa_select, union_all
+from sqlalchemy import case, delete, func, select as sa_select, union_all
 from sqlmodel import Session, select
 
+from storage.at_commit import insert_rows_at_commit
 from storage.models import OPEN_STATUSES, ConflictTrigram, Registration, RegistrationStatus
 
 PROTECTING_STATUSES = frozenset((*OPEN_STATUSES, RegistrationStatus.approved))
@@ -56,7 +57,7 @@ def index_keys(session: Session, keys: Iterable[tuple[int, str]], *, new: bool =
     if not new:
         unindex(session, [registration_id for registration_id, _ in keys])
     rows = [row for registration_id, key in keys for row in trigram_rows(registration_id, key)]
-    session.execute(insert(ConflictTrigram.__table__), rows)
+    insert_rows_at_commit(session, ConflictTrigram.__table__, rows)
 
 
 def unindex(session: Session, registration_ids: list[int]) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InvalidatePoolError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
+from storage import at_commit
 from storage import crm, models, nudges, protection, slack  # noqa: F401  (registers the tables)
 
 
@@ -237,7 +238,7 @@ class SnapshotChanged(Exception):
 
 @contextmanager
 def transaction(engine: Engine, *, lock_timeout: float | None = None,
-                read_first: bool = False) -> Iterator[Session]:
+                read_first: bool = False, inserts_at_commit: bool = False) -> Iterator[Session]:
     """A write transaction that commits on success and rolls back (leaving nothing half-written) on error.
 
     On SQLite it starts with BEGIN IMMEDIATE: writers queue for the lock up front instead of reading a
@@ -251,6 +252,9 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
 
     `lock_timeout` (seconds) bounds the wait for locks, for work done before a Slack ack: past it the
     transaction is rolled back and DatabaseBusy raised, instead of the ack arriving too late.
+
+    `inserts_at_commit`: rows added with `storage.at_commit.insert_at_commit` are inserted at the commit, in one
+    round trip with it on PostgreSQL (for a transaction that does not read them back: a submission's).
     """
     sqlite = engine.dialect.name == "sqlite"
     gap = _BACKGROUND.get(engine) if sqlite else None
@@ -266,8 +270,10 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
             elif bounded:
                 session.connection(execution_options={"no_parameters": True}).exec_driver_sql(
                     f"BEGIN; SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
+            if inserts_at_commit:
+                at_commit.keep_inserts_for_commit(session)
             yield session
-            session.commit()
+            at_commit.commit(session)
         except OperationalError as error:
             session.rollback()
             # At its first write SQLite answers at once, without waiting: BUSY_SNAPSHOT when someone wrote since

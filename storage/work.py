@@ -7,12 +7,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
+from storage.at_commit import insert_at_commit
 from storage.models import PendingWork
 
 
 def owe_work(session: Session, kind: str, subject_id: int, now: datetime, *, due: datetime | None = None) -> None:
     """Owe this work, due now or at `due` (the worker leaves it until then)."""
-    session.add(PendingWork(kind=kind, subject_id=subject_id, created_at=now, next_attempt_at=due or now))
+    insert_at_commit(session, PendingWork(kind=kind, subject_id=subject_id, created_at=now, next_attempt_at=due or now))
 
 
 def due_work(session: Session, now: datetime, *, limit: int, kind: str | None = None,

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from storage.at_commit import insert_at_commit
 from storage.conflict_index import follow_status
 from storage.models import CrmOutbox, Registration, RegistrationEvent, RegistrationStatus
 
@@ -42,8 +43,8 @@ def change_status(
     session.add(registration)
     session.flush()
     follow_status(session, registration, previous)
-    session.add(RegistrationEvent(registration_id=registration.id, from_status=previous, to_status=to,
-                                  actor_slack_id=actor_slack_id, reason=reason, at=now))
+    insert_at_commit(session, RegistrationEvent(registration_id=registration.id, from_status=previous, to_status=to,
+                                                actor_slack_id=actor_slack_id, reason=reason, at=now))
     if crm_event is None:
         crm_event = CRM_EVENTS.get(to) if previous != to else None
         urgent = crm_event in URGENT_CRM_EVENTS
@@ -53,8 +54,8 @@ def change_status(
         payload = {"status": to.value, "actor": actor_slack_id, "reason": reason}
         if crm_event in (UNDONE, REOPENED):
             payload["undone"] = previous.value
-        session.add(CrmOutbox(registration_id=registration.id, event=crm_event, urgent=urgent, payload=payload,
-                              created_at=now, next_attempt_at=now))
+        insert_at_commit(session, CrmOutbox(registration_id=registration.id, event=crm_event, urgent=urgent,
+                                            payload=payload, created_at=now, next_attempt_at=now))
 
 
 def record_attribution_change(session: Session, registration: Registration, *, now: datetime) -> None:

@@ -113,7 +113,9 @@ def submit_registration(services: Services, *, actor: Actor, lead: LeadInput,
     `skip_lead_details`), at most DETAILS_GRACE.
     """
     now = services.clock()
-    with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT) as session:
+    # Its history, CRM write, owed work, index keys and thread root are read by no one before the commit: inserted
+    # with it, in one round trip.
+    with transaction(services.engine, lock_timeout=ACK_LOCK_TIMEOUT, inserts_at_commit=True) as session:
         if request_key and not claim_request(session, request_key, now):
             return _first_submission(session, actor, lead)
         partner = _registering_partner(session, actor, lead)

@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from storage.at_commit import insert_at_commit
 from storage.slack.models import SlackMessage, SlackMessageKind, SlackMessageStatus
 
 
@@ -37,7 +38,10 @@ def enqueue_post(session: Session, *, key: str, lane: str, channel: str, text: s
     row = SlackMessage(key=key, lane=lane, kind=SlackMessageKind.post, channel=channel, parent_key=parent_key,
                        text=text, blocks=blocks, partner_id=partner_id, created_at=now,
                        next_attempt_at=max(now, not_before) if not_before else now)
-    session.add(row)
+    if new_key:  # nothing in this transaction looks for it either
+        insert_at_commit(session, row)
+    else:
+        session.add(row)
     return row
 
 
