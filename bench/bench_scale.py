@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's
 from rich.console import Console  # noqa: E402
 from rich.table import Table
 from sqlalchemy import event, func, insert, select as sa_select, text
+from sqlalchemy.exc import ProgrammingError
 from sqlmodel import Session, SQLModel, select
 
 from storage.conflict_index import index_unindexed
@@ -148,10 +149,18 @@ def settle(engine) -> None:
     """After a bulk load, what the database does on its own within minutes (PostgreSQL's autovacuum sees
     that many new rows): statistics, and on PostgreSQL a vacuum, which also marks the pages all-visible that
     index-only scans rely on. Measuring in the middle of that would time the load's aftermath, which a
-    program that grew over years never has."""
+    program that grew over years never has. On PostgreSQL then a CHECKPOINT: otherwise the load's gigabyte of
+    dirty pages is written out by the checkpoints of the next minutes, while the bench measures (each spread over
+    4.5 minutes, its final sync of tens of thousands of files stalling commits for seconds), which a live
+    database's checkpoints, each writing its last five minutes' changes, never do."""
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM (ANALYZE)"))
+            try:
+                connection.execute(text("CHECKPOINT"))
+            except ProgrammingError:  # PostgreSQL 15+: a superuser's, or a member of pg_checkpoint's
+                print(f"  (no CHECKPOINT after the load: GRANT pg_checkpoint TO {engine.url.username}; without it "
+                      "the load's pages are written out while the bench measures)", flush=True)
     else:
         with engine.begin() as connection:
             connection.execute(text("ANALYZE"))
