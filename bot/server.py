@@ -6,6 +6,7 @@ import errno
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl
 
@@ -21,7 +22,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.settings import StartupProblem
-from storage.db import ack_coming, database_answers
+from storage.db import answering, database_answers
 
 logger = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -183,7 +184,8 @@ def make_slack_endpoint(app: App, signing_secret: str, *, answer_at_ack: bool = 
                         engine: Engine | None = None) -> Callable:
     """POST /slack/events: size, then signature, then shape are checked before Bolt sees the body; the answer
     leaves as soon as the listener acks (`answer_at_ack`, see AnswerAtAck). A form submitted or a button pressed
-    (they may write before their ack) tells the database's background work to make way (`ack_coming`)."""
+    (they may write before their ack) tells the database's background work to make way; on PostgreSQL every
+    request does, until its answer is ready (`storage.db.answering`)."""
     verifier = SignatureVerifier(signing_secret)
     bolt = AnswerAtAck(app, enabled=answer_at_ack)
 
@@ -207,9 +209,9 @@ def make_slack_endpoint(app: App, signing_secret: str, *, answer_at_ack: bool = 
             reason = str(exc) if isinstance(exc, BadRequest) else f"unparsable ({exc.__class__.__name__})"
             logger.warning("refused a signed Slack request: %s", reason)
             return _answer(start_response, "400 Bad Request", b'{"error":"malformed request"}')
-        if engine is not None and request.body.get("type") in WRITES_BEFORE_ACK:
-            ack_coming(engine)
-        reply = bolt.dispatch(request)
+        with answering(engine, may_write=request.body.get("type") in WRITES_BEFORE_ACK) if engine is not None \
+                else nullcontext():
+            reply = bolt.dispatch(request)
         response = WsgiHttpResponse(status=reply.status, headers=reply.headers, body=reply.body)
         start_response(response.status, response.get_headers())
         return response.get_body()

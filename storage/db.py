@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 import sqlite3
 import struct
+import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -43,33 +46,58 @@ HAND_FRESH_SECONDS = 0.005
 # before it. `serve` raises a hand as a form submission or button press arrives, before the milliseconds of
 # parsing and checking that come before its write, so background work already under way commits by then.
 HAND_YIELD_SECONDS = 0.1
+# PostgreSQL has no such lock: there an ack waits for the cores, which on a small machine it shares with the
+# database server and the background work. So on PostgreSQL `serve` holds a hand up for every request from the
+# moment it is signed until its answer is ready (`answering`), and a background engine on the same machine takes
+# no connection from its pool while one is up (at most HAND_YIELD_SECONDS): its next transaction or read waits
+# for the ack instead of taking turns with it for a core. The hand's file lives in the temporary directory, named
+# after the database (`_hand_path`); a hand not lowered (a process killed mid-request) is down after
+# HAND_HELD_SECONDS.
+HAND_HELD_SECONDS = 0.5
 
 
 class _RaisedHand:
-    """When an ack last asked for SQLite's write lock and did not get it (monotonic seconds, which are one clock
-    for every process on the machine), in 8 bytes shared by every process on one database file."""
+    """Until when an ack has its hand up (monotonic seconds, which are one clock for every process on the machine),
+    in 8 bytes shared by every process on one database."""
 
     def __init__(self, path: str | None):
         self._cell: mmap.mmap | bytearray = bytearray(8)  # an in-memory database: this process is all there is
+        self._lock, self._holders = threading.Lock(), 0
         if path:
             try:
-                descriptor = os.open(f"{path}-acks", os.O_RDWR | os.O_CREAT, 0o600)
+                descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             except OSError:  # a directory we may not write in: acks still wait for one background transaction
                 return
             try:
+                if os.fstat(descriptor).st_uid != os.geteuid():  # someone else's file (a shared /tmp): not ours
+                    return
                 if os.fstat(descriptor).st_size < 8:
                     os.ftruncate(descriptor, 8)  # a file of 8 bytes keeps them: no race with another process
                 self._cell = mmap.mmap(descriptor, 8)
             finally:
                 os.close(descriptor)
 
-    def raise_(self) -> None:
-        struct.pack_into("d", self._cell, 0, time.monotonic())
+    def raise_(self, seconds: float = HAND_FRESH_SECONDS) -> None:
+        struct.pack_into("d", self._cell, 0, time.monotonic() + seconds)
 
     def raised(self) -> bool:
-        # A time ahead of the clock is from before the machine started again (the file outlives the processes;
-        # the monotonic clock does not): not a hand.
-        return 0 <= time.monotonic() - struct.unpack_from("d", self._cell)[0] < HAND_FRESH_SECONDS
+        # A time further ahead than a hand is ever raised for is from before the machine started again (the file
+        # outlives the processes; the monotonic clock does not): not a hand.
+        return 0 < struct.unpack_from("d", self._cell)[0] - time.monotonic() <= HAND_HELD_SECONDS
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Up while this process answers any request (its threads counted), down when it answers none."""
+        with self._lock:
+            self._holders += 1
+            self.raise_(HAND_HELD_SECONDS)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if not self._holders:
+                    struct.pack_into("d", self._cell, 0, 0.0)
 
 
 class _WriteGap:
@@ -92,30 +120,56 @@ _HANDS: "weakref.WeakKeyDictionary[Engine, _RaisedHand]" = weakref.WeakKeyDictio
 
 
 def acks_waiting(engine: Engine) -> bool:
-    """An ack is waiting for SQLite's write lock (in any process on this database): commit and make way."""
+    """An ack is waiting for SQLite's write lock (in any process on this database): commit and make way.
+    (Never on PostgreSQL: committing early frees no lock there, it only adds a commit.)"""
     hand = _HANDS.get(engine)
-    return hand is not None and hand.raised()
+    return hand is not None and engine.dialect.name == "sqlite" and hand.raised()
 
 
 def ack_coming(engine: Engine) -> None:
     """A request that writes before its ack has arrived: background work on this (SQLite) database commits at its
     next row and begins nothing new for a moment (HAND_FRESH_SECONDS), so the write finds the lock free."""
     hand = _HANDS.get(engine)
-    if hand is not None:
+    if hand is not None and engine.dialect.name == "sqlite":
         hand.raise_()
+
+
+@contextmanager
+def answering(engine: Engine, *, may_write: bool) -> Iterator[None]:
+    """A request from Slack is being answered. SQLite: one that `may_write` before its ack raises a hand as it
+    arrives (`ack_coming`). PostgreSQL: every request holds a hand up until its answer is ready, and background
+    work on this machine takes no connection meanwhile (see HAND_HELD_SECONDS)."""
+    hand = _HANDS.get(engine)
+    if hand is None or engine.dialect.name == "sqlite":
+        if may_write:
+            ack_coming(engine)
+        yield
+        return
+    with hand.held():
+        yield
+
+
+def _hand_path(engine: Engine) -> str | None:
+    """The file every process on this machine using the database shares its hand through: `<database>-acks`
+    beside a SQLite file; for a server, one in the temporary directory named by a digest of its address."""
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        return f"{database}-acks" if database and database != ":memory:" and "mode=memory" not in str(engine.url) \
+            else None
+    address = engine.url.set(password=None, query={}).render_as_string(hide_password=True)
+    return str(Path(tempfile.gettempdir()) / f"partnerbot-{hashlib.sha256(address.encode()).hexdigest()[:16]}-acks")
 
 
 def make_engine(url: str, *, background: bool = False) -> Engine:
     """An engine for SQLite (WAL, foreign keys on, safe across threads) or PostgreSQL.
 
     `background`: the engine of a process that works after the acks (the worker and the scheduler's jobs);
-    on SQLite its write transactions make way for the acks' (see BACKGROUND_GAP_SECONDS).
+    on SQLite its write transactions make way for the acks' (see BACKGROUND_GAP_SECONDS), on PostgreSQL it takes
+    no connection while an ack is being made on this machine (see HAND_HELD_SECONDS).
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        database = engine.url.database
-        _HANDS[engine] = _RaisedHand(database if database and database != ":memory:"
-                                     and "mode=memory" not in url else None)
+        _HANDS[engine] = _RaisedHand(_hand_path(engine))
         if background:
             _BACKGROUND[engine] = _WriteGap(BACKGROUND_GAP_SECONDS)
 
@@ -144,6 +198,11 @@ def make_engine(url: str, *, background: bool = False) -> Engine:
     # a second where the query itself took 20 ms (bench/bench_reporting.py).
     engine = create_engine(url, pool_size=10, max_overflow=10, connect_args={"options": "-c jit=off"})
     _ping_when_idle(engine)
+    hand = _HANDS[engine] = _RaisedHand(_hand_path(engine))
+    if background:
+        @event.listens_for(engine, "checkout")
+        def _make_way_for_acks(_dbapi_connection, _record, _proxy) -> None:
+            _make_way(hand)
     return engine
 
 

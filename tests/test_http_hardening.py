@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import pytest
@@ -273,17 +274,26 @@ def test_sweep_commands_with_missing_fields_never_500(bot, fields):
 
 
 
-def test_an_interactive_request_tells_background_work_to_make_way_before_it_is_handled(bot, engine, monkeypatch):
-    """A form or a button may write before its ack: as soon as it is signed and well formed, the endpoint raises a
-    hand for it (storage.db.ack_coming) so background work on SQLite commits and begins nothing new meanwhile.
-    A select's suggestions (sent key by key), events and forged requests raise none."""
-    raised = []
-    monkeypatch.setattr("bot.server.ack_coming", lambda on: raised.append(on))
+def test_every_signed_request_is_answered_with_background_work_told_to_make_way(bot, engine, monkeypatch):
+    """As soon as a request is signed and well formed, the endpoint tells background work a request is being
+    answered (storage.db.answering) until its answer is ready: a form or a button may write before its ack (on
+    SQLite it raises a hand for the write lock), and on PostgreSQL every request holds background work back.
+    Forged requests tell nothing."""
+    answering, handled = [], []
+
+    @contextmanager
+    def recording(on, *, may_write):
+        answering.append((on, may_write))
+        yield
+        handled.append(len(answering))  # the answer was ready inside it
+
+    monkeypatch.setattr("bot.server.answering", recording)
     assert send_payload(bot, BASE["view_submission"]).status == 200
     assert send_payload(bot, BASE["block_actions"]).status == 200
-    assert raised == [engine, engine]
     send_payload(bot, BASE["block_suggestion"])
     send_event(bot, BASE["event_callback"])
+    assert answering == [(engine, True), (engine, True), (engine, False), (engine, False)]
+    assert handled == [1, 2, 3, 4]
     body = urlencode({"payload": json.dumps(BASE["block_actions"])}).encode()
     assert bot.driver.raw(body, dict(signed_headers(bot, body), **{"X-Slack-Signature": "v0=forged"})).status == 401
-    assert raised == [engine, engine]
+    assert len(answering) == 4

@@ -17,6 +17,7 @@ from storage.db import (
     SQLITE_BUSY_TIMEOUT_MS,
     ack_coming,
     acks_waiting,
+    answering,
     make_engine,
     optimize,
     single_reads,
@@ -206,6 +207,73 @@ def test_a_hand_stamped_before_the_machine_restarted_is_not_raised(database_url,
     real = time.monotonic
     monkeypatch.setattr("storage.db.time.monotonic", lambda: real() - 86_400)  # a day less uptime than then
     assert not acks_waiting(engine)
+
+
+def test_on_postgresql_background_work_takes_no_connection_while_a_request_is_answered(database_url, engine):
+    """There an ack waits for the cores, not for a lock: while `serve` answers a request (`answering`, any
+    request), a background engine on the same machine takes no connection from its pool, until the answer is
+    ready or for HAND_YIELD_SECONDS at most; nothing commits early for it (no lock to free), and the engine that
+    answers is never held back."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's hand is for its write lock (the tests above)")
+    background = make_engine(database_url, background=True)
+
+    def read_in_background() -> float:
+        started = time.monotonic()
+        with background.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        return time.monotonic() - started
+
+    def answer_for(seconds: float, inside: threading.Event) -> threading.Thread:
+        def answer():
+            with answering(engine, may_write=False):
+                inside.set()
+                time.sleep(seconds)
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        inside.wait(5)
+        return thread
+
+    try:
+        read_in_background()  # the pool's first connection made
+        assert read_in_background() < HAND_YIELD_SECONDS / 2  # no request: at once
+        request = answer_for(0.06, threading.Event())
+        assert not acks_waiting(background) and not acks_waiting(engine)  # batches are not cut short for it
+        started = time.monotonic()
+        with engine.connect() as connection:  # serve's own engine is not held back
+            connection.exec_driver_sql("SELECT 1")
+        assert time.monotonic() - started < 0.05
+        assert 0.03 <= read_in_background() < HAND_YIELD_SECONDS  # waited for the answer, not for the bound
+        request.join()
+        assert read_in_background() < HAND_YIELD_SECONDS / 2  # the answer was ready: the hand is down at once
+        slow = answer_for(HAND_YIELD_SECONDS * 4, threading.Event())
+        assert HAND_YIELD_SECONDS <= read_in_background() < HAND_YIELD_SECONDS * 3  # held back, never for good
+        slow.join()
+    finally:
+        background.dispose()
+
+
+def test_a_hand_held_by_requests_answered_at_once_is_down_only_when_the_last_answer_is_ready(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL holds a hand for the whole request")
+    hand = storage_db._HANDS[engine]
+    first, second, release_first = threading.Event(), threading.Event(), threading.Event()
+
+    def answer(inside: threading.Event, release: threading.Event | None):
+        with answering(engine, may_write=True):
+            inside.set()
+            if release is not None:
+                release.wait(5)
+
+    thread = threading.Thread(target=answer, args=(first, release_first), daemon=True)
+    thread.start()
+    first.wait(5)
+    assert hand.raised()
+    answer(second, None)  # another request, answered while the first is not
+    assert hand.raised()
+    release_first.set()
+    thread.join()
+    assert not hand.raised()
 
 
 def test_postgresql_compiles_no_query_just_in_time(engine):
