@@ -69,9 +69,10 @@ class _RaisedHand:
             except OSError:  # a directory we may not write in: acks still wait for one background transaction
                 return
             try:
-                if os.fstat(descriptor).st_uid != os.geteuid():  # someone else's file (a shared /tmp): not ours
+                status = os.fstat(descriptor)
+                if status.st_uid != os.geteuid():  # someone else's file (a shared /tmp): not ours
                     return
-                if os.fstat(descriptor).st_size < 8:
+                if status.st_size < 8:
                     os.ftruncate(descriptor, 8)  # a file of 8 bytes keeps them: no race with another process
                 self._cell = mmap.mmap(descriptor, 8)
             finally:
@@ -397,7 +398,8 @@ def _begin_sqlite(session: Session, gap: _WriteGap | None, *, lock_timeout: floa
 
 
 def _make_way(hand: _RaisedHand | None) -> None:
-    """A background transaction about to begin waits while an ack's hand is up (at most HAND_YIELD_SECONDS)."""
+    """A background transaction about to begin (on PostgreSQL, any use of a background connection) waits while an
+    ack's hand is up (at most HAND_YIELD_SECONDS)."""
     if hand is None or not hand.raised():
         return
     until = time.monotonic() + HAND_YIELD_SECONDS
