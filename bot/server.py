@@ -22,7 +22,8 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.settings import StartupProblem
-from storage.db import answering, database_answers
+from storage.ack_hands import answering
+from storage.db import database_answers
 
 logger = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -185,7 +186,7 @@ def make_slack_endpoint(app: App, signing_secret: str, *, answer_at_ack: bool = 
     """POST /slack/events: size, then signature, then shape are checked before Bolt sees the body; the answer
     leaves as soon as the listener acks (`answer_at_ack`, see AnswerAtAck). A form submitted or a button pressed
     (they may write before their ack) tells the database's background work to make way; on PostgreSQL every
-    request does, until its answer is ready (`storage.db.answering`)."""
+    request does, until its answer is ready (`storage.ack_hands.answering`)."""
     verifier = SignatureVerifier(signing_secret)
     bolt = AnswerAtAck(app, enabled=answer_at_ack)
 

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import mmap
-import os
 import sqlite3
-import struct
-import tempfile
-import threading
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,157 +15,23 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InvalidatePoolError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
-from storage import at_commit
+from storage import ack_hands, at_commit
+from storage.ack_hands import ACK_RETRY_SECONDS, RaisedHand, WriteGap, make_way
 from storage import crm, models, nudges, protection, slack  # noqa: F401  (registers the tables)
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # matches the connect timeout below
-
-# SQLite has one write lock and serves those waiting for it in no order: a writer that sleeps in SQLite's
-# busy handler (1, 2, 5 ... 100 ms) loses to one that commits and begins again at once. So the process that
-# answers Slack asks for the lock every ACK_RETRY_SECONDS, and a background process (the worker and its jobs)
-# leaves BACKGROUND_GAP_SECONDS between one write transaction and its next: an ack waits for one background
-# transaction at most, never for a run of them.
-ACK_RETRY_SECONDS = 0.0005
-BACKGROUND_GAP_SECONDS = 0.005
-# That still leaves an ack waiting for a whole background transaction (a job's batch: its write budget, 50 ms,
-# longer on a busy machine). So an ack that finds the lock taken raises its hand: it writes the time into a
-# small file beside the database that every process on it maps (`<database>-acks`), and a background
-# transaction checks for a hand between rows (`acks_waiting`, through WriteBudget) and commits what it has:
-# the ack waits for one row, not one batch. A hand not raised again for HAND_FRESH_SECONDS is down.
-HAND_FRESH_SECONDS = 0.005
-# A background transaction does not begin while a hand is up (at most this long, so a stream of acks never
-# stops the background): the ack that raised it gets the lock without waiting for a transaction begun just
-# before it. `serve` raises a hand as a form submission or button press arrives, before the milliseconds of
-# parsing and checking that come before its write, so background work already under way commits by then.
-HAND_YIELD_SECONDS = 0.1
-# PostgreSQL has no such lock: there an ack waits for the cores, which on a small machine it shares with the
-# database server and the background work. So on PostgreSQL `serve` holds a hand up for every request from the
-# moment it is signed until its answer is ready (`answering`), and a background engine on the same machine takes
-# no connection from its pool while one is up (at most HAND_YIELD_SECONDS): its next transaction or read waits
-# for the ack instead of taking turns with it for a core. The hand's file lives in the temporary directory, named
-# after the database (`_hand_path`); a hand not lowered (a process killed mid-request) is down after
-# HAND_HELD_SECONDS.
-HAND_HELD_SECONDS = 0.5
-
-
-class _RaisedHand:
-    """Until when an ack has its hand up (monotonic seconds, which are one clock for every process on the machine),
-    in 8 bytes shared by every process on one database."""
-
-    def __init__(self, path: str | None):
-        self._cell: mmap.mmap | bytearray = bytearray(8)  # an in-memory database: this process is all there is
-        self._lock, self._holders = threading.Lock(), 0
-        if path:
-            try:
-                descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError:  # a directory we may not write in: acks still wait for one background transaction
-                return
-            try:
-                status = os.fstat(descriptor)
-                if status.st_uid != os.geteuid():  # someone else's file (a shared /tmp): not ours
-                    return
-                if status.st_size < 8:
-                    os.ftruncate(descriptor, 8)  # a file of 8 bytes keeps them: no race with another process
-                self._cell = mmap.mmap(descriptor, 8)
-            finally:
-                os.close(descriptor)
-
-    def raise_(self, seconds: float = HAND_FRESH_SECONDS) -> None:
-        struct.pack_into("d", self._cell, 0, time.monotonic() + seconds)
-
-    def raised(self) -> bool:
-        # A time further ahead than a hand is ever raised for is from before the machine started again (the file
-        # outlives the processes; the monotonic clock does not): not a hand.
-        return 0 < struct.unpack_from("d", self._cell)[0] - time.monotonic() <= HAND_HELD_SECONDS
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        """Up while this process answers any request (its threads counted), down when it answers none."""
-        with self._lock:
-            self._holders += 1
-            self.raise_(HAND_HELD_SECONDS)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holders -= 1
-                if not self._holders:
-                    struct.pack_into("d", self._cell, 0, 0.0)
-
-
-class _WriteGap:
-    """When a background engine's next write transaction may begin (monotonic seconds)."""
-
-    def __init__(self, seconds: float):
-        self.seconds, self.free_at = seconds, 0.0
-
-    def wait(self) -> None:
-        delay = self.free_at - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-
-    def ended(self) -> None:
-        self.free_at = time.monotonic() + self.seconds
-
-
-_BACKGROUND: "weakref.WeakKeyDictionary[Engine, _WriteGap]" = weakref.WeakKeyDictionary()
-_HANDS: "weakref.WeakKeyDictionary[Engine, _RaisedHand]" = weakref.WeakKeyDictionary()
-
-
-def acks_waiting(engine: Engine) -> bool:
-    """An ack is waiting for SQLite's write lock (in any process on this database): commit and make way.
-    (Never on PostgreSQL: committing early frees no lock there, it only adds a commit.)"""
-    hand = _HANDS.get(engine)
-    return hand is not None and engine.dialect.name == "sqlite" and hand.raised()
-
-
-def ack_coming(engine: Engine) -> None:
-    """A request that writes before its ack has arrived: background work on this (SQLite) database commits at its
-    next row and begins nothing new for a moment (HAND_FRESH_SECONDS), so the write finds the lock free."""
-    hand = _HANDS.get(engine)
-    if hand is not None and engine.dialect.name == "sqlite":
-        hand.raise_()
-
-
-@contextmanager
-def answering(engine: Engine, *, may_write: bool) -> Iterator[None]:
-    """A request from Slack is being answered. SQLite: one that `may_write` before its ack raises a hand as it
-    arrives (`ack_coming`). PostgreSQL: every request holds a hand up until its answer is ready, and background
-    work on this machine takes no connection meanwhile (see HAND_HELD_SECONDS)."""
-    hand = _HANDS.get(engine)
-    if hand is None or engine.dialect.name == "sqlite":
-        if may_write:
-            ack_coming(engine)
-        yield
-        return
-    with hand.held():
-        yield
-
-
-def _hand_path(engine: Engine) -> str | None:
-    """The file every process on this machine using the database shares its hand through: `<database>-acks`
-    beside a SQLite file; for a server, one in the temporary directory named by a digest of its address."""
-    if engine.dialect.name == "sqlite":
-        database = engine.url.database
-        return f"{database}-acks" if database and database != ":memory:" and "mode=memory" not in str(engine.url) \
-            else None
-    address = engine.url.set(password=None, query={}).render_as_string(hide_password=True)
-    return str(Path(tempfile.gettempdir()) / f"partnerbot-{hashlib.sha256(address.encode()).hexdigest()[:16]}-acks")
 
 
 def make_engine(url: str, *, background: bool = False) -> Engine:
     """An engine for SQLite (WAL, foreign keys on, safe across threads) or PostgreSQL.
 
     `background`: the engine of a process that works after the acks (the worker and the scheduler's jobs);
-    on SQLite its write transactions make way for the acks' (see BACKGROUND_GAP_SECONDS), on PostgreSQL it takes
-    no connection while an ack is being made on this machine (see HAND_HELD_SECONDS).
+    it makes way for the acks' (`storage.ack_hands.attach`).
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _HANDS[engine] = _RaisedHand(_hand_path(engine))
-        if background:
-            _BACKGROUND[engine] = _WriteGap(BACKGROUND_GAP_SECONDS)
+        ack_hands.attach(engine, background=background)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -199,11 +58,7 @@ def make_engine(url: str, *, background: bool = False) -> Engine:
     # a second where the query itself took 20 ms (bench/bench_reporting.py).
     engine = create_engine(url, pool_size=10, max_overflow=10, connect_args={"options": "-c jit=off"})
     _ping_when_idle(engine)
-    hand = _HANDS[engine] = _RaisedHand(_hand_path(engine))
-    if background:
-        @event.listens_for(engine, "checkout")
-        def _make_way_for_acks(_dbapi_connection, _record, _proxy) -> None:
-            _make_way(hand)
+    ack_hands.attach(engine, background=background)
     return engine
 
 
@@ -317,7 +172,7 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
     round trip with it on PostgreSQL (for a transaction that does not read them back: a submission's).
     """
     sqlite = engine.dialect.name == "sqlite"
-    gap = _BACKGROUND.get(engine) if sqlite else None
+    gap = ack_hands.BACKGROUND.get(engine) if sqlite else None
     bounded = lock_timeout is not None and not sqlite
     # PostgreSQL, a bounded wait: BEGIN and SET LOCAL go in one round trip (a simple query holds both), on a
     # connection psycopg leaves in autocommit so that it sends no BEGIN of its own first. It still ends the
@@ -378,16 +233,16 @@ def read_snapshot(engine: Engine) -> Iterator[Session]:
             session.rollback()
 
 
-def _begin_sqlite(session: Session, gap: _WriteGap | None, *, lock_timeout: float | None,
+def _begin_sqlite(session: Session, gap: WriteGap | None, *, lock_timeout: float | None,
                   read_first: bool) -> None:
     """The process answering Slack polls for the lock; a background one waits out its gap, then begins as asked
     (deferred for `read_first`, else holding the write lock from BEGIN)."""
     if gap is None and not read_first:
-        _begin_polling(session, lock_timeout, _HANDS.get(session.get_bind()))
+        _begin_polling(session, lock_timeout, ack_hands.HANDS.get(session.get_bind()))
         return
     if gap is not None:
         gap.wait()
-        _make_way(_HANDS.get(session.get_bind()))
+        make_way(ack_hands.HANDS.get(session.get_bind()))
     connection = session.connection()
     if read_first:
         connection.exec_driver_sql("BEGIN")
@@ -397,17 +252,8 @@ def _begin_sqlite(session: Session, gap: _WriteGap | None, *, lock_timeout: floa
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _make_way(hand: _RaisedHand | None) -> None:
-    """A background transaction about to begin (on PostgreSQL, any use of a background connection) waits while an
-    ack's hand is up (at most HAND_YIELD_SECONDS)."""
-    if hand is None or not hand.raised():
-        return
-    until = time.monotonic() + HAND_YIELD_SECONDS
-    while hand.raised() and time.monotonic() < until:
-        time.sleep(ACK_RETRY_SECONDS)
 
-
-def _begin_polling(session: Session, lock_timeout: float | None, hand: _RaisedHand | None) -> None:
+def _begin_polling(session: Session, lock_timeout: float | None, hand: RaisedHand | None) -> None:
     """BEGIN IMMEDIATE on SQLite for a process that answers people, asking again every ACK_RETRY_SECONDS (its hand
     raised meanwhile) until `lock_timeout` (DatabaseBusy) or SQLite's usual wait ("database is locked") has passed."""
     driver = session.connection().connection.driver_connection

@@ -276,7 +276,7 @@ def test_sweep_commands_with_missing_fields_never_500(bot, fields):
 
 def test_every_signed_request_is_answered_with_background_work_told_to_make_way(bot, engine, monkeypatch):
     """As soon as a request is signed and well formed, the endpoint tells background work a request is being
-    answered (storage.db.answering) until its answer is ready: a form or a button may write before its ack (on
+    answered (storage.ack_hands.answering) until its answer is ready: a form or a button may write before its ack (on
     SQLite it raises a hand for the write lock), and on PostgreSQL every request holds background work back.
     Forged requests tell nothing."""
     answering, handled = [], []

@@ -112,8 +112,8 @@ def test_the_jobs_commands_write_as_background_work_making_way_for_serves_acks(s
     """`partnerbot jobs run` and `partnerbot scheduler` share the database with `serve`: on SQLite their write
     transactions leave gaps and wait for a raised hand, like serve's own background process, and never raise one."""
     from bot.cli_jobs import _job_context
-    from storage.db import _BACKGROUND
+    from storage.ack_hands import BACKGROUND
 
     context = _job_context()
-    assert (context.services.engine in _BACKGROUND) == (engine.dialect.name == "sqlite")
+    assert (context.services.engine in BACKGROUND) == (engine.dialect.name == "sqlite")
     context.services.engine.dispose()

@@ -12,12 +12,9 @@ import pytest
 from sqlalchemy import event
 
 import storage.db as storage_db
+from storage.ack_hands import HAND_YIELD_SECONDS, HANDS, ack_coming, acks_waiting, answering
 from storage.db import (
-    HAND_YIELD_SECONDS,
     SQLITE_BUSY_TIMEOUT_MS,
-    ack_coming,
-    acks_waiting,
-    answering,
     make_engine,
     optimize,
     single_reads,
@@ -205,7 +202,7 @@ def test_a_hand_stamped_before_the_machine_restarted_is_not_raised(database_url,
     ack_coming(engine)
     assert acks_waiting(engine)
     real = time.monotonic
-    monkeypatch.setattr("storage.db.time.monotonic", lambda: real() - 86_400)  # a day less uptime than then
+    monkeypatch.setattr("storage.ack_hands.time.monotonic", lambda: real() - 86_400)  # a day less uptime than then
     assert not acks_waiting(engine)
 
 
@@ -256,7 +253,7 @@ def test_on_postgresql_background_work_takes_no_connection_while_a_request_is_an
 def test_a_hand_held_by_requests_answered_at_once_is_down_only_when_the_last_answer_is_ready(engine):
     if engine.dialect.name != "postgresql":
         pytest.skip("only PostgreSQL holds a hand for the whole request")
-    hand = storage_db._HANDS[engine]
+    hand = HANDS[engine]
     first, second, release_first = threading.Event(), threading.Event(), threading.Event()
 
     def answer(inside: threading.Event, release: threading.Event | None):

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from storage.db import DatabaseBusy, acks_waiting  # noqa: F401  (workflows raise DatabaseBusy; handlers catch it here)
+from storage.ack_hands import acks_waiting
+from storage.db import DatabaseBusy  # noqa: F401  (workflows raise DatabaseBusy; handlers catch it here)
 from storage.nudges.models import Nudge
 from storage.protection import ExtensionRequest
 from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, StageProposal, Upsell
@@ -170,7 +171,7 @@ WRITE_BUDGET_SECONDS = 0.05
 class WriteBudget:
     """Elapsed time since a transaction began writing, against WRITE_BUDGET_SECONDS (wall time, not the clock
     the workflows are given: this is about how long a lock is held, not about business time); spent early when
-    an ack waits for `engine`'s write lock (SQLite: see storage.db.acks_waiting)."""
+    an ack waits for `engine`'s write lock (SQLite: see storage.ack_hands.acks_waiting)."""
 
     def __init__(self, engine: Engine | None = None, seconds: float | None = None):
         self.engine = engine
