@@ -244,7 +244,8 @@ def digest(services, slack_id: str, admin: bool, zone: str, shared: dict | None 
 def quarterly(services, by) -> str:
     """`partnerbot report --period quarter [--by partner] --format csv`, through the CLI's own function."""
     from bot.cli_report import Format, _content
-    from workflows.reporting import Period, Scope, compute_figures, lead_to_close_by
+    from workflows.periods import Period
+    from workflows.reporting import Scope, compute_figures, lead_to_close_by
 
     period = Period.parse("quarter", NOW, services.program.nudges.default_time_zone)
     text_of, _ = _content(services, period, Scope.everything(), by, 5, compute_figures, lead_to_close_by)
@@ -265,7 +266,7 @@ def peak_mb() -> float:
 
 def measure(url: str) -> dict:
     """Every digest, then the quarterly report (every figure, and by partner); seconds and the RSS high-water mark."""
-    from workflows.reporting import GroupBy
+    from workflows.report_figures import GroupBy
 
     services = services_for(url)
     people = readers(services)
@@ -307,7 +308,7 @@ def whole_reads(url: str) -> list[tuple[str, str]]:
     """(statement, plan) of every report query (a manager's digest, an admin's, the quarterly reports) whose plan
     reads a deal table whole (SQLite: SCAN table; PostgreSQL: Seq Scan)."""
     from tests.test_query_plans import plans
-    from workflows.reporting import GroupBy
+    from workflows.report_figures import GroupBy
 
     services = services_for(url)
     people = readers(services)

@@ -21,17 +21,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from storage.models import PartnerTier, PartnerType
-from workflows.reporting import (
-    Figures,
-    GroupBy,
-    LeadToClose,
-    Money,
-    Period,
-    PeriodError,
-    Scope,
-    ScopeKind,
-    direct_for,
-)
+from workflows.money import Money
+from workflows.periods import Period, PeriodError
+from workflows.report_figures import Figures, GroupBy, LeadToClose
+from workflows.reporting import Scope, ScopeKind, direct_for
 
 REPORT_COLUMNS = ("period", "start", "end", "scope", "section", "item", "measure", "value", "unit")
 GROUP_COLUMNS = ("period", "start", "end", "scope", "by", "key", "label", "submitted", "won", "decided", "open",

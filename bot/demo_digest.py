@@ -17,7 +17,7 @@ from bot.local import LocalBot
 from storage.db import transaction
 from storage.models import AccountProductLine, CustomerAccount, Partner, Registration, RegistrationEvent, Upsell
 from workflows.digest import send_due_digests
-from workflows.reporting import Period
+from workflows.periods import Period
 from workflows.scorecard import send_due_scorecards
 
 if TYPE_CHECKING:

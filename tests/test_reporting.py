@@ -33,14 +33,11 @@ from storage.models import (
     UpsellStatus,
 )
 from workflows.program import Program
+from workflows.money import Money
+from workflows.periods import Period, PeriodError, PeriodKind
+from workflows.report_figures import GroupBy, LeadToClose
 from workflows.reporting import (
     DirectFigures,
-    GroupBy,
-    LeadToClose,
-    Money,
-    Period,
-    PeriodError,
-    PeriodKind,
     Scope,
     ScopeKind,
     compute_figures,

@@ -30,16 +30,12 @@ from workflows.digest_chart import ChartSpec, ChartWeek
 from workflows.nudge_managers import iso_week
 from workflows.nudges import Due, NudgeReport, run_nudges, time_zones
 from workflows.program import DigestRules
+from workflows.periods import Period
+from workflows.report_figures import Figures, GroupBy, Headline, LeadToClose, WeekPoint
 from workflows.reporting import (
     CHART_WEEKS,
     DirectFigures,
-    Figures,
-    GroupBy,
-    Headline,
-    LeadToClose,
-    Period,
     Scope,
-    WeekPoint,
     compute_figures,
     compute_figures_by_manager,
     direct_for,

@@ -20,7 +20,7 @@ from workflows.amounts import shown
 from workflows.nudge_partners import partner_subject
 from workflows.nudges import Due, NudgeContent, plural
 from workflows.program import Program
-from workflows.reporting import Money
+from workflows.money import Money
 from workflows.services import Services
 
 FIRST_WEEK_DAYS = 7

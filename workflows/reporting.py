@@ -1,7 +1,8 @@
 """The figures of issue 11, one definition each, shared by every surface (the weekly digest, `/partner report`, the
 partner scorecard, `partnerbot report`): computed with SQL aggregates in storage/reporting.py for a Period and a
 Scope, converted into the routing base currency with the program file's exchange rates (currencies without a rate
-are named, not counted). No Slack payloads here.
+are named, not counted). No Slack payloads here. What the figures are: workflows/report_figures.py; periods:
+workflows/periods.py; money in the base currency: workflows/money.py.
 
 Partner-influenced includes co-sell throughout: `sourced` is AttributionType.sourced, `influenced` is influenced
 and co_sell.
@@ -9,12 +10,10 @@ and co_sell.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -25,423 +24,30 @@ from storage.crm.reporting import DirectFigures, SalesforceUnavailable
 from storage.db import read_snapshot
 from storage.models import PartnerStage
 from storage.reporting_scope import Scope, ScopeKind, ScopeRefused, scope_for  # noqa: F401  (surfaces import them)
+from workflows.money import TENTH, Money, Split
 from workflows.nudge_managers import stuck_rules
+from workflows.periods import Period, PeriodKind
 from workflows.program import RoutingRules
-from workflows.routing import total_in_base_currency
+from workflows.report_figures import (
+    EXPANSION_DAYS,
+    DirectSummary,
+    Figures,
+    Funnel,
+    GroupBy,
+    Headline,
+    LandingZone,
+    LeadToClose,
+    PartnerPipeline,
+    PipelineFigures,
+    StageCount,
+    UsageGrowth,
+    WeekPoint,
+    WonFigures,
+)
 from workflows.services import NotAllowed, Services
 
-EXPANSION_DAYS = 183  # "within 6 months" of landing
 TOP_PARTNERS = 5
-FIRST_YEAR, LAST_YEAR = 1970, 2999  # a period's years (and the period before it) stay within Python's dates
-MAX_PERIOD_DAYS = 10 * 366
 CHART_WEEKS = 12  # the digest's chart: new pipeline per week
-
-Amounts = Iterable[tuple[str, int, Decimal]]  # (currency, how many, their value) rows, as the queries give them
-CENT, TENTH = Decimal("0.01"), Decimal("0.1")
-
-
-def percent(part: int, whole: int) -> Decimal | None:
-    """part / whole in percent with one decimal; None when whole is 0."""
-    return (Decimal(100 * part) / whole).quantize(TENTH) if whole else None
-
-
-# --- Period -----------------------------------------------------------------------------------------------------
-
-class PeriodKind(StrEnum):
-    week = "week"  # Monday 00:00 to the next Monday 00:00 in the zone
-    month = "month"  # a calendar month in the zone
-    quarter = "quarter"  # a calendar quarter in the zone
-    dates = "dates"  # given dates, first to last inclusive
-
-
-class PeriodError(ValueError):
-    """Text that is not a period; the message names the accepted forms."""
-
-
-PERIOD_FORMS = ("week", "month", "quarter", "YYYY-Qn (2026-Q3)", "YYYY-MM (2026-11)", "YYYY-Www (2026-W48)",
-                "YYYY-MM-DD..YYYY-MM-DD (2026-11-01..2026-11-15, both days included)")
-
-
-@dataclass(frozen=True)
-class Period:
-    """[start, end) in UTC: a report's time range. Bounds are midnights in `zone` (the reader's or the program's
-    time zone), so "week" is the reader's Monday to Monday. `label` names it for people ("2026-W48", "2026-11",
-    "2026-Q4", "2026-11-01..2026-11-15")."""
-
-    start: datetime
-    end: datetime
-    label: str
-    kind: PeriodKind = PeriodKind.dates
-    zone: str = "UTC"
-
-    @classmethod
-    def parse(cls, text: str, now: datetime, tz: str = "UTC") -> Period:
-        """`week` (the last full Monday-Sunday week in tz: last Monday 00:00 to this Monday 00:00), `month` (the last
-        full calendar month), `quarter` (the last full quarter), `YYYY-Qn`, `YYYY-MM`, `YYYY-Www` (ISO week),
-        `YYYY-MM-DD..YYYY-MM-DD` (end date included). Raises PeriodError naming the accepted forms otherwise."""
-        zone = _zone(tz)
-        word = text.strip().lower()
-        today = now.astimezone(zone).date()
-        if any(not FIRST_YEAR <= int(year) <= LAST_YEAR for year in re.findall(r"\d{4}", word)):
-            raise PeriodError(f"{text.strip()[:40]}: years go from {FIRST_YEAR} to {LAST_YEAR}. {_forms()}")
-        if word == "week":
-            return cls.week_of(today - timedelta(days=7), tz)
-        if word == "month":
-            first = today.replace(day=1) - timedelta(days=1)
-            return cls._month(first.year, first.month, tz)
-        if word == "quarter":
-            return cls._quarter(today.year, (today.month - 1) // 3 + 1, tz).previous()
-        if match := re.fullmatch(r"(\d{4})-q([1-4])", word):
-            return cls._quarter(int(match[1]), int(match[2]), tz)
-        if match := re.fullmatch(r"(\d{4})-(0[1-9]|1[0-2])", word):
-            return cls._month(int(match[1]), int(match[2]), tz)
-        if match := re.fullmatch(r"(\d{4})-w(\d{2})", word):
-            try:
-                return cls.week_of(date.fromisocalendar(int(match[1]), int(match[2]), 1), tz)
-            except ValueError:
-                raise PeriodError(f"{text.strip()} is not a week of {match[1]}. {_forms()}") from None
-        if match := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})", word):
-            try:
-                first, last = date.fromisoformat(match[1]), date.fromisoformat(match[2])
-            except ValueError:
-                raise PeriodError(f"{text.strip()} has a date that does not exist. {_forms()}") from None
-            if last < first:
-                raise PeriodError(f"{text.strip()} ends before it starts. {_forms()}")
-            if (last - first).days >= MAX_PERIOD_DAYS:
-                raise PeriodError(f"{text.strip()} is longer than {MAX_PERIOD_DAYS // 366} years. {_forms()}")
-            return cls.of_dates(first, last, tz)
-        raise PeriodError(f"“{text.strip()[:40]}” is not a period. {_forms()}")
-
-    @classmethod
-    def of_dates(cls, first: date, last: date, tz: str = "UTC") -> Period:
-        """From `first` to `last`, both days included."""
-        return cls(_midnight(first, tz), _midnight(last + timedelta(days=1), tz), f"{first}..{last}",
-                   PeriodKind.dates, tz)
-
-    @classmethod
-    def _month(cls, year: int, month: int, tz: str) -> Period:
-        following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-        return cls(_midnight(date(year, month, 1), tz), _midnight(following, tz), f"{year}-{month:02d}",
-                   PeriodKind.month, tz)
-
-    @classmethod
-    def _quarter(cls, year: int, number: int, tz: str) -> Period:
-        following = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
-        return cls(_midnight(date(year, 3 * number - 2, 1), tz), _midnight(following, tz), f"{year}-Q{number}",
-                   PeriodKind.quarter, tz)
-
-    @classmethod
-    def week_of(cls, day: date, tz: str = "UTC") -> Period:
-        """The Monday-to-Monday week that contains `day`."""
-        monday = day - timedelta(days=day.weekday())
-        year, week, _ = monday.isocalendar()
-        return cls(_midnight(monday, tz), _midnight(monday + timedelta(days=7), tz), f"{year}-W{week:02d}",
-                   PeriodKind.week, tz)
-
-    @property
-    def first_day(self) -> date:
-        return self.start.astimezone(_zone(self.zone)).date()
-
-    @property
-    def last_day(self) -> date:
-        """The last day in the period (its end is the midnight after it)."""
-        return self.end.astimezone(_zone(self.zone)).date() - timedelta(days=1)
-
-    def previous(self) -> Period:
-        """The period of the same kind just before (the week, month or quarter before; for dates, as many days
-        ending where this one starts). Crossing a year works."""
-        first = self.first_day
-        if self.kind is PeriodKind.week:
-            return Period.week_of(first - timedelta(days=7), self.zone)
-        if self.kind is PeriodKind.month:
-            before = first - timedelta(days=1)
-            return Period._month(before.year, before.month, self.zone)
-        if self.kind is PeriodKind.quarter:
-            before = first - timedelta(days=1)
-            return Period._quarter(before.year, (before.month - 1) // 3 + 1, self.zone)
-        days = (self.last_day - first).days + 1
-        return Period.of_dates(first - timedelta(days=days), first - timedelta(days=1), self.zone)
-
-
-def _zone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (KeyError, ValueError):
-        raise PeriodError(f"{tz} is not a time zone; use a name such as Europe/Berlin") from None
-
-
-def _midnight(day: date, tz: str) -> datetime:
-    """00:00 of `day` in `tz`, in UTC."""
-    return datetime.combine(day, time(0), tzinfo=_zone(tz)).astimezone(timezone.utc)
-
-
-def _forms() -> str:
-    return "Give one of: " + "; ".join(PERIOD_FORMS) + "."
-
-
-# --- Money ------------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Money:
-    """How many deals and their value in the routing base currency (to the cent). Deals in a currency without an
-    exchange rate are in `count` but not in `value`: their currencies are named in `unconverted` and their number
-    is `unconverted_count`, so an average divides only what was counted."""
-
-    count: int = 0
-    value: Decimal = Decimal("0.00")
-    unconverted: tuple[str, ...] = ()
-    unconverted_count: int = 0
-
-    @classmethod
-    def of(cls, amounts: Amounts, rules: RoutingRules) -> Money:
-        """(currency, count, value) rows summed into the base currency."""
-        rows = list(amounts)
-        count, value, unconverted = total_in_base_currency(rows, rules)
-        left_out = sum(how_many for currency, how_many, _ in rows if currency in unconverted)
-        return cls(count, value, tuple(sorted(set(unconverted))), left_out)
-
-    def __add__(self, other: Money) -> Money:
-        return Money(self.count + other.count, self.value + other.value,
-                     tuple(sorted(set(self.unconverted) | set(other.unconverted))),
-                     self.unconverted_count + other.unconverted_count)
-
-    @property
-    def average(self) -> Decimal | None:
-        """value / the deals whose value was counted; None when none was."""
-        counted = self.count - self.unconverted_count
-        return (self.value / counted).quantize(CENT) if counted else None
-
-
-@dataclass(frozen=True)
-class Split:
-    """Partner deals split by attribution: `sourced` (partner-sourced) and `influenced` (partner-influenced and
-    co-sell)."""
-
-    sourced: Money = Money()
-    influenced: Money = Money()
-
-    @property
-    def total(self) -> Money:
-        return self.sourced + self.influenced
-
-
-# --- Direct (Salesforce) ----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class DirectSummary:
-    """DirectFigures in the base currency, for side-by-side with the partner figures."""
-
-    new_pipeline: Money
-    open_now: Money
-    won: Money
-    lost: int
-    average_days_to_close: Decimal | None
-
-    @property
-    def win_rate(self) -> Decimal | None:
-        """Percent (one decimal) of the direct deals decided in the period that were won; None when none was."""
-        return percent(self.won.count, self.won.count + self.lost)
-
-    @classmethod
-    def of(cls, direct: DirectFigures, rules: RoutingRules) -> DirectSummary:
-        return cls(Money.of(direct.new_pipeline, rules), Money.of(direct.open_now, rules), Money.of(direct.won, rules),
-                   direct.lost_count, direct.average_days_to_close)
-
-
-# --- The figures' parts -----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PipelineFigures:
-    """`new`: partner pipeline created in the period = registrations approved in it (approved_at; estimated_value)
-    plus upsells accepted in it (accepted_at; expected_value), whatever they became since. `open_now`: approved
-    registrations and accepted upsells not yet won or lost (status approved / accepted) at the time of the report,
-    whatever the period. Both split sourced / influenced (co-sell counts as influenced)."""
-
-    new: Split
-    open_now: Split
-
-
-@dataclass(frozen=True)
-class WonFigures:
-    """Deals decided in the period (closed_at in it), registrations and upsells together: `won` (registrations at
-    estimated_value, upsells at final_amount or else expected_value) split by attribution, `lost` (how many), and
-    `average_days_to_close` over the won ones (registrations approved_at -> closed_at, upsells accepted_at ->
-    closed_at; deals without the start time are left out). Upsells count in the win rate like registrations."""
-
-    won: Split
-    lost: int
-    average_days_to_close: Decimal | None
-
-    @property
-    def decided(self) -> int:
-        return self.won.total.count + self.lost
-
-    @property
-    def win_rate(self) -> Decimal | None:
-        """won / (won + lost) in percent with one decimal; None when nothing was decided in the period."""
-        return percent(self.won.total.count, self.decided)
-
-    @property
-    def average_deal_size(self) -> Decimal | None:
-        """Won value / won deals (those whose value was converted); None when none was won."""
-        return self.won.total.average
-
-
-class GroupBy(StrEnum):
-    partner = "partner"
-    type = "type"
-    tier = "tier"
-    landing_zone = "landing-zone"
-    manager = "manager"
-
-
-@dataclass(frozen=True)
-class LeadToClose:
-    """Registrations SUBMITTED in the period (created_at) and what became of them: `won` of those `decided` (won,
-    lost, rejected, expired or withdrawn by the time of the report); `open` ones (received, under review, approved)
-    are not counted in the ratio. `key`/`label` name the group (a partner id and name, a type, a tier, a landing
-    zone, a manager's Slack id; "all" for the whole scope)."""
-
-    key: str
-    label: str
-    won: int
-    decided: int
-    open: int
-
-    @property
-    def submitted(self) -> int:
-        return self.decided + self.open
-
-    @property
-    def ratio(self) -> Decimal | None:
-        """won / decided in percent with one decimal; None when none is decided yet."""
-        return percent(self.won, self.decided)
-
-
-@dataclass(frozen=True)
-class LandingZone:
-    """Accounts attached to partners in scope whose entry product line (CustomerAccount.landing_zone) is
-    `product_line`: `landed` (created up to the period end); `expanded`: those with a won upsell (closed_at) or an
-    AccountProductLine other than the landing zone (since) within EXPANSION_DAYS of landing and before the period
-    end; `eligible`: those landed at least EXPANSION_DAYS before the period end, or already expanded (the others
-    have not had their six months yet); `median_days_to_expand` over the expanded ones."""
-
-    product_line: str
-    landed: int
-    eligible: int
-    expanded: int
-    median_days_to_expand: Decimal | None
-
-    @property
-    def share(self) -> Decimal | None:
-        """expanded / eligible in percent with one decimal; None when none is eligible."""
-        return percent(self.expanded, self.eligible)
-
-
-@dataclass(frozen=True)
-class UsageGrowth:
-    """Usage-based registrations in scope that are won or approved now (and approved before the period end):
-    `starting` is the sum of their starting_monthly_usage, `current` the sum of each one's latest recorded month
-    (UsageRevenue) up to the period's last month, or its starting usage when it has none yet; `with_history` how
-    many have a recorded month. The growth (current - starting) is credited to the partners."""
-
-    deals: int
-    with_history: int
-    starting: Money
-    current: Money
-
-    @property
-    def growth(self) -> Decimal:
-        return self.current.value - self.starting.value
-
-    @property
-    def growth_percent(self) -> Decimal | None:
-        """growth / starting in percent with one decimal; None when starting is zero."""
-        if not self.starting.value:
-            return None
-        return (100 * self.growth / self.starting.value).quantize(TENTH)
-
-
-@dataclass(frozen=True)
-class StageCount:
-    stage: PartnerStage
-    partners: int
-    stuck: int  # past the nudge thresholds (storage/nudges/managers.py Stuck), as the manager roll-up counts them
-
-
-@dataclass(frozen=True)
-class Funnel:
-    """Partners in scope per lifecycle stage (every stage, zeros included) and how many are stuck; registrations
-    open (received or under review) now, and how many of them for longer than program.approval_sla_hours;
-    upsells open now (duplicate review, open, accepted; expected_value) and won in the period."""
-
-    stages: tuple[StageCount, ...]
-    registrations_pending: int
-    registrations_past_sla: int
-    upsells_open: Money
-    upsells_won: Money
-
-    @property
-    def stuck(self) -> int:
-        return sum(stage.stuck for stage in self.stages)
-
-
-@dataclass(frozen=True)
-class PartnerPipeline:
-    """One partner's new partner-sourced pipeline (as PipelineFigures.new.sourced) in the period and the one
-    before."""
-
-    partner_id: int
-    name: str
-    current: Money
-    previous: Money
-
-    @property
-    def change(self) -> Decimal:
-        return self.current.value - self.previous.value
-
-
-@dataclass(frozen=True)
-class WeekPoint:
-    """One week of the chart: new pipeline (as PipelineFigures.new) sourced and influenced, and direct (Salesforce
-    Opportunities created that week) or None when Salesforce is not connected."""
-
-    week_start: date
-    sourced: Money
-    influenced: Money
-    direct: Money | None
-
-
-@dataclass(frozen=True)
-class Figures:
-    """Every figure of a period and scope, in `base_currency`. `direct` is None when Salesforce is not connected
-    (show "not connected", never zero). `movers`: partners whose new sourced pipeline changed most against
-    period.previous() (by absolute change); `top_partners`: the most new sourced pipeline in the period."""
-
-    period: Period
-    scope: Scope
-    base_currency: str
-    computed_at: datetime
-    pipeline: PipelineFigures
-    won: WonFigures
-    lead_to_close: LeadToClose
-    landing_zones: tuple[LandingZone, ...]
-    usage_growth: UsageGrowth
-    funnel: Funnel
-    movers: tuple[PartnerPipeline, ...]
-    top_partners: tuple[PartnerPipeline, ...]
-    direct: DirectSummary | None = None
-    direct_unavailable: str | None = None  # "Salesforce unavailable: <reason>" when the read failed
-
-
-@dataclass(frozen=True)
-class Headline:
-    """What a digest compares with the week before (handlers/blocks/digest.py headline): new pipeline (as
-    PipelineFigures.new), won (as Figures.won) and the direct summary (None: Salesforce not connected)."""
-
-    new: Split
-    won: WonFigures
-    direct: DirectSummary | None = None
 
 
 # --- The functions ----------------------------------------------------------------------------------------------

@@ -36,7 +36,10 @@ from storage.scorecard import (
     scorecard_partners,
 )
 from workflows.nudges import Due, NudgeAction, NudgeButton, NudgeContent, NudgeReport, plural, run_nudges
-from workflows.reporting import LeadToClose, Money, Period, PeriodKind, partner_against_type, report_scope
+from workflows.money import Money
+from workflows.periods import Period, PeriodKind
+from workflows.report_figures import LeadToClose
+from workflows.reporting import partner_against_type, report_scope
 from workflows.services import NotFound, Services
 from workflows.working_hours import zone_named
 

@@ -28,7 +28,8 @@ from handlers.ids import Action
 from storage.nudges.models import Nudge
 from workflows.digest import DigestContent
 from workflows.nudges import plural
-from workflows.reporting import Figures, Money
+from workflows.money import Money
+from workflows.report_figures import Figures
 
 SHORT, FULL = 3, 20  # rows per ranked section: in the digest, in the Full report
 NAME_CHARS = 60

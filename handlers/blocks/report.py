@@ -17,7 +17,8 @@ from handlers.blocks.messages import Message
 from handlers.blocks.nudges import nudge_text
 from handlers.blocks.text import clip, escape, section
 from workflows.partner_report import PartnerReport
-from workflows.reporting import Figures, LeadToClose, Money
+from workflows.money import Money
+from workflows.report_figures import Figures, LeadToClose
 from workflows.scorecard import EXPIRY_DAYS, Scorecard, scorecard_content
 
 RANKED = 10

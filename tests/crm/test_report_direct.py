@@ -10,7 +10,8 @@ from datetime import date, datetime, timezone
 from tests.crm.test_direct_figures import november_org
 from tests.test_report_cli import cells, env, run  # noqa: F401  (the fixture)
 from tests.test_reporting import data  # noqa: F401  (the fixture)
-from workflows.reporting import Period, direct_for
+from workflows.periods import Period
+from workflows.reporting import direct_for
 
 NOVEMBER = ["--period", "2026-11", "--tz", "UTC"]
 
