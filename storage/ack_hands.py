@@ -44,8 +44,7 @@ HAND_YIELD_SECONDS = 0.1
 # database server and the background work. So on PostgreSQL `serve` holds a hand up for every request from the
 # moment it is signed until its answer is ready (`answering`), and a background engine on the same machine takes
 # no connection from its pool while one is up (at most HAND_YIELD_SECONDS): its next transaction or read waits
-# for the ack instead of taking turns with it for a core, and a job's batch commits at its next row
-# (`acks_waiting`) so its remaining rows wait too. The hand's file lives in the temporary directory, named
+# for the ack instead of taking turns with it for a core. The hand's file lives in the temporary directory, named
 # after the database (`hand_path`); a hand not lowered (a process killed mid-request) is down after
 # HAND_HELD_SECONDS.
 HAND_HELD_SECONDS = 0.5
@@ -113,7 +112,6 @@ class WriteGap:
 
 BACKGROUND: "weakref.WeakKeyDictionary[Engine, WriteGap]" = weakref.WeakKeyDictionary()
 HANDS: "weakref.WeakKeyDictionary[Engine, RaisedHand]" = weakref.WeakKeyDictionary()
-MAKING_WAY: "weakref.WeakSet[Engine]" = weakref.WeakSet()  # the background engines, on either database
 
 
 def attach(engine: Engine, *, background: bool) -> None:
@@ -123,7 +121,6 @@ def attach(engine: Engine, *, background: bool) -> None:
     hand = HANDS[engine] = RaisedHand(hand_path(engine))
     if not background:
         return
-    MAKING_WAY.add(engine)
     if engine.dialect.name == "sqlite":
         BACKGROUND[engine] = WriteGap(BACKGROUND_GAP_SECONDS)
         return
@@ -134,12 +131,10 @@ def attach(engine: Engine, *, background: bool) -> None:
 
 
 def acks_waiting(engine: Engine) -> bool:
-    """An ack is being made (in any process using this database): a job writing a batch row by row commits what it
-    has and makes way (WriteBudget). SQLite: the ack waits for the write lock the batch holds. PostgreSQL: it waits
-    for the cores the batch's next rows would take; there only a background engine's batches stop for it, as
-    `serve` holds its hand up for every request it answers, its own included."""
+    """An ack is waiting for SQLite's write lock (in any process on this database): commit and make way.
+    (Never on PostgreSQL: committing early frees no lock there, it only adds a commit.)"""
     hand = HANDS.get(engine)
-    return hand is not None and (engine.dialect.name == "sqlite" or engine in MAKING_WAY) and hand.raised()
+    return hand is not None and engine.dialect.name == "sqlite" and hand.raised()
 
 
 def ack_coming(engine: Engine) -> None:
@@ -154,7 +149,7 @@ def ack_coming(engine: Engine) -> None:
 def answering(engine: Engine, *, may_write: bool) -> Iterator[None]:
     """A request from Slack is being answered. SQLite: one that `may_write` before its ack raises a hand as it
     arrives (`ack_coming`). PostgreSQL: every request holds a hand up until its answer is ready, and background
-    work on this machine takes no connection and commits its batch meanwhile (see HAND_HELD_SECONDS)."""
+    work on this machine takes no connection meanwhile (see HAND_HELD_SECONDS)."""
     hand = HANDS.get(engine)
     if hand is None or engine.dialect.name == "sqlite":
         if may_write:
