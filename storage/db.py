@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError, InvalidatePoolError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from storage import ack_hands, at_commit
-from storage.ack_hands import ACK_RETRY_SECONDS, RaisedHand, WriteGap, make_way
 from storage import crm, models, nudges, protection, slack  # noqa: F401  (registers the tables)
+from storage.ack_hands import ACK_RETRY_SECONDS, RaisedHand, WriteGap, make_way
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # matches the connect timeout below

@@ -70,6 +70,13 @@ def finish_details(bot, user_id: str, details: dict) -> None:
         assert bot.driver.close(user_id, step.id).status == 200
 
 
+def copy_to(bot, message, channel: str):
+    """The bot's message posted again elsewhere: buttons someone else can press, as a forged request would."""
+    blocks = [b.to_dict() if hasattr(b, "to_dict") else b for b in message.blocks]
+    posted = bot.sandbox.client().chat_postMessage(channel=channel, text=message.text, blocks=blocks)
+    return channel, posted["ts"]
+
+
 def dm_messages(sandbox, user_id: str):
     return sandbox.messages(sandbox.dm_channel(user_id))
 

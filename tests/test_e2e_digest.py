@@ -11,9 +11,8 @@ from sqlmodel import Session, select
 from storage.models import Partner, PartnerStage
 from storage.nudges.models import Nudge, NudgeKind
 from storage.slack.models import SlackMessage, SlackMessageKind, SlackMessageStatus
-from tests.e2e_support import bot, clock, dm_messages, text_of  # noqa: F401 - the fixtures on a moving clock
+from tests.e2e_support import bot, clock, copy_to, dm_messages, text_of  # noqa: F401 - the fixtures on a moving clock
 from tests.test_digest import approved
-from tests.test_lifecycle import copy_to
 from workflows.digest import send_due_digests
 from workflows.digest_chart import render_chart
 

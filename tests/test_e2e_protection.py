@@ -9,8 +9,16 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from storage.models import Registration
-from tests.e2e_support import bot, clock, crm_events, dm_messages, registration_thread, text_of  # noqa: F401
-from tests.test_lifecycle import copy_to, register, review_of
+from tests.e2e_support import (  # noqa: F401
+    bot,
+    clock,
+    copy_to,
+    crm_events,
+    dm_messages,
+    registration_thread,
+    text_of,
+)
+from tests.test_lifecycle import register, review_of
 from tests.test_nudges import any_hour, only_partner_kinds
 from workflows.nudge_jobs import send_due_nudges
 

@@ -1,10 +1,10 @@
 """End to end: the handshake on an upsell. Its AE accepts or declines it (why), then marks it won (the final amount)
 or lost (why); only the AE, the partner's manager or an admin may; each step is a reply in the upsell's thread, the
-root updated in place and the CRM told."""
+root updated in place and the CRM told. (Joining: tests/test_e2e_upsell_join.py; the lists and App Home:
+tests/test_e2e_upsell_lists.py.)"""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,7 +15,7 @@ import workflows.upsell_decisions
 import workflows.upsell_join
 from storage.models import AccountProductLine, Partner, Upsell, UpsellStatus
 # The bot on a clock (fixtures), and the flagging tests' demo accounts (a fixture) and helpers.
-from tests.e2e_support import bot, clock, desk_message, dm_messages, text_of  # noqa: F401
+from tests.e2e_support import bot, clock, dm_messages, text_of  # noqa: F401
 from tests.test_e2e_upsells import (  # noqa: F401
     FLAG,
     GLOBEX,
@@ -283,186 +283,6 @@ def test_an_ae_who_does_not_answer_is_reminded_once_then_the_partners_manager_ne
     assert "Accepted by <@U0ALEX>" in thread(sandbox, root)[0]
     clock.offset = timedelta(hours=800)
     assert remind_overdue_upsells(bot.services) == 0
-
-
-# Join: the partner asked in says it is involved ----------------------------------------------------------
-def ask_northwind_in(bot, accounts, reference: str = "UPS-00001"):
-    """Alex runs /upsell in Northwind's channel on Initrode (no partner attached): Northwind is asked in."""
-    assert bot.driver.command("U0ALEX", "/upsell", "", channel_id="C0NORTH").status == 200
-    modal = bot.sandbox.open_modal("U0ALEX")
-    assert bot.driver.submit("U0ALEX", modal.id, dict(FLAG, account=str(accounts["initrode"]))).status == 200
-    return upsell_root(bot.sandbox, "C0NORTH", reference)
-
-
-def test_the_partner_asked_in_joins_from_the_thread_root_once(bot, engine, accounts, crm_told):
-    sandbox, driver = bot.sandbox, bot.driver
-    root = ask_northwind_in(bot, accounts)
-    assert [b.action_id for b in sandbox.buttons(root)] == ["upsell_accept", "upsell_decline", "upsell_join"]
-    assert "*Northwind Consulting*: are you involved?" in text_of(root)
-    offered = blocks_of(sandbox, root)
-    # Alex (ours) and Bob (another partner's, by a hand-made request) may not join it.
-    driver.click("U0ALEX", "upsell_join", message=(root.channel, root.ts))
-    click_as(bot, "U0BOB", "T0GLOBEX", "upsell_join", "1", sandbox.dm_channel("U0BOB"))
-    for user in ("U0ALEX", "U0BOB"):
-        assert "Only the people of the partner we asked in can join this upsell." in told_privately(sandbox, user)
-    assert upsells(engine)[0].partner_joined_at is None and crm_told == []
-
-    assert driver.click("U0DANA", "upsell_join", message=(root.channel, root.ts)).status == 200
-    [upsell] = upsells(engine)
-    assert upsell.partner_joined_at is not None and upsell.status == UpsellStatus.open
-    assert events_of(engine, upsell.id) == [UpsellStatus.open]  # no status change: the SLA keeps counting
-    assert crm_told == [(1, "attribution", "open")]
-    [reply] = thread(sandbox, root)
-    assert "<@U0DANA> confirmed *Northwind Consulting* is involved" in reply
-    root = upsell_root(sandbox, "C0NORTH")
-    assert [b.action_id for b in sandbox.buttons(root)] == ["upsell_accept", "upsell_decline"]
-    assert "asked *Northwind Consulting* in (partner-influenced): :handshake: joined" in text_of(root)
-    assert "you joined UPS-00001" in text_of(sandbox.ephemerals("U0DANA")[-1])
-
-    # Erik (Northwind too) clicks the Join still on his screen: already joined, nothing changes.
-    restore(sandbox, root, offered)
-    driver.click("U0ERIK", "upsell_join", message=(root.channel, root.ts))
-    assert "Northwind Consulting already joined UPS-00001: nothing changed." in text_of(
-        sandbox.ephemerals("U0ERIK")[-1])
-    assert len(crm_told) == 1 and len(thread(sandbox, root)) == 1
-
-
-def test_a_referral_partner_is_asked_in_by_dm_and_only_its_listed_contacts_may_join(bot, engine, accounts, crm_told):
-    sandbox, driver = bot.sandbox, bot.driver
-    sandbox.add_user("U0GUS", "T0GLOBEX", "Gus Globex")  # Globex's, but not one of its listed contacts
-    driver.command("U0ALEX", "/upsell", "initrode")
-    modal = sandbox.open_modal("U0ALEX")
-    assert driver.submit("U0ALEX", modal.id, dict(FLAG, account=str(accounts["initrode"]), partner=str(GLOBEX),
-                                                  influenced=["influenced"])).status == 200
-    [upsell] = upsells(engine)
-    assert (upsell.partner_channel_id, upsell.attribution) == (None, "partner_influenced")
-    root = upsell_root(sandbox, sandbox.dm_channel("U0ALEX"))  # a referral partner's people see only their own
-    assert "upsell_join" not in [b.action_id for b in sandbox.buttons(root)]
-    asked = {user: [m for m in dm_messages(sandbox, user) if "UPS-00001" in text_of(m)] for user in ("U0BOB", "U0BETH")}
-    for user, [request] in asked.items():
-        assert "<@U0ALEX> asks *Globex Referrals* in on an expansion" in text_of(request)
-        assert "*Initrode*" in text_of(request) and [b.action_id for b in sandbox.buttons(request)] == ["upsell_join"]
-    assert not [m for m in sandbox.messages("C0GLOBEX") if "UPS-" in text_of(m)]
-
-    click_as(bot, "U0GUS", "T0GLOBEX", "upsell_join", "1", sandbox.dm_channel("U0GUS"))
-    assert "Only the people of the partner we asked in" in told_privately(sandbox, "U0GUS")
-    bob_request = asked["U0BOB"][0]
-    [beth_request] = asked["U0BETH"]
-    assert driver.click("U0BETH", "upsell_join", message=(beth_request.channel, beth_request.ts)).status == 200
-    assert upsells(engine)[0].partner_joined_at is not None and crm_told == [(1, "attribution", "open")]
-    for user in ("U0BOB", "U0BETH"):  # both requests say who joined, and offer Join no more
-        [request] = [m for m in dm_messages(sandbox, user) if "UPS-00001" in text_of(m) and "asks" not in text_of(m)]
-        assert "<@U0BETH> joined for *Globex Referrals*" in text_of(request) and sandbox.buttons(request) == []
-    assert "<@U0BETH> confirmed *Globex Referrals* is involved" in thread(sandbox, root)[0]
-    # Bob's click from before the update: already joined.
-    restore(sandbox, bob_request, bob_request.blocks)
-    driver.click("U0BOB", "upsell_join", message=(bob_request.channel, bob_request.ts))
-    assert "already joined UPS-00001" in told_privately(sandbox, "U0BOB") and len(crm_told) == 1
-
-
-def test_join_is_only_for_an_open_partner_influenced_upsell(bot, engine, accounts, crm_told):
-    sandbox, driver = bot.sandbox, bot.driver
-    root = flag_acme(bot, accounts)  # Dana's own flag: partner-sourced, nothing to join
-    click_as(bot, "U0DANA", "T0NORTH", "upsell_join", "1", root.channel)
-    assert "Only the people of the partner we asked in" in text_of(sandbox.ephemerals("U0DANA")[-1])
-    asked = ask_northwind_in(bot, accounts, "UPS-00002")  # declined before anyone joins
-    offered = blocks_of(sandbox, asked)
-    driver.click("U0ALEX", "upsell_decline", message=(asked.channel, asked.ts))
-    driver.submit("U0ALEX", sandbox.open_modal("U0ALEX").id, {"reason": "The customer said no"})
-    assert "upsell_join" not in [b.action_id for b in sandbox.buttons(upsell_root(sandbox, "C0NORTH", "UPS-00002"))]
-    restore(sandbox, asked, offered)
-    driver.click("U0DANA", "upsell_join", message=(asked.channel, asked.ts))
-    assert "UPS-00002 is declined: there is nothing to join any more." in text_of(sandbox.ephemerals("U0DANA")[-1])
-    assert [u.partner_joined_at for u in upsells(engine)] == [None, None] and crm_told == []
-
-
-# The lists and App Home ------------------------------------------------------------------------------------
-def listed_upsells(message) -> list[str]:
-    """The references of the upsells a deals list shows, in order."""
-    text = text_of(message)
-    if "*Upsells you can see" not in text:
-        return []
-    return re.findall(r"UPS-\d{5}", text.split("*Upsells you can see", 1)[1])
-
-
-def test_my_deals_and_partner_deals_list_the_callers_upsells_and_never_another_partners(bot, engine, accounts):
-    sandbox, driver = bot.sandbox, bot.driver
-    flag_acme(bot, accounts)  # UPS-00001: Northwind's, Alex's
-    driver.submit("U0BOB", open_from_desk(bot, "U0BOB", "C0GLOBEX").id,  # UPS-00002: Bob's (Globex), Alex's
-                  dict(FLAG, account=str(accounts["acme"]), target="Analytics", signal="new_product_line"))
-    driver.submit("U0BETH", open_from_desk(bot, "U0BETH", "C0GLOBEX").id,  # UPS-00003: Beth's (Globex), Bea's
-                  dict(FLAG, account=str(accounts["hooli"])))
-    assert [u.reference for u in upsells(engine)] == ["UPS-00001", "UPS-00002", "UPS-00003"]
-
-    def my_deals(user: str, channel: str):
-        desk = desk_message(sandbox, channel)
-        assert driver.click(user, "my_deals", message=(channel, desk.ts)).status == 200
-        return sandbox.ephemerals(user)[-1]
-
-    def partner_deals(user: str, search: str = ""):
-        assert driver.command(user, "/partner", f"deals {search}".strip()).status == 200
-        return dm_messages(sandbox, user)[-1]
-
-    dana = my_deals("U0DANA", "C0NORTH")
-    assert listed_upsells(dana) == ["UPS-00001"] and "All 1 upsell;" in text_of(dana)
-    assert "No registrations to show yet" in text_of(dana) and "Open" in text_of(dana) and "<@U0ALEX>" in text_of(dana)
-    assert listed_upsells(my_deals("U0BOB", "C0GLOBEX")) == ["UPS-00002"]  # a referral contact: only their own
-    assert listed_upsells(my_deals("U0BETH", "C0GLOBEX")) == ["UPS-00003"]
-    assert listed_upsells(partner_deals("U0ALEX")) == ["UPS-00002", "UPS-00001"]  # an AE: theirs, newest first
-    assert listed_upsells(partner_deals("U0BEA")) == ["UPS-00003"]
-    assert listed_upsells(partner_deals("U0CARL")) == []
-    everything = partner_deals("U0PRIYA")
-    assert listed_upsells(everything) == ["UPS-00003", "UPS-00002", "UPS-00001"]
-    assert "Globex Referrals" in text_of(everything) and "All 3 upsells" in text_of(everything)
-    assert listed_upsells(partner_deals("U0PRIYA", "hooli")) == ["UPS-00003"]  # narrowed by account
-    assert listed_upsells(partner_deals("U0PRIYA", "acme.com")) == ["UPS-00002", "UPS-00001"]
-
-    # Honest counts: more than a list shows is said, never another partner's.
-    with Session(engine) as session:
-        for n in range(7):
-            session.add(Upsell(account_id=accounts["acme"], partner_id=NORTHWIND, flagged_by_slack_id="U0ERIK",
-                               signal="more_seats", target="Team", expected_value=Decimal(n + 1), currency="USD",
-                               recurrence="monthly", timeline="", status=UpsellStatus.lost,
-                               assigned_to_slack_id="U0ALEX"))
-        session.commit()
-    dana = my_deals("U0DANA", "C0NORTH")
-    assert listed_upsells(dana) == [f"UPS-{n:05d}" for n in range(10, 5, -1)]
-    assert "The newest 5 of 8 upsells" in text_of(dana) and "Globex" not in text_of(dana)
-    assert len(dana.blocks) <= 50
-
-
-def test_app_home_shows_an_ae_the_upsells_waiting_for_them_with_accept_and_decline(bot, engine, accounts, crm_told):
-    sandbox, driver = bot.sandbox, bot.driver
-    root = flag_acme(bot, accounts)  # UPS-00001: Alex's
-    driver.submit("U0BETH", open_from_desk(bot, "U0BETH", "C0GLOBEX").id,  # UPS-00002: Bea's
-                  dict(FLAG, account=str(accounts["hooli"])))
-    flag_acme(bot, accounts, target="Analytics", signal="new_product_line")  # UPS-00003: Alex's
-
-    driver.home_opened("U0ALEX")
-    home = sandbox.home("U0ALEX")
-    shown = str(home.blocks)
-    assert "Upsells waiting for your answer* (2)" in shown and "2* upsells waiting" in shown
-    assert "UPS-00003" in shown and "UPS-00001" in shown and "UPS-00002" not in shown
-    assert [(b.action_id, b.value) for b in sandbox.buttons(home)][:4] == [
-        ("upsell_accept", "3"), ("upsell_decline", "3"), ("upsell_accept", "1"), ("upsell_decline", "1")]
-    driver.home_opened("U0BEA")
-    assert "UPS-00002" in str(sandbox.home("U0BEA").blocks) and "UPS-00001" not in str(sandbox.home("U0BEA").blocks)
-    driver.home_opened("U0DANA")  # a partner's person has no App Home lists
-    assert "UPS-" not in str(sandbox.home("U0DANA").blocks)
-
-    # Accept from App Home: committed, the thread told, and App Home published again without it.
-    assert driver.click("U0ALEX", "upsell_accept", view_id=home.id, value="1").status == 200
-    assert upsells(engine)[0].status == UpsellStatus.accepted and crm_told == [(1, "accepted", "accepted")]
-    assert "Accepted by <@U0ALEX>" in thread(sandbox, root)[0]
-    home = sandbox.home("U0ALEX")
-    assert "UPS-00001" not in str(home.blocks) and "Upsells waiting for your answer* (1)" in str(home.blocks)
-
-    # Decline from App Home asks why first, then App Home shows nothing waiting.
-    assert driver.click("U0ALEX", "upsell_decline", view_id=home.id, value="3").status == 200
-    why = {"reason": "Analytics is not sold there"}
-    assert driver.submit("U0ALEX", sandbox.open_modal("U0ALEX").id, why).status == 200
-    assert upsells(engine)[2].status == UpsellStatus.declined
-    assert "Upsells waiting" not in str(sandbox.home("U0ALEX").blocks)
 
 
 # The builders, without Slack --------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """End to end: flagging an upsell from the desk, /upsell, the message shortcut and a signal's suggestion; the form's
-account picker and checks; the thread root in the partner's channel; duplicates and the partner manager."""
+account picker and checks; the thread root in the partner's channel; duplicates (the partner manager's approval:
+tests/test_e2e_upsell_approval.py; the Block Kit and the form's checks: tests/test_upsell_blocks.py)."""
 
 from __future__ import annotations
 
 import json
 from decimal import Decimal
-from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
@@ -323,86 +323,6 @@ def click_as(bot, user_id: str, team_id: str, action_id: str, value: str, channe
     return bot.driver.send(urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded")
 
 
-def test_another_partners_flag_goes_to_the_partner_manager_who_approves_it(bot, engine, accounts):
-    sandbox, driver = bot.sandbox, bot.driver
-    driver.submit("U0DANA", open_from_desk(bot, "U0DANA", "C0NORTH").id, dict(FLAG, account=str(accounts["acme"])))
-    bob = open_from_desk(bot, "U0BOB", "C0GLOBEX")
-    assert driver.submit("U0BOB", bob.id, dict(FLAG, account=str(accounts["acme"]), expected_value="3000",
-                                               notes="Their CFO asked us")).status == 200
-    first, second = upsells(engine)
-    assert (second.status, second.duplicate_of, second.assigned_to_slack_id, second.partner_id) == (
-        UpsellStatus.duplicate_review, first.id, "U0PRIYA", GLOBEX)
-    assert second.root_message_key is None and events_of(engine, second.id) == [UpsellStatus.duplicate_review]
-    assert "UPS-00002" in text_of(sandbox.ephemerals("U0BOB")[-1]) and "partner manager" in text_of(
-        sandbox.ephemerals("U0BOB")[-1])
-    bob_view = "\n".join(text_of(m) for m in sandbox.messages("C0GLOBEX") + dm_messages(sandbox, "U0BOB")
-                         + sandbox.ephemerals("U0BOB"))
-    assert "Northwind" not in bob_view and "UPS-00001" not in bob_view  # never another partner's
-
-    [review] = dm_messages(sandbox, "U0PRIYA")
-    evidence = text_of(review)
-    for part in ("UPS-00001", "UPS-00002", "Northwind Consulting", "Globex Referrals", "<@U0DANA>", "<@U0BOB>",
-                 "3,000 USD/month", "Their CFO asked us"):
-        assert part in evidence, part
-    assert [b.action_id for b in sandbox.buttons(review)] == ["upsell_duplicate_approve", "upsell_duplicate_reject"]
-
-    # Neither the AE nor a partner may decide it.
-    click_as(bot, "U0ALEX", "T0OURS", "upsell_duplicate_approve", str(second.id), review.channel)
-    click_as(bot, "U0BOB", "T0GLOBEX", "upsell_duplicate_approve", str(second.id), review.channel)
-    assert upsells(engine)[1].status == UpsellStatus.duplicate_review
-    assert any("Only partner managers and admins" in text_of(m)
-               for m in sandbox.ephemerals("U0ALEX") + dm_messages(sandbox, "U0ALEX"))
-
-    buttons = [dict(b) for b in sandbox.state.find_message(review.channel, review.ts).blocks]
-    assert driver.click("U0PRIYA", "upsell_duplicate_approve", message=(review.channel, review.ts)).status == 200
-    _, second = upsells(engine)
-    assert (second.status, second.assigned_to_slack_id, second.root_message_key) == (
-        UpsellStatus.open, "U0ALEX", "ups:2:root")
-    assert events_of(engine, second.id) == [UpsellStatus.duplicate_review, UpsellStatus.open]
-    root = upsell_root(sandbox, sandbox.dm_channel("U0BOB"), "UPS-00002")  # Globex is a referral partner
-    assert [b.action_id for b in sandbox.buttons(root)] == ["upsell_accept", "upsell_decline"]
-    [review] = dm_messages(sandbox, "U0PRIYA")
-    assert sandbox.buttons(review) == [] and "decided by <@U0PRIYA>" in text_of(review)
-
-    # A second click (made before the buttons went) changes nothing and says why.
-    sandbox.state.find_message(review.channel, review.ts).blocks = buttons
-    driver.click("U0PRIYA", "upsell_duplicate_approve", message=(review.channel, review.ts))
-    told = sandbox.ephemerals("U0PRIYA") + dm_messages(sandbox, "U0PRIYA")
-    assert any("UPS-00002 was already decided: it is open" in text_of(m) for m in told)
-    assert len([m for m in sandbox.messages(sandbox.dm_channel("U0BOB")) if "UPS-00002" in text_of(m)
-                and not m.thread_ts]) == 1
-
-
-def test_the_partner_manager_rejects_a_duplicate_with_a_reason_the_flagger_is_told(bot, engine, accounts):
-    sandbox, driver = bot.sandbox, bot.driver
-    driver.submit("U0DANA", open_from_desk(bot, "U0DANA", "C0NORTH").id, dict(FLAG, account=str(accounts["acme"])))
-    driver.submit("U0BOB", open_from_desk(bot, "U0BOB", "C0GLOBEX").id, dict(FLAG, account=str(accounts["acme"])))
-    [review] = dm_messages(sandbox, "U0PRIYA")
-    driver.click("U0PRIYA", "upsell_duplicate_reject", message=(review.channel, review.ts))
-    modal = sandbox.open_modal("U0PRIYA")
-    assert modal.callback_id == "upsell_duplicate_reject"
-    blank = driver.submit("U0PRIYA", modal.id, {"reason": "  "})
-    assert blank.json["errors"] == {"reason": "Write a reason: the partner sees it."}
-    named = driver.submit("U0PRIYA", modal.id, {"reason": "Northwind flagged it first"})
-    assert "names Northwind Consulting, another partner" in named.json["errors"]["reason"]
-    assert upsells(engine)[1].status == UpsellStatus.duplicate_review
-    assert driver.submit("U0PRIYA", modal.id, {"reason": "Already in progress with the account team"}).status == 200
-    _, second = upsells(engine)
-    assert (second.status, second.decision_reason) == (UpsellStatus.rejected, "Already in progress with the account "
-                                                                              "team")
-    assert second.closed_at is not None and events_of(engine, second.id)[-1] == UpsellStatus.rejected
-    told = text_of(dm_messages(sandbox, "U0BOB")[-1])
-    assert "UPS-00002" in told and "not taken forward" in told and "Already in progress" in told
-    [review] = dm_messages(sandbox, "U0PRIYA")
-    assert sandbox.buttons(review) == [] and "Not taken forward: decided by <@U0PRIYA>" in text_of(review)
-    assert not [m for m in sandbox.messages(sandbox.dm_channel("U0BOB")) if "UPS-00002" in text_of(m)
-                and "Upsell" in text_of(m)]  # no thread root for a rejected flag
-    # Reject asks nothing of someone who may not decide, or of a decided one.
-    click_as(bot, "U0ALEX", "T0OURS", "upsell_duplicate_reject", str(second.id), review.channel)
-    assert sandbox.open_modal("U0ALEX") is None
-
-
-
 def test_an_upsell_thread_follows_its_channel_when_the_channel_id_changes(bot, engine, accounts):
     driver = bot.driver
     driver.submit("U0DANA", open_from_desk(bot, "U0DANA", "C0NORTH").id, dict(FLAG, account=str(accounts["acme"])))
@@ -455,55 +375,3 @@ def test_who_may_see_an_upsell_is_filtered_in_the_storage_query(bot, engine, acc
         assert seen("U0CARL", "T0OURS") == seen("U0NOBODY", "T0ELSEWHERE") == []
         bob_actor = resolve_actor(session, user_id="U0BOB", team_id="T0GLOBEX", our_team_id="T0OURS")
         assert upsell_for_actor(session, beth, bob_actor) is None and upsell_for_actor(session, bob, bob_actor)
-
-
-# The builders and the form's checks, without Slack --------------------------------------------------------
-def test_the_root_shows_the_status_and_the_buttons_it_allows():
-    from handlers.blocks.upsells import build_upsell_root
-    from storage.models import Partner, PartnerType
-
-    account = CustomerAccount(id=1, name="Acme <Corp>", name_key="acme corp", domain="acme.com",
-                              owner_slack_id="U0ALEX")
-    partner = Partner(id=1, name="Northwind", type=PartnerType.reseller)
-    upsell = Upsell(id=7, account_id=1, partner_id=1, flagged_by_slack_id="U0DANA", signal="renewal_at_risk",
-                    target="Analytics", expected_value=Decimal("15000"), currency="EUR", recurrence="one_time",
-                    timeline="", status=UpsellStatus.open)
-
-    def shown(**changes):
-        message = build_upsell_root(upsell.model_copy(update=changes), account, partner)
-        blocks = [block.to_dict() for block in message.blocks]
-        return text_of(SimpleNamespace(text=message.text, blocks=blocks)), [
-            b["action_id"] for block in blocks for b in block.get("elements") or []]
-
-    text, buttons = shown()
-    assert "UPS-00007 · *Acme &lt;Corp&gt;*" in text and "15,000 EUR one-time" in text
-    assert "Renewal at risk → *Analytics*" in text and "waiting for <@U0ALEX>" in text
-    assert buttons == ["upsell_accept", "upsell_decline"]
-    assert shown(status=UpsellStatus.accepted)[1] == ["upsell_won", "upsell_lost"]
-    text, buttons = shown(status=UpsellStatus.declined, decision_reason="Budget frozen")
-    assert buttons == [] and "Declined" in text and ">Budget frozen" in text
-    text, buttons = shown(status=UpsellStatus.won, final_amount=Decimal("18000"))
-    assert buttons == [] and "Won" in text and "18,000 EUR one-time" in text
-    assert shown(status=UpsellStatus.lost)[1] == []
-
-
-def test_the_forms_checks_name_each_field_in_plain_words():
-    from workflows.program import Program
-    from workflows.upsell_form import UpsellFormInvalid, validate_upsell
-
-    program = Program()
-    good = dict(FLAG, account="4", expected_value="2000")
-    assert validate_upsell(good, program).expected_value == Decimal("2000")
-    with pytest.raises(UpsellFormInvalid) as invalid:
-        validate_upsell(dict(good, account="²", signal="telepathy", target="Moon plan", currency="XXX",
-                             expected_value="150000000", timeline="someday", notes="n" * 3001), program,
-                        needs_partner=True)
-    errors = invalid.value.errors
-    assert set(errors) == {"account", "signal", "target", "currency", "expected_value", "timeline", "notes",
-                           "partner"}
-    assert errors["account"] == "Choose the customer account (type to search)."
-    assert "“Moon plan” is not one of the target product line or plan choices" in errors["target"]
-    with pytest.raises(UpsellFormInvalid) as invalid:
-        validate_upsell(dict(good, expected_value="150000000"), program)  # monthly: a yearly figure, surely
-    assert "more than 100 million a month" in invalid.value.errors["expected_value"]
-    assert validate_upsell(dict(good, expected_value="150000000", recurrence="one_time"), program)

@@ -16,8 +16,8 @@ from storage.db import make_engine
 from storage.models import Partner, PartnerStage, PartnerType, Registration, Role
 from storage.nudges.models import Nudge, NudgeKind, NudgeMute, NudgeResponse, SlackUserZone
 from storage.slack.models import SlackMessage
-from tests.e2e_support import text_of
-from tests.test_lifecycle import card_of, copy_to
+from tests.e2e_support import copy_to, text_of
+from tests.test_lifecycle import card_of
 from workflows.nudge_jobs import send_due_nudges
 from workflows.nudges import answer_nudge
 from workflows.program import Program

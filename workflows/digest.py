@@ -29,8 +29,8 @@ from storage.queries import program_runners
 from workflows.digest_chart import ChartSpec, ChartWeek
 from workflows.nudge_managers import iso_week
 from workflows.nudges import Due, NudgeReport, run_nudges, time_zones
-from workflows.program import DigestRules
 from workflows.periods import Period
+from workflows.program import DigestRules
 from workflows.report_figures import Figures, GroupBy, Headline, LeadToClose, WeekPoint
 from workflows.reporting import (
     CHART_WEEKS,

@@ -17,10 +17,10 @@ from storage.nudges.models import Nudge, NudgeKind
 from storage.nudges.qbr import Amounts, QuarterCounts, open_pipeline, quarter_counts, stage_changes, strategic_partners
 from storage.queries import first_program_runner
 from workflows.amounts import shown
+from workflows.money import Money
 from workflows.nudge_partners import partner_subject
 from workflows.nudges import Due, NudgeContent, plural
 from workflows.program import Program
-from workflows.money import Money
 from workflows.services import Services
 
 FIRST_WEEK_DAYS = 7

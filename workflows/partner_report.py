@@ -17,11 +17,11 @@ from storage.actors import Actor
 from storage.models import PartnerTier, PartnerType
 from storage.reporting import partner_by_name
 from storage.reporting_scope import Scope, ScopeKind
+from workflows.nudges import time_zones
 from workflows.periods import PERIOD_FORMS, Period, PeriodError
 from workflows.report_figures import Figures, GroupBy, LeadToClose
 from workflows.reporting import compute_figures, direct_for, lead_to_close_by, report_scope
 from workflows.scorecard import Scorecard, scorecard_for
-from workflows.nudges import time_zones
 from workflows.services import NotAllowed, Services, WorkflowError
 from workflows.working_hours import zone_named
 

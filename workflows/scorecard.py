@@ -35,8 +35,8 @@ from storage.scorecard import (
     registration_activity,
     scorecard_partners,
 )
-from workflows.nudges import Due, NudgeAction, NudgeButton, NudgeContent, NudgeReport, plural, run_nudges
 from workflows.money import Money
+from workflows.nudges import Due, NudgeAction, NudgeButton, NudgeContent, NudgeReport, plural, run_nudges
 from workflows.periods import Period, PeriodKind
 from workflows.report_figures import LeadToClose
 from workflows.reporting import partner_against_type, report_scope

@@ -13,9 +13,9 @@ from sqlmodel import Session
 
 from storage.ack_hands import acks_waiting
 from storage.db import DatabaseBusy  # noqa: F401  (workflows raise DatabaseBusy; handlers catch it here)
+from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, StageProposal, Upsell
 from storage.nudges.models import Nudge
 from storage.protection import ExtensionRequest
-from storage.models import CustomerAccount, Partner, Registration, RegistrationStatus, StageProposal, Upsell
 from workflows.program import Program
 
 

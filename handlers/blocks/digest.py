@@ -27,8 +27,8 @@ from handlers.blocks.text import SECTION_LIMIT, clip, escape, section, whole_lin
 from handlers.ids import Action
 from storage.nudges.models import Nudge
 from workflows.digest import DigestContent
-from workflows.nudges import plural
 from workflows.money import Money
+from workflows.nudges import plural
 from workflows.report_figures import Figures
 
 SHORT, FULL = 3, 20  # rows per ranked section: in the digest, in the Full report

@@ -16,8 +16,8 @@ from handlers.blocks.digest import Section, amount, not_connected, signed
 from handlers.blocks.messages import Message
 from handlers.blocks.nudges import nudge_text
 from handlers.blocks.text import clip, escape, section
-from workflows.partner_report import PartnerReport
 from workflows.money import Money
+from workflows.partner_report import PartnerReport
 from workflows.report_figures import Figures, LeadToClose
 from workflows.scorecard import EXPIRY_DAYS, Scorecard, scorecard_content
 
