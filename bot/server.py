@@ -6,7 +6,6 @@ import errno
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl
 
@@ -210,8 +209,7 @@ def make_slack_endpoint(app: App, signing_secret: str, *, answer_at_ack: bool = 
             reason = str(exc) if isinstance(exc, BadRequest) else f"unparsable ({exc.__class__.__name__})"
             logger.warning("refused a signed Slack request: %s", reason)
             return _answer(start_response, "400 Bad Request", b'{"error":"malformed request"}')
-        with answering(engine, may_write=request.body.get("type") in WRITES_BEFORE_ACK) if engine is not None \
-                else nullcontext():
+        with answering(engine, may_write=request.body.get("type") in WRITES_BEFORE_ACK):
             reply = bolt.dispatch(request)
         response = WsgiHttpResponse(status=reply.status, headers=reply.headers, body=reply.body)
         start_response(response.status, response.get_headers())

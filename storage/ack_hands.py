@@ -146,12 +146,15 @@ def ack_coming(engine: Engine) -> None:
 
 
 @contextmanager
-def answering(engine: Engine, *, may_write: bool) -> Iterator[None]:
+def answering(engine: Engine | None, *, may_write: bool) -> Iterator[None]:
     """A request from Slack is being answered. SQLite: one that `may_write` before its ack raises a hand as it
     arrives (`ack_coming`). PostgreSQL: every request holds a hand up until its answer is ready, and background
-    work on this machine takes no connection meanwhile (see HAND_HELD_SECONDS)."""
-    hand = HANDS.get(engine)
-    if hand is None or engine.dialect.name == "sqlite":
+    work on this machine takes no connection meanwhile (see HAND_HELD_SECONDS). No engine: nothing to tell."""
+    hand = HANDS.get(engine) if engine is not None else None
+    if hand is None:
+        yield
+        return
+    if engine.dialect.name == "sqlite":
         if may_write:
             ack_coming(engine)
         yield
