@@ -59,7 +59,7 @@ from bot.runtime import yield_cpu_to_acks
 from bot.sandbox import Sandbox
 from bot.scheduler import JOBS, JobContext
 from handlers.notify import SlackNotifier
-from storage.db import create_schema, make_engine, transaction
+from storage.db import create_schema, lazy_commits, make_engine, transaction
 from storage.models import Partner
 from storage.slack.models import SlackMessage, SlackMessageStatus
 from workflows.decisions import expire_registrations
@@ -144,8 +144,9 @@ def loop_jobs(url: str, hours_per_second: float, as_of: datetime) -> None:
     try:
         while not stopping.is_set():
             try:
-                totals["reminded"] += remind_overdue_reviews(reminders)
-                totals["expired"] += expire_registrations(expiry)
+                with lazy_commits():  # as the scheduler runs these jobs (bot.scheduler.run_job)
+                    totals["reminded"] += remind_overdue_reviews(reminders)
+                    totals["expired"] += expire_registrations(expiry)
             except Exception as error:  # noqa: BLE001 - counted and shown; the loop must go on
                 totals["errors"] += 1
                 print(f"job failed: {error!r}"[:500], flush=True)

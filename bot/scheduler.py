@@ -21,6 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.schedules import Schedule, every
 from bot.settings import Settings, redact
+from storage.db import lazy_commits
 from storage.jobs import JobOutcome, job_runs, record_finish, record_next_run, record_start
 from storage.leadership import Leadership
 from workflows.decisions import expire_registrations
@@ -49,6 +50,9 @@ class Job:
     schedule: Schedule
     description: str  # one line, for `partnerbot jobs list`
     run: Callable[[JobContext], str]  # does the work; returns its short result ("3 reminded")
+    # Its transactions commit without waiting for the disk (storage.db.lazy_commits): every job but one whose own
+    # calls go outside the database after a commit it must not lose (the CRM drain's "written").
+    lazy_commits: bool = True
 
 
 def drain_crm(context: JobContext) -> str:
@@ -78,7 +82,8 @@ def counted(counts: dict[str, int]) -> str:
 
 
 JOBS: tuple[Job, ...] = (
-    Job("crm_drain", every(minutes=1), "send pending CRM writes to Salesforce (or the local mirror)", drain_crm),
+    Job("crm_drain", every(minutes=1), "send pending CRM writes to Salesforce (or the local mirror)", drain_crm,
+        lazy_commits=False),
     Job("expire_registrations", every(hours=1), "expire approved registrations whose protection window ended",
         lambda c: f"{expire_registrations(c.services)} expired"),
     Job("remind_overdue_reviews", every(minutes=15), "remind reviewers, then managers, of reviews past the SLA",
@@ -129,7 +134,8 @@ def run_job(context: JobContext, job: Job, *, ran_by: str,
     engine = context.services.engine
     record_start(engine, job.name, at=utc_now(), ran_by=ran_by)
     try:
-        outcome, result = JobOutcome.ok, job.run(context)
+        with lazy_commits(job.lazy_commits):
+            outcome, result = JobOutcome.ok, job.run(context)
     except Exception as error:  # noqa: BLE001 - recorded as failed; the next run tries again
         logger.exception("job %s failed", job.name)
         outcome, result = JobOutcome.failed, describe_failure(error, context.settings)

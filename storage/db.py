@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from alembic import command
@@ -173,18 +174,20 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
     """
     sqlite = engine.dialect.name == "sqlite"
     gap = ack_hands.BACKGROUND.get(engine) if sqlite else None
-    bounded = lock_timeout is not None and not sqlite
-    # PostgreSQL, a bounded wait: BEGIN and SET LOCAL go in one round trip (a simple query holds both), on a
-    # connection psycopg leaves in autocommit so that it sends no BEGIN of its own first. It still ends the
-    # transaction so begun with COMMIT or ROLLBACK (it does whenever the server says one is open).
-    with Session(engine.execution_options(isolation_level="AUTOCOMMIT") if bounded else engine,
+    settings = [] if sqlite else [
+        *([f"lock_timeout = '{int(lock_timeout * 1000)}ms'"] if lock_timeout is not None else []),
+        *(["synchronous_commit = off"] if _LAZY_COMMITS.get() else [])]
+    # PostgreSQL, a bounded wait or a lazy commit: BEGIN and SET LOCAL go in one round trip (a simple query holds
+    # both), on a connection psycopg leaves in autocommit so that it sends no BEGIN of its own first. It still ends
+    # the transaction so begun with COMMIT or ROLLBACK (it does whenever the server says one is open).
+    with Session(engine.execution_options(isolation_level="AUTOCOMMIT") if settings else engine,
                  expire_on_commit=False) as session:
         try:
             if sqlite:
                 _begin_sqlite(session, gap, lock_timeout=lock_timeout, read_first=read_first)
-            elif bounded:
+            elif settings:
                 session.connection(execution_options={"no_parameters": True}).exec_driver_sql(
-                    f"BEGIN; SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
+                    "BEGIN; " + "; ".join(f"SET LOCAL {setting}" for setting in settings))
             if inserts_at_commit:
                 at_commit.keep_inserts_for_commit(session)
             yield session
@@ -204,6 +207,28 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
         finally:
             if gap is not None:
                 gap.ended()
+
+
+# PostgreSQL waits at every commit until its write-ahead log is on disk (a flush, milliseconds on a busy disk), and
+# an ack's commit waits behind any flush under way. A scheduled job's writes need not wait: what it does is
+# derived again from stored rows by its next run, and what it owes anyone outside the database goes out after a
+# durable commit that puts every earlier commit on disk with it (the Slack sender claims each message, committed,
+# before its call) or is written again harmlessly (the CRM drain upserts by our key, and its own commits stay
+# durable). So within `lazy_commits` a transaction commits with synchronous_commit off: a crash of the database
+# server (not of our process) may lose its last fraction of a second of such commits, never half of one.
+# SQLite in WAL mode with synchronous=NORMAL already commits without a sync.
+_LAZY_COMMITS: ContextVar[bool] = ContextVar("lazy_commits", default=False)
+
+
+@contextmanager
+def lazy_commits(lazy: bool = True) -> Iterator[None]:
+    """The transactions begun within (in this thread) commit without waiting for the disk, when `lazy`: for work
+    whose writes are re-derived if lost, and that calls nothing outside the database before a durable commit."""
+    token = _LAZY_COMMITS.set(lazy)
+    try:
+        yield
+    finally:
+        _LAZY_COMMITS.reset(token)
 
 
 def single_reads(engine: Engine) -> Session:

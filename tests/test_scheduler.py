@@ -4,6 +4,7 @@ downtime, and the `jobs` commands. Periods are fractions of a second here; nothi
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,6 +14,7 @@ from bot.schedules import cron, every
 from bot.scheduler import JOBS, Job, JobContext, Scheduler, job_named, run_job, with_period
 from bot.settings import Settings
 from handlers.notify import SlackNotifier
+from storage.db import transaction
 from storage.jobs import JobRun, job_runs, record_finish, record_start
 from storage.leadership import LEADERSHIP_LOCKS, Leadership, is_held
 from storage.models import RegistrationStatus, Reminder
@@ -108,6 +110,23 @@ def test_a_run_by_hand_leaves_the_schedulers_plan_alone(context, engine):
     record_finish(engine, "tidy", at=planned - timedelta(hours=1), outcome="ok", result="0", next_run_at=planned)
     run_job(context, Job("tidy", every(hours=1), "tidies", lambda c: "1 tidied"), ran_by="jobs run")
     assert (job_runs(engine)["tidy"].result, job_runs(engine)["tidy"].next_run_at) == ("1 tidied", planned)
+
+
+def test_jobs_commit_lazily_on_postgresql_but_the_crm_drain_and_the_runs_record_do_not(context, engine):
+    """A job's writes are derived again by its next run; the CRM drain's "written" after its Salesforce calls is
+    not, and neither is the record of the run."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite in WAL mode with synchronous=NORMAL does not sync at commit")
+
+    def commits(_context) -> str:
+        with transaction(engine) as session:
+            return session.connection().exec_driver_sql("SHOW synchronous_commit").scalar()
+
+    assert run_job(context, Job("tidy", every(hours=1), "tidies", commits), ran_by="test").result == "off"
+    drain = job_named("crm_drain")
+    assert not drain.lazy_commits and all(job.lazy_commits for job in JOBS if job is not drain)
+    assert run_job(context, replace(drain, run=commits), ran_by="test").result == "on"
+    assert commits(context) == "on"
 
 
 def test_a_failing_job_is_recorded_and_the_scheduler_goes_on(context, engine):

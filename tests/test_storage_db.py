@@ -15,6 +15,7 @@ import storage.db as storage_db
 from storage.ack_hands import HAND_YIELD_SECONDS, HANDS, ack_coming, acks_waiting, answering
 from storage.db import (
     SQLITE_BUSY_TIMEOUT_MS,
+    lazy_commits,
     make_engine,
     optimize,
     single_reads,
@@ -71,6 +72,31 @@ def test_a_bounded_postgresql_transaction_is_one_transaction_begun_in_one_round_
         assert session.connection().exec_driver_sql("SHOW lock_timeout").scalar() == "0"
         assert session.get(ProcessedEvent, "bounded-half-done") is None
         assert session.get(ProcessedEvent, "bounded-whole") is not None
+
+
+def test_a_lazy_commit_is_local_to_its_transactions_and_begins_in_the_same_round_trip(engine):
+    """Within lazy_commits a PostgreSQL transaction commits without waiting for its WAL flush, set with BEGIN in one
+    statement (with a bounded wait's too); the pooled connection and transactions outside it wait as before."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite in WAL mode with synchronous=NORMAL does not sync at commit")
+    sent = []
+    event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    with lazy_commits():
+        with transaction(engine) as session:
+            session.add(ProcessedEvent(event_id="lazy-one", received_at=datetime.now(timezone.utc)))
+            session.flush()
+            assert session.connection().exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        with transaction(engine, lock_timeout=0.3) as session:
+            assert session.connection().exec_driver_sql("SHOW lock_timeout").scalar() == "300ms"
+            assert session.connection().exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        with lazy_commits(False), transaction(engine) as session:
+            assert session.connection().exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    assert sent[0] == "BEGIN; SET LOCAL synchronous_commit = off"
+    assert "BEGIN; SET LOCAL lock_timeout = '300ms'; SET LOCAL synchronous_commit = off" in sent
+    with transaction(engine) as session:  # outside: the same pooled connection, as it was
+        assert not session.connection().connection.driver_connection.autocommit
+        assert session.connection().exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        assert session.get(ProcessedEvent, "lazy-one") is not None
 
 
 def test_an_ack_gets_the_sqlite_write_lock_between_a_background_loops_transactions(database_url, engine):
