@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -177,22 +177,25 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
     settings = [] if sqlite else [
         *([f"lock_timeout = '{int(lock_timeout * 1000)}ms'"] if lock_timeout is not None else []),
         *(["synchronous_commit = off"] if _LAZY_COMMITS.get() else [])]
-    # PostgreSQL, a bounded wait or a lazy commit: BEGIN and SET LOCAL go in one round trip (a simple query holds
-    # both), on a connection psycopg leaves in autocommit so that it sends no BEGIN of its own first. It still ends
-    # the transaction so begun with COMMIT or ROLLBACK (it does whenever the server says one is open).
+    # PostgreSQL, a bounded wait or a lazy commit: BEGIN and SET LOCAL go out with the first statement, in one
+    # round trip (`_BeginWithFirstStatement`), on a connection psycopg leaves in autocommit so that it sends no
+    # BEGIN of its own. It still ends the transaction so begun with COMMIT or ROLLBACK (it does whenever the server
+    # says one is open).
+    begun = None
     with Session(engine.execution_options(isolation_level="AUTOCOMMIT") if settings else engine,
                  expire_on_commit=False) as session:
         try:
             if sqlite:
                 _begin_sqlite(session, gap, lock_timeout=lock_timeout, read_first=read_first)
             elif settings:
-                session.connection(execution_options={"no_parameters": True}).exec_driver_sql(
-                    "BEGIN; " + "; ".join(f"SET LOCAL {setting}" for setting in settings))
+                begun = _BeginWithFirstStatement(session.connection(), settings)
             if inserts_at_commit:
                 at_commit.keep_inserts_for_commit(session)
             yield session
             at_commit.commit(session)
         except OperationalError as error:
+            if begun is not None:
+                begun.abandon()
             session.rollback()
             # At its first write SQLite answers at once, without waiting: BUSY_SNAPSHOT when someone wrote since
             # the reads, BUSY when someone holds the lock now (and will have written by the time it is free).
@@ -202,11 +205,49 @@ def transaction(engine: Engine, *, lock_timeout: float | None = None,
                 raise DatabaseBusy("the database is busy") from error
             raise
         except BaseException:
+            if begun is not None:
+                begun.abandon()
             session.rollback()
             raise
         finally:
             if gap is not None:
                 gap.ended()
+
+
+class _BeginWithFirstStatement:
+    """PostgreSQL: BEGIN and the transaction's SET LOCALs are sent with its first statement, in a psycopg pipeline
+    that ends (a Sync, and the answers to all three) once that statement is sent: one round trip where they took
+    two. Before an ack every round trip waits its turn for a core. The server's errors (a lock not had in time)
+    are raised from that statement, as SQLAlchemy's, as they would be without the pipeline."""
+
+    def __init__(self, connection, settings: list[str]):
+        self.driver = connection.connection.driver_connection
+        self.settings, self.pipeline, self.ended = settings, None, False
+        event.listen(connection, "before_cursor_execute", self._before)
+        event.listen(connection, "after_cursor_execute", self._after)
+
+    def _before(self, *_args) -> None:
+        if self.pipeline is not None or self.ended:
+            return
+        self.pipeline = self.driver.pipeline()
+        self.pipeline.__enter__()
+        self.driver.execute("BEGIN")
+        for setting in self.settings:
+            self.driver.execute(f"SET LOCAL {setting}")
+
+    def _after(self, *_args) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        if self.pipeline is not None and not self.ended:
+            self.ended = True
+            self.pipeline.__exit__(None, None, None)  # the Sync: waits for the answers, raises the server's errors
+
+    def abandon(self) -> None:
+        """Before a rollback for an error already raised (a statement that failed before it was sent, say): out
+        of the pipeline, whatever it answers."""
+        with suppress(Exception):
+            self._end()
 
 
 # PostgreSQL waits at every commit until its write-ahead log is on disk (a flush, milliseconds on a busy disk), and

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from storage.at_commit import insert_at_commit, insert_rows_at_commit
 from storage.db import transaction
 from storage.models import PendingWork, ProcessedEvent
+from tests.pg_protocol import round_trips
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
 
@@ -69,16 +69,11 @@ def test_on_postgresql_the_kept_rows_and_the_commit_are_one_round_trip(engine):
     """Sent in one pipeline: nothing waits for an answer between them (psycopg's pipeline ends with one Sync)."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no round trips")
-    sent = []
-    event.listen(engine, "before_cursor_execute",
-                 lambda conn, cursor, statement, *args: sent.append(
-                     (statement.split(" (")[0], cursor.connection.pgconn.pipeline_status != 0)))
-    with transaction(engine, lock_timeout=1.5, inserts_at_commit=True) as session:
+    with round_trips(engine) as trips, transaction(engine, lock_timeout=1.5, inserts_at_commit=True) as session:
         session.add(ProcessedEvent(event_id="orm", received_at=NOW))
         insert_at_commit(session, work(1))
         insert_rows_at_commit(session, ProcessedEvent.__table__, [{"event_id": "kept", "received_at": NOW}])
-    assert sent == [("BEGIN; SET LOCAL lock_timeout = '1500ms'", False),
-                    ("INSERT INTO processed_event", False),  # the ORM's, flushed first
-                    ("INSERT INTO pending_work", True), ("INSERT INTO processed_event", True), ("COMMIT", True)]
+    assert trips == [["BEGIN", "SET LOCAL lock_timeout = '1500ms'", "INSERT INTO processed_event"],  # the ORM's
+                     ["INSERT INTO pending_work", "INSERT INTO processed_event", "COMMIT"]]
     with Session(engine) as session:
         assert len(session.exec(select(ProcessedEvent)).all()) == 2 and session.exec(select(PendingWork)).one()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from handlers.notify import SlackNotifier
 from storage.conflict_index import LENGTH_ROW, trigram_code, unindexed_protecting
 from storage.models import ConflictTrigram, CrmOutbox, PendingWork, Registration, RegistrationEvent, RegistrationStatus, ReviewKind, TeamMember
 from storage.slack.models import SlackMessage
+from tests.pg_protocol import round_trips
 from tests.support import RecordingNotifier, lead
 from workflows import registrations as registrations_module
 from workflows.decisions import Decision, decide_registration, expire_registrations
@@ -372,23 +374,19 @@ def test_a_partners_submission_only_writes_before_its_ack(services, engine, cloc
     """Each statement is a round trip before the ack. The thread root's key is made from the registration inserted
     in the same transaction, so no message can hold it yet; the partner was read a moment ago to know who is
     acting. Neither is read again. A replayed submission owes no second root. On PostgreSQL what hangs off the
-    registration (history, CRM write, owed work, index keys, thread root) goes out with the COMMIT, in one round trip:
-    four in all."""
+    registration (history, CRM write, owed work, index keys, thread root) goes out with the COMMIT, in one round trip,
+    and BEGIN with the first statement: three in all."""
     services.notifier = SlackNotifier(services.program, clock)
-    actor, sent, waited = dana(services), [], []
+    actor, sent = dana(services), []
     postgresql = engine.dialect.name == "postgresql"
-
-    def record(conn, cursor, statement, *args):
-        sent.append(statement)
-        if not (postgresql and cursor.connection.pgconn.pipeline_status):
-            waited.append(statement.split(" (")[0])  # each of these waits for its answer: a round trip
-    event.listen(engine, "before_cursor_execute", record)
-    first = submit_registration(services, actor=actor, lead=lead(), request_key="view:V9:h1")
+    event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, *args: sent.append(statement))
+    with round_trips(engine) if postgresql else nullcontext() as trips:
+        first = submit_registration(services, actor=actor, lead=lead(), request_key="view:V9:h1")
     assert [s for s in sent if s.lstrip().upper().startswith("SELECT")] == []
     if postgresql:
-        assert waited == ["BEGIN; SET LOCAL lock_timeout = '1500ms'", "INSERT INTO processed_event",
-                          "INSERT INTO registration"]  # and the pipeline: the rest, with its COMMIT
-        assert sent[-1] == "COMMIT" and len(sent) > 8
+        assert [trip[-1] for trip in trips] == ["INSERT INTO processed_event", "INSERT INTO registration", "COMMIT"]
+        assert trips[0] == ["BEGIN", "SET LOCAL lock_timeout = '1500ms'", "INSERT INTO processed_event"]
+        assert len(trips[2]) > 6  # the rest, with its COMMIT
     again = submit_registration(services, actor=actor, lead=lead(), request_key="view:V9:h1")
     assert again.duplicate and again.registration.id == first.registration.id
     with Session(engine) as session:
