@@ -19,6 +19,8 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    event,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -26,6 +28,9 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+REMINDERS_FROM = "coalesce(reminders_from, updated_at)"  # Registration: where its SLA reminders count from
 
 
 class UTCDateTime(TypeDecorator):
@@ -197,6 +202,8 @@ class Registration(SQLModel, table=True):
         # App Home's conflicts waiting for every program runner (each digest counts them): the few conflicts among
         # the open registrations, newest first (storage/lists.py _home_branches).
         Index("ix_registration_review_kind_status_created", "review_kind", "status", "created_at"),
+        # The SLA reminders due: reviews whose reminders count from a time at least one SLA ago (workflows/reminders.py).
+        Index("ix_registration_status_reminders_from", "status", text(REMINDERS_FROM), "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -244,10 +251,19 @@ class Registration(SQLModel, table=True):
     approved_at: datetime | None = ts_field(default=None, nullable=True)
     protection_expires_at: datetime | None = ts_field(default=None, nullable=True)
     closed_at: datetime | None = ts_field(default=None, nullable=True)
+    # Under review: the SLA reminders count their periods from here, the start of the period last reminded; none
+    # (every change to the registration clears it) means from `updated_at`. So the reminder job reads only the
+    # reviews with reminders due, not every overdue review to find its reminders sent.
+    reminders_from: datetime | None = ts_field(default=None, nullable=True)
 
     @property
     def reference(self) -> str:
         return f"REG-{self.id:05d}"
+
+
+@event.listens_for(Registration.updated_at, "set")
+def _reminders_count_from_the_change(target: Registration, _value, _old, _initiator) -> None:
+    target.reminders_from = None
 
 
 class RegistrationNote(SQLModel, table=True):

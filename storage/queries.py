@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, false, func, literal, or_, true, tuple_
+from sqlalchemy import and_, bindparam, case, false, func, literal, or_, true, tuple_
 from sqlmodel import Session, select, update
 
 from storage.actors import Actor
@@ -239,19 +239,39 @@ def registrations_due_to_expire(
     return list(session.exec(query.with_for_update() if lock else query).all())
 
 
-def reviews_waiting_since(
+def reviews_due_reminders(
     session: Session, before: datetime, *, after: tuple[datetime, int] | None = None, limit: int | None = None
 ) -> list[tuple[Registration, Partner]]:
-    """Open registrations under review whose last change is older than `before`, oldest first.
+    """Open registrations under review whose SLA reminders count from `before` or earlier (`reminders_counted_from`):
+    the ones with a reminder due, oldest first, by index (ix_registration_status_reminders_from).
 
-    `after` is the (updated_at, id) of the last row of the previous page: pages by index, not by offset.
+    `after` is the (counted from, id) of the last row of the previous page: pages by index, not by offset.
     """
+    counted_from = reminders_counted_from()
     query = (select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id)
-             .where(Registration.status == RegistrationStatus.under_review, Registration.updated_at <= before)
-             .order_by(Registration.updated_at, Registration.id).limit(limit))
+             .where(Registration.status == RegistrationStatus.under_review, counted_from <= before)
+             .order_by(counted_from, Registration.id).limit(limit))
     if after is not None:
-        query = query.where(past(Registration.updated_at, Registration.id, after))
+        query = query.where(past(counted_from, Registration.id, after))
     return list(session.exec(query).all())
+
+
+def reminders_counted_from():
+    """Where a review's SLA reminders count from, as its index has it: the start of the period last reminded, or
+    its last change."""
+    return func.coalesce(Registration.reminders_from, Registration.updated_at)
+
+
+def count_reminders_from(session: Session, counted: list[tuple[int, datetime, datetime]]) -> None:
+    """(registration id, its updated_at as read, where its reminders count from now): stored unless the registration
+    changed meanwhile (a change clears it: its reminders count from that change)."""
+    if counted:
+        session.execute(update(Registration.__table__)
+                        .where(Registration.__table__.c.id == bindparam("registration_id"),
+                               Registration.__table__.c.updated_at == bindparam("read_updated_at"))
+                        .values(reminders_from=bindparam("counted_from")),
+                        [{"registration_id": id_, "read_updated_at": updated_at, "counted_from": counted_from}
+                         for id_, updated_at, counted_from in counted])
 
 
 def past(at, row_id, after: tuple[datetime, int]):

@@ -12,10 +12,12 @@ from sqlmodel import Session, func, select
 
 from storage.models import (Partner, PartnerType, PricingModel, ProcessedEvent, Registration, RegistrationStatus,
                             Reminder)
+from storage.queries import count_reminders_from, reviews_due_reminders
 from storage.slack.models import SlackMessage, SlackMessageKind, SlackMessageStatus
 from tests.conftest import FIXED_NOW
 from tests.support import RecordingNotifier
 from workflows.decisions import EXPIRY_BATCH, expire_registrations
+from workflows.history import record_in_history
 from workflows.program import Program
 from workflows.reminders import BATCH, remind_overdue_reviews
 from workflows.retention import forget_old_rows
@@ -113,6 +115,51 @@ def test_a_backlog_of_overdue_reviews_goes_in_batches_and_once_per_period(engine
     assert len([c for c in services.notifier.calls if c[0] == "overdue"]) == DUE
 
 
+def test_after_a_backlog_a_run_reads_only_the_reviews_whose_next_period_has_come(engine, services, now):
+    """Reviews stay overdue until decided; once a period's reminders are sent the job does not read them again
+    until their next period: a run with nothing due is one query that finds nothing, however many are overdue."""
+    sla = timedelta(hours=services.program.approval_sla_hours)
+    store(engine, lambda pid: [registration_row(pid, i, status=RegistrationStatus.under_review,
+                                                assigned_to_slack_id="UAE",
+                                                updated_at=now - sla * (1 + i % 3) - timedelta(minutes=1 + i))
+                               for i in range(90)])
+    assert remind_overdue_reviews(services) == 90 + 60  # from the second period, the partner's manager too
+    statements = Statements(engine)
+    assert remind_overdue_reviews(services) == 0
+    assert len(statements.seen) == 1
+    with Session(engine) as session:
+        assert reviews_due_reminders(session, now - sla) == []
+        counted = session.exec(select(Registration.updated_at, Registration.reminders_from)).all()
+    # Each counts from the start of the period just reminded: its next reminder is one SLA after that.
+    assert all(counted_from == updated_at + sla * int((now - updated_at) / sla) for updated_at, counted_from in counted)
+
+    services.clock = lambda: now + sla  # the next period has come for every one of them
+    assert remind_overdue_reviews(services) == 90 * 2  # the reviewer and the partner's manager, each once
+
+
+def test_a_change_to_a_review_starts_its_reminders_count_again_and_a_count_never_overwrites_it(engine, services,
+                                                                                               now):
+    sla = timedelta(hours=services.program.approval_sla_hours)
+    store(engine, lambda pid: [registration_row(pid, 0, status=RegistrationStatus.under_review,
+                                                assigned_to_slack_id="UAE", updated_at=now - sla * 1.5)])
+    assert remind_overdue_reviews(services) == 1
+    with Session(engine) as session:
+        registration = session.exec(select(Registration)).one()
+        read_updated_at = registration.updated_at
+        assert registration.reminders_from == read_updated_at + sla  # the start of its first period
+        record_in_history(session, registration, actor_slack_id="UAE", now=now - sla * 0.25, reason="still working it")
+        assert registration.reminders_from is None  # counts from the change
+        session.commit()
+        # A reminder run that read it before the change and counts it now leaves it alone.
+        count_reminders_from(session, [(registration.id, read_updated_at, now)])
+        session.commit()
+        session.refresh(registration)
+        assert registration.reminders_from is None and registration.updated_at == now - sla * 0.25
+    assert remind_overdue_reviews(services) == 0  # a change 6 hours ago: not overdue
+    services.clock = lambda: now + sla
+    assert remind_overdue_reviews(services) == 1
+
+
 def test_nothing_due_is_one_query(engine, services, now):
     store(engine, lambda pid: [registration_row(pid, i, status=RegistrationStatus.approved,
                                                 protection_expires_at=now + timedelta(days=30)) for i in range(50)]
@@ -137,9 +184,8 @@ def test_a_spent_write_budget_commits_early_and_the_next_transaction_goes_on(eng
           + [registration_row(pid, due + i, status=RegistrationStatus.approved,
                               protection_expires_at=now - timedelta(minutes=i % 13 + 1)) for i in range(due)])
     reminders = WritesPerTransaction(engine, "INSERT INTO REMINDER")
-    expiries = WritesPerTransaction(engine, "UPDATE REGISTRATION")
-
     assert remind_overdue_reviews(services) == due
+    expiries = WritesPerTransaction(engine, "UPDATE REGISTRATION")  # after: the reminders update where they count from
     assert expire_registrations(services) == due
 
     # A reminder per commit (each row owes the reviewer's and the partner's notice: a row is left half done and

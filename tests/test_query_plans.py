@@ -26,7 +26,7 @@ from storage.queries import (
     home_registrations,
     partner_record,
     registrations_due_to_expire,
-    reviews_waiting_since,
+    reviews_due_reminders,
     similar_key_candidates,
     visible_registrations,
 )
@@ -121,11 +121,12 @@ def test_hot_queries_use_an_index(engine, now, filled):
         "a partner's record": (lambda s: partner_record(s, partner_id), "partner"),
         "expiry due": (lambda s: registrations_due_to_expire(s, now, limit=200, lock=False),
                        "ix_registration_status_expires"),
-        "reviews waiting": (lambda s: reviews_waiting_since(s, now - timedelta(hours=48), limit=200),
-                            "ix_registration_status_updated"),
-        "reviews waiting, a later page": (lambda s: reviews_waiting_since(
+        "reviews with reminders due": (lambda s: reviews_due_reminders(s, now - timedelta(hours=48), limit=200),
+                                       "ix_registration_status_reminders_from"),
+        "reviews with reminders due, a later page": (lambda s: reviews_due_reminders(
             s, now - timedelta(hours=48), after=(now - timedelta(days=30), 5), limit=200),
-            "ix_registration_status_updated (status=? AND updated_at>?"),
+            "ix_registration_status_reminders_from"),  # bounded by the due time: what is behind the cursor was
+        # reminded and now counts from later, out of the range
         "stalled deals": (lambda s: stalled_registrations(s, quiet_since=now - timedelta(days=21), after=None,
                                                           limit=100), "ix_registration_status_updated"),
         "stalled deals, a later page": (lambda s: stalled_registrations(

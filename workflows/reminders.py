@@ -15,6 +15,7 @@ the transaction that queues the reminder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -24,7 +25,7 @@ from sqlmodel import Session
 
 from storage.db import transaction
 from storage.models import Partner, Registration, Reminder
-from storage.queries import reminder_keys_sent, reviews_waiting_since
+from storage.queries import count_reminders_from, reminder_keys_sent, reviews_due_reminders
 from storage.reviews import sent_location
 from workflows.services import Services, WriteBudget
 
@@ -53,6 +54,11 @@ class ReminderSource(Protocol):
     def link_key(self, row, recipient) -> str | None:
         """The outbox key of the message a reminder to `recipient` links to, if any."""
 
+    def reminded(self, rows: list) -> Callable[[Session], None] | None:
+        """These rows' reminders for the period they are in are all sent: what to store (in the transaction given)
+        so that they are not read again before their next period; None when the source keeps nothing (its rows
+        past their SLA are then read at every run)."""
+
     def send(self, session: Session, row, *, key: str, recipient, hours_waiting: int, link: str | None) -> bool:
         """Queue the reminder in the caller's transaction; True when it reminded one of our own people."""
 
@@ -72,17 +78,25 @@ def send_due_reminders(services: Services, source: ReminderSource, now: datetime
             already = reminder_keys_sent(session, [key for each in owed for key, _ in each.keys])
         first = next((i for i, each in enumerate(owed) if any(key not in already for key, _ in each.keys)), None)
         if first is None:  # this whole page was reminded already
+            if keep := source.reminded(page):
+                with transaction(services.engine) as session:
+                    keep(session)
             if len(page) < BATCH:
                 return sent
             after = source.cursor(page[-1])
             continue
+        keep_before = source.reminded(page[:first]) if first else None
         if first:  # start the write at the first row that is owed something
             after = source.cursor(page[first - 1])
         _resolve_links(services, source, links, after=after)
         with transaction(services.engine) as session:
             budget = WriteBudget(services.engine)  # from the start: the reads below hold the write lock too
+            if keep_before:
+                keep_before(session)
             page = source.page(session, after=after, limit=BATCH)
             done, count = _remind_page(session, source, page, now=now, links=links, budget=budget)
+            if done and (keep := source.reminded(page[:done])):
+                keep(session)
             sent += count
         services.kick()  # these messages go out while the next transaction is written
         if done == len(page) < BATCH:
@@ -159,10 +173,18 @@ class ReviewSla:
 
     def page(self, session: Session, *, after: tuple[datetime, int] | None,
              limit: int) -> list[tuple[Registration, Partner]]:
-        return reviews_waiting_since(session, self.now - self.sla, after=after, limit=limit)
+        return reviews_due_reminders(session, self.now - self.sla, after=after, limit=limit)
 
     def cursor(self, row: tuple[Registration, Partner]) -> tuple[datetime, int]:
-        return row[0].updated_at, row[0].id
+        registration = row[0]
+        return registration.reminders_from or registration.updated_at, registration.id
+
+    def reminded(self, rows: list[tuple[Registration, Partner]]) -> Callable[[Session], None] | None:
+        """Their reminders count from the start of the period just reminded: due again one SLA after it."""
+        counted = [(registration.id, registration.updated_at,
+                    registration.updated_at + self.sla * int((self.now - registration.updated_at) / self.sla))
+                   for registration, _ in rows]
+        return (lambda session: count_reminders_from(session, counted)) if counted else None
 
     def owed(self, row: tuple[Registration, Partner]) -> Owed:
         """The reviewer each period; from the second, the partner's manager too; the partner's notice

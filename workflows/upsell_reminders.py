@@ -54,6 +54,10 @@ class UpsellSla:
             (f"{upsell_reminder_prefix(upsell.id)}{recipient}:{stamp}", recipient)
             for recipient in dict.fromkeys(r for r in recipients if r)])
 
+    def reminded(self, rows: list[Row]) -> None:
+        """Nothing kept: every open upsell past its SLA is read at each run (they are few beside registrations)."""
+        return None
+
     def link_key(self, row: Row, recipient: str) -> str | None:
         """The thread root in the partner's channel; where it went to a DM, the one the AE has (theirs, or their
         copy of the partner's)."""
