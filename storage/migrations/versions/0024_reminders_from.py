@@ -31,5 +31,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(INDEX, table_name='registration')
-    with op.batch_alter_table('registration') as batch:  # SQLite drops a column by copying the table
-        batch.drop_column('reminders_from')
+    # Not in batch mode: SQLite (3.35 and later) drops a column in place, where copying the table would fail on
+    # the rows other tables hold against it.
+    op.drop_column('registration', 'reminders_from')
