@@ -179,10 +179,14 @@ class ReviewSla:
         registration = row[0]
         return registration.reminders_from or registration.updated_at, registration.id
 
+    def periods(self, registration: Registration) -> int:
+        """Whole SLA periods it has waited since its last change."""
+        return int((self.now - registration.updated_at) / self.sla)
+
     def reminded(self, rows: list[tuple[Registration, Partner]]) -> Callable[[Session], None] | None:
         """Their reminders count from the start of the period just reminded: due again one SLA after it."""
         counted = [(registration.id, registration.updated_at,
-                    registration.updated_at + self.sla * int((self.now - registration.updated_at) / self.sla))
+                    registration.updated_at + self.sla * self.periods(registration))
                    for registration, _ in rows]
         return (lambda session: count_reminders_from(session, counted)) if counted else None
 
@@ -190,8 +194,7 @@ class ReviewSla:
         """The reviewer each period; from the second, the partner's manager too; the partner's notice
         (recipient PARTNER) in the registration's thread."""
         registration, partner = row
-        waited = self.now - registration.updated_at
-        periods = int(waited / self.sla)
+        waited, periods = self.now - registration.updated_at, self.periods(registration)
         recipients = [registration.assigned_to_slack_id]
         if periods >= 2 and partner.manager_slack_id:
             recipients.append(partner.manager_slack_id)
