@@ -279,8 +279,8 @@ def run(url: str, sizes: list[int]) -> dict[int, dict[str, list[float]]]:
         results[sizes[-1]][f"{operation}, {days} days' backlog: {done:,} items"] = [took]
         if holds.held:  # a small run may have nothing to expire
             results[sizes[-1]][f"  its {len(holds.held):,} write transactions, each"] = holds.held
-        # Run again at once: what was due is done, but the reviews stay overdue (nobody decides them here) and a
-        # reminder run still reads each one to find its reminders sent.
+        # Run again at once: what was due is done, though the reviews stay overdue (nobody decides them here): a
+        # run reads only the reviews whose next period has come (none), not every overdue one.
         results[sizes[-1]][f"{operation}, nothing due after that backlog"] = timed(lambda: job(later), 3)
     engine.dispose()
     return results

@@ -220,14 +220,16 @@ class SlackNotifier(UpsellNotices, LifecycleNotices, NudgeNotices, ProtectionNot
                        hours_waiting: int, key: str, link: str | None = None) -> None:
         self._post(session, key=key, lane=f"reg:{registration.id}:review", channel=recipient,
                    message=build_review_reminder(registration, partner, hours_waiting,
-                                                 self.program.approval_sla_hours, link=link))
+                                                 self.program.approval_sla_hours, link=link),
+                   new_key=True)  # a reminder's key, recorded in this transaction (workflows/reminders.py)
 
     def review_chased(self, session: Session, registration: Registration, partner: Partner, *, key: str,
                       hours_waiting: int) -> None:
         """A reply in the registration's thread: the approval SLA was missed and we are chasing it."""
         self._post(session, key=key, lane=f"reg:{registration.id}:partner", channel="",
                    parent_key=root_key(registration), partner_id=partner.id,
-                   message=build_partner_chased(registration, hours_waiting, self.program.approval_sla_hours))
+                   message=build_partner_chased(registration, hours_waiting, self.program.approval_sla_hours),
+                   new_key=True)  # a reminder's key, recorded in this transaction (workflows/reminders.py)
 
     def partner_withdrew(self, session: Session, registration: Registration, partner: Partner, *,
                          actor_slack_id: str, reason: str) -> None:

@@ -89,7 +89,8 @@ class UpsellNotices:
         """The accept-SLA reminder: a DM with Accept / Decline, to the AE, later to the partner's manager too."""
         self._post(session, key=key, lane=_reminder_lane(upsell), channel=recipient,
                    message=build_upsell_reminder(upsell, account, partner, hours_waiting,
-                                                 self.program.upsell.accept_sla_hours, link=link))
+                                                 self.program.upsell.accept_sla_hours, link=link),
+                   new_key=True)  # a reminder's key, recorded in this transaction (workflows/reminders.py)
 
     def upsell_join_asked(self, session: Session, upsell: Upsell, account: CustomerAccount, partner: Partner, *,
                           contacts: list[str]) -> None:

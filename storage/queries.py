@@ -280,6 +280,12 @@ def past(at, row_id, after: tuple[datetime, int]):
     return tuple_(at, row_id) > tuple_(literal(after[0], at.type), literal(after[1]))
 
 
+def record_reminder(session: Session, key: str, now: datetime) -> bool:
+    """Record a reminder as sent, in the transaction that queues its message; False when it already was (or a
+    concurrent run has just recorded it: waited for on PostgreSQL). One statement, no savepoint."""
+    return insert_new(session, Reminder, key="key", values={"key": key, "sent_at": now})
+
+
 def reminder_keys_sent(session: Session, keys: list[str]) -> set[str]:
     """Which of these reminder keys were already sent."""
     if not keys:

@@ -1,7 +1,8 @@
-"""Test helpers: a notifier that records what workflows tell people, and a ready lead form."""
+"""Test helpers: a notifier that records what workflows tell people, a ready lead form, waiting on a condition."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -119,3 +120,12 @@ class MovingClock:
 
     def skip(self, seconds: float) -> None:
         self.skipped += timedelta(seconds=seconds)
+
+
+def wait_until(predicate, seconds: float = 5.0):
+    """Poll `predicate` until it is truthy; its value."""
+    deadline = time.monotonic() + seconds
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.01)
+    return value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
@@ -12,14 +14,17 @@ from sqlmodel import Session, func, select
 
 from storage.models import (Partner, PartnerType, PricingModel, ProcessedEvent, Registration, RegistrationStatus,
                             Reminder)
-from storage.queries import count_reminders_from, reviews_due_reminders
+from handlers.notify import SlackNotifier
+from storage.db import transaction
+from storage.queries import count_reminders_from, record_reminder, reviews_due_reminders
 from storage.slack.models import SlackMessage, SlackMessageKind, SlackMessageStatus
+from storage.slack.outbox import enqueue_post
 from tests.conftest import FIXED_NOW
-from tests.support import RecordingNotifier
+from tests.support import RecordingNotifier, wait_until
 from workflows.decisions import EXPIRY_BATCH, expire_registrations
 from workflows.history import record_in_history
 from workflows.program import Program
-from workflows.reminders import BATCH, remind_overdue_reviews
+from workflows.reminders import BATCH, ReviewSla, remind_overdue_reviews
 from workflows.retention import forget_old_rows
 from workflows.services import Services
 
@@ -158,6 +163,45 @@ def test_a_change_to_a_review_starts_its_reminders_count_again_and_a_count_never
     assert remind_overdue_reviews(services) == 0  # a change 6 hours ago: not overdue
     services.clock = lambda: now + sla
     assert remind_overdue_reviews(services) == 1
+
+
+def test_a_run_racing_another_over_a_reminder_waits_for_it_sends_the_rest_and_each_goes_once(engine, now):
+    """Another run has recorded the reviewer's reminder and queued its message, not yet committed: this run waits
+    for it (PostgreSQL: on the key; SQLite: for the write lock), skips that reminder, and in the same transaction
+    sends the partner's notice: one message per key."""
+    services = Services(engine=engine, program=Program(), notifier=SlackNotifier(Program(), lambda: now),
+                        clock=lambda: now)
+    sla = timedelta(hours=services.program.approval_sla_hours)
+    store(engine, lambda pid: [registration_row(pid, 0, status=RegistrationStatus.under_review,
+                                                assigned_to_slack_id="UAE", updated_at=now - sla * 1.5)])
+    with Session(engine) as session:
+        (row,) = reviews_due_reminders(session, now - sla)
+    reviewers_key, partners_key = [key for key, _ in ReviewSla(services, now, sla).owed(row).keys]
+    result = {}
+    with transaction(engine) as other:
+        assert record_reminder(other, reviewers_key, now)
+        enqueue_post(other, key=reviewers_key, lane="other", channel="UAE", text="the other run's", blocks=[],
+                     now=now, new_key=True)
+        other.flush()
+        racing = threading.Thread(target=lambda: result.update(sent=remind_overdue_reviews(services)))
+        racing.start()
+        if engine.dialect.name == "postgresql":  # it waits on the key the other run holds
+            wait_until(lambda: waiting_on_locks(engine) == 1)
+        else:
+            time.sleep(0.3)  # it waits for the write lock
+        assert racing.is_alive()
+    racing.join(timeout=10)
+    assert result == {"sent": 0}  # none of our people: the reviewer's was the other run's
+    with Session(engine) as session:
+        messages = {m.key: m for m in session.exec(select(SlackMessage))}
+        assert set(session.exec(select(Reminder.key)).all()) == {reviewers_key, partners_key} == set(messages)
+        assert messages[reviewers_key].text == "the other run's"
+        assert session.exec(select(Registration.reminders_from)).one() is not None  # counted: its period is done
+
+
+def waiting_on_locks(engine) -> int:
+    with engine.connect() as connection:
+        return connection.exec_driver_sql("SELECT count(*) FROM pg_locks WHERE NOT granted").scalar_one()
 
 
 def test_nothing_due_is_one_query(engine, services, now):

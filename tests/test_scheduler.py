@@ -20,20 +20,12 @@ from storage.leadership import LEADERSHIP_LOCKS, Leadership, is_held
 from storage.models import RegistrationStatus, Reminder
 from storage.nudges.models import Nudge
 from storage.slack.models import SlackMessage
+from tests.support import wait_until
 from tests.test_jobs_at_scale import registration_row, store
 from workflows.program import Program
 from workflows.services import Services
 
 TICK = 0.05  # a standby's retry, in tests
-
-
-def wait_until(predicate, seconds: float = 5.0):
-    """Poll `predicate` until it is truthy; its value."""
-    deadline = time.monotonic() + seconds
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "not within the time allowed"
-        time.sleep(0.01)
-    return value
 
 
 def context_for(engine, now) -> JobContext:

@@ -16,7 +16,8 @@ from bot.scheduler import JOBS, Scheduler, with_period
 from storage.jobs import job_runs
 from storage.leadership import is_held
 from storage.slack.models import SlackMessage
-from tests.test_scheduler import context_for, overdue_review, wait_until
+from tests.support import wait_until
+from tests.test_scheduler import context_for, overdue_review
 
 SECRET, TOKEN = "cli-signing-secret", "xoxb-jobs-cli"
 

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage.db import transaction
-from storage.models import Partner, Registration, Reminder
-from storage.queries import count_reminders_from, reminder_keys_sent, reviews_due_reminders
+from storage.models import Partner, Registration
+from storage.queries import count_reminders_from, record_reminder, reminder_keys_sent, reviews_due_reminders
 from storage.reviews import sent_location
 from workflows.services import Services, WriteBudget
 
@@ -60,7 +59,8 @@ class ReminderSource(Protocol):
         past their SLA are then read at every run)."""
 
     def send(self, session: Session, row, *, key: str, recipient, hours_waiting: int, link: str | None) -> bool:
-        """Queue the reminder in the caller's transaction; True when it reminded one of our own people."""
+        """Queue the reminder in the caller's transaction, as the message under `key` (recorded as a Reminder in
+        this transaction, so no message holds it yet); True when it reminded one of our own people."""
 
 
 def send_due_reminders(services: Services, source: ReminderSource, now: datetime) -> int:
@@ -139,17 +139,12 @@ def _remind_page(session: Session, source: ReminderSource, page: list, *, now: d
             if wrote and budget.spent():
                 return done, sent
             wrote = True
-            try:
-                # The reminder and the message it owes are stored together; a run racing this one (PostgreSQL)
-                # fails only this savepoint on the unique key, and the page goes on.
-                with session.begin_nested():
-                    session.add(Reminder(key=key, sent_at=now))
-                    session.flush()
-                    ours = source.send(session, row, key=key, recipient=recipient, hours_waiting=each.hours_waiting,
-                                       link=links.get(source.link_key(row, recipient) or ""))
-            except IntegrityError:
+            # The reminder and the message it owes are stored together. A run racing this one (PostgreSQL) that
+            # recorded the key first is waited for, and the key skipped: one statement, no savepoint.
+            if not record_reminder(session, key, now):
                 continue
-            sent += ours
+            sent += source.send(session, row, key=key, recipient=recipient, hours_waiting=each.hours_waiting,
+                                link=links.get(source.link_key(row, recipient) or ""))
     return len(page), sent
 
 

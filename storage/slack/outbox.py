@@ -25,16 +25,16 @@ def enqueue_post(session: Session, *, key: str, lane: str, channel: str, text: s
                  now: datetime, parent_key: str | None = None, partner_id: int | None = None,
                  not_before: datetime | None = None, new_key: bool = False) -> SlackMessage:
     """Owe a message (a thread reply under `parent_key` when given), sent from `not_before` (default now);
-    enqueueing the same key twice owes it once. `new_key`: the key is made from a row this transaction inserted
-    (a new registration's thread root), so no message can hold it yet and it is not looked up: one query fewer
-    before an ack."""
+    enqueueing the same key twice owes it once. `new_key`: the key is made from a unique row this transaction
+    inserted (a new registration's thread root, a reminder), so no message can hold it yet and it is not looked
+    up: one query fewer (before an ack, or per reminder in a job's write transaction)."""
     existing = None if new_key else _find(session, key)
     if existing is not None:
         return existing
     if parent_key and not channel:
-        # A reply goes where its root went; storing it lets a channel's failures be retried together.
-        parent = _find(session, parent_key)
-        channel = parent.channel if parent else ""
+        # A reply goes where its root went; storing it lets a channel's failures be retried together. Only the
+        # channel is read: the root's blocks are not needed here.
+        channel = session.exec(select(SlackMessage.channel).where(SlackMessage.key == parent_key)).first() or ""
     row = SlackMessage(key=key, lane=lane, kind=SlackMessageKind.post, channel=channel, parent_key=parent_key,
                        text=text, blocks=blocks, partner_id=partner_id, created_at=now,
                        next_attempt_at=max(now, not_before) if not_before else now)
