@@ -30,7 +30,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-REMINDERS_FROM = "coalesce(reminders_from, updated_at)"  # Registration: where its SLA reminders count from
+REMINDERS_FROM = "coalesce(reminders_from, updated_at)"  # Registration, Upsell: where SLA reminders count from
 
 
 class UTCDateTime(TypeDecorator):
@@ -261,11 +261,6 @@ class Registration(SQLModel, table=True):
         return f"REG-{self.id:05d}"
 
 
-@event.listens_for(Registration.updated_at, "set")
-def _reminders_count_from_the_change(target: Registration, _value, _old, _initiator) -> None:
-    target.reminders_from = None
-
-
 class RegistrationNote(SQLModel, table=True):
     """A partner's update on its registration (Add an update): for the AE, and shown in the registration's thread."""
 
@@ -479,8 +474,9 @@ class Upsell(SQLModel, table=True):
         Index("ix_upsell_assignee_status_created", "assigned_to_slack_id", "status", "created_at"),
         Index("ix_upsell_flagger_created", "flagged_by_slack_id", "created_at"),
         Index("ix_upsell_status_created", "status", "created_at"),
-        # The accept-SLA reminder reads open upsells by how long they have waited since they opened.
-        Index("ix_upsell_status_updated", "status", "updated_at"),
+        # The accept-SLA reminders due: open upsells whose reminders count from a time at least one SLA ago
+        # (workflows/upsell_reminders.py).
+        Index("ix_upsell_status_reminders_from", "status", text(REMINDERS_FROM), "id"),
         # Reports: upsells accepted (new pipeline) and decided in a period.
         Index("ix_upsell_accepted", "accepted_at"),
         Index("ix_upsell_status_closed", "status", "closed_at"),
@@ -516,10 +512,20 @@ class Upsell(SQLModel, table=True):
     updated_at: datetime = ts_field(default_factory=utcnow)
     accepted_at: datetime | None = ts_field(default=None, nullable=True)
     closed_at: datetime | None = ts_field(default=None, nullable=True)
+    reminders_from: datetime | None = ts_field(default=None, nullable=True)  # as a registration's, for its AE
 
     @property
     def reference(self) -> str:
         return f"UPS-{self.id:05d}"
+
+
+def _reminders_count_from_the_change(target: Registration | Upsell, _value, _old, _initiator) -> None:
+    """Any change (every one sets `updated_at`) starts the SLA reminders' count again, from that change."""
+    target.reminders_from = None
+
+
+for _model in (Registration, Upsell):
+    event.listen(_model.updated_at, "set", _reminders_count_from_the_change)
 
 
 class UpsellEvent(SQLModel, table=True):

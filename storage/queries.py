@@ -247,7 +247,7 @@ def reviews_due_reminders(
 
     `after` is the (counted from, id) of the last row of the previous page: pages by index, not by offset.
     """
-    counted_from = reminders_counted_from()
+    counted_from = reminders_counted_from(Registration)
     query = (select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id)
              .where(Registration.status == RegistrationStatus.under_review, counted_from <= before)
              .order_by(counted_from, Registration.id).limit(limit))
@@ -256,21 +256,22 @@ def reviews_due_reminders(
     return list(session.exec(query).all())
 
 
-def reminders_counted_from():
-    """Where a review's SLA reminders count from, as its index has it: the start of the period last reminded, or
-    its last change."""
-    return func.coalesce(Registration.reminders_from, Registration.updated_at)
+def reminders_counted_from(model: type[Registration] | type[Upsell]):
+    """Where a review's (an upsell's) SLA reminders count from, as its index has it: the start of the period last
+    reminded, or its last change."""
+    return func.coalesce(model.reminders_from, model.updated_at)
 
 
-def count_reminders_from(session: Session, counted: list[tuple[int, datetime, datetime]]) -> None:
-    """(registration id, its updated_at as read, where its reminders count from now): stored unless the registration
-    changed meanwhile (a change clears it: its reminders count from that change)."""
+def count_reminders_from(session: Session, model: type[Registration] | type[Upsell],
+                         counted: list[tuple[int, datetime, datetime]]) -> None:
+    """(row id, its updated_at as read, where its reminders count from now): stored unless the row changed
+    meanwhile (a change clears it: its reminders count from that change)."""
     if counted:
-        session.execute(update(Registration.__table__)
-                        .where(Registration.__table__.c.id == bindparam("registration_id"),
-                               Registration.__table__.c.updated_at == bindparam("read_updated_at"))
+        table = model.__table__
+        session.execute(update(table)
+                        .where(table.c.id == bindparam("row_id"), table.c.updated_at == bindparam("read_updated_at"))
                         .values(reminders_from=bindparam("counted_from")),
-                        [{"registration_id": id_, "read_updated_at": updated_at, "counted_from": counted_from}
+                        [{"row_id": id_, "read_updated_at": updated_at, "counted_from": counted_from}
                          for id_, updated_at, counted_from in counted])
 
 

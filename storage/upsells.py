@@ -22,7 +22,7 @@ from storage.models import (
     Upsell,
     UpsellStatus,
 )
-from storage.queries import deal_visibility, past
+from storage.queries import deal_visibility, past, reminders_counted_from
 from storage.reviews import reminder_keys_under
 
 UPSELL_LOCK = 7_202_612  # any constant (an int4): with the account id, the advisory lock of one account's upsells
@@ -126,17 +126,19 @@ def listed_contacts(session: Session, partner_id: int) -> list[str]:
                              .order_by(PartnerContact.slack_user_id)).all())
 
 
-def upsells_waiting_since(session: Session, before: datetime, *, after: tuple[datetime, int] | None = None,
+def upsells_due_reminders(session: Session, before: datetime, *, after: tuple[datetime, int] | None = None,
                           limit: int | None = None) -> list[tuple[Upsell, CustomerAccount, Partner]]:
-    """Open upsells (waiting for their AE to accept or decline) whose last status change is older than `before`,
-    oldest first; `after` is the (updated_at, id) of the previous page's last row (pages by index)."""
+    """Open upsells (waiting for their AE to accept or decline) whose accept-SLA reminders count from `before` or
+    earlier (their last status change, or the start of the period last reminded), oldest first, by index
+    (ix_upsell_status_reminders_from); `after` is the (counted from, id) of the previous page's last row."""
+    counted_from = reminders_counted_from(Upsell)
     query = (select(Upsell, CustomerAccount, Partner)
              .join(CustomerAccount, CustomerAccount.id == Upsell.account_id)
              .join(Partner, Partner.id == Upsell.partner_id)
-             .where(Upsell.status == UpsellStatus.open, Upsell.updated_at <= before)
-             .order_by(Upsell.updated_at, Upsell.id).limit(limit))
+             .where(Upsell.status == UpsellStatus.open, counted_from <= before)
+             .order_by(counted_from, Upsell.id).limit(limit))
     if after is not None:
-        query = query.where(past(Upsell.updated_at, Upsell.id, after))
+        query = query.where(past(counted_from, Upsell.id, after))
     return list(session.exec(query).all())
 
 

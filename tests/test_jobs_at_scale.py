@@ -156,7 +156,7 @@ def test_a_change_to_a_review_starts_its_reminders_count_again_and_a_count_never
         assert registration.reminders_from is None  # counts from the change
         session.commit()
         # A reminder run that read it before the change and counts it now leaves it alone.
-        count_reminders_from(session, [(registration.id, read_updated_at, now)])
+        count_reminders_from(session, Registration, [(registration.id, read_updated_at, now)])
         session.commit()
         session.refresh(registration)
         assert registration.reminders_from is None and registration.updated_at == now - sla * 0.25

@@ -20,9 +20,9 @@ def test_migrations_match_the_models(engine):
     assert differences == [], "run: alembic revision --autogenerate (see README) and commit the migration"
 
 
-def test_the_index_on_an_expression_is_there_as_the_model_has_it(engine):
+@pytest.mark.parametrize("index", ["ix_registration_status_reminders_from", "ix_upsell_status_reminders_from"])
+def test_the_indexes_on_an_expression_are_there_as_the_models_have_them(engine, index):
     """The comparison above skips an index on an expression where the database cannot reflect it (SQLite)."""
-    index = "ix_registration_status_reminders_from"
     with engine.connect() as connection:
         definition = connection.exec_driver_sql(
             f"SELECT sql FROM sqlite_master WHERE name = '{index}'" if engine.dialect.name == "sqlite"

@@ -78,6 +78,29 @@ def test_a_backlog_of_upsells_waiting_for_their_ae_goes_in_batches_and_once(engi
     assert {call[2] for call in services.notifier.calls} == {f"UAE{i}" for i in range(30)}
 
 
+def test_after_a_backlog_a_run_reads_only_the_upsells_whose_next_period_has_come(engine, services, now):
+    """A reminded upsell counts from the start of its period: read again one SLA later (for the manager's
+    reminder, then to find both sent), not at every run."""
+    store_upsells(engine, lambda account, partner: [
+        upsell_row(account, partner, i, updated_at=now - SLA * (1.5 if i < 90 else 3.5)) for i in range(120)])
+    assert remind_overdue_upsells(services) == 90 + 2 * 30  # the AE; from the second period the manager too
+    statements = Statements(engine)
+    assert remind_overdue_upsells(services) == 0
+    assert len(statements.seen) == 1  # one query, which finds nothing due
+    with Session(engine) as session:
+        counted = Counter(upsell.reminders_from - upsell.updated_at for upsell in session.exec(select(Upsell)))
+    assert counted == {SLA: 90, 3 * SLA: 30}  # the start of the period each was reminded in
+
+    services.clock = lambda: now + SLA
+    assert remind_overdue_upsells(services) == 90  # the first 90 reach their second period: their manager
+    assert Counter(call[2] for call in services.notifier.calls)["UMGR"] == 120
+    statements = Statements(engine)
+    assert remind_overdue_upsells(services) == 0
+    assert len(statements.seen) == 1
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Reminder)).one() == 90 + 2 * 30 + 90
+
+
 def test_after_a_second_period_the_partners_manager_is_told_once_else_a_partner_manager(engine, services, now):
     long_ago = now - 2 * SLA - timedelta(minutes=5)
     account, _ = store_upsells(engine, lambda account, partner: [upsell_row(account, partner, i, updated_at=long_ago)
@@ -109,7 +132,7 @@ def test_nothing_due_is_one_query(engine, services, now):
 
 
 def test_the_waiting_upsells_are_read_by_index(engine, now):
-    from storage.upsells import upsells_waiting_since
+    from storage.upsells import upsells_due_reminders
 
     statuses = list(UpsellStatus)
     store_upsells(engine, lambda account, partner: [
@@ -117,10 +140,10 @@ def test_the_waiting_upsells_are_read_by_index(engine, now):
                    updated_at=now - timedelta(days=i % 900, minutes=i)) for i in range(6000)])
     analyze(engine)
     for after in (None, (now - timedelta(days=30), 5)):
-        plan, = plans(engine, lambda s: upsells_waiting_since(s, now - SLA, after=after, limit=50))
+        plan, = plans(engine, lambda s: upsells_due_reminders(s, now - SLA, after=after, limit=50))
         assert "SCAN upsell" not in plan and "Seq Scan on upsell" not in plan, plan
         if engine.dialect.name == "sqlite":
-            assert "ix_upsell_status_updated" in plan and "TEMP B-TREE" not in plan, plan
+            assert "ix_upsell_status_reminders_from" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_the_upsell_lists_and_app_home_read_by_index(engine, now):

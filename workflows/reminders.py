@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from storage.db import transaction
-from storage.models import Partner, Registration
+from storage.models import Partner, Registration, Upsell
 from storage.queries import count_reminders_from, record_reminder, reminder_keys_sent, reviews_due_reminders
 from storage.reviews import sent_location
 from workflows.services import Services, WriteBudget
@@ -148,6 +148,25 @@ def _remind_page(session: Session, source: ReminderSource, page: list, *, now: d
     return len(page), sent
 
 
+# Where a row's reminders count from (Registration, Upsell: `reminders_from`, else `updated_at`) ---------------
+def sla_periods(row: Registration | Upsell, now: datetime, sla: timedelta) -> int:
+    """Whole SLA periods the row has waited since its last change."""
+    return int((now - row.updated_at) / sla)
+
+
+def counted_cursor(row: Registration | Upsell) -> tuple[datetime, int]:
+    """The row's place in the order its due reminders are read in (storage.queries.reminders_counted_from)."""
+    return row.reminders_from or row.updated_at, row.id
+
+
+def count_from_their_periods(model: type[Registration] | type[Upsell], rows: list, now: datetime,
+                             sla: timedelta) -> Callable[[Session], None] | None:
+    """ReminderSource.reminded for these rows: their reminders count from the start of the period just reminded,
+    so each is read again one SLA after it, not at every run."""
+    counted = [(row.id, row.updated_at, row.updated_at + sla * sla_periods(row, now, sla)) for row in rows]
+    return (lambda session: count_reminders_from(session, model, counted)) if counted else None
+
+
 # The approval SLA of registrations ------------------------------------------------------------------------
 PARTNER = None  # the recipient of a partner's "being chased" notice: the registration's thread, not a person
 
@@ -171,19 +190,14 @@ class ReviewSla:
         return reviews_due_reminders(session, self.now - self.sla, after=after, limit=limit)
 
     def cursor(self, row: tuple[Registration, Partner]) -> tuple[datetime, int]:
-        registration = row[0]
-        return registration.reminders_from or registration.updated_at, registration.id
+        return counted_cursor(row[0])
 
     def periods(self, registration: Registration) -> int:
         """Whole SLA periods it has waited since its last change."""
-        return int((self.now - registration.updated_at) / self.sla)
+        return sla_periods(registration, self.now, self.sla)
 
     def reminded(self, rows: list[tuple[Registration, Partner]]) -> Callable[[Session], None] | None:
-        """Their reminders count from the start of the period just reminded: due again one SLA after it."""
-        counted = [(registration.id, registration.updated_at,
-                    registration.updated_at + self.sla * self.periods(registration))
-                   for registration, _ in rows]
-        return (lambda session: count_reminders_from(session, counted)) if counted else None
+        return count_from_their_periods(Registration, [registration for registration, _ in rows], self.now, self.sla)
 
     def owed(self, row: tuple[Registration, Partner]) -> Owed:
         """The reviewer each period; from the second, the partner's manager too; the partner's notice

@@ -5,11 +5,14 @@ its recipient and when the upsell opened, without the period.
 
 The SLA counts from the upsell's last status change (its `updated_at`: flagged, or a duplicate approved), which
 only status changes move. It runs on the registrations' mechanism (workflows/reminders.py): due rows by index,
-pages, unique Reminder keys, budgeted transactions; a run with nothing due is one indexed query.
+pages, unique Reminder keys, budgeted transactions; a reminded upsell counts again from the start of its period
+(`reminders_from`), so a run reads only the upsells whose next period has come, and a run with nothing due is one
+indexed query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,8 +20,8 @@ from sqlmodel import Session
 
 from storage.models import CustomerAccount, Partner, Upsell
 from storage.queries import first_program_runner
-from storage.upsells import upsell_copy_key, upsell_reminder_prefix, upsell_root_key, upsells_waiting_since
-from workflows.reminders import Owed, send_due_reminders
+from storage.upsells import upsell_copy_key, upsell_reminder_prefix, upsell_root_key, upsells_due_reminders
+from workflows.reminders import Owed, count_from_their_periods, counted_cursor, send_due_reminders
 from workflows.services import Services
 
 Row = tuple[Upsell, CustomerAccount, Partner]
@@ -34,13 +37,13 @@ class UpsellSla:
     runner: str | None = None  # who is told when a partner has no manager: read once, only when something is due
 
     def page(self, session: Session, *, after: tuple[datetime, int] | None, limit: int) -> list[Row]:
-        rows = upsells_waiting_since(session, self.now - self.sla, after=after, limit=limit)
+        rows = upsells_due_reminders(session, self.now - self.sla, after=after, limit=limit)
         if rows and self.runner is None:
             self.runner = first_program_runner(session) or ""
         return rows
 
     def cursor(self, row: Row) -> tuple[datetime, int]:
-        return row[0].updated_at, row[0].id
+        return counted_cursor(row[0])
 
     def owed(self, row: Row) -> Owed:
         """The AE once; from the second period, the partner's manager once too."""
@@ -54,9 +57,10 @@ class UpsellSla:
             (f"{upsell_reminder_prefix(upsell.id)}{recipient}:{stamp}", recipient)
             for recipient in dict.fromkeys(r for r in recipients if r)])
 
-    def reminded(self, rows: list[Row]) -> None:
-        """Nothing kept: every open upsell past its SLA is read at each run (they are few beside registrations)."""
-        return None
+    def reminded(self, rows: list[Row]) -> Callable[[Session], None] | None:
+        """Read again one SLA after the period just reminded: for the manager's reminder after the AE's, and after
+        that once a period, to find both sent (not at every run)."""
+        return count_from_their_periods(Upsell, [upsell for upsell, _, _ in rows], self.now, self.sla)
 
     def link_key(self, row: Row, recipient: str) -> str | None:
         """The thread root in the partner's channel; where it went to a DM, the one the AE has (theirs, or their
