@@ -7,7 +7,9 @@ workflows the bot runs:
 - processing one registration after its ack (conflict check, scoring, routing, storing): p50/p99;
 - the deals list of a partner contact, an AE and a partner manager, and App Home;
 - the SLA-reminder and expiry jobs with nothing due: before any review is overdue, and again right after a
-  backlog was worked off.
+  backlog was worked off;
+- the Slack sender's search for what may go with that backlog's messages owed (among the sent thread roots),
+  when every channel owed a post must wait for its pace and when none must.
 
 Usage: python bench/bench_scale.py [MAX_ROWS]   (default 1,000,000; sizes 1,000 / 100,000 / 1,000,000 up to it)
 """
@@ -36,7 +38,9 @@ from storage.conflict_index import index_unindexed
 from storage.db import checkpoint, create_schema, make_engine, transaction
 from storage.models import Partner, PartnerContact, Registration, TeamMember
 from storage.reviews import thread_root_key
-from storage.slack.models import SlackMessage
+from storage.slack.models import SlackMessage, SlackMessageStatus
+from storage.slack.outbox import due_messages
+from storage.slack.sender import MAX_SKIPPED_CHANNELS
 from bot.runtime import freeze_long_lived
 from handlers.notify import SlackNotifier
 from tests.support import lead
@@ -247,6 +251,25 @@ def measure(services: Services, rng: random.Random) -> dict[str, list[float]]:
     }
 
 
+def sender_search(engine, now: datetime) -> dict[str, list[float]]:
+    """The Slack sender's search for what may go now, with the backlog's messages owed beside the sent thread
+    roots: as when each channel owed a post has just had one (paced, so nothing may go), and with none paced."""
+    with Session(engine) as session:
+        owed = session.exec(select(func.count()).select_from(SlackMessage)
+                            .where(SlackMessage.status == SlackMessageStatus.pending)).one()
+        channels = list(session.exec(select(SlackMessage.channel)
+                                     .where(SlackMessage.status == SlackMessageStatus.pending).distinct()).all())
+
+    def search(paced):
+        with Session(engine) as session:
+            return due_messages(session, now, limit=100, skip_channels=paced)
+
+    found = len(search(()))
+    label = f"Slack sender's search, {owed:,} messages owed to {len(channels):,} channels"
+    return {f"{label}, all paced": timed(lambda: search(channels[:MAX_SKIPPED_CHANNELS]), 5),
+            f"{label}, none paced ({found} found)": timed(lambda: search(()), 5)}
+
+
 def run(url: str, sizes: list[int]) -> dict[int, dict[str, list[float]]]:
     engine = make_engine(url)
     SQLModel.metadata.drop_all(engine)
@@ -282,6 +305,7 @@ def run(url: str, sizes: list[int]) -> dict[int, dict[str, list[float]]]:
         # Run again at once: what was due is done, though the reviews stay overdue (nobody decides them here): a
         # run reads only the reviews whose next period has come (none), not every overdue one.
         results[sizes[-1]][f"{operation}, nothing due after that backlog"] = timed(lambda: job(later), 3)
+    results[sizes[-1]].update(sender_search(engine, NOW + timedelta(days=12)))
     engine.dispose()
     return results
 

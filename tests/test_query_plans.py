@@ -81,8 +81,8 @@ def analyze(engine) -> None:
             connection.exec_driver_sql("ANALYZE")
 
 
-def plans(engine, run) -> list[str]:
-    """The plan of every query `run(session)` sends (not of a SET or BEGIN, which have none)."""
+def statements(engine, run) -> list[tuple[str, object]]:
+    """Every query `run(session)` sends, with its parameters (not a SET or BEGIN)."""
     sent = []
 
     def listener(conn, cursor, statement, parameters, context, many):
@@ -93,6 +93,12 @@ def plans(engine, run) -> list[str]:
     with Session(engine) as session:
         run(session)
     event.remove(engine, "before_cursor_execute", listener)
+    return sent
+
+
+def plans(engine, run) -> list[str]:
+    """The plan of every query `run(session)` sends (not of a SET or BEGIN, which have none)."""
+    sent = statements(engine, run)
     explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
     with engine.connect() as connection:
         return ["\n".join(str(row[-1]) for row in connection.exec_driver_sql(explain + statement, parameters))

@@ -26,6 +26,15 @@ class SlackMessageKind(StrEnum):
 
 
 SENT_UPDATE = text("kind = 'update' AND status = 'sent'")
+# The sender's search for what may go now (storage/slack/outbox.py due_messages) reads only pending rows, through
+# these two partial indexes: posts by channel (a waiting channel is stepped over, not read), the rest by due time.
+# The outbox keeps every post it sent, so its status indexes are partial: they hold only the rows looked for,
+# and no index on a channel's rows serves the due search but the pending posts' (its plan cannot stray).
+PENDING = text("status = 'pending'")
+FAILED = text("status = 'failed'")
+PENDING_POST = text("status = 'pending' AND kind = 'post'")
+PENDING_OTHER = text("status = 'pending' AND kind <> 'post'")
+SETTLED = text("status <> 'pending'")  # sent or failed: found by channel when a channel moves (move_channel)
 
 
 class SlackMessage(SQLModel, table=True):
@@ -37,20 +46,27 @@ class SlackMessage(SQLModel, table=True):
     """
 
     __tablename__ = "slack_outbox"
-    __table_args__ = (Index("ix_slack_outbox_due", "status", "next_attempt_at"),
-                      Index("ix_slack_outbox_lane", "lane", "status", "id"),
+    __table_args__ = (Index("ix_slack_outbox_due", "next_attempt_at", "id", sqlite_where=PENDING,
+                            postgresql_where=PENDING),
+                      Index("ix_slack_outbox_failed", "id", sqlite_where=FAILED, postgresql_where=FAILED),
+                      Index("ix_slack_outbox_channel", "channel", sqlite_where=SETTLED, postgresql_where=SETTLED),
+                      Index("ix_slack_outbox_lane", "lane", "id", sqlite_where=PENDING, postgresql_where=PENDING),
                       # A message that failed for good fails its replies and updates (fail_dependents) by this.
                       Index("ix_slack_outbox_parent", "parent_key", "status"),
                       # A reply in a registration's thread is matched to it by the root's channel and ts.
                       Index("ix_slack_outbox_sent", "sent_channel", "sent_ts"),
                       # Only sent updates, which the daily clean-up deletes after a while (workflows/retention.py).
                       Index("ix_slack_outbox_sent_updates", "sent_at", sqlite_where=SENT_UPDATE,
-                            postgresql_where=SENT_UPDATE))
+                            postgresql_where=SENT_UPDATE),
+                      Index("ix_slack_outbox_pending_posts", "channel", "id", "next_attempt_at", "lane",
+                            sqlite_where=PENDING_POST, postgresql_where=PENDING_POST),
+                      Index("ix_slack_outbox_pending_others", "next_attempt_at", "id", sqlite_where=PENDING_OTHER,
+                            postgresql_where=PENDING_OTHER))
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
     lane: str = Field(max_length=200)
     kind: SlackMessageKind = SlackMessageKind.post
-    channel: str = Field(max_length=32, index=True)  # a channel id, or a user id for a DM
+    channel: str = Field(max_length=32)  # a channel id, or a user id for a DM
     parent_key: str | None = Field(default=None, max_length=200)
     text: str = Field(default="", max_length=40000)
     blocks: list[dict[str, Any]] = json_field(list)

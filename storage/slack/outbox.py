@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import and_, case, func, or_, union_all, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from storage.at_commit import insert_at_commit
-from storage.slack.models import SlackMessage, SlackMessageKind, SlackMessageStatus
+from storage.slack.models import FAILED, PENDING, PENDING_OTHER, PENDING_POST, SETTLED, SlackMessage
+from storage.slack.models import SlackMessageKind, SlackMessageStatus
 
 
 def _find(session: Session, key: str) -> SlackMessage | None:
@@ -71,9 +72,9 @@ def enqueue_update(session: Session, *, lane: str, parent_key: str, text: str, b
     An update not yet tried is rewritten rather than followed by another: only the latest content matters,
     and Slack's rate limits are better spent on messages people read.
     """
-    # By lane and status (the lane index): the outbox holds every message ever sent, never scan it.
+    # By the lane index, which holds only pending rows: the outbox holds every message ever sent, never scan it.
     waiting = session.exec(select(SlackMessage).where(
-        SlackMessage.lane == lane, SlackMessage.status == SlackMessageStatus.pending,
+        PENDING, SlackMessage.lane == lane,
         SlackMessage.parent_key == parent_key, SlackMessage.kind == SlackMessageKind.update,
         SlackMessage.attempts == 0)).first()
     if waiting is not None:
@@ -106,26 +107,103 @@ def enqueue_pin(session: Session, *, lane: str, parent_key: str, now: datetime) 
     return row
 
 
+# How many of the oldest due rows the sender's search looks at first (times its batch), before it looks for what
+# may go channel by channel: enough to fill a batch when little waits, few enough to cost next to nothing.
+OLDEST_DUE_LOOKED_AT = 4
+
+
 def due_messages(session: Session, now: datetime, *, limit: int, skip_channels: Collection[str] = (),
                  skip_kinds: Collection[SlackMessageKind] = ()) -> list[SlackMessage]:
-    """Pending rows whose time has come and that head their lane (nothing earlier in it still pending).
+    """Pending rows whose time has come and that head their lane (nothing earlier in it still pending), in id order.
 
     Rows that cannot go now are left out here, so a batch is never filled with them while other channels
     wait behind: posts to `skip_channels` (paced, or told to wait by a 429) and rows of `skip_kinds` (their
     Web API method is rate limited for the whole workspace). A skipped lane head still holds its lane.
+
+    What this reads is what may go, not what is stored or waiting (the sent history is in none of the partial
+    indexes it reads). First the oldest due rows, a few batches' worth: usually some of them may go, and they are
+    the batch. When all of those must wait (a burst queued to a few paced channels, say), the rest may be
+    thousands behind them, so it looks channel by channel instead: a channel takes one post at a time, so each
+    free channel's first due post (ix_slack_outbox_pending_posts; a channel that must wait is passed over
+    without reading its backlog), and the other kinds by due time.
     """
-    earlier = aliased(SlackMessage)
-    blocked = (select(earlier.id).where(earlier.lane == SlackMessage.lane,
-                                        earlier.status == SlackMessageStatus.pending, earlier.id < SlackMessage.id)
-               .exists())
-    query = select(SlackMessage).where(SlackMessage.status == SlackMessageStatus.pending,
-                                       SlackMessage.next_attempt_at <= now, ~blocked)
-    if skip_channels:
-        query = query.where(or_(SlackMessage.kind != SlackMessageKind.post,
-                                SlackMessage.channel.not_in(list(skip_channels))))
+    ids = _oldest_due_that_may_go(session, now, OLDEST_DUE_LOOKED_AT * limit, skip_channels, skip_kinds)
+    if ids is None:
+        ids = _may_go_channel_by_channel(now, limit, skip_channels, skip_kinds)  # a query; None: every kind waits
+    if ids is None or (isinstance(ids, list) and not ids):
+        return []
+    return list(session.exec(select(SlackMessage).where(SlackMessage.id.in_(ids))
+                             .order_by(SlackMessage.id).limit(limit)).all())
+
+
+def _oldest_due_that_may_go(session: Session, now: datetime, looked_at: int, skip_channels: Collection[str],
+                            skip_kinds: Collection[SlackMessageKind]) -> list[int] | None:
+    """Of the `looked_at` oldest due rows (ix_slack_outbox_due), the ids of those that may go; None when there
+    were that many and all must wait (what may go, if anything, is further on)."""
+    row = aliased(SlackMessage)
+    oldest = (select(row.id, row.lane, row.kind, row.channel).where(PENDING, row.next_attempt_at <= now)
+              .order_by(row.next_attempt_at, row.id).limit(looked_at).subquery())
+    may_go = [_heads_its_lane(oldest.c.lane, oldest.c.id)]
     if skip_kinds:
-        query = query.where(SlackMessage.kind.not_in(list(skip_kinds)))
-    return list(session.exec(query.order_by(SlackMessage.id).limit(limit)).all())
+        may_go.insert(0, oldest.c.kind.not_in(list(skip_kinds)))
+    if skip_channels:
+        may_go.insert(0, or_(oldest.c.kind != SlackMessageKind.post, oldest.c.channel.not_in(list(skip_channels))))
+    found = session.exec(select(oldest.c.id, case((and_(*may_go), True), else_=False))).all()
+    ids = [row_id for row_id, goes in found if goes]
+    return ids if ids or len(found) < looked_at else None
+
+
+def _may_go_channel_by_channel(now: datetime, limit: int, skip_channels: Collection[str],
+                               skip_kinds: Collection[SlackMessageKind]):
+    """A query of the ids that may go: each free channel's first due post, and the other kinds by due time."""
+    candidates = []
+    if SlackMessageKind.post not in skip_kinds:
+        candidates.append(_first_post_of_each_channel(now, skip_channels))
+    others = [kind for kind in SlackMessageKind if kind != SlackMessageKind.post and kind not in skip_kinds]
+    if others:
+        row = aliased(SlackMessage)
+        earliest = (select(row.id)
+                    .where(PENDING_OTHER, row.next_attempt_at <= now, row.kind.in_(others),
+                           _heads_its_lane(row.lane, row.id))
+                    .order_by(row.next_attempt_at, row.id).limit(limit).subquery())
+        candidates.append(select(earliest.c.id))  # SQLite: a member of a UNION has no LIMIT of its own
+    return select(union_all(*candidates).subquery().c.id) if candidates else None
+
+
+def _heads_its_lane(lane, row_id):
+    earlier = aliased(SlackMessage)
+    return ~select(earlier.id).where(PENDING, earlier.lane == lane, earlier.id < row_id).exists()
+
+
+def _first_post_of_each_channel(now: datetime, skip_channels: Collection[str]):
+    """For each channel with pending posts and not in `skip_channels`, its first due post that heads its lane
+    (in id order: a channel's posts appear in the order they were queued, a retried one first once it is due).
+
+    The channels are stepped through one index probe each (a recursive query: SQLite and PostgreSQL would
+    otherwise read every pending post to find the distinct channels)."""
+
+    def first_channel(after=None):
+        step = aliased(SlackMessage)
+        query = select(step.channel).where(PENDING_POST)
+        if after is not None:
+            query = query.where(step.channel > after)
+        return query.order_by(step.channel, step.id).limit(1)  # the partial index's order
+
+    channels = select(first_channel().scalar_subquery().label("channel")).cte("channels", recursive=True)
+    channels = channels.union_all(select(first_channel(channels.c.channel).scalar_subquery())
+                                  .where(channels.c.channel.is_not(None)))
+    post = aliased(SlackMessage)
+    # The channel as a range, not an equality: ordered by (channel, id), only the pending posts' index gives that
+    # order. Given `channel =` and an id order, PostgreSQL may walk the primary key, through the whole history,
+    # expecting the channel's posts to be spread evenly over it.
+    first = (select(post.id)
+             .where(PENDING_POST, post.channel >= channels.c.channel, post.channel <= channels.c.channel,
+                    post.next_attempt_at <= now, _heads_its_lane(post.lane, post.id))
+             .order_by(post.channel, post.id).limit(1).scalar_subquery())
+    query = select(first.label("id")).select_from(channels).where(channels.c.channel.is_not(None))
+    if skip_channels:
+        query = query.where(channels.c.channel.not_in(list(skip_channels)))
+    return query
 
 
 def message_by_key(session: Session, key: str) -> SlackMessage | None:
@@ -134,8 +212,7 @@ def message_by_key(session: Session, key: str) -> SlackMessage | None:
 
 def next_due_at(session: Session) -> datetime | None:
     """When the earliest pending row may be tried (None when nothing is pending)."""
-    return session.exec(select(func.min(SlackMessage.next_attempt_at))
-                        .where(SlackMessage.status == SlackMessageStatus.pending)).one()
+    return session.exec(select(func.min(SlackMessage.next_attempt_at)).where(PENDING)).one()
 
 
 def fail_dependents(session: Session, key: str, error: str) -> int:
@@ -151,7 +228,7 @@ def fail_dependents(session: Session, key: str, error: str) -> int:
 
 def retry_failed(session: Session, now: datetime, *, channel: str | None = None) -> int:
     """Failed rows (all, or one channel's) go back to pending, oldest first, as if new."""
-    query = update(SlackMessage).where(SlackMessage.status == SlackMessageStatus.failed)
+    query = update(SlackMessage).where(FAILED)
     if channel is not None:
         query = query.where(or_(SlackMessage.channel == channel, SlackMessage.sent_channel == channel))
     return session.exec(query.values(status=SlackMessageStatus.pending, attempts=0, next_attempt_at=now)).rowcount
@@ -159,8 +236,9 @@ def retry_failed(session: Session, now: datetime, *, channel: str | None = None)
 
 def move_channel(session: Session, old_channel_id: str, new_channel_id: str) -> None:
     """A shared channel got a new id: owed messages and updates of sent ones follow it."""
-    session.exec(update(SlackMessage).where(SlackMessage.channel == old_channel_id)
-                 .values(channel=new_channel_id))
+    for rows in (PENDING_POST, PENDING_OTHER, SETTLED):  # each by its partial index
+        session.exec(update(SlackMessage).where(rows, SlackMessage.channel == old_channel_id)
+                     .values(channel=new_channel_id))
     session.exec(update(SlackMessage).where(SlackMessage.sent_channel == old_channel_id)
                  .values(sent_channel=new_channel_id))
 
@@ -180,6 +258,6 @@ def outbox_summary(session: Session, *, failed_limit: int = 20) -> OutboxSummary
         counts[str(status)] = count
     last = session.exec(select(SlackMessage).where(SlackMessage.last_error.is_not(None))
                         .order_by(SlackMessage.id.desc()).limit(1)).first()
-    failed = list(session.exec(select(SlackMessage).where(SlackMessage.status == SlackMessageStatus.failed)
-                               .order_by(SlackMessage.id).limit(failed_limit)).all())
+    failed = list(session.exec(select(SlackMessage).where(FAILED).order_by(SlackMessage.id).limit(failed_limit))
+                  .all())
     return OutboxSummary(counts, last.last_error if last else None, last.key if last else None, failed)
