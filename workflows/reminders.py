@@ -55,8 +55,8 @@ class ReminderSource(Protocol):
 
     def reminded(self, rows: list) -> Callable[[Session], None] | None:
         """These rows' reminders for the period they are in are all sent: what to store (in the transaction given)
-        so that they are not read again before their next period; None when the source keeps nothing (its rows
-        past their SLA are then read at every run)."""
+        so that they are not read again before their next period; None when there is nothing to store (a source
+        that kept nothing would have its rows past their SLA read at every run)."""
 
     def send(self, session: Session, row, *, key: str, recipient, hours_waiting: int, link: str | None) -> bool:
         """Queue the reminder in the caller's transaction, as the message under `key` (recorded as a Reminder in
@@ -192,10 +192,6 @@ class ReviewSla:
     def cursor(self, row: tuple[Registration, Partner]) -> tuple[datetime, int]:
         return counted_cursor(row[0])
 
-    def periods(self, registration: Registration) -> int:
-        """Whole SLA periods it has waited since its last change."""
-        return sla_periods(registration, self.now, self.sla)
-
     def reminded(self, rows: list[tuple[Registration, Partner]]) -> Callable[[Session], None] | None:
         return count_from_their_periods(Registration, [registration for registration, _ in rows], self.now, self.sla)
 
@@ -203,7 +199,7 @@ class ReviewSla:
         """The reviewer each period; from the second, the partner's manager too; the partner's notice
         (recipient PARTNER) in the registration's thread."""
         registration, partner = row
-        waited, periods = self.now - registration.updated_at, self.periods(registration)
+        waited, periods = self.now - registration.updated_at, sla_periods(registration, self.now, self.sla)
         recipients = [registration.assigned_to_slack_id]
         if periods >= 2 and partner.manager_slack_id:
             recipients.append(partner.manager_slack_id)
