@@ -122,7 +122,8 @@ def due_messages(session: Session, now: datetime, *, limit: int, skip_channels: 
 
     What this reads is what may go, not what is stored or waiting (the sent history is in none of the partial
     indexes it reads). First the oldest due rows, a few batches' worth: usually some of them may go, and they are
-    the batch. When all of those must wait (a burst queued to a few paced channels, say), the rest may be
+    the batch (a post retried later then takes its turn by when it came due again; within a lane, order is
+    always kept). When all of those must wait (a burst queued to a few paced channels, say), the rest may be
     thousands behind them, so it looks channel by channel instead: a channel takes one post at a time, so each
     free channel's first due post (ix_slack_outbox_pending_posts; a channel that must wait is passed over
     without reading its backlog), and the other kinds by due time.
