@@ -212,8 +212,8 @@ def test_an_update_finds_its_pending_twin_by_lane_not_by_reading_the_sent_histor
     [plan, *_] = plans(engine, lambda s: enqueue_update(s, lane="reg:7:partner", parent_key="reg:7:root", text="y",
                                                         blocks=[], now=now))
     assert "SCAN slack_outbox" not in plan and "Seq Scan on slack_outbox" not in plan, plan
-    if engine.dialect.name == "sqlite":
-        assert "ix_slack_outbox_lane" in plan, plan
+    if engine.dialect.name == "sqlite":  # either index holds only pending rows
+        assert "ix_slack_outbox_lane" in plan or "ix_slack_outbox_parent" in plan, plan
 
 
 def test_a_message_failing_for_good_finds_its_replies_by_its_key_not_by_reading_the_backlog(engine, now):

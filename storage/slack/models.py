@@ -51,8 +51,8 @@ class SlackMessage(SQLModel, table=True):
                       Index("ix_slack_outbox_failed", "id", sqlite_where=FAILED, postgresql_where=FAILED),
                       Index("ix_slack_outbox_channel", "channel", sqlite_where=SETTLED, postgresql_where=SETTLED),
                       Index("ix_slack_outbox_lane", "lane", "id", sqlite_where=PENDING, postgresql_where=PENDING),
-                      # A message that failed for good fails its replies and updates (fail_dependents) by this.
-                      Index("ix_slack_outbox_parent", "parent_key", "status"),
+                      # A message that failed for good fails its pending replies and updates (fail_dependents).
+                      Index("ix_slack_outbox_parent", "parent_key", sqlite_where=PENDING, postgresql_where=PENDING),
                       # A reply in a registration's thread is matched to it by the root's channel and ts.
                       Index("ix_slack_outbox_sent", "sent_channel", "sent_ts"),
                       # Only sent updates, which the daily clean-up deletes after a while (workflows/retention.py).
@@ -70,7 +70,7 @@ class SlackMessage(SQLModel, table=True):
     parent_key: str | None = Field(default=None, max_length=200)
     text: str = Field(default="", max_length=40000)
     blocks: list[dict[str, Any]] = json_field(list)
-    partner_id: int | None = Field(default=None, index=True)  # whose channel, to name it when Slack refuses
+    partner_id: int | None = None  # whose channel, to name it when Slack refuses (read from the row, never searched)
     status: SlackMessageStatus = SlackMessageStatus.pending
     attempts: int = 0
     maybe_sent: bool = False  # an attempt's outcome is unknown: look before posting again

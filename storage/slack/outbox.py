@@ -72,7 +72,7 @@ def enqueue_update(session: Session, *, lane: str, parent_key: str, text: str, b
     An update not yet tried is rewritten rather than followed by another: only the latest content matters,
     and Slack's rate limits are better spent on messages people read.
     """
-    # By the lane index, which holds only pending rows: the outbox holds every message ever sent, never scan it.
+    # By the lane or the parent index, which hold only pending rows: the outbox holds every message ever sent.
     waiting = session.exec(select(SlackMessage).where(
         PENDING, SlackMessage.lane == lane,
         SlackMessage.parent_key == parent_key, SlackMessage.kind == SlackMessageKind.update,
@@ -222,8 +222,7 @@ def fail_dependents(session: Session, key: str, error: str) -> int:
     Found by their parent's key (ix_slack_outbox_parent): the pending rows may be a backlog of thousands after
     an outage, and this runs inside the sender's write transaction.
     """
-    return session.exec(update(SlackMessage)
-                        .where(SlackMessage.status == SlackMessageStatus.pending, SlackMessage.parent_key == key)
+    return session.exec(update(SlackMessage).where(PENDING, SlackMessage.parent_key == key)
                         .values(status=SlackMessageStatus.failed, last_error=error)).rowcount
 
 
