@@ -26,10 +26,9 @@ class SlackMessageKind(StrEnum):
 
 
 SENT_UPDATE = text("kind = 'update' AND status = 'sent'")
-# The sender's search for what may go now (storage/slack/outbox.py due_messages) reads only pending rows, through
-# these two partial indexes: posts by channel (a waiting channel is stepped over, not read), the rest by due time.
-# The outbox keeps every post it sent, so its status indexes are partial: they hold only the rows looked for,
-# and no index on a channel's rows serves the due search but the pending posts' (its plan cannot stray).
+# The outbox keeps every post it sent, so its status indexes are partial: they hold only the rows looked for (the
+# sender's search, storage/slack/outbox.py due_messages, reads pending rows only), and no index on a channel's rows
+# serves that search but the pending posts' (its plan cannot stray into a channel's history).
 PENDING = text("status = 'pending'")
 FAILED = text("status = 'failed'")
 PENDING_POST = text("status = 'pending' AND kind = 'post'")

@@ -129,9 +129,11 @@ def due_messages(session: Session, now: datetime, *, limit: int, skip_channels: 
     without reading its backlog), and the other kinds by due time.
     """
     ids = _oldest_due_that_may_go(session, now, OLDEST_DUE_LOOKED_AT * limit, skip_channels, skip_kinds)
-    if ids is None:
-        ids = _may_go_channel_by_channel(now, limit, skip_channels, skip_kinds)  # a query; None: every kind waits
-    if ids is None or (isinstance(ids, list) and not ids):
+    if ids is None:  # all of the oldest must wait: a query of what may go, channel by channel
+        ids = _may_go_channel_by_channel(now, limit, skip_channels, skip_kinds)
+        if ids is None:  # every kind waits
+            return []
+    elif not ids:
         return []
     return list(session.exec(select(SlackMessage).where(SlackMessage.id.in_(ids))
                              .order_by(SlackMessage.id).limit(limit)).all())
