@@ -34,6 +34,7 @@ from sqlalchemy import event, func, insert, select as sa_select, text
 from sqlalchemy.exc import ProgrammingError
 from sqlmodel import Session, SQLModel, select
 
+from storage import sla_clock
 from storage.conflict_index import index_unindexed
 from storage.db import checkpoint, create_schema, make_engine, transaction
 from storage.models import Partner, PartnerContact, Registration, TeamMember
@@ -177,6 +178,7 @@ def _insert(engine, rows: list[dict]) -> None:
         before = session.execute(sa_select(func.coalesce(func.max(Registration.id), 0))).scalar()
         session.execute(insert(Registration.__table__), rows)
         index_unindexed(session)  # what change_status does for each registration the bot stores
+        sla_clock.start_missing(session, (sla_clock.REVIEW,), after_id=before)  # and the reviews' clocks, as their status change
         # Their threads, as the bot posted them: the reminders' and expiry's replies go under these roots.
         live = session.execute(sa_select(Registration.id, Registration.partner_id, Registration.created_at).where(
             Registration.id > before, Registration.status.in_(("under_review", "approved")))).all()

@@ -19,8 +19,6 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
-    event,
-    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -28,9 +26,6 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-REMINDERS_FROM = "coalesce(reminders_from, updated_at)"  # Registration, Upsell: where SLA reminders count from
 
 
 class UTCDateTime(TypeDecorator):
@@ -202,8 +197,6 @@ class Registration(SQLModel, table=True):
         # App Home's conflicts waiting for every program runner (each digest counts them): the few conflicts among
         # the open registrations, newest first (storage/lists.py _home_branches).
         Index("ix_registration_review_kind_status_created", "review_kind", "status", "created_at"),
-        # The SLA reminders due: reviews whose reminders count from a time at least one SLA ago (workflows/reminders.py).
-        Index("ix_registration_status_reminders_from", "status", text(REMINDERS_FROM), "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -251,10 +244,6 @@ class Registration(SQLModel, table=True):
     approved_at: datetime | None = ts_field(default=None, nullable=True)
     protection_expires_at: datetime | None = ts_field(default=None, nullable=True)
     closed_at: datetime | None = ts_field(default=None, nullable=True)
-    # Under review: the SLA reminders count their periods from here, the start of the period last reminded; none
-    # (every change to the registration clears it) means from `updated_at`. So the reminder job reads only the
-    # reviews with reminders due, not every overdue review to find its reminders sent.
-    reminders_from: datetime | None = ts_field(default=None, nullable=True)
 
     @property
     def reference(self) -> str:
@@ -377,6 +366,22 @@ class Reminder(SQLModel, table=True):
     sent_at: datetime = ts_field(default_factory=utcnow)
 
 
+class SlaClock(SQLModel, table=True):
+    """Where the SLA reminders of one waiting row count from (storage/sla_clock.py): a review under review, an upsell
+    open. Kept beside the row, not in it: the reminder job moves it once a period, and in the registration (or
+    upsell) that rewrote an entry in each of the row's many indexes; here it rewrites two."""
+
+    __tablename__ = "sla_clock"
+    __table_args__ = (
+        # The reminders due, oldest first: clocks of one SLA that count from a time at least one SLA ago.
+        Index("ix_sla_clock_due", "sla", "counts_from", "row_id"),
+    )
+
+    sla: str = Field(sa_column=Column(String(16), primary_key=True))  # storage.sla_clock: REVIEW or UPSELL
+    row_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    counts_from: datetime = ts_field()
+
+
 class PendingWork(SQLModel, table=True):
     """Work owed after an ack (e.g. checking and routing a stored registration); deleted when done, in the
     same transaction as the work, so a crash leaves it here for the next worker and it is never done twice."""
@@ -474,9 +479,6 @@ class Upsell(SQLModel, table=True):
         Index("ix_upsell_assignee_status_created", "assigned_to_slack_id", "status", "created_at"),
         Index("ix_upsell_flagger_created", "flagged_by_slack_id", "created_at"),
         Index("ix_upsell_status_created", "status", "created_at"),
-        # The accept-SLA reminders due: open upsells whose reminders count from a time at least one SLA ago
-        # (workflows/upsell_reminders.py).
-        Index("ix_upsell_status_reminders_from", "status", text(REMINDERS_FROM), "id"),
         # Reports: upsells accepted (new pipeline) and decided in a period.
         Index("ix_upsell_accepted", "accepted_at"),
         Index("ix_upsell_status_closed", "status", "closed_at"),
@@ -512,20 +514,10 @@ class Upsell(SQLModel, table=True):
     updated_at: datetime = ts_field(default_factory=utcnow)
     accepted_at: datetime | None = ts_field(default=None, nullable=True)
     closed_at: datetime | None = ts_field(default=None, nullable=True)
-    reminders_from: datetime | None = ts_field(default=None, nullable=True)  # as a registration's, for its AE
 
     @property
     def reference(self) -> str:
         return f"UPS-{self.id:05d}"
-
-
-def _reminders_count_from_the_change(target: Registration | Upsell, _value, _old, _initiator) -> None:
-    """Any change (every one sets `updated_at`) starts the SLA reminders' count again, from that change."""
-    target.reminders_from = None
-
-
-for _model in (Registration, Upsell):
-    event.listen(_model.updated_at, "set", _reminders_count_from_the_change)
 
 
 class UpsellEvent(SQLModel, table=True):

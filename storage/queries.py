@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, false, func, literal, or_, true, tuple_
+from sqlalchemy import and_, case, false, func, or_, true
 from sqlmodel import Session, select, update
 
 from storage.actors import Actor
 from storage.conflict_index import candidate_keys
+from storage import sla_clock
 from storage.statements import insert_new
 from storage.slack.outbox import move_channel
 from storage.models import (
@@ -240,46 +241,16 @@ def registrations_due_to_expire(
 
 
 def reviews_due_reminders(
-    session: Session, before: datetime, *, after: tuple[datetime, int] | None = None, limit: int | None = None
-) -> list[tuple[Registration, Partner]]:
-    """Open registrations under review whose SLA reminders count from `before` or earlier (`reminders_counted_from`):
-    the ones with a reminder due, oldest first, by index (ix_registration_status_reminders_from).
+    session: Session, before: datetime, *, after: tuple[datetime, int] | None = None, limit: int = 200
+) -> list[tuple[datetime, Registration, Partner]]:
+    """(where its reminders count from, the registration, its partner) for each review whose SLA clock counts from
+    `before` or earlier, oldest first, by the clock's index (storage/sla_clock.py). The registration may have
+    changed or left review since its clock was moved: the caller looks (workflows/reminders.py).
 
     `after` is the (counted from, id) of the last row of the previous page: pages by index, not by offset.
     """
-    counted_from = reminders_counted_from(Registration)
-    query = (select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id)
-             .where(Registration.status == RegistrationStatus.under_review, counted_from <= before)
-             .order_by(counted_from, Registration.id).limit(limit))
-    if after is not None:
-        query = query.where(past(counted_from, Registration.id, after))
-    return list(session.exec(query).all())
-
-
-def reminders_counted_from(model: type[Registration] | type[Upsell]):
-    """Where a review's (an upsell's) SLA reminders count from, as its index has it: the start of the period last
-    reminded, or its last change."""
-    return func.coalesce(model.reminders_from, model.updated_at)
-
-
-def count_reminders_from(session: Session, model: type[Registration] | type[Upsell],
-                         counted: list[tuple[int, datetime, datetime]]) -> None:
-    """(row id, its updated_at as read, where its reminders count from now): stored unless the row changed
-    meanwhile (a change clears it: its reminders count from that change)."""
-    if counted:
-        table = model.__table__
-        session.execute(update(table)
-                        .where(table.c.id == bindparam("row_id"), table.c.updated_at == bindparam("read_updated_at"))
-                        .values(reminders_from=bindparam("counted_from")),
-                        [{"row_id": id_, "read_updated_at": updated_at, "counted_from": counted_from}
-                         for id_, updated_at, counted_from in counted])
-
-
-def past(at, row_id, after: tuple[datetime, int]):
-    """Rows after the cursor (at, id) in (at, id) order, as a row value: the index range starts at the cursor (an
-    OR of columns scans from the start)."""
-    return tuple_(at, row_id) > tuple_(literal(after[0], at.type), literal(after[1]))
-
+    query = select(Registration, Partner).join(Partner, Partner.id == Registration.partner_id)
+    return sla_clock.due(session, sla_clock.REVIEW, query, before=before, after=after, limit=limit)
 
 def record_reminder(session: Session, key: str, now: datetime) -> bool:
     """Record a reminder as sent, in the transaction that queues its message; False when it already was (or a

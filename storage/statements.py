@@ -1,7 +1,11 @@
-"""Statements the two databases spell differently (INSERT ... ON CONFLICT), in the session's dialect."""
+"""Statements the two databases spell differently (INSERT ... ON CONFLICT), in the session's dialect, and the
+row-value cursor both read pages by."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import literal, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -40,3 +44,9 @@ def insert_new(session: Session, table, *, key: str, values: dict) -> bool:
 def _insert(session: Session, table):
     """INSERT in this session's dialect, which knows ON CONFLICT."""
     return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def past(at, row_id, after: tuple[datetime, int]):
+    """Rows after the cursor (at, id) in (at, id) order, as a row value: the index range starts at the cursor (an
+    OR of columns scans from the start)."""
+    return tuple_(at, row_id) > tuple_(literal(after[0], at.type), literal(after[1]))

@@ -20,9 +20,9 @@ from storage.models import (
     Partner,
     PartnerContact,
     Upsell,
-    UpsellStatus,
 )
-from storage.queries import deal_visibility, past, reminders_counted_from
+from storage import sla_clock
+from storage.queries import deal_visibility
 from storage.reviews import reminder_keys_under
 
 UPSELL_LOCK = 7_202_612  # any constant (an int4): with the account id, the advisory lock of one account's upsells
@@ -127,19 +127,14 @@ def listed_contacts(session: Session, partner_id: int) -> list[str]:
 
 
 def upsells_due_reminders(session: Session, before: datetime, *, after: tuple[datetime, int] | None = None,
-                          limit: int | None = None) -> list[tuple[Upsell, CustomerAccount, Partner]]:
-    """Open upsells (waiting for their AE to accept or decline) whose accept-SLA reminders count from `before` or
-    earlier (their last status change, or the start of the period last reminded), oldest first, by index
-    (ix_upsell_status_reminders_from); `after` is the (counted from, id) of the previous page's last row."""
-    counted_from = reminders_counted_from(Upsell)
-    query = (select(Upsell, CustomerAccount, Partner)
-             .join(CustomerAccount, CustomerAccount.id == Upsell.account_id)
-             .join(Partner, Partner.id == Upsell.partner_id)
-             .where(Upsell.status == UpsellStatus.open, counted_from <= before)
-             .order_by(counted_from, Upsell.id).limit(limit))
-    if after is not None:
-        query = query.where(past(counted_from, Upsell.id, after))
-    return list(session.exec(query).all())
+                          limit: int = 200) -> list[tuple[datetime, Upsell, CustomerAccount, Partner]]:
+    """(where its reminders count from, the upsell, its account, its partner) for each upsell whose accept-SLA
+    clock counts from `before` or earlier, oldest first, by the clock's index (storage/sla_clock.py); the upsell
+    may have changed or left `open` since (the caller looks). `after` is the (counted from, id) of the previous
+    page's last row."""
+    query = (select(Upsell, CustomerAccount, Partner).join(CustomerAccount, CustomerAccount.id == Upsell.account_id)
+             .join(Partner, Partner.id == Upsell.partner_id))
+    return sla_clock.due(session, sla_clock.UPSELL, query, before=before, after=after, limit=limit)
 
 
 def upsell_reminder_prefix(upsell_id: int) -> str:

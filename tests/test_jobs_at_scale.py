@@ -13,10 +13,11 @@ from sqlalchemy import event, insert
 from sqlmodel import Session, func, select
 
 from storage.models import (Partner, PartnerType, PricingModel, ProcessedEvent, Registration, RegistrationStatus,
-                            Reminder)
+                            Reminder, SlaClock)
 from handlers.notify import SlackNotifier
 from storage.db import transaction
-from storage.queries import count_reminders_from, record_reminder, reviews_due_reminders
+from storage import sla_clock
+from storage.queries import record_reminder, reviews_due_reminders
 from storage.slack.models import SlackMessage, SlackMessageKind, SlackMessageStatus
 from storage.slack.outbox import enqueue_post
 from tests.conftest import FIXED_NOW
@@ -49,6 +50,7 @@ def store(engine, rows_for) -> int:
         session.commit()
         partner_id = partner.id
         session.exec(insert(Registration), params=rows_for(partner_id))
+        sla_clock.start_missing(session)  # the reviews' clocks, as their status change would have started them
         session.commit()
     return partner_id
 
@@ -128,18 +130,26 @@ def test_after_a_backlog_a_run_reads_only_the_reviews_whose_next_period_has_come
                                                 assigned_to_slack_id="UAE",
                                                 updated_at=now - sla * (1 + i % 3) - timedelta(minutes=1 + i))
                                for i in range(90)])
+    registrations = WritesPerTransaction(engine, "UPDATE REGISTRATION")
     assert remind_overdue_reviews(services) == 90 + 60  # from the second period, the partner's manager too
+    assert registrations.per_commit == []  # the clocks moved: not the registrations, with their many indexes
     statements = Statements(engine)
     assert remind_overdue_reviews(services) == 0
     assert len(statements.seen) == 1
     with Session(engine) as session:
         assert reviews_due_reminders(session, now - sla) == []
-        counted = session.exec(select(Registration.updated_at, Registration.reminders_from)).all()
+        counted = session.exec(select(Registration.updated_at, SlaClock.counts_from)
+                               .join(SlaClock, SlaClock.row_id == Registration.id)).all()
     # Each counts from the start of the period just reminded: its next reminder is one SLA after that.
+    assert len(counted) == 90
     assert all(counted_from == updated_at + sla * int((now - updated_at) / sla) for updated_at, counted_from in counted)
 
     services.clock = lambda: now + sla  # the next period has come for every one of them
     assert remind_overdue_reviews(services) == 90 * 2  # the reviewer and the partner's manager, each once
+
+
+def clock_of(session: Session, registration: Registration):
+    return session.get(SlaClock, (sla_clock.REVIEW, registration.id)).counts_from
 
 
 def test_a_change_to_a_review_starts_its_reminders_count_again_and_a_count_never_overwrites_it(engine, services,
@@ -150,19 +160,42 @@ def test_a_change_to_a_review_starts_its_reminders_count_again_and_a_count_never
     assert remind_overdue_reviews(services) == 1
     with Session(engine) as session:
         registration = session.exec(select(Registration)).one()
-        read_updated_at = registration.updated_at
-        assert registration.reminders_from == read_updated_at + sla  # the start of its first period
+        read_updated_at, read_clock = registration.updated_at, clock_of(session, registration)
+        assert read_clock == read_updated_at + sla  # the start of its first period
         record_in_history(session, registration, actor_slack_id="UAE", now=now - sla * 0.25, reason="still working it")
-        assert registration.reminders_from is None  # counts from the change
         session.commit()
-        # A reminder run that read it before the change and counts it now leaves it alone.
-        count_reminders_from(session, Registration, [(registration.id, read_updated_at, now)])
+        # A reminder run that read it before the change and moves its clock now leaves it alone: the clock would
+        # count from after the change.
+        sla_clock.move(session, sla_clock.REVIEW, [(registration.id, read_clock, read_updated_at, now)])
         session.commit()
-        session.refresh(registration)
-        assert registration.reminders_from is None and registration.updated_at == now - sla * 0.25
-    assert remind_overdue_reviews(services) == 0  # a change 6 hours ago: not overdue
+        assert clock_of(session, registration) == read_clock
+    assert remind_overdue_reviews(services) == 0  # a change 12 hours ago: not overdue
+    services.clock = lambda: now + sla * 0.6  # the clock comes due; the change is not one period old
+    assert remind_overdue_reviews(services) == 0
+    with Session(engine) as session:  # read, it now counts from the change
+        assert clock_of(session, registration) == now - sla * 0.25
     services.clock = lambda: now + sla
     assert remind_overdue_reviews(services) == 1
+
+
+def test_a_decided_review_gives_up_its_clock_when_the_job_next_reads_it(engine, services, now):
+    """A decision writes nothing to the clocks (it is answered before its ack): the job removes the clock of a
+    review that left review when it reads it, once, and sends nothing for it."""
+    sla = timedelta(hours=services.program.approval_sla_hours)
+    store(engine, lambda pid: [registration_row(pid, i, status=RegistrationStatus.under_review,
+                                                assigned_to_slack_id="UAE", updated_at=now - sla * 1.5)
+                               for i in range(2)])
+    with Session(engine) as session:
+        decided, waiting = session.exec(select(Registration).order_by(Registration.id)).all()
+        decided.status = RegistrationStatus.approved
+        session.add(decided)
+        session.commit()
+        decided_id, waiting_id = decided.id, waiting.id
+    assert remind_overdue_reviews(services) == 1  # the other one
+    with Session(engine) as session:
+        assert session.exec(select(SlaClock.row_id)).all() == [waiting_id]
+    assert {call[1] for call in services.notifier.calls if call[0] == "overdue"} == {waiting_id}
+    assert not any(call[1] == decided_id for call in services.notifier.calls)
 
 
 def test_a_run_racing_another_over_a_reminder_waits_for_it_sends_the_rest_and_each_goes_once(engine, now):
@@ -196,7 +229,7 @@ def test_a_run_racing_another_over_a_reminder_waits_for_it_sends_the_rest_and_ea
         messages = {m.key: m for m in session.exec(select(SlackMessage))}
         assert set(session.exec(select(Reminder.key)).all()) == {reviewers_key, partners_key} == set(messages)
         assert messages[reviewers_key].text == "the other run's"
-        assert session.exec(select(Registration.reminders_from)).one() is not None  # counted: its period is done
+        assert session.exec(select(SlaClock.counts_from)).one() == now - sla * 0.5  # its period is done
 
 
 def waiting_on_locks(engine) -> int:
@@ -229,7 +262,7 @@ def test_a_spent_write_budget_commits_early_and_the_next_transaction_goes_on(eng
                               protection_expires_at=now - timedelta(minutes=i % 13 + 1)) for i in range(due)])
     reminders = WritesPerTransaction(engine, "INSERT INTO REMINDER")
     assert remind_overdue_reviews(services) == due
-    expiries = WritesPerTransaction(engine, "UPDATE REGISTRATION")  # after: the reminders update where they count from
+    expiries = WritesPerTransaction(engine, "UPDATE REGISTRATION")
     assert expire_registrations(services) == due
 
     # A reminder per commit (each row owes the reviewer's and the partner's notice: a row is left half done and

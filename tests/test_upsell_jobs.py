@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import event, insert
 from sqlmodel import Session, func, select
 
+from storage import sla_clock
 from storage.models import (
     CustomerAccount,
     Partner,
     PartnerType,
     Reminder,
     Role,
+    SlaClock,
     TeamMember,
     Upsell,
     UpsellStatus,
@@ -57,6 +59,7 @@ def store_upsells(engine, rows_for, *, manager: str | None = "UMGR") -> tuple[in
                                                       role=Role.partner_manager)])
         session.commit()
         session.exec(insert(Upsell), params=rows_for(account.id, partner.id))
+        sla_clock.start_missing(session)  # the open upsells' clocks, as their status change would have started them
         session.commit()
         return account.id, partner.id
 
@@ -88,7 +91,8 @@ def test_after_a_backlog_a_run_reads_only_the_upsells_whose_next_period_has_come
     assert remind_overdue_upsells(services) == 0
     assert len(statements.seen) == 1  # one query, which finds nothing due
     with Session(engine) as session:
-        counted = Counter(upsell.reminders_from - upsell.updated_at for upsell in session.exec(select(Upsell)))
+        counted = Counter(counts_from - updated_at for updated_at, counts_from in session.exec(
+            select(Upsell.updated_at, SlaClock.counts_from).join(SlaClock, SlaClock.row_id == Upsell.id)))
     assert counted == {SLA: 90, 3 * SLA: 30}  # the start of the period each was reminded in
 
     services.clock = lambda: now + SLA
@@ -110,6 +114,7 @@ def test_after_a_second_period_the_partners_manager_is_told_once_else_a_partner_
         session.add(partner)
         session.commit()
         session.exec(insert(Upsell), params=[upsell_row(account, partner.id, 1000, updated_at=long_ago)])
+        sla_clock.start_missing(session)
         session.commit()
 
     assert remind_overdue_upsells(services) == 2 * 121
@@ -140,10 +145,12 @@ def test_the_waiting_upsells_are_read_by_index(engine, now):
                    updated_at=now - timedelta(days=i % 900, minutes=i)) for i in range(6000)])
     analyze(engine)
     for after in (None, (now - timedelta(days=30), 5)):
-        plan, = plans(engine, lambda s: upsells_due_reminders(s, now - SLA, after=after, limit=50))
-        assert "SCAN upsell" not in plan and "Seq Scan on upsell" not in plan, plan
+        clocks, rows = plans(engine, lambda s: upsells_due_reminders(s, now - SLA, after=after, limit=50))
+        for plan in (clocks, rows):
+            assert "SCAN upsell" not in plan and "Seq Scan on upsell" not in plan, plan
+            assert "SCAN sla_clock" not in plan and "Seq Scan on sla_clock" not in plan, plan
         if engine.dialect.name == "sqlite":
-            assert "ix_upsell_status_reminders_from" in plan and "TEMP B-TREE" not in plan, plan
+            assert "ix_sla_clock_due" in clocks and "TEMP B-TREE" not in clocks, clocks
 
 
 def test_the_upsell_lists_and_app_home_read_by_index(engine, now):

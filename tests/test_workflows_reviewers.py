@@ -172,9 +172,10 @@ def test_reminders_link_the_review_for_the_reviewer_only(services, clock):
         stored = session.get(Registration, reg.id)
         session.add(SlackMessage(key=stored.review_message_key, lane="x", channel="U0ALEX", status="sent",
                                  sent_channel="D0ALEX", sent_ts="1700000000.000100"))
-        stored.updated_at = clock.now - timedelta(hours=49)  # a new period, so reminders are owed again
+        stored.updated_at = clock.now  # a change: its reminders count from it
         session.add(stored)
         session.commit()
+    clock.now += timedelta(hours=49)  # a period after the change, so reminders are owed again
     assert remind_overdue_reviews(services) == 1
     assert asked == [("D0ALEX", "1700000000.000100")]
     assert ("overdue_link", reg.id, "U0ALEX", "https://x.slack.com/1700000000.000100") in services.notifier.calls

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from storage import sla_clock
 from storage.at_commit import insert_at_commit
 from storage.conflict_index import follow_status
 from storage.models import CrmOutbox, Registration, RegistrationEvent, RegistrationStatus
@@ -43,6 +44,8 @@ def change_status(
     session.add(registration)
     session.flush()
     follow_status(session, registration, previous)
+    if to == RegistrationStatus.under_review:  # its approval SLA starts (again) now
+        sla_clock.start(session, sla_clock.REVIEW, registration.id, now)
     insert_at_commit(session, RegistrationEvent(registration_id=registration.id, from_status=previous, to_status=to,
                                                 actor_slack_id=actor_slack_id, reason=reason, at=now))
     if crm_event is None:

@@ -18,13 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, Protocol
 
 from sqlmodel import Session
 
+from storage import sla_clock
 from storage.db import transaction
-from storage.models import Partner, Registration, Upsell
-from storage.queries import count_reminders_from, record_reminder, reminder_keys_sent, reviews_due_reminders
+from storage.models import Partner, Registration, RegistrationStatus, Upsell
+from storage.queries import record_reminder, reminder_keys_sent, reviews_due_reminders
 from storage.reviews import sent_location
 from workflows.services import Services, WriteBudget
 
@@ -148,26 +150,37 @@ def _remind_page(session: Session, source: ReminderSource, page: list, *, now: d
     return len(page), sent
 
 
-# Where a row's reminders count from (Registration, Upsell: `reminders_from`, else `updated_at`) ---------------
+# Where a row's reminders count from (its SLA clock, storage/sla_clock.py) ---------------------------------
 def sla_periods(row: Registration | Upsell, now: datetime, sla: timedelta) -> int:
     """Whole SLA periods the row has waited since its last change."""
     return int((now - row.updated_at) / sla)
 
 
-def counted_cursor(row: Registration | Upsell) -> tuple[datetime, int]:
-    """The row's place in the order its due reminders are read in (storage.queries.reminders_counted_from)."""
-    return row.reminders_from or row.updated_at, row.id
+def counted_cursor(row: tuple) -> tuple[datetime, int]:
+    """A due row's place in the order its reminders are read in: (its clock as read, its id); a due row is (its
+    clock, the registration or upsell, ...)."""
+    return row[0], row[1].id
 
 
-def count_from_their_periods(model: type[Registration] | type[Upsell], rows: list, now: datetime,
+def owes_nothing(row: tuple, waiting: Enum, now: datetime, sla: timedelta) -> bool:
+    """The row's clock came due, but it has left `waiting` or changed within the last period since the clock was
+    moved: no reminder now (`count_from_their_periods` moves or removes the clock)."""
+    subject = row[1]
+    return subject.status != waiting or sla_periods(subject, now, sla) < 1
+
+
+def count_from_their_periods(sla_name: str, waiting: Enum, rows: list[tuple], now: datetime,
                              sla: timedelta) -> Callable[[Session], None] | None:
-    """ReminderSource.reminded for these rows: their reminders count from the start of the period just reminded,
-    so each is read again one SLA after it, not at every run."""
-    counted = [(row.id, row.updated_at, row.updated_at + sla * sla_periods(row, now, sla)) for row in rows]
-    return (lambda session: count_reminders_from(session, model, counted)) if counted else None
+    """ReminderSource.reminded for these rows: their clocks count from the start of the period just reminded (of
+    the row's last change, when none was owed), so each is read again one SLA after it, not at every run; the clock
+    of a row that no longer waits is removed."""
+    moves = [(subject.id, counted, subject.updated_at, subject.updated_at + sla * sla_periods(subject, now, sla)
+              if subject.status == waiting else None) for counted, subject, *_ in rows]
+    return (lambda session: sla_clock.move(session, sla_name, moves)) if moves else None
 
 
 # The approval SLA of registrations ------------------------------------------------------------------------
+Row = tuple[datetime, Registration, Partner]  # a due review: (its SLA clock as read, the registration, its partner)
 PARTNER = None  # the recipient of a partner's "being chased" notice: the registration's thread, not a person
 
 
@@ -185,20 +198,21 @@ class ReviewSla:
     now: datetime
     sla: timedelta
 
-    def page(self, session: Session, *, after: tuple[datetime, int] | None,
-             limit: int) -> list[tuple[Registration, Partner]]:
+    def page(self, session: Session, *, after: tuple[datetime, int] | None, limit: int) -> list[Row]:
         return reviews_due_reminders(session, self.now - self.sla, after=after, limit=limit)
 
-    def cursor(self, row: tuple[Registration, Partner]) -> tuple[datetime, int]:
-        return counted_cursor(row[0])
+    def cursor(self, row: Row) -> tuple[datetime, int]:
+        return counted_cursor(row)
 
-    def reminded(self, rows: list[tuple[Registration, Partner]]) -> Callable[[Session], None] | None:
-        return count_from_their_periods(Registration, [registration for registration, _ in rows], self.now, self.sla)
+    def reminded(self, rows: list[Row]) -> Callable[[Session], None] | None:
+        return count_from_their_periods(sla_clock.REVIEW, RegistrationStatus.under_review, rows, self.now, self.sla)
 
-    def owed(self, row: tuple[Registration, Partner]) -> Owed:
+    def owed(self, row: Row) -> Owed:
         """The reviewer each period; from the second, the partner's manager too; the partner's notice
         (recipient PARTNER) in the registration's thread."""
-        registration, partner = row
+        if owes_nothing(row, RegistrationStatus.under_review, self.now, self.sla):
+            return Owed(0, [])
+        _, registration, partner = row
         waited, periods = self.now - registration.updated_at, sla_periods(registration, self.now, self.sla)
         recipients = [registration.assigned_to_slack_id]
         if periods >= 2 and partner.manager_slack_id:
@@ -209,14 +223,14 @@ class ReviewSla:
             for recipient in dict.fromkeys(r for r in recipients if r)] + [
             (partner_chase_key(registration, periods), PARTNER)])
 
-    def link_key(self, row: tuple[Registration, Partner], recipient: str | None) -> str | None:
+    def link_key(self, row: Row, recipient: str | None) -> str | None:
         # The review message is the reviewer's DM: only they can open a link to it.
-        registration = row[0]
+        registration = row[1]
         return registration.review_message_key if recipient == registration.assigned_to_slack_id else None
 
-    def send(self, session: Session, row: tuple[Registration, Partner], *, key: str, recipient: str | None,
-             hours_waiting: int, link: str | None) -> bool:
-        registration, partner = row
+    def send(self, session: Session, row: Row, *, key: str, recipient: str | None, hours_waiting: int,
+             link: str | None) -> bool:
+        _, registration, partner = row
         if recipient is PARTNER:
             self.services.notifier.review_chased(session, registration, partner, key=key,
                                                  hours_waiting=hours_waiting)

@@ -5,9 +5,9 @@ its recipient and when the upsell opened, without the period.
 
 The SLA counts from the upsell's last status change (its `updated_at`: flagged, or a duplicate approved), which
 only status changes move. It runs on the registrations' mechanism (workflows/reminders.py): due rows by index,
-pages, unique Reminder keys, budgeted transactions; a reminded upsell counts again from the start of its period
-(`reminders_from`), so a run reads only the upsells whose next period has come, and a run with nothing due is one
-indexed query.
+pages, unique Reminder keys, budgeted transactions; a reminded upsell's clock counts again from the start of its
+period (storage/sla_clock.py), so a run reads only the upsells whose next period has come, and a run with nothing
+due is one indexed query.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from storage.models import CustomerAccount, Partner, Upsell
+from storage import sla_clock
+from storage.models import CustomerAccount, Partner, Upsell, UpsellStatus
 from storage.queries import first_program_runner
 from storage.upsells import upsell_copy_key, upsell_reminder_prefix, upsell_root_key, upsells_due_reminders
-from workflows.reminders import Owed, count_from_their_periods, counted_cursor, send_due_reminders
+from workflows.reminders import Owed, count_from_their_periods, counted_cursor, owes_nothing, send_due_reminders
 from workflows.services import Services
 
-Row = tuple[Upsell, CustomerAccount, Partner]
+Row = tuple[datetime, Upsell, CustomerAccount, Partner]  # (its SLA clock as read, the upsell, its account, partner)
 
 
 @dataclass
@@ -43,11 +44,13 @@ class UpsellSla:
         return rows
 
     def cursor(self, row: Row) -> tuple[datetime, int]:
-        return counted_cursor(row[0])
+        return counted_cursor(row)
 
     def owed(self, row: Row) -> Owed:
         """The AE once; from the second period, the partner's manager once too."""
-        upsell, _, partner = row
+        if owes_nothing(row, UpsellStatus.open, self.now, self.sla):
+            return Owed(0, [])
+        _, upsell, _, partner = row
         waited = self.now - upsell.updated_at
         recipients = [upsell.assigned_to_slack_id]
         if waited >= 2 * self.sla:
@@ -60,12 +63,12 @@ class UpsellSla:
     def reminded(self, rows: list[Row]) -> Callable[[Session], None] | None:
         """Read again one SLA after the period just reminded: for the manager's reminder after the AE's, and after
         that once a period, to find both sent (not at every run)."""
-        return count_from_their_periods(Upsell, [upsell for upsell, _, _ in rows], self.now, self.sla)
+        return count_from_their_periods(sla_clock.UPSELL, UpsellStatus.open, rows, self.now, self.sla)
 
     def link_key(self, row: Row, recipient: str) -> str | None:
         """The thread root in the partner's channel; where it went to a DM, the one the AE has (theirs, or their
         copy of the partner's)."""
-        upsell = row[0]
+        upsell = row[1]
         if upsell.partner_channel_id:
             return upsell_root_key(upsell.id)
         if recipient != upsell.assigned_to_slack_id:
@@ -74,7 +77,7 @@ class UpsellSla:
 
     def send(self, session: Session, row: Row, *, key: str, recipient: str, hours_waiting: int,
              link: str | None) -> bool:
-        upsell, account, partner = row
+        _, upsell, account, partner = row
         self.services.notifier.upsell_overdue(session, upsell, account, partner, recipient=recipient,
                                               hours_waiting=hours_waiting, key=key, link=link)
         return True

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
+from storage import sla_clock
 from storage.accounts import account_for_actor, attached_partners, is_attached, visible_accounts
 from storage.actors import Actor, acting_partner
 from storage.db import transaction
@@ -153,6 +154,8 @@ def change_upsell_status(session: Session, upsell: Upsell, to: UpsellStatus, *, 
     upsell.status, upsell.updated_at = to, now
     session.add(upsell)
     session.flush()
+    if to == UpsellStatus.open:  # its accept SLA starts now
+        sla_clock.start(session, sla_clock.UPSELL, upsell.id, now)
     session.add(UpsellEvent(upsell_id=upsell.id, from_status=previous, to_status=to, actor_slack_id=actor_slack_id,
                             reason=reason, at=now))
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from storage.models import Partner, Registration, RegistrationStatus
 from storage.nudges.models import Nudge
-from storage.queries import past
+from storage.statements import past
 
 
 def stalled_registrations(session: Session, *, quiet_since: datetime, after: tuple[datetime, int] | None,

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from storage.models import Partner, PartnerContact, PartnerStage, Registration, UTCDateTime
 from storage.nudges.models import Nudge, NudgeKind
-from storage.queries import past
+from storage.statements import past
 
 # Who the partner nudges are for: not yet registering (activation), or gone quiet (re-engagement).
 ACTIVATION_STAGES = (PartnerStage.recruited, PartnerStage.onboarded)

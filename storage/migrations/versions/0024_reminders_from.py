@@ -22,11 +22,12 @@ branch_labels = None
 depends_on = None
 
 INDEX = 'ix_registration_status_reminders_from'
+REMINDERS_FROM = 'coalesce(reminders_from, updated_at)'  # where its reminders counted from (until 0028)
 
 
 def upgrade() -> None:
     op.add_column('registration', sa.Column('reminders_from', storage.models.UTCDateTime(timezone=True), nullable=True))
-    op.create_index(INDEX, 'registration', ['status', sa.text(storage.models.REMINDERS_FROM), 'id'], unique=False)
+    op.create_index(INDEX, 'registration', ['status', sa.text(REMINDERS_FROM), 'id'], unique=False)
 
 
 def downgrade() -> None:

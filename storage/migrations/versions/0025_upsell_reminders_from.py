@@ -21,12 +21,13 @@ branch_labels = None
 depends_on = None
 
 INDEX = 'ix_upsell_status_reminders_from'
+REMINDERS_FROM = 'coalesce(reminders_from, updated_at)'  # as 0024's
 OLD_INDEX = 'ix_upsell_status_updated'
 
 
 def upgrade() -> None:
     op.add_column('upsell', sa.Column('reminders_from', storage.models.UTCDateTime(timezone=True), nullable=True))
-    op.create_index(INDEX, 'upsell', ['status', sa.text(storage.models.REMINDERS_FROM), 'id'], unique=False)
+    op.create_index(INDEX, 'upsell', ['status', sa.text(REMINDERS_FROM), 'id'], unique=False)
     op.drop_index(OLD_INDEX, table_name='upsell')
 
 
