@@ -187,6 +187,28 @@ def test_rows_of_a_held_channel_do_not_block_other_channels(engine, sandbox):
     assert [m.text for m in sandbox.messages("C0NORTH")] == ["C0NORTH 0"]
 
 
+def test_while_the_oldest_rows_wait_every_channel_takes_its_turn(engine, sandbox):
+    """A held channel owns the 450 oldest due rows, so the sender looks channel by channel, a batch at a time.
+    Each look goes on after the last channel the previous one reached: the 50 channels behind the first 100 get
+    their first post in the second look (with the second posts of the first 50, where it came round), not after
+    the first 100 have all had their second."""
+    clock = StoppedClock()
+    sender = SlackSender(engine, client(sandbox), clock=clock, post_interval=0)
+    owe_posts(engine, clock, "C0HELD", 450)
+    channels = [f"C1TURN{n:03d}" for n in range(150)]
+    for channel in channels:
+        sandbox.add_channel(channel, channel.lower())
+        owe_posts(engine, clock, channel, 2)
+    sandbox.fail("chat.postMessage", status=429, retry_after=600)  # the first post, to C0HELD: held 10 minutes
+
+    sender.drain(batch=100)
+    order = [call.args.get("text") for call in sandbox.calls("chat.postMessage")]
+    assert len(order) == 1 + 2 * 150 and order[0] == "C0HELD 0"
+    first_look, second_look = set(order[1:101]), set(order[101:201])
+    assert first_look == {f"{c} 0" for c in channels[:100]}
+    assert second_look == {f"{c} 0" for c in channels[100:]} | {f"{c} 1" for c in channels[:50]}
+
+
 def test_a_paced_channel_does_not_fill_the_batch(engine, sandbox):
     """After one post to a channel, its other rows are left out of the next query, not read and skipped."""
     clock = StoppedClock()

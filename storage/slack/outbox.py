@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, union_all, update
+from sqlalchemy import Integer, and_, case, cast, func, literal, null, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -113,7 +113,7 @@ OLDEST_DUE_LOOKED_AT = 4
 
 
 def due_messages(session: Session, now: datetime, *, limit: int, skip_channels: Collection[str] = (),
-                 skip_kinds: Collection[SlackMessageKind] = ()) -> list[SlackMessage]:
+                 skip_kinds: Collection[SlackMessageKind] = (), after_channel: str = "") -> list[SlackMessage]:
     """Pending rows whose time has come and that head their lane (nothing earlier in it still pending), in id order.
 
     Rows that cannot go now are left out here, so a batch is never filled with them while other channels
@@ -126,14 +126,14 @@ def due_messages(session: Session, now: datetime, *, limit: int, skip_channels: 
     always kept). When all of those must wait (a burst queued to a few paced channels, say), the rest may be
     thousands behind them, so it looks channel by channel instead: a channel takes one post at a time, so each
     free channel's first due post (ix_slack_outbox_pending_posts; a channel that must wait is passed over
-    without reading its backlog), and the other kinds by due time.
+    without reading its backlog), and the other kinds by due time. That look stops once it has a batch, starting
+    after `after_channel` and coming round to it (the sender passes the last channel it reached, so while the
+    oldest rows wait, every channel takes its turn, not only the first in the order of their ids).
     """
     ids = _oldest_due_that_may_go(session, now, OLDEST_DUE_LOOKED_AT * limit, skip_channels, skip_kinds)
-    if ids is None:  # all of the oldest must wait: a query of what may go, channel by channel
-        ids = _may_go_channel_by_channel(now, limit, skip_channels, skip_kinds)
-        if ids is None:  # every kind waits
-            return []
-    elif not ids:
+    if ids is None:  # all of the oldest must wait: what may go, channel by channel
+        ids = _may_go_channel_by_channel(session, now, limit, skip_channels, skip_kinds, after_channel)
+    if not ids:
         return []
     return list(session.exec(select(SlackMessage).where(SlackMessage.id.in_(ids))
                              .order_by(SlackMessage.id).limit(limit)).all())
@@ -142,7 +142,10 @@ def due_messages(session: Session, now: datetime, *, limit: int, skip_channels: 
 def _oldest_due_that_may_go(session: Session, now: datetime, looked_at: int, skip_channels: Collection[str],
                             skip_kinds: Collection[SlackMessageKind]) -> list[int] | None:
     """Of the `looked_at` oldest due rows (ix_slack_outbox_due), the ids of those that may go; None when there
-    were that many and all must wait (what may go, if anything, is further on)."""
+    were that many and all must wait (what may go, if anything, is further on).
+
+    All of them are looked at, not only until a batch is found: the batch is taken in id order, so a channel's
+    post retried after a 429 (due again later than the posts queued behind it) goes before them."""
     row = aliased(SlackMessage)
     oldest = (select(row.id, row.lane, row.kind, row.channel).where(PENDING, row.next_attempt_at <= now)
               .order_by(row.next_attempt_at, row.id).limit(looked_at).subquery())
@@ -156,21 +159,24 @@ def _oldest_due_that_may_go(session: Session, now: datetime, looked_at: int, ski
     return ids if ids or len(found) < looked_at else None
 
 
-def _may_go_channel_by_channel(now: datetime, limit: int, skip_channels: Collection[str],
-                               skip_kinds: Collection[SlackMessageKind]):
-    """A query of the ids that may go: each free channel's first due post, and the other kinds by due time."""
-    candidates = []
+def _may_go_channel_by_channel(session: Session, now: datetime, limit: int, skip_channels: Collection[str],
+                               skip_kinds: Collection[SlackMessageKind], after_channel: str) -> list[int]:
+    """Ids that may go: the first due posts of up to `limit` free channels after `after_channel` (then from the
+    first channel up to it, if that found fewer), and up to `limit` of the other kinds by due time."""
+    ids = []
     if SlackMessageKind.post not in skip_kinds:
-        candidates.append(_first_post_of_each_channel(now, skip_channels))
+        ids = list(session.exec(_first_posts_of_free_channels(now, limit, skip_channels, after=after_channel)).all())
+        if after_channel and len(ids) < limit:  # round to the start
+            ids += session.exec(_first_posts_of_free_channels(now, limit - len(ids), skip_channels, after="",
+                                                              until=after_channel)).all()
     others = [kind for kind in SlackMessageKind if kind != SlackMessageKind.post and kind not in skip_kinds]
     if others:
         row = aliased(SlackMessage)
-        earliest = (select(row.id)
-                    .where(PENDING_OTHER, row.next_attempt_at <= now, row.kind.in_(others),
-                           _heads_its_lane(row.lane, row.id))
-                    .order_by(row.next_attempt_at, row.id).limit(limit).subquery())
-        candidates.append(select(earliest.c.id))  # SQLite: a member of a UNION has no LIMIT of its own
-    return select(union_all(*candidates).subquery().c.id) if candidates else None
+        ids += session.exec(select(row.id)
+                            .where(PENDING_OTHER, row.next_attempt_at <= now, row.kind.in_(others),
+                                   _heads_its_lane(row.lane, row.id))
+                            .order_by(row.next_attempt_at, row.id).limit(limit)).all()
+    return ids
 
 
 def _heads_its_lane(lane, row_id):
@@ -178,35 +184,49 @@ def _heads_its_lane(lane, row_id):
     return ~select(earlier.id).where(PENDING, earlier.lane == lane, earlier.id < row_id).exists()
 
 
-def _first_post_of_each_channel(now: datetime, skip_channels: Collection[str]):
-    """For each channel with pending posts and not in `skip_channels`, its first due post that heads its lane
-    (in id order: a channel's posts appear in the order they were queued, a retried one first once it is due).
+def _first_posts_of_free_channels(now: datetime, limit: int, skip_channels: Collection[str], *, after: str,
+                                  until: str | None = None):
+    """The first due post that heads its lane of each channel (after `after`, up to `until`) with pending posts
+    and not in `skip_channels`, for the first `limit` such channels in channel order (a channel takes one post at
+    a time; its posts in id order, as queued, a retried one first once it is due).
 
-    The channels are stepped through one index probe each (a recursive query: SQLite and PostgreSQL would
-    otherwise read every pending post to find the distinct channels)."""
+    The channels are stepped through one index probe each (a recursive query: without it SQLite and PostgreSQL
+    would read every pending post to find the distinct channels), and the steps stop once `limit` posts are found,
+    so a search that finds what it needs in the channels it reaches first does not step through thousands. The count is kept
+    in the recursion itself, which stops it on both databases (a LIMIT outside it is not a promise of either).
+    Each step carries the previous channel's post, found by a second probe: SQLite's recursive step may name the
+    recursive table only once, and not inside a subquery of its own."""
 
-    def first_channel(after=None):
+    def first_channel(after):
         step = aliased(SlackMessage)
-        query = select(step.channel).where(PENDING_POST)
-        if after is not None:
-            query = query.where(step.channel > after)
-        return query.order_by(step.channel, step.id).limit(1)  # the partial index's order
+        return (select(step.channel).where(PENDING_POST, step.channel > after)
+                .order_by(step.channel, step.id).limit(1).scalar_subquery())  # the partial index's order
 
-    channels = select(first_channel().scalar_subquery().label("channel")).cte("channels", recursive=True)
-    channels = channels.union_all(select(first_channel(channels.c.channel).scalar_subquery())
-                                  .where(channels.c.channel.is_not(None)))
-    post = aliased(SlackMessage)
-    # The channel as a range, not an equality: ordered by (channel, id), only the pending posts' index gives that
-    # order. Given `channel =` and an id order, PostgreSQL may walk the primary key, through the whole history,
-    # expecting the channel's posts to be spread evenly over it.
-    first = (select(post.id)
-             .where(PENDING_POST, post.channel >= channels.c.channel, post.channel <= channels.c.channel,
-                    post.next_attempt_at <= now, _heads_its_lane(post.lane, post.id))
-             .order_by(post.channel, post.id).limit(1).scalar_subquery())
-    query = select(first.label("id")).select_from(channels).where(channels.c.channel.is_not(None))
-    if skip_channels:
-        query = query.where(channels.c.channel.not_in(list(skip_channels)))
-    return query
+    def first_post(channel):
+        post = aliased(SlackMessage)
+        # The channel as a range, not an equality: ordered by (channel, id), only the pending posts' index gives
+        # that order. Given `channel =` and an id order, PostgreSQL may walk the primary key, through the whole
+        # history, expecting the channel's posts to be spread evenly over it.
+        found = (select(post.id)
+                 .where(PENDING_POST, post.channel >= channel, post.channel <= channel,
+                        post.next_attempt_at <= now, _heads_its_lane(post.lane, post.id))
+                 .order_by(post.channel, post.id).limit(1).scalar_subquery())
+        if skip_channels:
+            return case((channel.in_(list(skip_channels)), None), else_=found)
+        return found
+
+    # Each row: a channel, the post found in the channel before it (or none), and how many were found in the
+    # channels before that one (so the steps may find one more than `limit`).
+    steps = select(first_channel(literal(after)).label("channel"), cast(null(), Integer).label("post"),
+                   literal(0).label("found")
+                   ).cte("steps", recursive=True)
+    more = [steps.c.channel.is_not(None), steps.c.found < limit]
+    if until is not None:
+        more.append(steps.c.channel <= until)
+    steps = steps.union_all(
+        select(first_channel(steps.c.channel), first_post(steps.c.channel),
+               steps.c.found + case((steps.c.post.is_(None), 0), else_=1)).where(*more))
+    return select(steps.c.post).where(steps.c.post.is_not(None)).limit(limit)
 
 
 def message_by_key(session: Session, key: str) -> SlackMessage | None:

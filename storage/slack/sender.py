@@ -129,6 +129,7 @@ class SlackSender:
         self._dm_channels: dict[str, str] = {}
         self._channel_free_at: dict[str, datetime] = {}  # no post to the channel before (pacing, Retry-After)
         self._method_free_at: dict[str, datetime] = {}  # no call of a workspace-limited method before (Retry-After)
+        self._reached_channel = ""  # the last channel of the last batch: a search channel by channel goes on after it
 
     def drain(self, *, batch: int = 100, max_rounds: int = 1000,
               still_leader: Callable[[], bool] | None = None) -> DrainReport:
@@ -143,7 +144,10 @@ class SlackSender:
             now = self.clock()
             skip_channels, skip_kinds = self._waiting(now)
             with Session(self.engine) as session:
-                due = due_messages(session, now, limit=batch, skip_channels=skip_channels, skip_kinds=skip_kinds)
+                due = due_messages(session, now, limit=batch, skip_channels=skip_channels, skip_kinds=skip_kinds,
+                                   after_channel=self._reached_channel)
+            posts = [row.channel for row in due if row.kind == SlackMessageKind.post]
+            self._reached_channel = max(posts, default=self._reached_channel)
             progressed = False
             for row in due:
                 progressed |= self._send(row, report)
