@@ -192,10 +192,10 @@ def _first_posts_of_free_channels(now: datetime, limit: int, skip_channels: Coll
 
     The channels are stepped through one index probe each (a recursive query: without it SQLite and PostgreSQL
     would read every pending post to find the distinct channels), and the steps stop once `limit` posts are found,
-    so a search that finds what it needs in the channels it reaches first does not step through thousands. The count is kept
-    in the recursion itself, which stops it on both databases (a LIMIT outside it is not a promise of either).
-    Each step carries the previous channel's post, found by a second probe: SQLite's recursive step may name the
-    recursive table only once, and not inside a subquery of its own."""
+    so a search that finds what it needs in the channels it reaches first does not step through thousands. The
+    count is kept in the recursion itself, which stops it on both databases (tests/test_slack_outbox_scale.py
+    counts the work). Each step carries the previous channel's post, found by a second probe: SQLite's recursive
+    step may name the recursive table only once, and not inside a subquery of its own."""
 
     def first_channel(after):
         step = aliased(SlackMessage)
