@@ -18,14 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any, Protocol
 
 from sqlmodel import Session
 
 from storage import sla_clock
 from storage.db import transaction
-from storage.models import Partner, Registration, RegistrationStatus, Upsell
+from storage.models import Partner, Registration, Upsell
 from storage.queries import record_reminder, reminder_keys_sent, reviews_due_reminders
 from storage.reviews import sent_location
 from workflows.services import Services, WriteBudget
@@ -162,18 +161,19 @@ def counted_cursor(row: tuple) -> tuple[datetime, int]:
     return row[0], row[1].id
 
 
-def owes_nothing(row: tuple, waiting: Enum, now: datetime, sla: timedelta) -> bool:
-    """The row's clock came due, but it has left `waiting` or changed within the last period since the clock was
-    moved: no reminder now (`count_from_their_periods` moves or removes the clock)."""
+def owes_nothing(row: tuple, sla_name: str, now: datetime, sla: timedelta) -> bool:
+    """The row's clock came due, but it has left the status its SLA waits on or changed within the last period
+    since the clock was moved: no reminder now (`count_from_their_periods` moves or removes the clock)."""
     subject = row[1]
-    return subject.status != waiting or sla_periods(subject, now, sla) < 1
+    return subject.status != sla_clock.WAITING[sla_name][1] or sla_periods(subject, now, sla) < 1
 
 
-def count_from_their_periods(sla_name: str, waiting: Enum, rows: list[tuple], now: datetime,
+def count_from_their_periods(sla_name: str, rows: list[tuple], now: datetime,
                              sla: timedelta) -> Callable[[Session], None] | None:
     """ReminderSource.reminded for these rows: their clocks count from the start of the period just reminded (of
     the row's last change, when none was owed), so each is read again one SLA after it, not at every run; the clock
     of a row that no longer waits is removed."""
+    waiting = sla_clock.WAITING[sla_name][1]
     moves = [(subject.id, counted, subject.updated_at, subject.updated_at + sla * sla_periods(subject, now, sla)
               if subject.status == waiting else None) for counted, subject, *_ in rows]
     return (lambda session: sla_clock.move(session, sla_name, moves)) if moves else None
@@ -205,12 +205,12 @@ class ReviewSla:
         return counted_cursor(row)
 
     def reminded(self, rows: list[Row]) -> Callable[[Session], None] | None:
-        return count_from_their_periods(sla_clock.REVIEW, RegistrationStatus.under_review, rows, self.now, self.sla)
+        return count_from_their_periods(sla_clock.REVIEW, rows, self.now, self.sla)
 
     def owed(self, row: Row) -> Owed:
         """The reviewer each period; from the second, the partner's manager too; the partner's notice
         (recipient PARTNER) in the registration's thread."""
-        if owes_nothing(row, RegistrationStatus.under_review, self.now, self.sla):
+        if owes_nothing(row, sla_clock.REVIEW, self.now, self.sla):
             return Owed(0, [])
         _, registration, partner = row
         waited, periods = self.now - registration.updated_at, sla_periods(registration, self.now, self.sla)

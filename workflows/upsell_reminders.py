@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from storage import sla_clock
-from storage.models import CustomerAccount, Partner, Upsell, UpsellStatus
+from storage.models import CustomerAccount, Partner, Upsell
 from storage.queries import first_program_runner
 from storage.upsells import upsell_copy_key, upsell_reminder_prefix, upsell_root_key, upsells_due_reminders
 from workflows.reminders import Owed, count_from_their_periods, counted_cursor, owes_nothing, send_due_reminders
@@ -48,7 +48,7 @@ class UpsellSla:
 
     def owed(self, row: Row) -> Owed:
         """The AE once; from the second period, the partner's manager once too."""
-        if owes_nothing(row, UpsellStatus.open, self.now, self.sla):
+        if owes_nothing(row, sla_clock.UPSELL, self.now, self.sla):
             return Owed(0, [])
         _, upsell, _, partner = row
         waited = self.now - upsell.updated_at
@@ -63,7 +63,7 @@ class UpsellSla:
     def reminded(self, rows: list[Row]) -> Callable[[Session], None] | None:
         """Read again one SLA after the period just reminded: for the manager's reminder after the AE's, and after
         that once a period, to find both sent (not at every run)."""
-        return count_from_their_periods(sla_clock.UPSELL, UpsellStatus.open, rows, self.now, self.sla)
+        return count_from_their_periods(sla_clock.UPSELL, rows, self.now, self.sla)
 
     def link_key(self, row: Row, recipient: str) -> str | None:
         """The thread root in the partner's channel; where it went to a DM, the one the AE has (theirs, or their
